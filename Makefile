@@ -1,0 +1,39 @@
+# One-command entry points. Everything installs into .venv from pinned files.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test lint typecheck bench clean docs-cli
+
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock -r requirements-dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: generate the demo company, ingest it, build the promise ledger, print the summary
+demo: $(STAMP)
+	$(BIN)/cxloop demo --workdir var/demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src/cxloop/domain src/cxloop/errors.py src/cxloop/settings.py
+
+## make test: the gate (lint, types, tests), the same locally and in CI
+test: lint typecheck
+	$(BIN)/python -m pytest -q
+
+## make bench: benchmarks; figures land in docs/benchmarks.md
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

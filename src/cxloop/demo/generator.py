@@ -1,0 +1,438 @@
+"""Deterministic demo data: Northwind Home, an online retailer of home goods.
+
+Everything is vectorized (numpy for the simulation, Arrow compute for the strings),
+so the same code makes the small demo and benchmark volumes. Events are written
+in the ``generic`` canonical format (:data:`cxloop.domain.events.EVENT_COLUMNS`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from string import Formatter
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from cxloop.demo import texts as tx
+from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_COLUMNS, EventType as E
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+Part = str | pa.Array
+
+DAY, HOUR, MIN = 86_400, 3_600, 60
+DEFAULT_END = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+SPAN_DAYS = 180
+COLUMNS: tuple[str, ...] = tuple(c.name for c in EVENT_COLUMNS)
+TYPES: tuple[E, ...] = tuple(E)
+REGIONS = ("northeast", "midwest", "southeast", "southwest", "west")
+REGION_P = np.array([0.24, 0.20, 0.24, 0.14, 0.18])
+PROMISE_DAYS = np.array([3, 4, 5, 6, 7])  # placed day + N, at 23:59:59
+SHIP_DAYS = np.array([1, 1, 1, 2, 2])  # carrier hand-off by placed day + N, 18:00
+CARRIERS = ("Parcelwise", "SwiftPost", "Meridian Freight")
+CARRIER_P = np.array([[.5, .3, .2], [.4, .35, .25], [.3, .3, .4], [.3, .4, .3], [.45, .35, .2]])
+HOUR_P = np.array([1, 1, 1, 1, 1, 2, 3, 5, 6, 7, 8, 8, 8, 8, 7, 7, 7, 7, 8, 9, 9, 8, 5, 3.0])
+TEAMS = ("Aurora", "Birch", "Cedar", "Dune")
+CONTACT_CH = ("email", "chat", "phone")
+PAY_METHODS = ("card", "paypal", "bank_transfer")
+T_LATE, T_MISSING, T_BILLING, T_FOLLOW = 0, 1, 2, 3
+# The injected failures: offsets in days from the first day of the period.
+DELAY_CARRIER, DELAY_REGION, DELAY_DAY, DELAY_LEN = 2, 2, 100, 14
+BATCH_PRODUCT, BATCH_DAY, BATCH_LEN, BATCH_SHARE = 0, 65, 25, 0.6
+BILLING_DAY, BILLING_FACTOR = 135, 1.35
+CALLBACK_TEAM = 2
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+FILES: dict[str, tuple[E, ...]] = {
+    "sales_orders.csv": (E.ORDER_PLACED, E.ORDER_CANCELED),
+    "logistics.csv": (E.ORDER_SHIPPED, E.ORDER_DELIVERED),
+    "billing.csv": (E.INVOICE_ISSUED, E.PAYMENT_RECEIVED, E.REFUND_REQUESTED, E.REFUND_ISSUED,
+                    E.CREDIT_ISSUED),
+    "support.jsonl": (E.CONTACT_INBOUND, E.REPLY_SENT, E.TRANSFER, E.HOLD, E.CALLBACK_PROMISED,
+                      E.CALLBACK_MADE, E.REPLACEMENT_PROMISED, E.REPLACEMENT_DELIVERED),
+    "voice.csv": (E.SURVEY_RESPONSE, E.REVIEW),
+}
+
+
+@dataclass(frozen=True)
+class DemoDataset:
+    """What :func:`generate_demo` wrote."""
+
+    files: list[Path]
+    n_events: int  # valid events written (bad rows not included)
+    n_customers: int
+    start: datetime
+    end: datetime
+    bad_rows: int
+    scenarios: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- string helpers (Arrow)
+def _join(n: int, *parts: Part) -> pa.Array:
+    out = pc.binary_join_element_wise(*[pa.scalar(p) if isinstance(p, str) else p
+                                        for p in parts], "")
+    return pa.repeat(out, n) if isinstance(out, pa.Scalar) else out
+
+
+def _s(v: npt.NDArray[Any]) -> pa.Array:
+    return pc.cast(pa.array(v), pa.string())
+
+
+def _cat(names: Sequence[str], idx: npt.NDArray[Any]) -> pa.Array:
+    return pc.take(pa.array(list(names), pa.string()), pa.array(idx))
+
+
+def _iso(ts: I64, fmt: str = ISO) -> pa.Array:
+    return pc.strftime(pa.array(ts, pa.timestamp("s")), format=fmt)
+
+
+def _ref(prefix: str, no: I64) -> pa.Array:
+    return _join(len(no), prefix, pc.utf8_lpad(_s(no), width=6, padding="0"))
+
+
+def _obj(n: int, **fields: Part | npt.NDArray[Any]) -> pa.Array:
+    """A JSON object per row; numpy values are numbers, the rest strings (JSON-safe)."""
+    parts: list[Part] = []
+    for k, v in fields.items():
+        parts.append(f',"{k}":' if parts else f'{{"{k}":')
+        parts += [_s(v)] if isinstance(v, np.ndarray) else ['"', v, '"']
+    return _join(n, *parts, "}")
+
+
+def _texts(rng: np.random.Generator, key: I64, table: Sequence[Sequence[str]],
+           fields: dict[str, pa.Array]) -> pa.Array:
+    """Fill a random template of group ``table[key[i]]`` for every row i."""
+    if len(key) == 0:
+        return pa.array([], pa.string())
+    flat = [t for group in table for t in group]
+    lens = np.array([len(g) for g in table])
+    pick = (np.cumsum(lens) - lens)[key] + (rng.random(len(key)) * lens[key]).astype(np.int64)
+    order = np.argsort(pick, kind="stable")
+    bounds = np.searchsorted(pick[order], np.arange(len(flat) + 1))
+    chunks = []
+    for t, template in enumerate(flat):
+        rows = pa.array(order[bounds[t]:bounds[t + 1]])
+        if len(rows):
+            parts: list[Part] = []
+            for literal, name, _, _ in Formatter().parse(template):
+                parts += [literal] if literal else []
+                parts += [fields[name].take(rows)] if name else []
+            chunks.append(_join(len(rows), *parts))
+    inverse = np.empty(len(key), np.int64)
+    inverse[order] = np.arange(len(key))
+    return pa.concat_arrays(chunks).take(pa.array(inverse))
+
+
+def _rows_choice(rng: np.random.Generator, probs: F64) -> I64:
+    """One categorical draw per row of ``probs`` (rows sum to 1)."""
+    hit = rng.random(len(probs))[:, None] > np.cumsum(probs, axis=1)
+    return np.minimum(hit.sum(axis=1), probs.shape[1] - 1).astype(np.int64)
+
+
+def _u(rng: np.random.Generator, lo: float, hi: float | npt.NDArray[Any], n: int) -> I64:
+    """Uniform seconds in [lo, hi)."""
+    return (lo + rng.random(n) * (np.asarray(hi) - lo)).astype(np.int64)
+
+
+class _Log:
+    """Collects event blocks; numbers stay numpy, strings Arrow, until :meth:`table`."""
+
+    def __init__(self) -> None:
+        self.num: list[list[I64]] = []
+        self.strs: list[tuple[pa.Array, pa.Array]] = []
+
+    def add(self, et: E, cust: I64, ts: I64, ref: tuple[int, I64], channel: Part,
+            attrs: pa.Array, amount: I64 | None = None, due: I64 | None = None) -> None:
+        n = len(ts)
+        if n == 0:
+            return
+        none = np.full(n, -1, np.int64)
+        self.num.append([np.full(n, TYPES.index(et), np.int64), cust, ts,
+                         np.full(n, ref[0], np.int64), ref[1],
+                         none if amount is None else amount, none if due is None else due])
+        chan = pa.repeat(pa.scalar(channel), n) if isinstance(channel, str) else channel
+        self.strs.append((chan, attrs))
+
+    def table(self, end_s: int) -> pa.Table:
+        et, cust, ts, kind, no, amount, due = (np.concatenate([b[i] for b in self.num])
+                                               for i in range(7))
+        keep = np.flatnonzero(ts <= end_s)
+        take = keep[np.argsort(ts[keep] * 32 + et[keep], kind="stable")]
+        et, cust, ts, kind, no, amount, due = (a[take] for a in (et, cust, ts, kind, no,
+                                                                 amount, due))
+        # n = occurrence of (type, ref) in time order, so ids are unique and stable
+        key = (et * 2 + kind) << 40 | no
+        grp = np.argsort(key, kind="stable")
+        sk = key[grp]
+        start = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+        seq = np.empty(len(key), np.int64)
+        seq[grp] = np.arange(len(key)) - np.repeat(start, np.diff(np.r_[start, len(key)])) + 1
+        idx = pa.array(take)
+        n = len(ts)
+        etype = _cat([t.value for t in TYPES], et)
+        ref = _join(n, pc.take(pa.array(["O-", "C-"]), pa.array(kind)),
+                    pc.utf8_lpad(_s(no), width=6, padding="0"))
+        cents = np.maximum(amount, 0)
+        money = _join(n, _s(cents // 100), ".", pc.utf8_lpad(_s(cents % 100), width=2,
+                                                             padding="0"))
+        return pa.table({
+            "event_id": _join(n, "nw-", etype, "-", ref, "-", _s(seq)),
+            "customer_id": _ref("CU-", cust + 1),
+            "event_type": etype,
+            "ts": _iso(ts),
+            "department": _cat([DEFAULT_DEPARTMENT[t].value for t in TYPES], et),
+            "channel": pa.concat_arrays([s[0] for s in self.strs]).take(idx),
+            "ref": ref,
+            "amount": pc.if_else(pa.array(amount < 0), "", money),
+            "due_at": pc.if_else(pa.array(due < 0), "", _iso(np.maximum(due, 0))),
+            "attrs": pa.concat_arrays([s[1] for s in self.strs]).take(idx),
+        })
+
+
+# ---------------------------------------------------------------- simulation
+def _cases(rng: np.random.Generator, o: dict[str, Any], oi: I64, ts: I64, topic: I64
+           ) -> dict[str, Any]:
+    """Support cases about orders ``oi`` opened at ``ts``, with their outcomes and pain."""
+    m = len(oi)
+    heavy = (topic == T_MISSING) | (topic == T_BILLING)
+    probs = np.where(heavy[:, None], [.3, .15, .55], [.45, .3, .25])
+    probs[topic == T_FOLLOW] = [.35, .15, .5]
+    ch = _rows_choice(rng, probs)
+    team = rng.integers(0, len(TEAMS), m)
+    email, chat, phone = ch == 0, ch == 1, ch == 2
+    u = rng.random(m)
+    delay = np.where(email, np.where(u < .88, _u(rng, 20 * MIN, 20 * HOUR, m),
+                                     np.where(u < .96, _u(rng, 25 * HOUR, 96 * HOUR, m), -1)),
+                     np.where(u < .93, _u(rng, 30, 40 * MIN, m),
+                              np.where(u < .98, _u(rng, 61 * MIN, 6 * HOUR, m), -1)))
+    reply = np.where(phone | (delay < 0), -1, ts + delay)
+    queue = (rng.exponential(70, m) + heavy * rng.exponential(240, m)).astype(np.int64) + 5
+    ntr = phone * ((rng.random(m) < np.where(heavy, .35, .15)).astype(np.int64)
+                   + (rng.random(m) < .1))
+    hold = phone & (rng.random(m) < .3)
+    hold_s = (rng.exponential(180, m) + 30).astype(np.int64)
+    cedar = team == CALLBACK_TEAM
+    cb = phone & (rng.random(m) < np.where(cedar, .4, .15))
+    cb_due = np.where(cb, (ts + _u(rng, 2 * HOUR, 26 * HOUR, m)) // HOUR * HOUR + HOUR, -1)
+    u = rng.random(m)
+    on, late = u < np.where(cedar, .38, .9), u < np.where(cedar, .52, .95)
+    cb_ts = np.where(cb & on, cb_due - _u(rng, 0, 45 * MIN, m),
+                     np.where(cb & late, cb_due + _u(rng, 2 * HOUR, 48 * HOUR, m), -1))
+    rp = (topic == T_MISSING) & (phone | (reply >= 0))
+    rp_ts = np.where(phone, ts + 8 * MIN, reply)
+    rp_due = rp_ts + 7 * DAY
+    u = rng.random(m)
+    rp_del = np.where(u < .65, rp_ts + _u(rng, 4 * DAY, 7 * DAY - HOUR, m),
+                      np.where(u < .93, rp_due + _u(rng, DAY, 8 * DAY, m), -1))
+    rp_del = np.where(rp, rp_del, -1)
+    answered = np.where(phone, ts + 20 * MIN, reply)
+    credit = ((topic == T_BILLING) & (answered >= 0) & (rng.random(m) < .85))
+    goodwill = (topic == T_MISSING) & phone & (rng.random(m) < .3)
+    cr_amt = np.where(credit, o["inv_amt"][oi] - o["amount"][oi],
+                      np.where(goodwill, rng.integers(15, 41, m) * 100, -1))
+    cr_ts = np.where(credit | goodwill, np.maximum(answered, ts) + _u(rng, HOUR, 3 * DAY, m), -1)
+    reply_late = (email & (delay > DAY)) | (chat & (delay > HOUR))
+    c = {"order": oi, "ts": ts, "topic": topic, "ch": ch, "team": team, "reply": reply,
+         "queue": queue, "ntr": ntr, "hold": hold, "hold_s": hold_s, "cb": cb, "cb_due": cb_due,
+         "cb_ts": cb_ts, "rp": rp, "rp_ts": rp_ts, "rp_due": rp_due, "rp_del": rp_del,
+         "cr_amt": cr_amt, "cr_ts": cr_ts}
+    c["p_sup"] = (.15 * reply_late + .35 * (~phone & (delay < 0)) + .08 * ntr
+                  + .1 * (phone & (queue > 600)) + .1 * (topic == T_FOLLOW))
+    c["p_cb"] = .2 * (cb & (cb_ts > cb_due)) + .5 * (cb & (cb_ts < 0))
+    c["p_rp"] = rp * (.35 * (rp_del > rp_due) + .6 * (rp_del < 0))
+    c["p_bill"] = .3 * ((topic == T_BILLING) & ~credit)
+    c["end"] = np.max([ts + 20 * MIN, reply, np.where(cb_ts < 0, cb_due, cb_ts),
+                       np.where(rp & (rp_del < 0), rp_due, rp_del), cr_ts], axis=0)
+    return c
+
+
+def _simulate(rng: np.random.Generator, n_cust: int, cust: I64, end_s: int
+              ) -> tuple[pa.Table, dict[str, str]]:
+    day0 = (end_s - SPAN_DAYS * DAY) // DAY * DAY
+    c_region = rng.choice(len(REGIONS), n_cust, p=REGION_P)
+    habit = rng.choice(3, n_cust, p=[.25, .55, .2])  # next-day / in between / near the promise
+    c_prom = PROMISE_DAYS[c_region]
+    typical = np.select([habit == 0, habit == 1], [np.ones(n_cust, np.int64),
+                        rng.integers(2, c_prom)], c_prom - rng.integers(0, 2, n_cust))
+    mood = rng.normal(0, .08, n_cust)
+
+    n = len(cust)
+    placed = (day0 + rng.integers(0, SPAN_DAYS + 1, n) * DAY + rng.choice(24, n, p=HOUR_P / 100)
+              * HOUR + rng.integers(0, HOUR, n))
+    placed = np.where(placed > end_s, placed - DAY, placed)
+    placed = np.where(placed < end_s - SPAN_DAYS * DAY, placed + DAY, placed)
+    order = np.argsort(placed, kind="stable")
+    placed, cust = placed[order], cust[order]
+    region = c_region[cust]
+    prom, pday = PROMISE_DAYS[region], placed // DAY * DAY
+    due, ship_by = pday + (prom + 1) * DAY - 1, pday + SHIP_DAYS[region] * DAY + 18 * HOUR
+    carrier = _rows_choice(rng, CARRIER_P[region])
+    product = rng.choice(len(tx.CATALOG), n, p=[c[4] for c in tx.CATALOG])
+    lo, hi = (np.array([c[k] for c in tx.CATALOG]) for k in (2, 3))
+    items = np.where(product == BATCH_PRODUCT, 1,
+                     1 + (rng.random(n) < .22) + (rng.random(n) < .06)).astype(np.int64)
+    unit = lo[product] + (rng.random(n) * (hi - lo)[product] / 100).astype(np.int64) * 100 - 1
+    canceled = rng.random(n) < .02
+    inv_ts = pday + DAY + 2 * HOUR  # the nightly billing run after the order
+    ddays = np.minimum(np.maximum(1, typical[cust] + rng.choice(
+        [-1, 0, 1, 2, 3], n, p=[.05, .68, .15, .08, .04])), prom)
+    t0 = day0 + DELAY_DAY * DAY
+    in_cd = ((carrier == DELAY_CARRIER) & (region == DELAY_REGION) & (placed >= t0)
+             & (placed < t0 + DELAY_LEN * DAY))
+    late = (rng.random(n) < .035) | (in_cd & (rng.random(n) < .8))
+    ddays = np.where(late, prom + rng.integers(1, 5, n) + in_cd * rng.integers(0, 3, n), ddays)
+    deliv = pday + ddays * DAY + rng.integers(9 * HOUR, 20 * HOUR, n)
+    window = np.maximum(np.minimum(ship_by, deliv - 3 * HOUR) - placed, 20 * MIN)
+    shipped = placed + (window * (.1 + .8 * rng.random(n))).astype(np.int64)
+    ship_late = (rng.random(n) < .03) | (in_cd & (rng.random(n) < .45))
+    shipped = np.where(ship_late, ship_by + rng.integers(HOUR, 30 * HOUR, n), shipped)
+    deliv = np.maximum(deliv, shipped + 8 * HOUR)
+    b0 = day0 + BATCH_DAY * DAY
+    in_batch = ((product == BATCH_PRODUCT) & (shipped >= b0) & (shipped < b0 + BATCH_LEN * DAY)
+                & ~canceled)
+    missing = in_batch & (rng.random(n) < BATCH_SHARE)
+    bad_bill = (inv_ts == day0 + BILLING_DAY * DAY + 2 * HOUR) & ~canceled
+    amount = unit * items
+    inv_amt = np.where(bad_bill, np.round(amount * BILLING_FACTOR).astype(np.int64), amount)
+    is_late = (deliv > due) & ~canceled
+    # the best way to express dissatisfaction is to stop buying: half leave after a bad order
+    bad_t = np.where(is_late | missing, deliv, np.where(bad_bill, inv_ts, np.iinfo(np.int64).max))
+    first_bad = np.full(n_cust, np.iinfo(np.int64).max)
+    np.minimum.at(first_bad, cust, bad_t)
+    leaves = rng.random(n_cust) < .5
+    keep = ~(leaves[cust] & (placed > first_bad[cust] + 2 * DAY))
+    o: dict[str, Any] = {k: v[keep] for k, v in dict(
+        cust=cust, placed=placed, region=region, due=due, ship_by=ship_by, carrier=carrier,
+        product=product, items=items, amount=amount, canceled=canceled, inv_ts=inv_ts,
+        ddays=ddays, in_cd=in_cd, deliv=deliv, shipped=shipped, in_batch=in_batch,
+        missing=missing, bad_bill=bad_bill, inv_amt=inv_amt, is_late=is_late).items()}
+    return _events(rng, o, typical, mood, end_s)
+
+
+def _events(rng: np.random.Generator, o: dict[str, Any], typical: I64, mood: F64, end_s: int
+            ) -> tuple[pa.Table, dict[str, str]]:
+    n = len(o["placed"])
+    cust, deliv, live = o["cust"], o["deliv"], ~o["canceled"]
+    ono = np.arange(1, n + 1)
+    oref = _ref("O-", ono)
+    product = _cat([c[0] for c in tx.CATALOG], o["product"])
+    carrier = _cat(CARRIERS, o["carrier"])
+    log = _Log()
+    log.add(E.ORDER_PLACED, cust, o["placed"], (0, ono),
+            _cat(("web", "phone", "store"), rng.choice(3, n, p=[.78, .1, .12])),
+            _obj(n, ship_by=_iso(o["ship_by"]), region=_cat(REGIONS, o["region"]),
+                 carrier=carrier, product=product,
+                 sku=_cat([c[1] for c in tx.CATALOG], o["product"]), items=o["items"]),
+            amount=o["amount"], due=o["due"])
+    c = np.flatnonzero(o["canceled"])
+    log.add(E.ORDER_CANCELED, cust[c], o["placed"][c] + ((o["inv_ts"] - o["placed"])[c] * (
+        .1 + .8 * rng.random(len(c)))).astype(np.int64), (0, ono[c]), "web",
+        _obj(len(c), reason=_cat(("changed mind", "found cheaper", "ordered twice"),
+                                 rng.integers(0, 3, len(c)))))
+    v = np.flatnonzero(live)
+    k = len(v)
+    log.add(E.ORDER_SHIPPED, cust[v], o["shipped"][v], (0, ono[v]), "carrier",
+            _obj(k, carrier=carrier.take(pa.array(v))))
+    log.add(E.ORDER_DELIVERED, cust[v], deliv[v], (0, ono[v]), "carrier",
+            _obj(k, carrier=carrier.take(pa.array(v))))
+    inv = o["inv_ts"][v]
+    log.add(E.INVOICE_ISSUED, cust[v], inv, (0, ono[v]), "email",
+            _obj(k, invoice=_ref("INV-", ono[v]), run=_join(k, "BR-", _iso(inv, "%Y%m%d"))),
+            amount=o["inv_amt"][v])
+    p = v[rng.random(k) < .985]
+    log.add(E.PAYMENT_RECEIVED, cust[p], o["inv_ts"][p] + np.where(
+        rng.random(len(p)) < .8, _u(rng, 10 * MIN, 6 * HOUR, len(p)),
+        _u(rng, DAY, 8 * DAY, len(p))), (0, ono[p]), "web",
+        _obj(len(p), method=_cat(PAY_METHODS, rng.choice(3, len(p), p=[.7, .25, .05]))),
+        amount=o["inv_amt"][p])
+    # refunds: on time within 5 days, some late, some never
+    r = v[rng.random(k) < .035]
+    req = deliv[r] + _u(rng, DAY, 25 * DAY, len(r))
+    u = rng.random(len(r))
+    iss = req + np.where(u < .78, _u(rng, 12 * HOUR, 5 * DAY, len(r)),
+                         _u(rng, 6 * DAY, 20 * DAY, len(r)))
+    log.add(E.REFUND_REQUESTED, cust[r], req, (0, ono[r]), "web", _obj(len(r), reason=_cat(
+        ("damaged", "not as described", "changed mind", "does not fit"),
+        rng.integers(0, 4, len(r)))), amount=o["amount"][r])
+    log.add(E.REFUND_ISSUED, cust[r][u < .92], iss[u < .92], (0, ono[r][u < .92]), "web",
+            _obj(int((u < .92).sum())), amount=o["amount"][r][u < .92])
+    refund_pain, refund_end = np.zeros(n), np.zeros(n, np.int64)
+    refund_pain[r] = np.where(u < .78, 0, np.where(u < .92, .35, .6))
+    refund_end[r] = iss
+
+    # support cases: late deliveries, missing parts, the billing run, everyday questions
+    lc = np.flatnonzero(o["is_late"] & (rng.random(n) < .55))
+    mc = np.flatnonzero(o["missing"] & (rng.random(n) < .7))
+    bc = np.flatnonzero(o["bad_bill"] & (rng.random(n) < .3))
+    rc = np.flatnonzero(live & (rng.random(n) < .08))
+    r_topic = rng.choice(np.arange(4, 9), len(rc), p=[.3, .2, .25, .15, .1])
+    gap = deliv[lc] - o["due"][lc]
+    ts = np.concatenate([
+        o["due"][lc] + _u(rng, 2 * HOUR, np.maximum(3 * HOUR, .8 * gap), len(lc)),
+        deliv[mc] + _u(rng, 2 * HOUR, 72 * HOUR, len(mc)),
+        o["inv_ts"][bc] + _u(rng, DAY, 6 * DAY, len(bc)),
+        np.where(r_topic == 6, o["placed"][rc] + _u(rng, HOUR, (deliv - o["placed"])[rc], len(rc)),
+                 deliv[rc] + _u(rng, 2 * HOUR, 10 * DAY, len(rc)))])
+    topic = np.concatenate([np.full(len(lc), T_LATE), np.full(len(mc), T_MISSING),
+                            np.full(len(bc), T_BILLING), r_topic])
+    c1 = _cases(rng, o, np.concatenate([lc, mc, bc, rc]), ts, topic)
+    missed = (c1["cb"] & (c1["cb_ts"] < 0)) | ((c1["ch"] != 2) & (c1["reply"] < 0))
+    f = np.flatnonzero(missed & (rng.random(len(missed)) < .45))
+    f_ts = np.where(c1["cb"][f], c1["cb_due"][f], c1["ts"][f] + 2 * DAY) + _u(
+        rng, 4 * HOUR, 48 * HOUR, len(f))
+    c2 = _cases(rng, o, c1["order"][f], f_ts, np.full(len(f), T_FOLLOW))
+    cs = {key: np.concatenate([c1[key], c2[key]]) for key in c1}
+    _emit_cases(rng, log, o, cs, oref, product)
+
+    # what customers say depends on what happened to them
+    pain = np.zeros((n, len(tx.ISSUES)))
+    pain[:, 0] = o["is_late"] * (.3 + .08 * np.minimum((deliv - o["due"]) // DAY + 1, 5))
+    slower = o["ddays"] - typical[cust]
+    pain[:, 1] = .15 * ((slower >= 2) & ~o["is_late"]) - .05 * (slower < 0)
+    pain[:, 2], pain[:, 3], pain[:, 4] = .35 * o["missing"], .25 * o["bad_bill"], refund_pain
+    for j, name in ((2, "p_rp"), (3, "p_bill"), (5, "p_cb"), (6, "p_sup")):
+        np.add.at(pain[:, j], cs["order"], cs[name])
+    total = pain.sum(axis=1)
+    issue = np.where(pain.max(axis=1) >= .1, pain.argmax(axis=1), len(tx.ISSUES))
+    o_end = np.maximum(deliv, refund_end)
+    np.maximum.at(o_end, cs["order"], cs["end"])
+    has_case = np.zeros(n, bool)
+    has_case[cs["order"]] = True
+    sat = np.clip(.82 + mood[cust] + rng.normal(0, .1, n) - total, 0, 1)
+    days = np.where(issue == 0, (deliv - o["due"]) // DAY + 1, o["ddays"])
+    fields = {"product": product, "order": oref, "days": _s(days),
+              "part": _cat(tx.PARTS, rng.integers(0, len(tx.PARTS), n))}
+
+    def voice_text(rows: I64) -> pa.Array:
+        s = sat[rows]
+        key = np.where(s > .7, 0, np.where(s >= .45, 1, 2 + issue[rows]))
+        sub = {name: a.take(pa.array(rows)) for name, a in fields.items()}
+        return _texts(rng, key, [tx.POSITIVE, tx.NEUTRAL, *tx.NEGATIVE], sub)
+
+    sv = np.flatnonzero(live & (rng.random(n) < .12 + .12 * has_case))
+    m = len(sv)
+    metric = rng.choice(3, m, p=[.5, .3, .2])
+    scale, base = np.array([10, 4, 6])[metric], np.array([0, 1, 1])[metric]
+    score = np.clip(np.round(sat[sv] * scale + rng.normal(0, .6, m) * scale / 10) + base,
+                    base, base + scale).astype(np.int64)
+    common = {"survey": _cat(("post_delivery", "post_support"), has_case[sv].astype(np.int64)),
+              "metric": _cat(("nps", "csat", "ces"), metric), "score": score}
+    with_text = rng.random(m) < np.where(sat[sv] < .45, .8, .4)
+    log.add(E.SURVEY_RESPONSE, cust[sv], o_end[sv] + _u(rng, DAY, 4 * DAY, m), (0, ono[sv]),
+            "email", pc.if_else(pa.array(with_text), _obj(m, **common, text=voice_text(sv)),
+                                _obj(m, **common)))
+    rv = np.flatnonzero(live & (rng.random(n) < .03 + .1 * np.minimum(total, 1.5)))
+    stars = np.clip(np.round(1 + 4 * sat[rv] + rng.normal(0, .3, len(rv))), 1, 5)
+    log.add(E.REVIEW, cust[rv], o_end[rv] + _u(rng, 2 * DAY, 20 * DAY, len(rv)), (0, ono[rv]),
+            "web", _obj(len(rv), score=stars.astype(np.int64), text=voice_text(rv),
+                        product=product.take(pa.array(rv))))
+    return log.table(end_s), _scenarios(o, cs, end_s)

@@ -1,0 +1,44 @@
+"""One exception hierarchy for cxloop. Each edge translates it once.
+
+::
+
+    CxloopError
+    ├── ConfigError            a setting or a rules file is wrong
+    │   └── RuleError          a promise rule is invalid (names the rule and field)
+    ├── InputError             a file cannot be read at all (missing, unknown format)
+    │   └── MappingError       a file lacks what its mapping needs (e.g. a column)
+    ├── StoreError             the store is unusable (locked too long, corrupt manifest)
+    └── NotFoundError          a customer, promise or ingest run does not exist
+
+Bad *rows* are not exceptions: they are quarantined and reported.
+"""
+
+from __future__ import annotations
+
+
+class CxloopError(Exception):
+    """Base of every error cxloop raises on purpose."""
+
+
+class ConfigError(CxloopError):
+    """A setting or configuration file is invalid."""
+
+
+class RuleError(ConfigError):
+    """A promise rule is invalid."""
+
+
+class InputError(CxloopError):
+    """An input file cannot be read."""
+
+
+class MappingError(InputError):
+    """An input file does not have what its mapping needs."""
+
+
+class StoreError(CxloopError):
+    """The store cannot be used."""
+
+
+class NotFoundError(CxloopError):
+    """Something asked for does not exist."""

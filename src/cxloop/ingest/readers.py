@@ -1,0 +1,152 @@
+"""Read CSV / JSON Lines / Parquet into DuckDB as all-text tables with row numbers.
+
+Every reader registers a table whose columns are the file's columns as text
+plus ``_row`` (the 1-based data row: the first row after a CSV header is 1; in
+JSON Lines it is the line number). Rows that cannot be parsed at all (wrong
+number of CSV fields, invalid JSON) come back as problems, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cxloop.errors import InputError
+from cxloop.store.state import Problem
+
+FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+           ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass(frozen=True)
+class RawTable:
+    name: str  # the DuckDB relation holding the rows
+    file: str
+    columns: list[str]
+    rows: int  # rows read, bad ones included
+    problems: list[Problem]
+
+
+def detect_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path}: unknown file format {path.suffix!r}; expected one of "
+                         + ", ".join(sorted(FORMATS)))
+    return fmt
+
+
+def read_file(con: duckdb.DuckDBPyConnection, path: Path, name: str | None = None) -> RawTable:
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    name = name or f"raw_{uuid.uuid4().hex[:8]}"
+    reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
+    return reader[detect_format(path)](con, path, name)
+
+
+def _register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table,
+              good_rows: np.ndarray) -> None:
+    table = table.append_column("_row", pa.array(good_rows, type=pa.int64()))
+    con.register(name, table)
+
+
+def _numbers(total: int, bad: set[int]) -> np.ndarray:
+    rows = np.arange(1, total + 1, dtype=np.int64)
+    if bad:
+        rows = rows[~np.isin(rows, np.fromiter(bad, dtype=np.int64))]
+    return rows
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable:
+    rej, scan = f"{name}_rej", f"{name}_scan"
+    try:
+        table = con.execute(
+            "SELECT * FROM read_csv(?, all_varchar = true, header = true, "
+            "store_rejects = true, rejects_table = ?, rejects_scan = ?)",
+            [str(path), rej, scan],
+        ).fetch_arrow_table()
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot be read as CSV: {exc}") from exc
+    problems = [
+        Problem(str(path), int(line) - 1, column or "(row)",
+                f"{error_type.lower().replace('_', ' ')}: {message}", None,
+                json.dumps({"line": csv_line}))
+        for line, column, error_type, csv_line, message in con.execute(
+            f"SELECT line, column_name, error_type, csv_line, error_message FROM {rej} "
+            "ORDER BY line"
+        ).fetchall()
+    ]
+    con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {scan}")
+    bad = {p.row for p in problems}
+    total = table.num_rows + len(bad)
+    _register(con, name, table, _numbers(total, bad))
+    return RawTable(name, str(path), table.column_names, total, problems)
+
+
+def _to_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable:
+    columns: dict[str, list[str | None]] = {}
+    rows: list[int] = []
+    problems: list[Problem] = []
+    total = 0
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            total = lineno
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(str(path), lineno, "(line)", f"invalid JSON: {exc.msg} "
+                                        f"at column {exc.colno}", line.strip()[:200], None))
+                continue
+            if not isinstance(obj, dict):
+                problems.append(Problem(str(path), lineno, "(line)",
+                                        "expected a JSON object per line", line.strip()[:200]))
+                continue
+            n = len(rows)
+            for key, value in obj.items():
+                columns.setdefault(key, [None] * n).append(_to_text(value))
+            rows.append(lineno)
+            for col in columns.values():
+                if len(col) < n + 1:
+                    col.append(None)
+    table = pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
+    if not columns:
+        table = pa.table({"_empty": pa.array([None] * len(rows), type=pa.string())})
+    _register(con, name, table, np.array(rows, dtype=np.int64))
+    return RawTable(name, str(path), list(columns), total, problems)
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable:
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: cannot be read as Parquet: {exc}") from exc
+    arrays = []
+    for col in table.columns:
+        if pa.types.is_nested(col.type):
+            arrays.append(pa.array([_to_text(v) for v in col.to_pylist()], type=pa.string()))
+        elif pa.types.is_timestamp(col.type):
+            arrays.append(pc.strftime(col, format="%Y-%m-%dT%H:%M:%S"))
+        else:
+            arrays.append(pc.cast(col, pa.string()))
+    text = pa.table(arrays, names=table.column_names)
+    _register(con, name, text, np.arange(1, text.num_rows + 1, dtype=np.int64))
+    return RawTable(name, str(path), text.column_names, text.num_rows, [])

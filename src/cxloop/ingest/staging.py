@@ -1,0 +1,136 @@
+"""Shared staging steps for mappings: row checks, quarantine, canonical rows.
+
+A mapping prepares a DuckDB table of candidate events (one row per event, with
+``_row`` and ``_file``) plus row checks; :func:`split_bad_rows` turns failed
+checks into problems naming file, row and field, and keeps only clean rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+
+from cxloop.domain.events import DEPARTMENTS, EVENT_COLUMNS, EVENT_TYPES
+from cxloop.store.state import Problem
+
+ISO_HINT = "expected ISO 8601, e.g. 2026-05-01T14:30:00Z"
+
+
+def q(identifier: str) -> str:
+    """Quote a SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def lit(text: str) -> str:
+    """Quote a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def text(col: str) -> str:
+    """A trimmed text column, NULL when empty."""
+    return f"nullif(trim({col}), '')"
+
+
+def ts(col: str) -> str:
+    """Parse text as a UTC timestamp (offsets converted; no offset means UTC)."""
+    return f"try_cast({text(col)} AS TIMESTAMPTZ)::TIMESTAMP"
+
+
+def record_json(columns: Sequence[str], alias: str = "r") -> str:
+    """The raw row as a JSON object (for the quarantine)."""
+    if not columns:
+        return "'{}'"
+    parts = ", ".join(f"{lit(c)}, {alias}.{q(c)}" for c in columns)
+    return f"json_object({parts})"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A row fails when ``failed`` (SQL over the prepared table) is true."""
+
+    field: str
+    failed: str
+    reason: str  # SQL expression yielding the message
+    value: str = "NULL"  # SQL expression yielding the offending value
+
+
+def timestamp_checks(field: str, raw: str, parsed: str, required: bool) -> list[Check]:
+    checks = [Check(field, f"{raw} IS NOT NULL AND {parsed} IS NULL",
+                    f"'unparsable date ' || {raw} || ' ({ISO_HINT})'", raw)]
+    if required:
+        checks.insert(0, Check(field, f"{raw} IS NULL", "'is empty (required)'"))
+    return checks
+
+
+def canonical_checks() -> list[Check]:
+    """Checks every canonical event must pass, over columns named as the schema
+    (``ts_raw``, ``due_at_raw``, ``amount_raw`` hold the original text)."""
+    types = ", ".join(lit(t) for t in sorted(EVENT_TYPES))
+    depts = ", ".join(lit(d) for d in sorted(DEPARTMENTS))
+    return [
+        Check("customer_id", "customer_id IS NULL", "'is empty (required)'"),
+        Check("event_type", "event_type IS NULL", "'is empty (required)'"),
+        Check("event_type", f"event_type NOT IN ({types})",
+              f"'unknown event type ' || event_type || ' (expected one of: ' || "
+              f"{lit(', '.join(sorted(EVENT_TYPES)))} || ')'", "event_type"),
+        *timestamp_checks("ts", "ts_raw", "ts", required=True),
+        *timestamp_checks("due_at", "due_at_raw", "due_at", required=False),
+        Check("amount", "amount_raw IS NOT NULL AND amount IS NULL",
+              "'not a number: ' || amount_raw", "amount_raw"),
+        Check("department", f"department IS NOT NULL AND department NOT IN ({depts})",
+              f"'unknown department ' || department || ' (expected one of: ' || "
+              f"{lit(', '.join(sorted(DEPARTMENTS)))} || ')'", "department"),
+        Check("attrs", "attrs IS NOT NULL AND (NOT json_valid(attrs) OR "
+              "json_type(attrs) <> 'OBJECT')", "'not a JSON object: ' || left(attrs, 80)",
+              "attrs"),
+    ]
+
+
+def split_bad_rows(con: duckdb.DuckDBPyConnection, prepared: str, checks: Sequence[Check],
+                   bad_table: str) -> list[Problem]:
+    """Evaluate checks over ``prepared`` (needs ``_file``, ``_row``, ``_record``);
+    create ``bad_table`` with the (file, row) of every failing row."""
+    if not checks:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {bad_table} AS "
+                    "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row WHERE false")
+        return []
+    union = " UNION ALL ".join(
+        f"SELECT _file, _row, {lit(c.field)} AS field, {c.reason} AS reason, "
+        f"CAST({c.value} AS VARCHAR) AS value, _record FROM {prepared} WHERE {c.failed}"
+        for c in checks
+    )
+    rows = con.execute(f"SELECT DISTINCT * FROM ({union}) ORDER BY _file, _row, field").fetchall()
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {bad_table} AS "
+                f"SELECT DISTINCT _file, _row FROM ({union})")
+    return [Problem(f, int(r), field, reason, value, rec) for f, r, field, reason, value, rec in rows]
+
+
+def content_hash_sql() -> str:
+    """md5 over every canonical column except the id (fixed order, NULL-safe)."""
+    parts = []
+    for col in EVENT_COLUMNS:
+        if col.name == "event_id":
+            continue
+        parts.append(f"coalesce(CAST({col.name} AS VARCHAR), '\\N')")
+    return "md5(concat_ws(chr(31), " + ", ".join(parts) + "))"
+
+
+def finish_staging(con: duckdb.DuckDBPyConnection, prepared: str, bad_table: str,
+                   staged: str, source: str) -> int:
+    """Create ``staged`` with the log columns (but ``ingest_id``) from the clean rows."""
+    cols = [c.name for c in EVENT_COLUMNS if c.name != "event_id"]
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {staged} AS
+        SELECT coalesce(event_id, 'g-' || md5(concat_ws(chr(31), customer_id, event_type,
+                   CAST(ts AS VARCHAR), coalesce(ref, '\\N')))) AS event_id,
+               {", ".join(cols)},
+               {lit(source)} AS source, _file AS source_file, _row AS source_row,
+               NULL::VARCHAR AS ingest_id,
+               {content_hash_sql()} AS content_hash
+        FROM {prepared} p
+        WHERE NOT EXISTS (SELECT 1 FROM {bad_table} b WHERE b._file = p._file AND b._row = p._row)
+    """)
+    (n,) = con.execute(f"SELECT count(*) FROM {staged}").fetchone() or (0,)
+    return int(n)

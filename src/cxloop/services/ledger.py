@@ -1,0 +1,104 @@
+"""Use cases: build the promise ledger from the log, and read it (rebuilt when stale)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import ibis.expr.types as ir
+
+from cxloop.analytics.ledger import ledger_expr
+from cxloop.services.workspace import Workspace
+from cxloop.store.files import read_json, write_json_atomic
+
+
+@dataclass(frozen=True)
+class LedgerBuild:
+    promises: int
+    as_of: str
+    as_of_mode: str  # "latest_event" (default) or "fixed"
+    log_version: int
+    rules_version: str
+    seconds: float
+    built_at: str
+    file: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _manifest(ws: Workspace) -> dict[str, Any]:
+    return read_json(ws.ledger_dir / "manifest.json", {})
+
+
+def latest_event_time(ws: Workspace, events: ir.Table) -> datetime:
+    value = events.ts.max().execute()
+    if value is None or value != value:  # empty log (None or NaT)
+        return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value  # type: ignore[no-any-return]
+
+
+def build_ledger(ws: Workspace, as_of: datetime | None = None) -> LedgerBuild:
+    """Rebuild the ledger from the whole log. ``as_of`` defaults to the latest event."""
+    started = time.perf_counter()
+    with ws.write_lock():
+        manifest = ws.log.manifest()
+        events = ws.ibis.sql(f"SELECT * FROM {ws.log.relation_sql(manifest)}")
+        mode = "fixed" if as_of is not None else "latest_event"
+        when = as_of.replace(tzinfo=None) if as_of is not None else latest_event_time(ws, events)
+        expr = ledger_expr(events, ws.rules, when)
+        ws.ledger_dir.mkdir(parents=True, exist_ok=True)
+        name = f"promises-{manifest['version']:06d}-{int(time.time() * 1000)}.parquet"
+        tmp = ws.ledger_dir / f".tmp-{name}"
+        ws.ibis.to_parquet(expr, tmp)
+        os.replace(tmp, ws.ledger_dir / name)
+        (count,) = ws.duck.execute(f"SELECT count(*) FROM read_parquet('{ws.ledger_dir / name}')"
+                                   ).fetchone() or (0,)
+        old = _manifest(ws).get("file")
+        build = LedgerBuild(
+            promises=int(count), as_of=when.isoformat(), as_of_mode=mode,
+            log_version=int(manifest["version"]), rules_version=ws.rules.version,
+            seconds=round(time.perf_counter() - started, 3),
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"), file=name,
+        )
+        write_json_atomic(ws.ledger_dir / "manifest.json", build.as_dict())
+        if old and old != name:
+            _retire(ws, old)
+    return build
+
+
+def _retire(ws: Workspace, old: str) -> None:
+    """Delete ledger files older than the previous one (a reader may still use that)."""
+    keep = {old}
+    for path in ws.ledger_dir.glob("promises-*.parquet"):
+        if path.name not in keep and path.name != _manifest(ws).get("file"):
+            path.unlink(missing_ok=True)
+
+
+def ledger_status(ws: Workspace) -> dict[str, Any]:
+    m = _manifest(ws)
+    stale = (not m or m.get("log_version") != ws.log.version
+             or m.get("rules_version") != ws.rules.version)
+    return {**m, "stale": stale, "log_version_now": ws.log.version}
+
+
+def ensure_ledger(ws: Workspace) -> dict[str, Any]:
+    """Rebuild when the log or the rules changed since the last build."""
+    status = ledger_status(ws)
+    if status["stale"]:
+        as_of = (datetime.fromisoformat(status["as_of"])
+                 if status.get("as_of_mode") == "fixed" else None)
+        build_ledger(ws, as_of)
+        status = ledger_status(ws)
+    return status
+
+
+def promises_table(ws: Workspace, refresh: bool = True) -> ir.Table:
+    """The ledger as an Ibis table (rebuilt first when stale, unless ``refresh`` is off)."""
+    status = ensure_ledger(ws) if refresh else ledger_status(ws)
+    if not status.get("file"):
+        return ledger_expr(ws.events(), ws.rules, latest_event_time(ws, ws.events()))
+    return ws.ibis.read_parquet(ws.ledger_dir / status["file"])
