@@ -15,6 +15,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+from cxloop.analytics.attrs import attr_text
 from cxloop.domain.promises import PromiseRule, RiskKind, RuleSet
 
 #: The ledger's columns and types, in order (docs/promises.md documents each).
@@ -110,7 +111,7 @@ def _classified(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar) -> ir
             within = (risk.within.total_seconds() if risk.within else 0.0)
             at = opened + within
             if risk.deadline_attr:
-                attr = t.open_attrs.cast("json")[risk.deadline_attr].str.cast("timestamp")
+                attr = attr_text(t.open_attrs, risk.deadline_attr).try_cast("timestamp")
                 at = _secs(attr).fill_null(at) if risk.within else _secs(attr)
             hit = milestone.isnull() | (milestone > at)
         elif risk.kind is RiskKind.MILESTONE_SLOWER_THAN_USUAL:

@@ -35,7 +35,8 @@ TOPICS: tuple[str, ...] = (
 )
 CONTACT_TEXTS: tuple[tuple[str, ...], ...] = (
     (  # late_delivery
-        "Hi, my order {order} was supposed to arrive by now and tracking has not moved. Where is it?",
+        "Hi, my order {order} was supposed to arrive by now and tracking has not moved. "
+        "Where is it?",
         "Still waiting on the {product} from order {order}. It was promised days ago. What is "
         "going on?",
         "The delivery date for {order} has passed and nobody told me anything. Please sort this.",

@@ -120,7 +120,8 @@ def content_hash_sql() -> str:
 def finish_staging(con: duckdb.DuckDBPyConnection, prepared: str, bad_table: str,
                    staged: str, source: str) -> int:
     """Create ``staged`` with the log columns (but ``ingest_id``) from the clean rows."""
-    cols = [c.name for c in EVENT_COLUMNS if c.name != "event_id"]
+    cols = [f"CAST(attrs AS VARCHAR) AS attrs" if c.name == "attrs" else c.name
+            for c in EVENT_COLUMNS if c.name != "event_id"]
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {staged} AS
         SELECT coalesce(event_id, 'g-' || md5(concat_ws(chr(31), customer_id, event_type,

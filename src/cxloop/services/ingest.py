@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cxloop.errors import InputError
 from cxloop.ingest.mappings import get_mapping
 from cxloop.services.workspace import Workspace
 from cxloop.store.state import Problem
@@ -57,6 +58,8 @@ def ingest_path(ws: Workspace, path: str | Path, source: str = "generic",
     step = progress or (lambda _msg: None)
     mapping = get_mapping(source)
     target = Path(path).resolve()
+    if not target.exists():
+        raise InputError(f"{path}: no such file or directory")
     files = mapping.inputs(target)
     step(f"hashing {len(files)} file(s)")
     hashes = {str(f): _sha256(f) for f in files}

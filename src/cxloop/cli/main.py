@@ -1,0 +1,153 @@
+"""The ``cxloop`` command line: thin commands over the library.
+
+Every report command takes ``--format table|json``; errors print one line and
+exit with status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cxloop import client
+from cxloop.cli import commands
+from cxloop.cli.render import Format
+from cxloop.errors import CxloopError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="cxloop: one customer timeline, the promise ledger, and what to do today.")
+ledger_app = typer.Typer(no_args_is_help=True, help="Build or inspect the promise ledger.")
+rules_app = typer.Typer(no_args_is_help=True, help="Show or check promise rules.")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(rules_app, name="rules")
+
+HomeOpt = Annotated[Path | None, typer.Option(
+    "--home", envvar="CXLOOP_HOME", help="Store directory (default ./.cxloop).")]
+RulesOpt = Annotated[Path | None, typer.Option(
+    "--rules", envvar="CXLOOP_RULES", help="Promise rules file (TOML).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json.")]
+
+
+def _open(home: Path | None, rules: Path | None = None) -> client.Cxloop:
+    return client.open(home, rules=rules)
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A file (CSV, JSONL, Parquet) or a directory.")],
+    source: Annotated[str, typer.Option("--source", "-s", help="Mapping: generic, olist.")] = "generic",
+    home: HomeOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Load events through a named mapping; bad rows go to the quarantine."""
+    commands.ingest(_open(home), path, source, fmt)
+
+
+@app.command()
+def quarantine(
+    home: HomeOpt = None,
+    all_loads: Annotated[bool, typer.Option("--all", help="Include earlier loads of each file.")] = False,
+    file: Annotated[str | None, typer.Option("--file", help="Only this file.")] = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """List quarantined rows: file, row, field and reason."""
+    commands.quarantine(_open(home), all_loads, file, fmt)
+
+
+@app.command()
+def timeline(
+    customer_id: Annotated[str, typer.Argument(help="The customer.")],
+    home: HomeOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """One customer's events from every department, in time order."""
+    commands.timeline(_open(home), customer_id, fmt)
+
+
+@app.command()
+def promises(
+    by: Annotated[list[str] | None, typer.Option(
+        "--by", help="Group by kind, rule, department, state or month (repeatable).")] = None,
+    customer: Annotated[str | None, typer.Option("--customer", help="List one customer's promises.")] = None,
+    home: HomeOpt = None,
+    rules: RulesOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Promise counts and rates (kept, exceeded, broken, at risk), or one customer's promises."""
+    cx = _open(home, rules)
+    if customer:
+        commands.customer_promises(cx, customer, fmt)
+    else:
+        commands.promise_report(cx, by or ["kind", "department", "month"], fmt)
+
+
+@app.command()
+def baselines(
+    customer: Annotated[str | None, typer.Option("--customer", help="Only this customer.")] = None,
+    home: HomeOpt = None,
+    rules: RulesOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """What each customer has come to expect (their usual fulfilment times)."""
+    commands.baselines(_open(home, rules), customer, fmt)
+
+
+@ledger_app.command("build")
+def ledger_build(
+    as_of: Annotated[datetime | None, typer.Option(
+        "--as-of", help="Judge promises as of this time (default: the latest event).")] = None,
+    home: HomeOpt = None,
+    rules: RulesOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Rebuild the promise ledger from the whole event log."""
+    commands.ledger_build(_open(home, rules), as_of, fmt)
+
+
+@ledger_app.command("status")
+def ledger_status(home: HomeOpt = None, rules: RulesOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+    """When the ledger was built, from which log version, and whether it is stale."""
+    commands.ledger_status(_open(home, rules), fmt)
+
+
+@rules_app.command("check")
+def rules_check(
+    file: Annotated[Path | None, typer.Argument(help="Rules file (default: built-in).")] = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Validate a promise rules file and list its rules."""
+    commands.rules_check(file, fmt)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where to write the demo data and store.")] = Path("var/demo"),
+    customers: Annotated[int, typer.Option(help="Customers to generate.")] = 1500,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Generate the demo company, ingest it, build the ledger and print the summary."""
+    commands.demo(workdir, customers, seed)
+
+
+def main() -> None:
+    console = Console(stderr=True)
+    try:
+        app(standalone_mode=False)
+    except CxloopError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

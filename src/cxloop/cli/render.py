@@ -1,0 +1,77 @@
+"""Turning results into what a person or a program reads: Rich tables or JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def clean(value: Any) -> Any:
+    """A JSON-safe value: timestamps as ISO 8601, NaN/NaT as null."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp | datetime | date):
+        if pd.isna(value):
+            return None
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, list | dict | str):
+        return clean(value.item())
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    return value
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+def emit_json(console: Console, payload: Any) -> None:
+    console.out(json.dumps(clean(payload), indent=2, ensure_ascii=False), highlight=False)
+
+
+def fmt(value: Any) -> str:
+    value = clean(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 1 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, str) and "T" in value and len(value) >= 19 and value[4] == "-":
+        return value[:16].replace("T", " ")
+    return str(value)
+
+
+def table(console: Console, title: str, df: pd.DataFrame,
+          columns: Sequence[str] | None = None, percent: Iterable[str] = ()) -> None:
+    cols = list(columns or df.columns)
+    pct = set(percent)
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for c in cols:
+        numeric = c in df and pd.api.types.is_numeric_dtype(df[c])
+        t.add_column(c, justify="right" if numeric else "left", overflow="fold")
+    for row in df[cols].itertuples(index=False):
+        t.add_row(*[
+            (f"{v:.1%}" if c in pct and v is not None and not pd.isna(v) else fmt(v))
+            for c, v in zip(cols, row, strict=True)
+        ])
+    console.print(t)

@@ -1,0 +1,23 @@
+"""Use case: one customer's events from every department, in time order."""
+
+from __future__ import annotations
+
+import ibis.expr.types as ir
+
+from cxloop.errors import NotFoundError
+from cxloop.services.workspace import Workspace
+
+TIMELINE_COLUMNS = ["ts", "department", "event_type", "channel", "ref", "amount", "due_at",
+                    "attrs", "event_id", "source"]
+
+
+def timeline_expr(events: ir.Table, customer_id: str) -> ir.Table:
+    mine = events.filter(events.customer_id == customer_id)
+    return mine.select(*TIMELINE_COLUMNS).order_by(["ts", "event_id"])
+
+
+def timeline(ws: Workspace, customer_id: str) -> ir.Table:
+    expr = timeline_expr(ws.events(), customer_id)
+    if expr.count().execute() == 0:
+        raise NotFoundError(f"no events for customer {customer_id!r} in {ws.home}")
+    return expr

@@ -1,0 +1,31 @@
+"""Shared fixtures: a fresh store per test, and where the public datasets live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import cxloop
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def cx(tmp_path: Path) -> cxloop.Cxloop:
+    with cxloop.open(tmp_path / "store") as handle:
+        yield handle
+
+
+def shared_dataset(name: str) -> Path:
+    """A public dataset from ../shared/data; skipped only where the folder is absent."""
+    path = SHARED_DATA / name
+    if not SHARED_DATA.exists():
+        pytest.skip(f"{SHARED_DATA} is absent (a fresh clone without the shared data); "
+                    "CI always has it")
+    assert path.exists(), f"{path} missing although {SHARED_DATA} exists"
+    return path
