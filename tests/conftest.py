@@ -25,7 +25,8 @@ def shared_dataset(name: str) -> Path:
     """A public dataset from ../shared/data; skipped only where the folder is absent."""
     path = SHARED_DATA / name
     if not SHARED_DATA.exists():
-        pytest.skip(f"{SHARED_DATA} is absent (a fresh clone without the shared data); "
-                    "CI always has it")
+        pytest.skip(
+            f"{SHARED_DATA} is absent (a fresh clone without the shared data); CI always has it"
+        )
     assert path.exists(), f"{path} missing although {SHARED_DATA} exists"
     return path

@@ -13,24 +13,48 @@ from cxloop.analytics.ledger import LEDGER_COLUMNS, ledger_expr
 from cxloop.domain.promises import PromiseState, classify, ruleset_from_dict
 
 T0 = datetime(2026, 3, 1, 9, 0)
-RULES = ruleset_from_dict({"rules": [{
-    "name": "delivery", "kind": "delivery", "department": "logistics",
-    "opens_on": "order_placed", "due": "event", "due_after": "3d",
-    "fulfilled_by": "order_delivered", "voided_by": ["order_canceled"],
-    "exceeded_margin": "1d",
-    "risks": [{"reason": "due_soon", "kind": "due_soon", "before_due": "12h"}],
-}]})
+RULES = ruleset_from_dict(
+    {
+        "rules": [
+            {
+                "name": "delivery",
+                "kind": "delivery",
+                "department": "logistics",
+                "opens_on": "order_placed",
+                "due": "event",
+                "due_after": "3d",
+                "fulfilled_by": "order_delivered",
+                "voided_by": ["order_canceled"],
+                "exceeded_margin": "1d",
+                "risks": [{"reason": "due_soon", "kind": "due_soon", "before_due": "12h"}],
+            }
+        ]
+    }
+)
 
 minutes = st.integers(min_value=0, max_value=20 * 24 * 60).map(lambda m: timedelta(minutes=m))
-scenario = st.fixed_dictionaries({
-    "due": minutes, "fulfilled": st.none() | minutes, "voided": st.none() | minutes,
-})
+scenario = st.fixed_dictionaries(
+    {
+        "due": minutes,
+        "fulfilled": st.none() | minutes,
+        "voided": st.none() | minutes,
+    }
+)
 
 
 def event(i: int, kind: str, at: datetime, due: datetime | None = None) -> dict:
-    return {"event_id": f"{kind}-{i}", "customer_id": f"c{i}", "event_type": kind, "ts": at,
-            "department": "sales", "channel": "web", "ref": f"o{i}", "amount": 10.0,
-            "due_at": due, "attrs": None}
+    return {
+        "event_id": f"{kind}-{i}",
+        "customer_id": f"c{i}",
+        "event_type": kind,
+        "ts": at,
+        "department": "sales",
+        "channel": "web",
+        "ref": f"o{i}",
+        "amount": 10.0,
+        "due_at": due,
+        "attrs": None,
+    }
 
 
 def build_events(cases: list[dict]) -> pd.DataFrame:
@@ -49,9 +73,14 @@ def expected_state(c: dict, as_of: datetime) -> PromiseState:
     fulfilled = T0 + c["fulfilled"] if c["fulfilled"] is not None else None
     risk_at = due - timedelta(hours=12)
     at_risk = risk_at if fulfilled is None or fulfilled > risk_at else None
-    return classify(due_at=due, as_of=as_of, fulfilled_at=fulfilled,
-                    voided_at=T0 + c["voided"] if c["voided"] is not None else None,
-                    at_risk_at=at_risk, exceeded_margin=timedelta(days=1))
+    return classify(
+        due_at=due,
+        as_of=as_of,
+        fulfilled_at=fulfilled,
+        voided_at=T0 + c["voided"] if c["voided"] is not None else None,
+        at_risk_at=at_risk,
+        exceeded_margin=timedelta(days=1),
+    )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -33,7 +33,8 @@ FROM o
 AS_OF = """
 SELECT max(ts) FROM (
   SELECT greatest(order_purchase_timestamp, order_approved_at, order_delivered_carrier_date,
-                  order_delivered_customer_date) AS ts FROM read_csv('{dir}/olist_orders_dataset.csv')
+                  order_delivered_customer_date) AS ts
+  FROM read_csv('{dir}/olist_orders_dataset.csv')
   UNION ALL SELECT coalesce(review_answer_timestamp, review_creation_date)
   FROM read_csv('{dir}/olist_order_reviews_dataset.csv'))
 """
@@ -92,5 +93,6 @@ def test_one_person_one_timeline(olist: tuple[cxloop.Cxloop, Path]) -> None:
     # 57b2... is the customer_unique_id of the first customers row; events are keyed by person
     events = cx.events()
     per_person = events.group_by("customer_id").aggregate(
-        orders=(events.event_type == "order_placed").sum())
+        orders=(events.event_type == "order_placed").sum()
+    )
     assert per_person.orders.max().execute() > 1  # repeat buyers join up across orders

@@ -33,15 +33,32 @@ class Cxloop:
     def home(self) -> Path:
         return self.workspace.home
 
-    def ingest(self, path: str | Path, source: str = "generic",
-               progress: ingest_service.Progress | None = None) -> ingest_service.IngestReport:
+    def ingest(
+        self,
+        path: str | Path,
+        source: str = "generic",
+        progress: ingest_service.Progress | None = None,
+    ) -> ingest_service.IngestReport:
         """Load a file or directory through a named mapping (idempotent)."""
         return ingest_service.ingest_path(self.workspace, path, source, progress)
 
     def quarantine(self, *, all_loads: bool = False, file: str | None = None) -> pd.DataFrame:
         rows = self.workspace.state.quarantined(current_only=not all_loads, file=file)
-        return pd.DataFrame(rows, columns=["id", "ingest_id", "source", "file", "file_sha256",
-                                           "row", "field", "reason", "value", "record"])
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "id",
+                "ingest_id",
+                "source",
+                "file",
+                "file_sha256",
+                "row",
+                "field",
+                "reason",
+                "value",
+                "record",
+            ],
+        )
 
     def events(self) -> ir.Table:
         return self.workspace.events()
@@ -83,6 +100,6 @@ class Cxloop:
         self.close()
 
 
-def open(home: str | Path | None = None, *, rules: str | Path | None = None) -> Cxloop:  # noqa: A001
+def open(home: str | Path | None = None, *, rules: str | Path | None = None) -> Cxloop:
     """Open (or create) the store at ``home`` (default: $CXLOOP_HOME or ./.cxloop)."""
     return Cxloop(Workspace.open(home, rules=rules))

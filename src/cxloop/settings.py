@@ -24,12 +24,24 @@ class SettingSpec:
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("home", "CXLOOP_HOME", ".cxloop",
-                "Directory of the embedded store (event log, ledger, operational state)."),
-    SettingSpec("rules", "CXLOOP_RULES", "",
-                "Promise rules file (TOML); empty means the built-in default rules."),
-    SettingSpec("lock_timeout", "CXLOOP_LOCK_TIMEOUT", "120",
-                "Seconds a writer waits for another writer (ingest, ledger build) to finish."),
+    SettingSpec(
+        "home",
+        "CXLOOP_HOME",
+        ".cxloop",
+        "Directory of the embedded store (event log, ledger, operational state).",
+    ),
+    SettingSpec(
+        "rules",
+        "CXLOOP_RULES",
+        "",
+        "Promise rules file (TOML); empty means the built-in default rules.",
+    ),
+    SettingSpec(
+        "lock_timeout",
+        "CXLOOP_LOCK_TIMEOUT",
+        "120",
+        "Seconds a writer waits for another writer (ingest, ledger build) to finish.",
+    ),
 )
 
 
@@ -43,7 +55,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from environment variables, then explicit overrides."""
         source = os.environ if env is None else env
-        values = {s.name: source.get(s.env, s.default) for s in SETTINGS}
+        values: dict[str, object] = {s.name: source.get(s.env, s.default) for s in SETTINGS}
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             timeout = float(str(values["lock_timeout"]))

@@ -19,16 +19,34 @@ from cxloop.analytics.attrs import attr_text
 from cxloop.domain.promises import PromiseRule, RiskKind, RuleSet
 
 #: The ledger's columns and types, in order (docs/promises.md documents each).
-LEDGER_SCHEMA = ibis.schema({
-    "promise_id": "string", "rule": "string", "kind": "string", "department": "string",
-    "customer_id": "string", "ref": "string", "source_event_id": "string", "amount": "float64",
-    "opened_at": "timestamp", "due_at": "timestamp", "fulfilled_at": "timestamp",
-    "voided_at": "timestamp", "milestone_at": "timestamp", "state": "string",
-    "breach": "string", "late_hours": "float64", "margin_hours": "float64",
-    "duration_hours": "float64", "baseline_hours": "float64", "baseline_n": "int64",
-    "below_baseline": "boolean", "at_risk_at": "timestamp", "at_risk_reason": "string",
-    "as_of": "timestamp",
-})
+LEDGER_SCHEMA = ibis.schema(
+    {
+        "promise_id": "string",
+        "rule": "string",
+        "kind": "string",
+        "department": "string",
+        "customer_id": "string",
+        "ref": "string",
+        "source_event_id": "string",
+        "amount": "float64",
+        "opened_at": "timestamp",
+        "due_at": "timestamp",
+        "fulfilled_at": "timestamp",
+        "voided_at": "timestamp",
+        "milestone_at": "timestamp",
+        "state": "string",
+        "breach": "string",
+        "late_hours": "float64",
+        "margin_hours": "float64",
+        "duration_hours": "float64",
+        "baseline_hours": "float64",
+        "baseline_n": "int64",
+        "below_baseline": "boolean",
+        "at_risk_at": "timestamp",
+        "at_risk_reason": "string",
+        "as_of": "timestamp",
+    }
+)
 LEDGER_COLUMNS = tuple(LEDGER_SCHEMA.names)
 
 _HOUR = 3600.0
@@ -38,12 +56,14 @@ def _secs(ts: ir.TimestampValue) -> ir.FloatingValue:
     return ts.epoch_seconds().cast("float64")
 
 
-def _first_after(openers: ir.Table, facts: ir.Table, name: str,
-                 strictly_after_open: bool = False) -> ir.Table:
+def _first_after(
+    openers: ir.Table, facts: ir.Table, name: str, strictly_after_open: bool = False
+) -> ir.Table:
     """For each promise, the time of the first fact with its customer and ref."""
     pred = [openers.customer_id == facts.f_customer, openers.ref == facts.f_ref]
-    pred.append(facts.f_ts > openers.opened_at if strictly_after_open
-                else facts.f_ts >= openers.opened_at)
+    pred.append(
+        facts.f_ts > openers.opened_at if strictly_after_open else facts.f_ts >= openers.opened_at
+    )
     joined = openers.select("promise_id", "customer_id", "ref", "opened_at").join(facts, pred)
     return joined.group_by("promise_id").aggregate(**{name: joined.f_ts.min()})
 
@@ -62,23 +82,31 @@ def _rule_expr(events: ir.Table, rule: PromiseRule, as_of: datetime) -> ir.Table
     due = opens.due_at.fill_null(fallback_due) if rule.use_event_due else fallback_due
     openers = opens.select(
         promise_id=ibis.literal(rule.name + ":") + opens.event_id,
-        rule=ibis.literal(rule.name), kind=ibis.literal(rule.kind),
-        department=ibis.literal(rule.department), customer_id=opens.customer_id,
-        ref=opens.ref.fill_null(opens.event_id), source_event_id=opens.event_id,
-        amount=opens.amount, opened_at=opens.ts, due_at=due, open_attrs=opens.attrs,
+        rule=ibis.literal(rule.name),
+        kind=ibis.literal(rule.kind),
+        department=ibis.literal(rule.department),
+        customer_id=opens.customer_id,
+        ref=opens.ref.fill_null(opens.event_id),
+        source_event_id=opens.event_id,
+        amount=opens.amount,
+        opened_at=opens.ts,
+        due_at=due,
+        open_attrs=opens.attrs,
     )
     t = openers.left_join(
-        _first_after(openers, _facts(events, (rule.fulfilled_by,)), "fulfilled_at"),
-        "promise_id").drop("promise_id_right")
+        _first_after(openers, _facts(events, (rule.fulfilled_by,)), "fulfilled_at"), "promise_id"
+    ).drop("promise_id_right")
     if rule.voided_by:
-        t = t.left_join(_first_after(t, _facts(events, rule.voided_by), "voided_at"),
-                        "promise_id").drop("promise_id_right")
+        t = t.left_join(
+            _first_after(t, _facts(events, rule.voided_by), "voided_at"), "promise_id"
+        ).drop("promise_id_right")
     else:
         t = t.mutate(voided_at=ibis.null("timestamp"))
     milestones = sorted({r.milestone for r in rule.risks if r.milestone})
     if milestones:
-        t = t.left_join(_first_after(t, _facts(events, tuple(milestones[:1])), "milestone_at"),
-                        "promise_id").drop("promise_id_right")
+        t = t.left_join(
+            _first_after(t, _facts(events, tuple(milestones[:1])), "milestone_at"), "promise_id"
+        ).drop("promise_id_right")
     else:
         t = t.mutate(milestone_at=ibis.null("timestamp"))
     return _classified(t, rule, as_of_lit)
@@ -89,8 +117,9 @@ def _classified(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar) -> ir
     fulfilled = _secs(t.fulfilled_at)
     duration_h = (fulfilled - opened) / _HOUR
     milestone_h = (_secs(t.milestone_at) - opened) / _HOUR
-    prior = ibis.window(group_by=[t.customer_id], order_by=[t.opened_at, t.promise_id],
-                        rows=(None, -1))
+    prior = ibis.window(
+        group_by=[t.customer_id], order_by=[t.opened_at, t.promise_id], rows=(None, -1)
+    )
     t = t.mutate(
         duration_hours=duration_h,
         baseline_hours=duration_h.mean().over(prior),
@@ -108,7 +137,7 @@ def _classified(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar) -> ir
     candidates: list[tuple[str, ir.FloatingValue]] = []
     for risk in rule.risks:
         if risk.kind is RiskKind.MILESTONE_DEADLINE:
-            within = (risk.within.total_seconds() if risk.within else 0.0)
+            within = risk.within.total_seconds() if risk.within else 0.0
             at = opened + within
             if risk.deadline_attr:
                 attr = attr_text(t.open_attrs, risk.deadline_attr).try_cast("timestamp")
@@ -129,12 +158,14 @@ def _classified(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar) -> ir
     as_of_s = _secs(as_of)
     resolved_s = ibis.least(fulfilled, due)
     if candidates:
-        earliest = ibis.least(*[c for _, c in candidates]) if len(candidates) > 1 \
-            else candidates[0][1]
+        earliest = (
+            ibis.least(*[c for _, c in candidates]) if len(candidates) > 1 else candidates[0][1]
+        )
         valid = earliest.notnull() & (earliest < resolved_s) & (earliest <= as_of_s)
         risk_s = ibis.ifelse(valid, earliest, ibis.null("float64"))
-        reason = ibis.cases(*[(c == risk_s, name) for name, c in candidates],
-                            else_=ibis.null("string"))
+        reason = ibis.cases(
+            *[(c == risk_s, name) for name, c in candidates], else_=ibis.null("string")
+        )
     else:
         risk_s = ibis.null("float64")
         reason = ibis.null("string")
@@ -142,19 +173,23 @@ def _classified(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar) -> ir
     return _with_state(t, rule, as_of, gap_h, tol)
 
 
-def _with_state(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar, gap_h: float,
-                tol: float) -> ir.Table:
+def _with_state(
+    t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar, gap_h: float, tol: float
+) -> ir.Table:
     margin = rule.exceeded_margin.total_seconds()
     due, fulfilled = _secs(t.due_at), _secs(t.fulfilled_at)
     voided = _secs(t.voided_at)
     as_of_s = _secs(as_of)
-    is_void = (t.voided_at.notnull() & (voided <= due)
-               & (t.fulfilled_at.isnull() | (voided < fulfilled)))
+    is_void = (
+        t.voided_at.notnull() & (voided <= due) & (t.fulfilled_at.isnull() | (voided < fulfilled))
+    )
     state = ibis.cases(
         (is_void, "cancelled"),
         (t.fulfilled_at.notnull() & (fulfilled > due), "broken"),
-        (t.fulfilled_at.notnull() & ibis.literal(margin > 0) & (fulfilled <= due - margin),
-         "exceeded"),
+        (
+            t.fulfilled_at.notnull() & ibis.literal(margin > 0) & (fulfilled <= due - margin),
+            "exceeded",
+        ),
         (t.fulfilled_at.notnull(), "kept"),
         (as_of_s > due, "broken"),
         (t.risk_s.notnull(), "at_risk"),
@@ -163,13 +198,32 @@ def _with_state(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar, gap_h
     t = t.mutate(state=state)
     late_s = ibis.ifelse(t.fulfilled_at.notnull(), fulfilled - due, as_of_s - due)
     kept = t.state.isin(["kept", "exceeded"])
-    below = (kept & (t.baseline_n > 0) & (t.duration_hours > t.baseline_hours * tol)
-             & (t.duration_hours - t.baseline_hours >= gap_h))
+    below = (
+        kept
+        & (t.baseline_n > 0)
+        & (t.duration_hours > t.baseline_hours * tol)
+        & (t.duration_hours - t.baseline_hours >= gap_h)
+    )
     return t.select(
-        "promise_id", "rule", "kind", "department", "customer_id", "ref", "source_event_id",
-        "amount", "opened_at", "due_at", "fulfilled_at", "voided_at", "milestone_at", "state",
-        breach=ibis.cases((t.state != "broken", ibis.null("string")),
-                          (t.fulfilled_at.isnull(), "not_fulfilled"), else_="late"),
+        "promise_id",
+        "rule",
+        "kind",
+        "department",
+        "customer_id",
+        "ref",
+        "source_event_id",
+        "amount",
+        "opened_at",
+        "due_at",
+        "fulfilled_at",
+        "voided_at",
+        "milestone_at",
+        "state",
+        breach=ibis.cases(
+            (t.state != "broken", ibis.null("string")),
+            (t.fulfilled_at.isnull(), "not_fulfilled"),
+            else_="late",
+        ),
         late_hours=ibis.ifelse(t.state == "broken", late_s / _HOUR, ibis.null("float64")),
         margin_hours=(due - fulfilled) / _HOUR,
         duration_hours=t.duration_hours,
@@ -179,9 +233,9 @@ def _with_state(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar, gap_h
         at_risk_at=ibis.ifelse(
             t.risk_s.notnull() & ~t.state.isin(["cancelled"]),
             t.opened_at + (t.risk_s - _secs(t.opened_at)).round().cast("int64").as_interval("s"),
-            ibis.null("timestamp")),
-        at_risk_reason=ibis.ifelse(t.state == "cancelled", ibis.null("string"),
-                                   t.at_risk_reason),
+            ibis.null("timestamp"),
+        ),
+        at_risk_reason=ibis.ifelse(t.state == "cancelled", ibis.null("string"), t.at_risk_reason),
         as_of=as_of,
     ).cast(LEDGER_SCHEMA)
 

@@ -45,8 +45,9 @@ def _dimension(t: ir.Table, by: str) -> ir.Value:
 
 def promise_report(t: ir.Table, spec: PromiseReport) -> ir.Table:
     if spec.by is not None and spec.by not in DIMENSIONS:
-        raise ConfigError(f"cannot group promises by {spec.by!r}; expected one of "
-                          + ", ".join(DIMENSIONS))
+        raise ConfigError(
+            f"cannot group promises by {spec.by!r}; expected one of " + ", ".join(DIMENSIONS)
+        )
 
     def n(state: str) -> ir.IntegerScalar:
         return (t.state == state).sum().cast("int64")
@@ -65,7 +66,8 @@ def promise_report(t: ir.Table, spec: PromiseReport) -> ir.Table:
         "exceeded_rate": (t.state == "exceeded").sum() / resolved.sum().nullif(0),
         "broken_rate": (t.state == "broken").sum() / resolved.sum().nullif(0),
         "below_baseline": t.below_baseline.sum().cast("int64"),
-        "broken_flagged_before": ((t.state == "broken") & t.at_risk_at.notnull()).sum()
+        "broken_flagged_before": ((t.state == "broken") & t.at_risk_at.notnull())
+        .sum()
         .cast("int64"),
         "late_hours_median": t.late_hours.median(),
     }
@@ -80,12 +82,18 @@ def baseline_report(t: ir.Table, spec: BaselineReport) -> ir.Table:
         t = t.filter(t.customer_id == spec.customer_id)
     done = t.filter(t.fulfilled_at.notnull())
     last = done.duration_hours.argmax(done.opened_at)
-    return (done.group_by(["customer_id", "rule"])
-            .aggregate(fulfilled=done.count(), usual_hours=done.duration_hours.mean(),
-                       best_hours=done.duration_hours.min(), last_hours=last,
-                       last_at=done.fulfilled_at.max(),
-                       below_baseline=done.below_baseline.sum().cast("int64"))
-            .order_by(["customer_id", "rule"]))
+    return (
+        done.group_by(["customer_id", "rule"])
+        .aggregate(
+            fulfilled=done.count(),
+            usual_hours=done.duration_hours.mean(),
+            best_hours=done.duration_hours.min(),
+            last_hours=last,
+            last_at=done.fulfilled_at.max(),
+            below_baseline=done.below_baseline.sum().cast("int64"),
+        )
+        .order_by(["customer_id", "rule"])
+    )
 
 
 RUNNERS: dict[str, Callable[[ir.Table, Any], ir.Table]] = {
@@ -114,12 +122,19 @@ def score_by_state(t: ir.Table, events: ir.Table, spec: ScoreByStateReport) -> i
     promises = t.filter(t.rule == spec.rule)
     scored = events.filter(events.event_type == spec.score_event)
     scored = scored.select(
-        s_customer=scored.customer_id, s_ref=scored.ref,
+        s_customer=scored.customer_id,
+        s_ref=scored.ref,
         score=attr_number(scored.attrs, "score"),
     )
-    joined = promises.join(scored, [promises.customer_id == scored.s_customer,
-                                    promises.ref == scored.s_ref])
-    return (joined.group_by(["state", "breach"])
-            .aggregate(reviews=joined.count(), mean_score=joined.score.mean(),
-                       low_share=(joined.score <= 2).mean())
-            .order_by(["state", "breach"]))
+    joined = promises.join(
+        scored, [promises.customer_id == scored.s_customer, promises.ref == scored.s_ref]
+    )
+    return (
+        joined.group_by(["state", "breach"])
+        .aggregate(
+            reviews=joined.count(),
+            mean_score=joined.score.mean(),
+            low_share=(joined.score <= 2).mean(),
+        )
+        .order_by(["state", "breach"])
+    )

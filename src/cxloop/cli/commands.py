@@ -23,9 +23,15 @@ INGEST_STEPS = 4
 
 
 def ingest(cx: client.Cxloop, path: Path, source: str, fmt: Format) -> None:
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=err, transient=True,
-                  disable=fmt is Format.JSON) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=fmt is Format.JSON,
+    ) as bar:
         task = bar.add_task(f"ingest {path}", total=INGEST_STEPS)
 
         def step(message: str) -> None:
@@ -36,15 +42,22 @@ def ingest(cx: client.Cxloop, path: Path, source: str, fmt: Format) -> None:
     if fmt is Format.JSON:
         emit_json(out, report.as_dict())
         return
-    out.print(f"[bold]{report.events_new:,}[/] new events from {report.rows_read:,} rows "
-              f"({len(report.files)} file(s), source {report.source}); "
-              f"{report.events_duplicate:,} already in the log; "
-              f"{report.rows_quarantined:,} row(s) quarantined.", highlight=False)
+    out.print(
+        f"[bold]{report.events_new:,}[/] new events from {report.rows_read:,} rows "
+        f"({len(report.files)} file(s), source {report.source}); "
+        f"{report.events_duplicate:,} already in the log; "
+        f"{report.rows_quarantined:,} row(s) quarantined.",
+        highlight=False,
+    )
     if report.problems:
         df = pd.DataFrame([p.__dict__ for p in report.problems])
         df["file"] = df["file"].map(lambda f: Path(f).name)
-        table(out, "Quarantined (see `cxloop quarantine`)", df.head(20),
-              ["file", "row", "field", "reason"])
+        table(
+            out,
+            "Quarantined (see `cxloop quarantine`)",
+            df.head(20),
+            ["file", "row", "field", "reason"],
+        )
         if len(df) > 20:
             out.print(f"… and {len(df) - 20} more problem(s).")
 
@@ -57,8 +70,12 @@ def quarantine(cx: client.Cxloop, all_loads: bool, file: str | None, fmt: Format
     if df.empty:
         out.print("The quarantine is empty.")
         return
-    table(out, f"Quarantine: {len(df)} problem(s)", df, ["file", "row", "field", "reason", "value",
-                                                         "ingest_id"])
+    table(
+        out,
+        f"Quarantine: {len(df)} problem(s)",
+        df,
+        ["file", "row", "field", "reason", "value", "ingest_id"],
+    )
 
 
 def timeline(cx: client.Cxloop, customer_id: str, fmt: Format) -> None:
@@ -67,8 +84,12 @@ def timeline(cx: client.Cxloop, customer_id: str, fmt: Format) -> None:
         emit_json(out, {"customer_id": customer_id, "events": records(df)})
         return
     df = df.assign(details=df["attrs"].fillna("").str.slice(0, 70))
-    table(out, f"Timeline of {customer_id}: {len(df)} event(s)", df,
-          ["ts", "department", "event_type", "channel", "ref", "amount", "due_at", "details"])
+    table(
+        out,
+        f"Timeline of {customer_id}: {len(df)} event(s)",
+        df,
+        ["ts", "department", "event_type", "channel", "ref", "amount", "due_at", "details"],
+    )
 
 
 def promise_report(cx: client.Cxloop, by: list[str], fmt: Format) -> None:
@@ -78,14 +99,33 @@ def promise_report(cx: client.Cxloop, by: list[str], fmt: Format) -> None:
     groups = {b: cx.promise_report(by=b) for b in by}
     status = status_of(cx.workspace)
     if fmt is Format.JSON:
-        emit_json(out, {"as_of": status.get("as_of"), "log_version": status.get("log_version"),
-                        "rules_version": status.get("rules_version"),
-                        "groups": {b: records(df) for b, df in groups.items()}})
+        emit_json(
+            out,
+            {
+                "as_of": status.get("as_of"),
+                "log_version": status.get("log_version"),
+                "rules_version": status.get("rules_version"),
+                "groups": {b: records(df) for b, df in groups.items()},
+            },
+        )
         return
-    out.print(f"Promise ledger as of {status.get('as_of', '')[:16].replace('T', ' ')} "
-              f"(log version {status.get('log_version')}).", highlight=False)
-    cols = ["total", "open", "at_risk", "kept", "exceeded", "broken", "cancelled", "kept_rate",
-            "below_baseline", "broken_flagged_before"]
+    out.print(
+        f"Promise ledger as of {status.get('as_of', '')[:16].replace('T', ' ')} "
+        f"(log version {status.get('log_version')}).",
+        highlight=False,
+    )
+    cols = [
+        "total",
+        "open",
+        "at_risk",
+        "kept",
+        "exceeded",
+        "broken",
+        "cancelled",
+        "kept_rate",
+        "below_baseline",
+        "broken_flagged_before",
+    ]
     for b, df in groups.items():
         table(out, f"Promises by {b}", df, [b, *cols], percent=RATES)
 
@@ -94,18 +134,38 @@ def customer_promises(cx: client.Cxloop, customer_id: str, fmt: Format) -> None:
     df = cx.promises(customer_id)
     base = cx.baselines(customer_id)
     if fmt is Format.JSON:
-        emit_json(out, {"customer_id": customer_id, "promises": records(df),
-                        "baselines": records(base)})
+        emit_json(
+            out, {"customer_id": customer_id, "promises": records(df), "baselines": records(base)}
+        )
         return
     if df.empty:
         out.print(f"No promises for customer {customer_id}.")
         return
-    table(out, f"Promises of {customer_id}", df,
-          ["rule", "ref", "opened_at", "due_at", "fulfilled_at", "state", "breach",
-           "duration_hours", "baseline_hours", "below_baseline", "at_risk_reason"])
+    table(
+        out,
+        f"Promises of {customer_id}",
+        df,
+        [
+            "rule",
+            "ref",
+            "opened_at",
+            "due_at",
+            "fulfilled_at",
+            "state",
+            "breach",
+            "duration_hours",
+            "baseline_hours",
+            "below_baseline",
+            "at_risk_reason",
+        ],
+    )
     if not base.empty:
-        table(out, "What this customer has come to expect", base,
-              ["rule", "fulfilled", "usual_hours", "best_hours", "last_hours", "below_baseline"])
+        table(
+            out,
+            "What this customer has come to expect",
+            base,
+            ["rule", "fulfilled", "usual_hours", "best_hours", "last_hours", "below_baseline"],
+        )
 
 
 def baselines(cx: client.Cxloop, customer: str | None, fmt: Format) -> None:
@@ -123,8 +183,11 @@ def ledger_build(cx: client.Cxloop, as_of: datetime | None, fmt: Format) -> None
     if fmt is Format.JSON:
         emit_json(out, build.as_dict())
         return
-    out.print(f"Built {build.promises:,} promises as of {build.as_of} from log version "
-              f"{build.log_version} in {build.seconds:.2f}s.", highlight=False)
+    out.print(
+        f"Built {build.promises:,} promises as of {build.as_of} from log version "
+        f"{build.log_version} in {build.seconds:.2f}s.",
+        highlight=False,
+    )
 
 
 def ledger_status(cx: client.Cxloop, fmt: Format) -> None:
@@ -136,20 +199,32 @@ def ledger_status(cx: client.Cxloop, fmt: Format) -> None:
         out.print("No ledger built yet: run `cxloop ledger build`.")
         return
     state = "stale (the log or rules changed)" if status["stale"] else "up to date"
-    out.print(f"{status['promises']:,} promises as of {status['as_of']}, built "
-              f"{status['built_at']} from log version {status['log_version']}: {state}.",
-              highlight=False)
+    out.print(
+        f"{status['promises']:,} promises as of {status['as_of']}, built "
+        f"{status['built_at']} from log version {status['log_version']}: {state}.",
+        highlight=False,
+    )
 
 
 def rules_check(file: Path | None, fmt: Format) -> None:
     rules = load_rules(file)
-    df = pd.DataFrame([{
-        "name": r.name, "kind": r.kind, "department": r.department, "opens_on": r.opens_on,
-        "fulfilled_by": r.fulfilled_by, "due": "event due_at, else +" + str(r.due_after)
-        if r.use_event_due else "+" + str(r.due_after),
-        "exceeded_margin": str(r.exceeded_margin),
-        "risks": ", ".join(k.reason for k in r.risks),
-    } for r in rules.rules])
+    df = pd.DataFrame(
+        [
+            {
+                "name": r.name,
+                "kind": r.kind,
+                "department": r.department,
+                "opens_on": r.opens_on,
+                "fulfilled_by": r.fulfilled_by,
+                "due": "event due_at, else +" + str(r.due_after)
+                if r.use_event_due
+                else "+" + str(r.due_after),
+                "exceeded_margin": str(r.exceeded_margin),
+                "risks": ", ".join(k.reason for k in r.risks),
+            }
+            for r in rules.rules
+        ]
+    )
     if fmt is Format.JSON:
         emit_json(out, {"version": rules.version, "rules": records(df)})
         return

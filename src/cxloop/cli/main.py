@@ -19,17 +19,24 @@ from cxloop.cli import commands
 from cxloop.cli.render import Format
 from cxloop.errors import CxloopError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="cxloop: one customer timeline, the promise ledger, and what to do today.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="cxloop: one customer timeline, the promise ledger, and what to do today.",
+)
 ledger_app = typer.Typer(no_args_is_help=True, help="Build or inspect the promise ledger.")
 rules_app = typer.Typer(no_args_is_help=True, help="Show or check promise rules.")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(rules_app, name="rules")
 
-HomeOpt = Annotated[Path | None, typer.Option(
-    "--home", envvar="CXLOOP_HOME", help="Store directory (default ./.cxloop).")]
-RulesOpt = Annotated[Path | None, typer.Option(
-    "--rules", envvar="CXLOOP_RULES", help="Promise rules file (TOML).")]
+HomeOpt = Annotated[
+    Path | None,
+    typer.Option("--home", envvar="CXLOOP_HOME", help="Store directory (default ./.cxloop)."),
+]
+RulesOpt = Annotated[
+    Path | None, typer.Option("--rules", envvar="CXLOOP_RULES", help="Promise rules file (TOML).")
+]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json.")]
 
 
@@ -40,7 +47,9 @@ def _open(home: Path | None, rules: Path | None = None) -> client.Cxloop:
 @app.command()
 def ingest(
     path: Annotated[Path, typer.Argument(help="A file (CSV, JSONL, Parquet) or a directory.")],
-    source: Annotated[str, typer.Option("--source", "-s", help="Mapping: generic, olist.")] = "generic",
+    source: Annotated[
+        str, typer.Option("--source", "-s", help="Mapping: generic, olist.")
+    ] = "generic",
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
@@ -51,7 +60,9 @@ def ingest(
 @app.command()
 def quarantine(
     home: HomeOpt = None,
-    all_loads: Annotated[bool, typer.Option("--all", help="Include earlier loads of each file.")] = False,
+    all_loads: Annotated[
+        bool, typer.Option("--all", help="Include earlier loads of each file.")
+    ] = False,
     file: Annotated[str | None, typer.Option("--file", help="Only this file.")] = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
@@ -71,9 +82,13 @@ def timeline(
 
 @app.command()
 def promises(
-    by: Annotated[list[str] | None, typer.Option(
-        "--by", help="Group by kind, rule, department, state or month (repeatable).")] = None,
-    customer: Annotated[str | None, typer.Option("--customer", help="List one customer's promises.")] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="Group by kind, rule, department, state or month (repeatable)."),
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="List one customer's promises.")
+    ] = None,
     home: HomeOpt = None,
     rules: RulesOpt = None,
     fmt: FormatOpt = Format.TABLE,
@@ -99,8 +114,10 @@ def baselines(
 
 @ledger_app.command("build")
 def ledger_build(
-    as_of: Annotated[datetime | None, typer.Option(
-        "--as-of", help="Judge promises as of this time (default: the latest event).")] = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", help="Judge promises as of this time (default: the latest event)."),
+    ] = None,
     home: HomeOpt = None,
     rules: RulesOpt = None,
     fmt: FormatOpt = Format.TABLE,
@@ -110,7 +127,9 @@ def ledger_build(
 
 
 @ledger_app.command("status")
-def ledger_status(home: HomeOpt = None, rules: RulesOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+def ledger_status(
+    home: HomeOpt = None, rules: RulesOpt = None, fmt: FormatOpt = Format.TABLE
+) -> None:
     """When the ledger was built, from which log version, and whether it is stale."""
     commands.ledger_status(_open(home, rules), fmt)
 
@@ -126,7 +145,9 @@ def rules_check(
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Where to write the demo data and store.")] = Path("var/demo"),
+    workdir: Annotated[Path, typer.Option(help="Where to write the demo data and store.")] = Path(
+        "var/demo"
+    ),
     customers: Annotated[int, typer.Option(help="Customers to generate.")] = 1500,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:

@@ -61,8 +61,13 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def table(console: Console, title: str, df: pd.DataFrame,
-          columns: Sequence[str] | None = None, percent: Iterable[str] = ()) -> None:
+def table(
+    console: Console,
+    title: str,
+    df: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    percent: Iterable[str] = (),
+) -> None:
     cols = list(columns or df.columns)
     pct = set(percent)
     t = Table(title=title, title_justify="left", header_style="bold")
@@ -70,8 +75,10 @@ def table(console: Console, title: str, df: pd.DataFrame,
         numeric = c in df and pd.api.types.is_numeric_dtype(df[c])
         t.add_column(c, justify="right" if numeric else "left", overflow="fold")
     for row in df[cols].itertuples(index=False):
-        t.add_row(*[
-            (f"{v:.1%}" if c in pct and v is not None and not pd.isna(v) else fmt(v))
-            for c, v in zip(cols, row, strict=True)
-        ])
+        t.add_row(
+            *[
+                (f"{v:.1%}" if c in pct and v is not None and not pd.isna(v) else fmt(v))
+                for c, v in zip(cols, row, strict=True)
+            ]
+        )
     console.print(t)

@@ -116,7 +116,7 @@ def _obj(n: int, **fields: Part | npt.NDArray[Any]) -> pa.Array:
     for k, v in fields.items():
         parts.append(f',"{k}":' if parts else f'{{"{k}":')
         parts += [_s(v)] if isinstance(v, np.ndarray) else ['"', v, '"']
-    return _join(n, *parts, "}")
+    return _join(n, *(parts or ["{"]), "}")
 
 
 def _texts(rng: np.random.Generator, key: I64, table: Sequence[Sequence[str]],
@@ -234,10 +234,10 @@ def _cases(rng: np.random.Generator, o: dict[str, Any], oi: I64, ts: I64, topic:
     hold = phone & (rng.random(m) < .3)
     hold_s = (rng.exponential(180, m) + 30).astype(np.int64)
     cedar = team == CALLBACK_TEAM
-    cb = phone & (rng.random(m) < np.where(cedar, .4, .15))
+    cb = phone & (rng.random(m) < np.where(cedar, .45, .2))
     cb_due = np.where(cb, (ts + _u(rng, 2 * HOUR, 26 * HOUR, m)) // HOUR * HOUR + HOUR, -1)
     u = rng.random(m)
-    on, late = u < np.where(cedar, .38, .9), u < np.where(cedar, .52, .95)
+    on, late = u < np.where(cedar, .35, .9), u < np.where(cedar, .45, .95)
     cb_ts = np.where(cb & on, cb_due - _u(rng, 0, 45 * MIN, m),
                      np.where(cb & late, cb_due + _u(rng, 2 * HOUR, 48 * HOUR, m), -1))
     rp = (topic == T_MISSING) & (phone | (reply >= 0))

@@ -13,58 +13,89 @@ from cxloop.cli.render import table
 from cxloop.demo.generator import generate_demo
 
 RATES = ("kept_rate", "exceeded_rate", "broken_rate")
-REPORT_COLS = ["total", "open", "at_risk", "kept", "exceeded", "broken", "cancelled",
-               "kept_rate", "below_baseline", "broken_flagged_before"]
+REPORT_COLS = [
+    "total",
+    "open",
+    "at_risk",
+    "kept",
+    "exceeded",
+    "broken",
+    "cancelled",
+    "kept_rate",
+    "below_baseline",
+    "broken_flagged_before",
+]
 
 
 def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Console) -> None:
     data_dir, home = workdir / "data", workdir / "store"
     with err.status("generating the demo company (Northwind Home)…"):
         dataset = generate_demo(data_dir, customers=customers, seed=seed)
-    out.print(Panel.fit(
-        f"Northwind Home: {dataset.n_customers:,} customers, {dataset.n_events:,} events from "
-        f"{len(dataset.files)} department exports ({dataset.start:%Y-%m-%d} to "
-        f"{dataset.end:%Y-%m-%d}), {dataset.bad_rows} deliberately bad rows.\n"
-        + "\n".join(f"• {name}: {text}" for name, text in dataset.scenarios.items()),
-        title="demo data"), highlight=False)
+    out.print(
+        Panel.fit(
+            f"Northwind Home: {dataset.n_customers:,} customers, {dataset.n_events:,} events from "
+            f"{len(dataset.files)} department exports ({dataset.start:%Y-%m-%d} to "
+            f"{dataset.end:%Y-%m-%d}), {dataset.bad_rows} deliberately bad rows.\n"
+            + "\n".join(f"• {name}: {text}" for name, text in dataset.scenarios.items()),
+            title="demo data",
+        ),
+        highlight=False,
+    )
     with client.open(home) as cx:
         with err.status("ingesting every department's export…"):
             report = cx.ingest(data_dir, "generic")
-        out.print(f"Ingested {report.events_new:,} new events ({report.events_duplicate:,} "
-                  f"already in the log) from {report.rows_read:,} rows; "
-                  f"{report.rows_quarantined} row(s) quarantined.", highlight=False)
+        out.print(
+            f"Ingested {report.events_new:,} new events ({report.events_duplicate:,} "
+            f"already in the log) from {report.rows_read:,} rows; "
+            f"{report.rows_quarantined} row(s) quarantined.",
+            highlight=False,
+        )
         q = cx.quarantine()
         if not q.empty:
             q = q.assign(file=q["file"].map(lambda f: Path(f).name))
             table(out, "Quarantine (bad rows, nothing lost)", q, ["file", "row", "field", "reason"])
         with err.status("building the promise ledger…"):
             build = cx.build_ledger()
-        out.print(f"Promise ledger: {build.promises:,} promises as of {build.as_of[:16]} "
-                  f"({build.seconds:.2f}s).", highlight=False)
+        out.print(
+            f"Promise ledger: {build.promises:,} promises as of {build.as_of[:16]} "
+            f"({build.seconds:.2f}s).",
+            highlight=False,
+        )
         for by in ("kind", "department"):
-            table(out, f"Promises by {by}", cx.promise_report(by), [by, *REPORT_COLS],
-                  percent=RATES)
+            table(
+                out, f"Promises by {by}", cx.promise_report(by), [by, *REPORT_COLS], percent=RATES
+            )
         _at_risk(cx, out)
         _disappointed(cx, out)
-    out.print(f"\nNext: [bold]cxloop --help[/]; with CXLOOP_HOME={home}: "
-              "`cxloop timeline CUSTOMER`, `cxloop promises --customer CUSTOMER`, "
-              "`cxloop quarantine`, `cxloop promises --by month --format json`.", highlight=False)
+    out.print(
+        f"\nNext: [bold]cxloop --help[/]; with CXLOOP_HOME={home}: "
+        "`cxloop timeline CUSTOMER`, `cxloop promises --customer CUSTOMER`, "
+        "`cxloop quarantine`, `cxloop promises --by month --format json`.",
+        highlight=False,
+    )
 
 
 def _at_risk(cx: client.Cxloop, out: Console) -> None:
     t = cx.ledger()
-    risky = (t.filter(t.state == "at_risk").order_by("due_at")
-             .select("customer_id", "rule", "ref", "due_at", "at_risk_at", "at_risk_reason")
-             .limit(10).execute())
+    risky = (
+        t.filter(t.state == "at_risk")
+        .order_by("due_at")
+        .select("customer_id", "rule", "ref", "due_at", "at_risk_at", "at_risk_reason")
+        .limit(10)
+        .execute()
+    )
     if not risky.empty:
         table(out, "Open promises at risk now (act before the customer chases)", risky)
 
 
 def _disappointed(cx: client.Cxloop, out: Console) -> None:
     t = cx.ledger()
-    rows: pd.DataFrame = (t.filter(t.below_baseline)
-                          .order_by(t.opened_at.desc())
-                          .select("customer_id", "rule", "ref", "state", "duration_hours",
-                                  "baseline_hours").limit(5).execute())
+    rows: pd.DataFrame = (
+        t.filter(t.below_baseline)
+        .order_by(t.opened_at.desc())
+        .select("customer_id", "rule", "ref", "state", "duration_hours", "baseline_hours")
+        .limit(5)
+        .execute()
+    )
     if not rows.empty:
         table(out, "Kept, but slower than this customer is used to", rows)

@@ -86,21 +86,45 @@ class Column:
 #: The canonical event columns, in log order. The ``generic`` mapping reads
 #: these names from CSV / JSONL / Parquet; docs/events.md is generated from it.
 EVENT_COLUMNS: tuple[Column, ...] = (
-    Column("event_id", "string", False, "Stable id; re-loading an id already in the log is a no-op. "
-           "Derived from the other fields when absent."),
+    Column(
+        "event_id",
+        "string",
+        False,
+        "Stable id; re-loading an id already in the log is a no-op. "
+        "Derived from the other fields when absent.",
+    ),
     Column("customer_id", "string", True, "The customer (person or account) the fact is about."),
     Column("event_type", "string", True, "One of the event types (see the list below)."),
-    Column("ts", "timestamp", True, "When it happened: ISO 8601; an offset is converted to UTC, "
-           "a time without offset is taken as UTC."),
+    Column(
+        "ts",
+        "timestamp",
+        True,
+        "When it happened: ISO 8601; an offset is converted to UTC, "
+        "a time without offset is taken as UTC.",
+    ),
     Column("department", "string", False, "Owning department; defaults by event type."),
     Column("channel", "string", False, "web, phone, chat, email, store, carrier, …"),
-    Column("ref", "string", False, "What the event is about: an order, case or contact id. "
-           "Events of one promise share it."),
+    Column(
+        "ref",
+        "string",
+        False,
+        "What the event is about: an order, case or contact id. Events of one promise share it.",
+    ),
     Column("amount", "float64", False, "Money involved (order value, invoice, refund, credit)."),
-    Column("due_at", "timestamp", False, "A time promised to the customer (delivery date, callback "
-           "time); opens a promise where a rule says so."),
-    Column("attrs", "string", False, "Everything else, as a JSON object (score, text, seller, region, "
-           "ship_by, hold_seconds …). Extra input columns land here."),
+    Column(
+        "due_at",
+        "timestamp",
+        False,
+        "A time promised to the customer (delivery date, callback "
+        "time); opens a promise where a rule says so.",
+    ),
+    Column(
+        "attrs",
+        "string",
+        False,
+        "Everything else, as a JSON object (score, text, seller, region, "
+        "ship_by, hold_seconds …). Extra input columns land here.",
+    ),
 )
 
 #: Columns the log adds to every event (lineage).
@@ -109,8 +133,12 @@ LINEAGE_COLUMNS: tuple[Column, ...] = (
     Column("source_file", "string", True, "The file the event came from."),
     Column("source_row", "int64", True, "Its row in that file (first data row is 1)."),
     Column("ingest_id", "string", True, "The ingest run that added it."),
-    Column("content_hash", "string", True, "Hash of the event's content, to tell a repeat from a "
-           "conflicting re-use of an event_id."),
+    Column(
+        "content_hash",
+        "string",
+        True,
+        "Hash of the event's content, to tell a repeat from a conflicting re-use of an event_id.",
+    ),
 )
 
 LOG_COLUMNS: tuple[Column, ...] = EVENT_COLUMNS + LINEAGE_COLUMNS

@@ -128,8 +128,10 @@ class RuleSet:
         return sorted({r.kind for r in self.rules})
 
 
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*w)?\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*"
-                       r"(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*$")
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*w)?\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*"
+    r"(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*$"
+)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -142,9 +144,20 @@ def parse_duration(text: str) -> timedelta:
 
 
 _RULE_KEYS = {
-    "name", "kind", "department", "opens_on", "fulfilled_by", "voided_by", "channels",
-    "due", "due_after", "exceeded_margin", "baseline_tolerance", "baseline_min_gap",
-    "risks", "description",
+    "name",
+    "kind",
+    "department",
+    "opens_on",
+    "fulfilled_by",
+    "voided_by",
+    "channels",
+    "due",
+    "due_after",
+    "exceeded_margin",
+    "baseline_tolerance",
+    "baseline_min_gap",
+    "risks",
+    "description",
 }
 _RISK_KEYS = {"reason", "kind", "milestone", "deadline_attr", "within", "before_due"}
 
@@ -164,8 +177,11 @@ def _duration(where: str, key: str, value: object) -> timedelta:
 
 def _event_type(where: str, key: str, value: object) -> str:
     if not isinstance(value, str) or value not in EVENT_TYPES:
-        raise _fail(where, key, f"unknown event type {value!r}; expected one of "
-                    + ", ".join(sorted(EVENT_TYPES)))
+        raise _fail(
+            where,
+            key,
+            f"unknown event type {value!r}; expected one of " + ", ".join(sorted(EVENT_TYPES)),
+        )
     return value
 
 
@@ -178,20 +194,28 @@ def _str_list(where: str, key: str, value: object) -> tuple[str, ...]:
 def _risk_from_dict(where: str, data: Mapping[str, Any]) -> RiskRule:
     unknown = set(data) - _RISK_KEYS
     if unknown:
-        raise _fail(where, sorted(unknown)[0], "unknown key; expected one of "
-                    + ", ".join(sorted(_RISK_KEYS)))
+        raise _fail(
+            where,
+            sorted(unknown)[0],
+            "unknown key; expected one of " + ", ".join(sorted(_RISK_KEYS)),
+        )
     try:
         kind = RiskKind(data.get("kind", ""))
     except ValueError:
-        raise _fail(where, "kind", f"unknown risk kind {data.get('kind')!r}; expected one of "
-                    + ", ".join(k.value for k in RiskKind)) from None
+        raise _fail(
+            where,
+            "kind",
+            f"unknown risk kind {data.get('kind')!r}; expected one of "
+            + ", ".join(k.value for k in RiskKind),
+        ) from None
     reason = data.get("reason") or kind.value
     milestone = data.get("milestone")
     if kind in (RiskKind.MILESTONE_DEADLINE, RiskKind.MILESTONE_SLOWER_THAN_USUAL):
         milestone = _event_type(where, "milestone", milestone)
     within = _duration(where, "within", data["within"]) if "within" in data else None
-    before_due = (_duration(where, "before_due", data["before_due"])
-                  if "before_due" in data else None)
+    before_due = (
+        _duration(where, "before_due", data["before_due"]) if "before_due" in data else None
+    )
     deadline_attr = data.get("deadline_attr")
     if kind is RiskKind.MILESTONE_DEADLINE and deadline_attr is None and within is None:
         raise _fail(where, "within", "a milestone_deadline risk needs deadline_attr or within")
@@ -205,26 +229,38 @@ def rule_from_dict(data: Mapping[str, Any], index: int = 0) -> PromiseRule:
     where = f"rule #{index + 1} ({data.get('name', 'unnamed')!s})"
     unknown = set(data) - _RULE_KEYS
     if unknown:
-        raise _fail(where, sorted(unknown)[0], "unknown key; expected one of "
-                    + ", ".join(sorted(_RULE_KEYS)))
+        raise _fail(
+            where,
+            sorted(unknown)[0],
+            "unknown key; expected one of " + ", ".join(sorted(_RULE_KEYS)),
+        )
     for key in ("name", "kind", "department", "opens_on", "fulfilled_by"):
         if not isinstance(data.get(key), str) or not data[key]:
             raise _fail(where, key, "is required (a non-empty string)")
     if data["department"] not in DEPARTMENTS:
-        raise _fail(where, "department", f"unknown department {data['department']!r}; "
-                    "expected one of " + ", ".join(sorted(DEPARTMENTS)))
+        raise _fail(
+            where,
+            "department",
+            f"unknown department {data['department']!r}; "
+            "expected one of " + ", ".join(sorted(DEPARTMENTS)),
+        )
     due = data.get("due", "event")
     if due not in ("event", "after"):
         raise _fail(where, "due", f"expected 'event' or 'after', got {due!r}")
     if "due_after" not in data:
-        raise _fail(where, "due_after", "is required: the due time after opening "
-                    "(the fallback when due = 'event' and the event has no due_at)")
+        raise _fail(
+            where,
+            "due_after",
+            "is required: the due time after opening "
+            "(the fallback when due = 'event' and the event has no due_at)",
+        )
     due_after = _duration(where, "due_after", data["due_after"])
     tolerance = data.get("baseline_tolerance", 0.25)
     if not isinstance(tolerance, int | float) or tolerance < 0:
         raise _fail(where, "baseline_tolerance", f"expected a number >= 0, got {tolerance!r}")
-    risks = tuple(_risk_from_dict(f"{where} risk #{i + 1}", r)
-                  for i, r in enumerate(data.get("risks", [])))
+    risks = tuple(
+        _risk_from_dict(f"{where} risk #{i + 1}", r) for i, r in enumerate(data.get("risks", []))
+    )
     if len({r.milestone for r in risks if r.milestone}) > 1:
         raise _fail(where, "risks", "all milestone risks of one rule must name the same milestone")
     return PromiseRule(
@@ -233,8 +269,10 @@ def rule_from_dict(data: Mapping[str, Any], index: int = 0) -> PromiseRule:
         department=data["department"],
         opens_on=_event_type(where, "opens_on", data["opens_on"]),
         fulfilled_by=_event_type(where, "fulfilled_by", data["fulfilled_by"]),
-        voided_by=tuple(_event_type(where, "voided_by", v)
-                        for v in _str_list(where, "voided_by", data.get("voided_by", []))),
+        voided_by=tuple(
+            _event_type(where, "voided_by", v)
+            for v in _str_list(where, "voided_by", data.get("voided_by", []))
+        ),
         channels=_str_list(where, "channels", data.get("channels", [])),
         use_event_due=due == "event",
         due_after=due_after,

@@ -22,8 +22,14 @@ import pyarrow.parquet as pq
 from cxloop.errors import InputError
 from cxloop.store.state import Problem
 
-FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-           ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,10 @@ class RawTable:
 def detect_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"{path}: unknown file format {path.suffix!r}; expected one of "
-                         + ", ".join(sorted(FORMATS)))
+        raise InputError(
+            f"{path}: unknown file format {path.suffix!r}; expected one of "
+            + ", ".join(sorted(FORMATS))
+        )
     return fmt
 
 
@@ -51,8 +59,9 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, name: str | None = Non
     return reader[detect_format(path)](con, path, name)
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table,
-              good_rows: np.ndarray) -> None:
+def _register(
+    con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, good_rows: np.ndarray
+) -> None:
     table = table.append_column("_row", pa.array(good_rows, type=pa.int64()))
     con.register(name, table)
 
@@ -75,9 +84,14 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot be read as CSV: {exc}") from exc
     problems = [
-        Problem(str(path), int(line) - 1, column or "(row)",
-                f"{error_type.lower().replace('_', ' ')}: {message}", None,
-                json.dumps({"line": csv_line}))
+        Problem(
+            str(path),
+            int(line) - 1,
+            column or "(row)",
+            f"{error_type.lower().replace('_', ' ')}: {message}",
+            None,
+            json.dumps({"line": csv_line}),
+        )
         for line, column, error_type, csv_line, message in con.execute(
             f"SELECT line, column_name, error_type, csv_line, error_message FROM {rej} "
             "ORDER BY line"
@@ -113,12 +127,27 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTab
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                problems.append(Problem(str(path), lineno, "(line)", f"invalid JSON: {exc.msg} "
-                                        f"at column {exc.colno}", line.strip()[:200], None))
+                problems.append(
+                    Problem(
+                        str(path),
+                        lineno,
+                        "(line)",
+                        f"invalid JSON: {exc.msg} at column {exc.colno}",
+                        line.strip()[:200],
+                        None,
+                    )
+                )
                 continue
             if not isinstance(obj, dict):
-                problems.append(Problem(str(path), lineno, "(line)",
-                                        "expected a JSON object per line", line.strip()[:200]))
+                problems.append(
+                    Problem(
+                        str(path),
+                        lineno,
+                        "(line)",
+                        "expected a JSON object per line",
+                        line.strip()[:200],
+                    )
+                )
                 continue
             n = len(rows)
             for key, value in obj.items():

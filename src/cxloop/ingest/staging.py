@@ -57,8 +57,14 @@ class Check:
 
 
 def timestamp_checks(field: str, raw: str, parsed: str, required: bool) -> list[Check]:
-    checks = [Check(field, f"{raw} IS NOT NULL AND {parsed} IS NULL",
-                    f"'unparsable date ' || {raw} || ' ({ISO_HINT})'", raw)]
+    checks = [
+        Check(
+            field,
+            f"{raw} IS NOT NULL AND {parsed} IS NULL",
+            f"'unparsable date ' || {raw} || ' ({ISO_HINT})'",
+            raw,
+        )
+    ]
     if required:
         checks.insert(0, Check(field, f"{raw} IS NULL", "'is empty (required)'"))
     return checks
@@ -72,29 +78,47 @@ def canonical_checks() -> list[Check]:
     return [
         Check("customer_id", "customer_id IS NULL", "'is empty (required)'"),
         Check("event_type", "event_type IS NULL", "'is empty (required)'"),
-        Check("event_type", f"event_type NOT IN ({types})",
-              f"'unknown event type ' || event_type || ' (expected one of: ' || "
-              f"{lit(', '.join(sorted(EVENT_TYPES)))} || ')'", "event_type"),
+        Check(
+            "event_type",
+            f"event_type NOT IN ({types})",
+            f"'unknown event type ' || event_type || ' (expected one of: ' || "
+            f"{lit(', '.join(sorted(EVENT_TYPES)))} || ')'",
+            "event_type",
+        ),
         *timestamp_checks("ts", "ts_raw", "ts", required=True),
         *timestamp_checks("due_at", "due_at_raw", "due_at", required=False),
-        Check("amount", "amount_raw IS NOT NULL AND amount IS NULL",
-              "'not a number: ' || amount_raw", "amount_raw"),
-        Check("department", f"department IS NOT NULL AND department NOT IN ({depts})",
-              f"'unknown department ' || department || ' (expected one of: ' || "
-              f"{lit(', '.join(sorted(DEPARTMENTS)))} || ')'", "department"),
-        Check("attrs", "attrs IS NOT NULL AND (NOT json_valid(attrs) OR "
-              "json_type(attrs) <> 'OBJECT')", "'not a JSON object: ' || left(attrs, 80)",
-              "attrs"),
+        Check(
+            "amount",
+            "amount_raw IS NOT NULL AND amount IS NULL",
+            "'not a number: ' || amount_raw",
+            "amount_raw",
+        ),
+        Check(
+            "department",
+            f"department IS NOT NULL AND department NOT IN ({depts})",
+            f"'unknown department ' || department || ' (expected one of: ' || "
+            f"{lit(', '.join(sorted(DEPARTMENTS)))} || ')'",
+            "department",
+        ),
+        Check(
+            "attrs",
+            "attrs IS NOT NULL AND (NOT json_valid(attrs) OR json_type(attrs) <> 'OBJECT')",
+            "'not a JSON object: ' || left(attrs, 80)",
+            "attrs",
+        ),
     ]
 
 
-def split_bad_rows(con: duckdb.DuckDBPyConnection, prepared: str, checks: Sequence[Check],
-                   bad_table: str) -> list[Problem]:
+def split_bad_rows(
+    con: duckdb.DuckDBPyConnection, prepared: str, checks: Sequence[Check], bad_table: str
+) -> list[Problem]:
     """Evaluate checks over ``prepared`` (needs ``_file``, ``_row``, ``_record``);
     create ``bad_table`` with the (file, row) of every failing row."""
     if not checks:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {bad_table} AS "
-                    "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row WHERE false")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {bad_table} AS "
+            "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row WHERE false"
+        )
         return []
     union = " UNION ALL ".join(
         f"SELECT _file, _row, {lit(c.field)} AS field, {c.reason} AS reason, "
@@ -102,9 +126,12 @@ def split_bad_rows(con: duckdb.DuckDBPyConnection, prepared: str, checks: Sequen
         for c in checks
     )
     rows = con.execute(f"SELECT DISTINCT * FROM ({union}) ORDER BY _file, _row, field").fetchall()
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {bad_table} AS "
-                f"SELECT DISTINCT _file, _row FROM ({union})")
-    return [Problem(f, int(r), field, reason, value, rec) for f, r, field, reason, value, rec in rows]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {bad_table} AS SELECT DISTINCT _file, _row FROM ({union})"
+    )
+    return [
+        Problem(f, int(r), field, reason, value, rec) for f, r, field, reason, value, rec in rows
+    ]
 
 
 def content_hash_sql() -> str:
@@ -117,11 +144,15 @@ def content_hash_sql() -> str:
     return "md5(concat_ws(chr(31), " + ", ".join(parts) + "))"
 
 
-def finish_staging(con: duckdb.DuckDBPyConnection, prepared: str, bad_table: str,
-                   staged: str, source: str) -> int:
+def finish_staging(
+    con: duckdb.DuckDBPyConnection, prepared: str, bad_table: str, staged: str, source: str
+) -> int:
     """Create ``staged`` with the log columns (but ``ingest_id``) from the clean rows."""
-    cols = [f"CAST(attrs AS VARCHAR) AS attrs" if c.name == "attrs" else c.name
-            for c in EVENT_COLUMNS if c.name != "event_id"]
+    cols = [
+        "CAST(attrs AS VARCHAR) AS attrs" if c.name == "attrs" else c.name
+        for c in EVENT_COLUMNS
+        if c.name != "event_id"
+    ]
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {staged} AS
         SELECT coalesce(event_id, 'g-' || md5(concat_ws(chr(31), customer_id, event_type,

@@ -32,10 +32,15 @@ class IngestReport:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "ingest_id": self.ingest_id, "source": self.source, "path": self.path,
-            "files": self.files, "rows_read": self.rows_read, "events_new": self.events_new,
+            "ingest_id": self.ingest_id,
+            "source": self.source,
+            "path": self.path,
+            "files": self.files,
+            "rows_read": self.rows_read,
+            "events_new": self.events_new,
             "events_duplicate": self.events_duplicate,
-            "rows_quarantined": self.rows_quarantined, "log_version": self.log_version,
+            "rows_quarantined": self.rows_quarantined,
+            "log_version": self.log_version,
             "problems": [p.__dict__ for p in self.problems],
         }
 
@@ -52,8 +57,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def ingest_path(ws: Workspace, path: str | Path, source: str = "generic",
-                progress: Progress | None = None) -> IngestReport:
+def ingest_path(
+    ws: Workspace, path: str | Path, source: str = "generic", progress: Progress | None = None
+) -> IngestReport:
     """Map, validate and append; bad rows go to the quarantine. Safe to re-run."""
     step = progress or (lambda _msg: None)
     mapping = get_mapping(source)
@@ -72,10 +78,18 @@ def ingest_path(ws: Workspace, path: str | Path, source: str = "generic",
     with ws.write_lock():
         appended = ws.log.append(con, staged.table, ingest_id)
         conflicts = [
-            Problem(c["file"], int(c["row"]), "event_id",
-                    f"event_id {c['event_id']} is already in the log with different content"
-                    + (f" (loaded by ingest {c['log_ingest']})" if c["log_ingest"] else
-                       " (repeated in this file)"), c["event_id"])
+            Problem(
+                c["file"],
+                int(c["row"]),
+                "event_id",
+                f"event_id {c['event_id']} is already in the log with different content"
+                + (
+                    f" (loaded by ingest {c['log_ingest']})"
+                    if c["log_ingest"]
+                    else " (repeated in this file)"
+                ),
+                c["event_id"],
+            )
             for c in appended.conflicts
         ]
         problems = staged.problems + conflicts
@@ -84,10 +98,24 @@ def ingest_path(ws: Workspace, path: str | Path, source: str = "generic",
         ws.state.record_files(ingest_id, hashes, loaded_at)
         ws.state.quarantine(ingest_id, source, hashes, problems)
         bad_rows = len({(p.file, p.row) for p in problems})
-        counts = {"rows_read": staged.rows_read, "events_new": appended.new,
-                  "events_duplicate": appended.duplicates, "rows_quarantined": bad_rows,
-                  "log_version": appended.version}
+        counts = {
+            "rows_read": staged.rows_read,
+            "events_new": appended.new,
+            "events_duplicate": appended.duplicates,
+            "rows_quarantined": bad_rows,
+            "log_version": appended.version,
+        }
         ws.state.finish_run(ingest_id, _now(), counts)
     con.execute(f"DROP TABLE IF EXISTS {staged.table}")
-    return IngestReport(ingest_id, source, str(target), list(hashes), staged.rows_read,
-                        appended.new, appended.duplicates, bad_rows, appended.version, problems)
+    return IngestReport(
+        ingest_id,
+        source,
+        str(target),
+        list(hashes),
+        staged.rows_read,
+        appended.new,
+        appended.duplicates,
+        bad_rows,
+        appended.version,
+        problems,
+    )

@@ -55,14 +55,19 @@ def build_ledger(ws: Workspace, as_of: datetime | None = None) -> LedgerBuild:
         tmp = ws.ledger_dir / f".tmp-{name}"
         ws.ibis.to_parquet(expr, tmp)
         os.replace(tmp, ws.ledger_dir / name)
-        (count,) = ws.duck.execute(f"SELECT count(*) FROM read_parquet('{ws.ledger_dir / name}')"
-                                   ).fetchone() or (0,)
+        (count,) = ws.duck.execute(
+            f"SELECT count(*) FROM read_parquet('{ws.ledger_dir / name}')"
+        ).fetchone() or (0,)
         old = _manifest(ws).get("file")
         build = LedgerBuild(
-            promises=int(count), as_of=when.isoformat(), as_of_mode=mode,
-            log_version=int(manifest["version"]), rules_version=ws.rules.version,
+            promises=int(count),
+            as_of=when.isoformat(),
+            as_of_mode=mode,
+            log_version=int(manifest["version"]),
+            rules_version=ws.rules.version,
             seconds=round(time.perf_counter() - started, 3),
-            built_at=datetime.now(UTC).isoformat(timespec="seconds"), file=name,
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            file=name,
         )
         write_json_atomic(ws.ledger_dir / "manifest.json", build.as_dict())
         if old and old != name:
@@ -80,8 +85,11 @@ def _retire(ws: Workspace, old: str) -> None:
 
 def ledger_status(ws: Workspace) -> dict[str, Any]:
     m = _manifest(ws)
-    stale = (not m or m.get("log_version") != ws.log.version
-             or m.get("rules_version") != ws.rules.version)
+    stale = (
+        not m
+        or m.get("log_version") != ws.log.version
+        or m.get("rules_version") != ws.rules.version
+    )
     return {**m, "stale": stale, "log_version_now": ws.log.version}
 
 
@@ -89,8 +97,9 @@ def ensure_ledger(ws: Workspace) -> dict[str, Any]:
     """Rebuild when the log or the rules changed since the last build."""
     status = ledger_status(ws)
     if status["stale"]:
-        as_of = (datetime.fromisoformat(status["as_of"])
-                 if status.get("as_of_mode") == "fixed" else None)
+        as_of = (
+            datetime.fromisoformat(status["as_of"]) if status.get("as_of_mode") == "fixed" else None
+        )
         build_ledger(ws, as_of)
         status = ledger_status(ws)
     return status

@@ -7,8 +7,18 @@ import ibis.expr.types as ir
 from cxloop.errors import NotFoundError
 from cxloop.services.workspace import Workspace
 
-TIMELINE_COLUMNS = ["ts", "department", "event_type", "channel", "ref", "amount", "due_at",
-                    "attrs", "event_id", "source"]
+TIMELINE_COLUMNS = [
+    "ts",
+    "department",
+    "event_type",
+    "channel",
+    "ref",
+    "amount",
+    "due_at",
+    "attrs",
+    "event_id",
+    "source",
+]
 
 
 def timeline_expr(events: ir.Table, customer_id: str) -> ir.Table:

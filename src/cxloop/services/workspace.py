@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 import ibis
+import ibis.expr.types as ir
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from cxloop.domain.promises import RuleSet, ruleset_from_dict
@@ -62,7 +63,7 @@ class Workspace:
 
     @classmethod
     def open(cls, home: str | Path | None = None, **settings: object) -> Workspace:
-        return cls(Settings.from_env(home=home, **settings))
+        return cls(Settings.from_env(None, home=home, **settings))
 
     @cached_property
     def rules(self) -> RuleSet:
@@ -82,7 +83,7 @@ class Workspace:
     def write_lock(self) -> WriteLock:
         return WriteLock(self.home / ".lock", self.settings.lock_timeout)
 
-    def events(self) -> ibis.Table:
+    def events(self) -> ir.Table:
         """The event log as an Ibis table (a snapshot of the current segments)."""
         return self.ibis.sql(f"SELECT * FROM {self.log.relation_sql()}")
 

@@ -68,7 +68,8 @@ class EventLog:
         manifest = self.manifest()
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _ranked AS
-            SELECT s.* REPLACE ('{ingest_id}' AS ingest_id), row_number() OVER (PARTITION BY s.event_id ORDER BY s.source_row) AS _k,
+            SELECT s.* REPLACE ('{ingest_id}' AS ingest_id),
+                   row_number() OVER (PARTITION BY s.event_id ORDER BY s.source_row) AS _k,
                    first_value(s.content_hash) OVER (
                        PARTITION BY s.event_id ORDER BY s.source_row) AS _first_hash,
                    e.content_hash AS _log_hash, e.ingest_id AS _log_ingest

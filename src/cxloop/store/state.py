@@ -90,16 +90,24 @@ class StateDB:
                 (ingest_id, source, path, started_at),
             )
 
-    def finish_run(self, ingest_id: str, finished_at: str, counts: dict[str, int],
-                   status: str = "done") -> None:
+    def finish_run(
+        self, ingest_id: str, finished_at: str, counts: dict[str, int], status: str = "done"
+    ) -> None:
         with self.connect() as con:
             con.execute(
                 "UPDATE ingest_runs SET finished_at=?, rows_read=?, events_new=?, "
                 "events_duplicate=?, rows_quarantined=?, log_version=?, status=? "
                 "WHERE ingest_id=?",
-                (finished_at, counts["rows_read"], counts["events_new"],
-                 counts["events_duplicate"], counts["rows_quarantined"],
-                 counts["log_version"], status, ingest_id),
+                (
+                    finished_at,
+                    counts["rows_read"],
+                    counts["events_new"],
+                    counts["events_duplicate"],
+                    counts["rows_quarantined"],
+                    counts["log_version"],
+                    status,
+                    ingest_id,
+                ),
             )
 
     def record_files(self, ingest_id: str, files: dict[str, str], loaded_at: str) -> None:
@@ -109,12 +117,22 @@ class StateDB:
                 [(f, sha, ingest_id, loaded_at) for f, sha in files.items()],
             )
 
-    def quarantine(self, ingest_id: str, source: str, hashes: dict[str, str],
-                   problems: Iterable[Problem]) -> int:
+    def quarantine(
+        self, ingest_id: str, source: str, hashes: dict[str, str], problems: Iterable[Problem]
+    ) -> int:
         """Store problems; the same problem of the same file content is stored once."""
         rows = [
-            (ingest_id, source, p.file, hashes.get(p.file, ""), p.row, p.field, p.reason,
-             p.value, p.record)
+            (
+                ingest_id,
+                source,
+                p.file,
+                hashes.get(p.file, ""),
+                p.row,
+                p.field,
+                p.reason,
+                p.value,
+                p.record,
+            )
             for p in problems
         ]
         with self.connect() as con:
@@ -125,16 +143,19 @@ class StateDB:
             )
         return len(rows)
 
-    def quarantined(self, *, current_only: bool = True, file: str | None = None,
-                    ingest_id: str | None = None) -> list[dict[str, Any]]:
+    def quarantined(
+        self, *, current_only: bool = True, file: str | None = None, ingest_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Quarantined rows; by default only those of each file's latest loaded content."""
         sql = "SELECT q.* FROM quarantine q"
         where: list[str] = []
         args: list[Any] = []
         if current_only:
-            sql += (" JOIN (SELECT file, file_sha256 FROM file_loads f1 WHERE loaded_at = "
-                    "(SELECT max(loaded_at) FROM file_loads f2 WHERE f2.file = f1.file)) cur"
-                    " ON cur.file = q.file AND cur.file_sha256 = q.file_sha256")
+            sql += (
+                " JOIN (SELECT file, file_sha256 FROM file_loads f1 WHERE loaded_at = "
+                "(SELECT max(loaded_at) FROM file_loads f2 WHERE f2.file = f1.file)) cur"
+                " ON cur.file = q.file AND cur.file_sha256 = q.file_sha256"
+            )
         if file:
             where.append("q.file = ?")
             args.append(file)
@@ -154,5 +175,7 @@ class StateDB:
 
     def runs(self) -> list[dict[str, Any]]:
         with self.connect() as con:
-            return [dict(r) for r in con.execute(
-                "SELECT * FROM ingest_runs ORDER BY started_at").fetchall()]
+            return [
+                dict(r)
+                for r in con.execute("SELECT * FROM ingest_runs ORDER BY started_at").fetchall()
+            ]

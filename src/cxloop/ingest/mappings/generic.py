@@ -30,16 +30,19 @@ REQUIRED = [c.name for c in EVENT_COLUMNS if c.required]
 
 
 def _default_department() -> str:
-    cases = " ".join(f"WHEN {lit(t.value)} THEN {lit(d.value)}"
-                     for t, d in DEFAULT_DEPARTMENT.items())
+    cases = " ".join(
+        f"WHEN {lit(t.value)} THEN {lit(d.value)}" for t, d in DEFAULT_DEPARTMENT.items()
+    )
     return f"CASE event_type {cases} END"
 
 
 class GenericMapping:
     name = "generic"
-    description = ("Canonical event columns (event_id, customer_id, event_type, ts, department, "
-                   "channel, ref, amount, due_at, attrs) in CSV, JSON Lines or Parquet; a "
-                   "directory loads every such file in it.")
+    description = (
+        "Canonical event columns (event_id, customer_id, event_type, ts, department, "
+        "channel, ref, amount, due_at, attrs) in CSV, JSON Lines or Parquet; a "
+        "directory loads every such file in it."
+    )
 
     def inputs(self, path: Path) -> list[Path]:
         if path.is_dir():
@@ -60,18 +63,22 @@ class GenericMapping:
                 raise MappingError(
                     f"{file}: missing column(s) {', '.join(missing)}; the generic mapping needs "
                     f"{', '.join(REQUIRED)} (optional: "
-                    f"{', '.join(c for c in CANONICAL if c not in REQUIRED)})")
+                    f"{', '.join(c for c in CANONICAL if c not in REQUIRED)})"
+                )
             rows += raw.rows
             problems.extend(raw.problems)
             prepared_parts.append(self._prepare(con, raw.name, raw.columns, raw.file, i))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _prepared AS "
-                    f"{' UNION ALL BY NAME '.join(prepared_parts)}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _prepared AS "
+            f"{' UNION ALL BY NAME '.join(prepared_parts)}"
+        )
         problems.extend(split_bad_rows(con, "_prepared", canonical_checks(), "_bad"))
         events = finish_staging(con, "_prepared", "_bad", staged, self.name)
         return Staged(staged, rows, events, problems)
 
-    def _prepare(self, con: duckdb.DuckDBPyConnection, raw: str, columns: list[str],
-                 file: str, index: int) -> str:
+    def _prepare(
+        self, con: duckdb.DuckDBPyConnection, raw: str, columns: list[str], file: str, index: int
+    ) -> str:
         def col(name: str) -> str:
             return f"r.{q(name)}" if name in columns else "NULL::VARCHAR"
 
@@ -80,25 +87,29 @@ class GenericMapping:
         if extras:
             pairs = ", ".join(f"{lit(c)}, {text('r.' + q(c))}" for c in extras)
             given = attrs
-            merged = f"nullif(json_merge_patch(coalesce({given}, '{{}}'), json_object({pairs})), '{{}}')"
+            merged = (
+                f"nullif(json_merge_patch(coalesce({given}, '{{}}'), json_object({pairs})), '{{}}')"
+            )
             # an invalid attrs value is kept as it is, for the attrs check to quarantine
-            attrs = (f"CASE WHEN {given} IS NULL OR (json_valid({given}) AND "
-                     f"json_type({given}) = 'OBJECT') THEN {merged} ELSE {given} END")
+            attrs = (
+                f"CASE WHEN {given} IS NULL OR (json_valid({given}) AND "
+                f"json_type({given}) = 'OBJECT') THEN {merged} ELSE {given} END"
+            )
         name = f"_prep{index}"
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {name} AS
             SELECT *, coalesce(department_given, {_default_department()}) AS department
             FROM (
-              SELECT {text(col('event_id'))} AS event_id,
-                     {text(col('customer_id'))} AS customer_id,
-                     lower({text(col('event_type'))}) AS event_type,
-                     {text(col('ts'))} AS ts_raw, {ts(col('ts'))} AS ts,
-                     lower({text(col('department'))}) AS department_given,
-                     lower({text(col('channel'))}) AS channel,
-                     {text(col('ref'))} AS ref,
-                     {text(col('amount'))} AS amount_raw,
-                     try_cast({text(col('amount'))} AS DOUBLE) AS amount,
-                     {text(col('due_at'))} AS due_at_raw, {ts(col('due_at'))} AS due_at,
+              SELECT {text(col("event_id"))} AS event_id,
+                     {text(col("customer_id"))} AS customer_id,
+                     lower({text(col("event_type"))}) AS event_type,
+                     {text(col("ts"))} AS ts_raw, {ts(col("ts"))} AS ts,
+                     lower({text(col("department"))}) AS department_given,
+                     lower({text(col("channel"))}) AS channel,
+                     {text(col("ref"))} AS ref,
+                     {text(col("amount"))} AS amount_raw,
+                     try_cast({text(col("amount"))} AS DOUBLE) AS amount,
+                     {text(col("due_at"))} AS due_at_raw, {ts(col("due_at"))} AS due_at,
                      {attrs} AS attrs,
                      {lit(file)} AS _file, r._row AS _row,
                      {record_json(columns)} AS _record
