@@ -15,8 +15,13 @@ from tests.test_ingest import BAD, GOOD, write_csv
 
 def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CXLOOP_HOME": str(home), "COLUMNS": "200"}
-    proc = subprocess.run([sys.executable, "-m", "cxloop", *args], env=env, text=True,
-                          capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cxloop", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -32,8 +37,10 @@ def loaded(tmp_path: Path) -> Path:
 def test_ingest_prints_counts_and_problems(tmp_path: Path) -> None:
     f = write_csv(tmp_path / "events.csv", GOOD + BAD)
     proc = run(tmp_path / "s", "ingest", str(f))
-    assert "4 new events from 9 rows (1 file(s), source generic); 0 already in the log; " \
-           "5 row(s) quarantined." in proc.stdout
+    assert (
+        "4 new events from 9 rows (1 file(s), source generic); 0 already in the log; "
+        "5 row(s) quarantined." in proc.stdout
+    )
     assert "unparsable date 31/02/2026" in proc.stdout
     again = json.loads(run(tmp_path / "s", "ingest", str(f), "--format", "json").stdout)
     assert (again["events_new"], again["events_duplicate"]) == (0, 4)
@@ -42,22 +49,31 @@ def test_ingest_prints_counts_and_problems(tmp_path: Path) -> None:
 def test_quarantine_json(loaded: Path) -> None:
     out = json.loads(run(loaded, "quarantine", "--format", "json").stdout)
     assert out["count"] == 5
-    assert {r["field"] for r in out["rows"]} == {"customer_id", "event_type", "ts", "amount",
-                                                 "attrs"}
+    assert {r["field"] for r in out["rows"]} == {
+        "customer_id",
+        "event_type",
+        "ts",
+        "amount",
+        "attrs",
+    }
     assert all(r["file"].endswith("events.csv") and r["row"] > 0 for r in out["rows"])
 
 
 def test_timeline_in_time_order(loaded: Path) -> None:
     out = json.loads(run(loaded, "timeline", "c1", "--format", "json").stdout)
     assert [e["event_type"] for e in out["events"]] == [
-        "order_placed", "order_shipped", "order_delivered"]
+        "order_placed",
+        "order_shipped",
+        "order_delivered",
+    ]
     table = run(loaded, "timeline", "c1").stdout
     assert "Timeline of c1: 3 event(s)" in table and "fulfillment" in table
 
 
 def test_promises_report_schema(loaded: Path) -> None:
-    out = json.loads(run(loaded, "promises", "--by", "kind", "--by", "state",
-                         "--format", "json").stdout)
+    out = json.loads(
+        run(loaded, "promises", "--by", "kind", "--by", "state", "--format", "json").stdout
+    )
     assert set(out) == {"as_of", "log_version", "rules_version", "groups"}
     kinds = {g["kind"]: g for g in out["groups"]["kind"]}
     assert set(kinds) == {"delivery", "reply"}
@@ -81,8 +97,10 @@ def test_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
 
 def test_rules_check_names_the_bad_field(tmp_path: Path) -> None:
     bad = tmp_path / "rules.toml"
-    bad.write_text('[[rules]]\nname = "x"\nkind = "x"\ndepartment = "support"\n'
-                   'opens_on = "order_placed"\nfulfilled_by = "nope"\ndue_after = "1d"\n')
+    bad.write_text(
+        '[[rules]]\nname = "x"\nkind = "x"\ndepartment = "support"\n'
+        'opens_on = "order_placed"\nfulfilled_by = "nope"\ndue_after = "1d"\n'
+    )
     proc = run(tmp_path / "s", "rules", "check", str(bad), check=False)
     assert proc.returncode == 1
     assert "rule #1 (x), field 'fulfilled_by': unknown event type 'nope'" in proc.stderr

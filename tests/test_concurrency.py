@@ -31,8 +31,11 @@ READER = textwrap.dedent("""
 
 
 def events_file(path: Path, prefix: str, n: int) -> Path:
-    rows = [f"{prefix}-{i},{prefix}c{i % 50},order_placed,2026-03-01T10:{i % 60:02d}:00Z,,web,"
-            f"{prefix}O{i},10,2026-03-05T00:00:00Z," for i in range(n)]
+    rows = [
+        f"{prefix}-{i},{prefix}c{i % 50},order_placed,2026-03-01T10:{i % 60:02d}:00Z,,web,"
+        f"{prefix}O{i},10,2026-03-05T00:00:00Z,"
+        for i in range(n)
+    ]
     path.write_text(HEADER + "\n".join(rows) + "\n")
     return path
 
@@ -41,14 +44,27 @@ def test_reader_process_and_two_cli_writers(tmp_path: Path) -> None:
     home = tmp_path / "store"
     env = {**os.environ, "CXLOOP_HOME": str(home)}
     a, b = events_file(tmp_path / "a.csv", "a", 3000), events_file(tmp_path / "b.csv", "b", 2000)
-    subprocess.run([sys.executable, "-m", "cxloop", "ingest", str(a)], env=env, check=True,
-                   capture_output=True)
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(home), "12"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "cxloop", "ingest", str(a)], env=env, check=True, capture_output=True
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(home), "12"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(3)  # the reader is up and reading
-    writers = [subprocess.Popen([sys.executable, "-m", "cxloop", *args], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for args in (["ingest", str(b)], ["ingest", str(a)], ["ledger", "build"])]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cxloop", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in (["ingest", str(b)], ["ingest", str(a)], ["ledger", "build"])
+    ]
     for w in writers:
         _, err = w.communicate(timeout=120)
         assert w.returncode == 0, err
@@ -57,10 +73,23 @@ def test_reader_process_and_two_cli_writers(tmp_path: Path) -> None:
     result = json.loads(out)
     assert result["errors"] == []
     assert result["reads"] > 10
-    final = subprocess.run([sys.executable, "-m", "cxloop", "ledger", "status", "--format",
-                            "json"], env=env, check=True, capture_output=True, text=True)
+    final = subprocess.run(
+        [sys.executable, "-m", "cxloop", "ledger", "status", "--format", "json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert json.loads(final.stdout)["log_version_now"] == 2  # a then b; the re-load of a added none
-    count = subprocess.run([sys.executable, "-c", "import cxloop,sys; "
-                            "print(cxloop.open(sys.argv[1]).events().count().execute())",
-                            str(home)], check=True, capture_output=True, text=True)
+    count = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import cxloop,sys; print(cxloop.open(sys.argv[1]).events().count().execute())",
+            str(home),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert int(count.stdout) == 5000

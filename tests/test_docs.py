@@ -33,9 +33,9 @@ def test_every_ledger_column_is_documented() -> None:
 
 def test_every_cli_command_is_documented() -> None:
     doc = (REPO / "docs" / "cli.md").read_text()
-    from cxloop.cli.main import app
-
     import typer.main
+
+    from cxloop.cli.main import app
 
     group = typer.main.get_command(app)
     names = []
@@ -46,6 +46,7 @@ def test_every_cli_command_is_documented() -> None:
     for name in names:
         assert f"`cxloop {name}" in doc or f"and `cxloop {name}" in doc, name
     assert "make demo" in (REPO / "README.md").read_text()
-    help_text = subprocess.run([sys.executable, "-m", "cxloop", "--help"], capture_output=True,
-                               text=True, check=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "cxloop", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert "promises" in help_text

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from cxloop import client
 from cxloop.analytics.reports import DIMENSIONS
-from cxloop.cli.render import Format, emit_json, records, table
+from cxloop.cli.render import Format, emit_json, make_console, records, table
 from cxloop.errors import ConfigError
 from cxloop.services.ledger import ledger_status as status_of
 from cxloop.services.workspace import load_rules
 
-out = Console()
-err = Console(stderr=True)
+out = make_console()
+err = make_console(stderr=True)
 RATES = ("kept_rate", "exceeded_rate", "broken_rate")
 INGEST_STEPS = 4
 
@@ -83,13 +83,25 @@ def timeline(cx: client.Cxloop, customer_id: str, fmt: Format) -> None:
     if fmt is Format.JSON:
         emit_json(out, {"customer_id": customer_id, "events": records(df)})
         return
-    df = df.assign(details=df["attrs"].fillna("").str.slice(0, 70))
+    df = df.assign(details=df["attrs"].map(_details))
     table(
         out,
         f"Timeline of {customer_id}: {len(df)} event(s)",
         df,
         ["ts", "department", "event_type", "channel", "ref", "amount", "due_at", "details"],
     )
+
+
+def _details(attrs: str | None, width: int = 90) -> str:
+    """attrs JSON as short ``key=value`` pairs for a table cell."""
+    if not attrs:
+        return ""
+    try:
+        data = json.loads(attrs)
+    except json.JSONDecodeError:
+        return attrs[:width]
+    text = ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", []))
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def promise_report(cx: client.Cxloop, by: list[str], fmt: Format) -> None:

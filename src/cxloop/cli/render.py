@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from enum import StrEnum
@@ -61,6 +63,32 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+#: Shorter headers for wide report tables (JSON keeps the full names).
+LABELS = {
+    "at_risk": "at risk",
+    "kept_rate": "kept %",
+    "exceeded_rate": "exceeded %",
+    "broken_rate": "broken %",
+    "below_baseline": "slower than usual",
+    "broken_flagged_before": "warned before break",
+    "late_hours_median": "median h late",
+    "duration_hours": "took h",
+    "baseline_hours": "usual h",
+    "at_risk_reason": "risk",
+    "at_risk_at": "at risk since",
+    "fulfilled_at": "fulfilled",
+    "opened_at": "opened",
+    "due_at": "due",
+}
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console as wide as the terminal, or 160 columns when output is not a terminal."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(stderr=stderr, width=width)
+
+
 def table(
     console: Console,
     title: str,
@@ -73,7 +101,7 @@ def table(
     t = Table(title=title, title_justify="left", header_style="bold")
     for c in cols:
         numeric = c in df and pd.api.types.is_numeric_dtype(df[c])
-        t.add_column(c, justify="right" if numeric else "left", overflow="fold")
+        t.add_column(LABELS.get(c, c), justify="right" if numeric else "left", overflow="fold")
     for row in df[cols].itertuples(index=False):
         t.add_row(
             *[

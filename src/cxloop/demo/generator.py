@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from string import Formatter
 from typing import Any
 
 import numpy as np
@@ -23,13 +21,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from cxloop.demo import texts as tx
+from cxloop.demo.texts import Part, cat, fill, iso, join, money, obj, padded, to_str
 from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_COLUMNS
 from cxloop.domain.events import EventType as E
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
-Part = str | pa.Array
 
 DAY, HOUR, MIN = 86_400, 3_600, 60
 DEFAULT_END = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
@@ -78,75 +76,11 @@ class DemoDataset:
     scenarios: dict[str, str] = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------- string helpers (Arrow)
-def _join(n: int, *parts: Part) -> pa.Array:
-    out = pc.binary_join_element_wise(*[pa.scalar(p) if isinstance(p, str) else p
-                                        for p in parts], "")
-    return pa.repeat(out, n) if isinstance(out, pa.Scalar) else out
-
-
-def _s(v: npt.NDArray[Any]) -> pa.Array:
-    return pc.cast(pa.array(v), pa.string())
-
-
-def _cat(names: Sequence[str], idx: npt.NDArray[Any]) -> pa.Array:
-    return pc.take(pa.array(list(names), pa.string()), pa.array(idx))
-
-
-def _iso(ts: I64) -> pa.Array:
-    """ISO 8601 UTC seconds, ``2026-03-01T14:05:00Z``: Arrow's cast gives the fixed-width
-    ``2026-03-01 14:05:00`` (20x faster than strftime); patch its bytes in one copy."""
-    n = len(ts)
-    text = pc.cast(pa.array(ts, pa.timestamp("s")), pa.string())
-    assert np.frombuffer(text.buffers()[1], np.int32, n + 1)[n] == 19 * n, "year out of range"
-    buf = np.empty((n, 20), np.uint8)
-    buf[:, :19] = np.frombuffer(text.buffers()[2], np.uint8, 19 * n).reshape(n, 19)
-    buf[:, 10], buf[:, 19] = ord("T"), ord("Z")
-    offsets = pa.py_buffer(np.arange(0, 20 * n + 1, 20, dtype=np.int32))
-    return pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(buf)])
-
-
-def _ref(prefix: str, no: I64) -> pa.Array:
-    return _join(len(no), prefix, pc.utf8_lpad(_s(no), width=6, padding="0"))
-
-
-def _obj(n: int, **fields: Part | npt.NDArray[Any]) -> pa.Array:
-    """A JSON object per row; numpy values are numbers, the rest strings (JSON-safe)."""
-    parts: list[Part] = []
-    for k, v in fields.items():
-        parts.append(f',"{k}":' if parts else f'{{"{k}":')
-        parts += [_s(v)] if isinstance(v, np.ndarray) else ['"', v, '"']
-    return _join(n, *(parts or ["{"]), "}")
-
-
-def _texts(rng: np.random.Generator, key: I64, table: Sequence[Sequence[str]],
-           fields: dict[str, pa.Array]) -> pa.Array:
-    """Fill a random template of group ``table[key[i]]`` for every row i."""
-    if len(key) == 0:
-        return pa.array([], pa.string())
-    flat = [t for group in table for t in group]
-    lens = np.array([len(g) for g in table])
-    pick = (np.cumsum(lens) - lens)[key] + (rng.random(len(key)) * lens[key]).astype(np.int64)
-    order = np.argsort(pick, kind="stable")
-    bounds = np.searchsorted(pick[order], np.arange(len(flat) + 1))
-    chunks = []
-    for t, template in enumerate(flat):
-        rows = pa.array(order[bounds[t]:bounds[t + 1]])
-        if len(rows):
-            parts: list[Part] = []
-            for literal, name, _, _ in Formatter().parse(template):
-                parts += [literal] if literal else []
-                parts += [fields[name].take(rows)] if name else []
-            chunks.append(_join(len(rows), *parts))
-    inverse = np.empty(len(key), np.int64)
-    inverse[order] = np.arange(len(key))
-    return pa.concat_arrays(chunks).take(pa.array(inverse))
-
-
 def _rows_choice(rng: np.random.Generator, probs: F64) -> I64:
     """One categorical draw per row of ``probs`` (rows sum to 1)."""
     hit = rng.random(len(probs))[:, None] > np.cumsum(probs, axis=1)
-    return np.minimum(hit.sum(axis=1), probs.shape[1] - 1).astype(np.int64)
+    out: I64 = np.minimum(hit.sum(axis=1), probs.shape[1] - 1).astype(np.int64)
+    return out
 
 
 def _u(rng: np.random.Generator, lo: float, hi: float | npt.NDArray[Any], n: int) -> I64:
@@ -194,19 +128,19 @@ class _Log:
         seq[grp] = np.arange(len(key)) - np.repeat(first, np.diff(np.r_[first, len(key)])) + 1
         del key, grp, sk, first
         n = len(ts)
-        etype = _cat([t.value for t in TYPES], et)
-        ref = _join(n, pc.take(pa.array(["O-", "C-"]), pa.array(kind)),
-                    pc.utf8_lpad(_s(no), width=6, padding="0"))
+        etype = cat([t.value for t in TYPES], et)
+        ref = join(n, pc.take(pa.array(["O-", "C-"]), pa.array(kind)),
+                    pc.utf8_lpad(to_str(no), width=6, padding="0"))
         return pa.table({
-            "event_id": _join(n, "nw-", etype, "-", ref, "-", _s(seq)),
-            "customer_id": _ref("CU-", cust + 1),
+            "event_id": join(n, "nw-", etype, "-", ref, "-", to_str(seq)),
+            "customer_id": padded("CU-", cust + 1),
             "event_type": etype,
-            "ts": _iso(ts),
-            "department": _cat([DEFAULT_DEPARTMENT[t].value for t in TYPES], et),
-            "channel": _cat(CHANNELS, chan),
+            "ts": iso(ts),
+            "department": cat([DEFAULT_DEPARTMENT[t].value for t in TYPES], et),
+            "channel": cat(CHANNELS, chan),
             "ref": ref,
-            "amount": pc.if_else(pa.array(amount < 0), "", _money(amount)),
-            "due_at": pc.if_else(pa.array(due < 0), "", _iso(np.maximum(due, 0))),
+            "amount": pc.if_else(pa.array(amount < 0), "", money(amount)),
+            "due_at": pc.if_else(pa.array(due < 0), "", iso(np.maximum(due, 0))),
             "attrs": attrs,
         })
 
@@ -337,36 +271,36 @@ def _events(rng: np.random.Generator, o: dict[str, Any], typical: I64, mood: F64
     n = len(o["placed"])
     cust, deliv, live = o["cust"], o["deliv"], ~o["canceled"]
     ono = np.arange(1, n + 1)
-    oref = _ref("O-", ono)
-    product = _cat([c[0] for c in tx.CATALOG], o["product"])
-    carrier = _cat(CARRIERS, o["carrier"])
+    oref = padded("O-", ono)
+    product = cat([c[0] for c in tx.CATALOG], o["product"])
+    carrier = cat(CARRIERS, o["carrier"])
     log = _Log()
     log.add(E.ORDER_PLACED, cust, o["placed"], (0, ono),
             rng.choice(3, n, p=[.78, .1, .12]),
-            _obj(n, ship_by=_iso(o["ship_by"]), region=_cat(REGIONS, o["region"]),
+            obj(n, ship_by=iso(o["ship_by"]), region=cat(REGIONS, o["region"]),
                  carrier=carrier, product=product,
-                 sku=_cat([c[1] for c in tx.CATALOG], o["product"]), items=o["items"]),
+                 sku=cat([c[1] for c in tx.CATALOG], o["product"]), items=o["items"]),
             amount=o["amount"], due=o["due"])
     c = np.flatnonzero(o["canceled"])
     log.add(E.ORDER_CANCELED, cust[c], o["placed"][c] + ((o["inv_ts"] - o["placed"])[c] * (
         .1 + .8 * rng.random(len(c)))).astype(np.int64), (0, ono[c]), "web",
-        _obj(len(c), reason=_cat(("changed mind", "found cheaper", "ordered twice"),
+        obj(len(c), reason=cat(("changed mind", "found cheaper", "ordered twice"),
                                  rng.integers(0, 3, len(c)))))
     v = np.flatnonzero(live)
     k = len(v)
     log.add(E.ORDER_SHIPPED, cust[v], o["shipped"][v], (0, ono[v]), "carrier",
-            _obj(k, carrier=carrier.take(pa.array(v))))
+            obj(k, carrier=carrier.take(pa.array(v))))
     log.add(E.ORDER_DELIVERED, cust[v], deliv[v], (0, ono[v]), "carrier",
-            _obj(k, carrier=carrier.take(pa.array(v))))
-    run = pc.replace_substring(pc.utf8_slice_codeunits(_iso(o["inv_ts"][v]), 0, 10), "-", "")
+            obj(k, carrier=carrier.take(pa.array(v))))
+    run = pc.replace_substring(pc.utf8_slice_codeunits(iso(o["inv_ts"][v]), 0, 10), "-", "")
     log.add(E.INVOICE_ISSUED, cust[v], o["inv_ts"][v], (0, ono[v]), "email",
-            _obj(k, invoice=_ref("INV-", ono[v]), run=_join(k, "BR-", run)),
+            obj(k, invoice=padded("INV-", ono[v]), run=join(k, "BR-", run)),
             amount=o["inv_amt"][v])
     p = v[rng.random(k) < .985]
     log.add(E.PAYMENT_RECEIVED, cust[p], o["inv_ts"][p] + np.where(
         rng.random(len(p)) < .8, _u(rng, 10 * MIN, 6 * HOUR, len(p)),
         _u(rng, DAY, 8 * DAY, len(p))), (0, ono[p]), "web",
-        _obj(len(p), method=_cat(PAY_METHODS, rng.choice(3, len(p), p=[.7, .25, .05]))),
+        obj(len(p), method=cat(PAY_METHODS, rng.choice(3, len(p), p=[.7, .25, .05]))),
         amount=o["inv_amt"][p])
     # refunds: on time within 5 days, some late, some never
     r = v[rng.random(k) < .035]
@@ -374,11 +308,11 @@ def _events(rng: np.random.Generator, o: dict[str, Any], typical: I64, mood: F64
     u = rng.random(len(r))
     iss = req + np.where(u < .78, _u(rng, 12 * HOUR, 5 * DAY, len(r)),
                          _u(rng, 6 * DAY, 20 * DAY, len(r)))
-    log.add(E.REFUND_REQUESTED, cust[r], req, (0, ono[r]), "web", _obj(len(r), reason=_cat(
+    log.add(E.REFUND_REQUESTED, cust[r], req, (0, ono[r]), "web", obj(len(r), reason=cat(
         ("damaged", "not as described", "changed mind", "does not fit"),
         rng.integers(0, 4, len(r)))), amount=o["amount"][r])
     log.add(E.REFUND_ISSUED, cust[r][u < .92], iss[u < .92], (0, ono[r][u < .92]), "web",
-            _obj(int((u < .92).sum())), amount=o["amount"][r][u < .92])
+            obj(int((u < .92).sum())), amount=o["amount"][r][u < .92])
     refund_pain, refund_end = np.zeros(n), np.zeros(n, np.int64)
     refund_pain[r] = np.where(u < .78, 0, np.where(u < .92, .35, .6))
     refund_end[r] = iss
@@ -406,7 +340,7 @@ def _events(rng: np.random.Generator, o: dict[str, Any], typical: I64, mood: F64
     c2 = _cases(rng, o, c1["order"][f], f_ts, np.full(len(f), T_FOLLOW))
     cs = {key: np.concatenate([c1[key], c2[key]]) for key in c1}
     fields = {"product": product, "order": oref,
-              "part": _cat(tx.PARTS, rng.integers(0, len(tx.PARTS), n))}
+              "part": cat(tx.PARTS, rng.integers(0, len(tx.PARTS), n))}
     _emit_cases(rng, log, o, cs, fields)
 
     # what customers say depends on what happened to them
@@ -425,13 +359,13 @@ def _events(rng: np.random.Generator, o: dict[str, Any], typical: I64, mood: F64
     has_case[cs["order"]] = True
     sat = np.clip(.82 + mood[cust] + rng.normal(0, .1, n) - total, 0, 1)
     days = np.where(issue == 0, (deliv - o["due"]) // DAY + 1, o["ddays"])
-    fields["days"] = _s(days)
+    fields["days"] = to_str(days)
 
     def voice_text(rows: I64) -> pa.Array:
         s = sat[rows]
         key = np.where(s > .7, 0, np.where(s >= .45, 1, 2 + issue[rows]))
         sub = {name: a.take(pa.array(rows)) for name, a in fields.items()}
-        return _texts(rng, key, [tx.POSITIVE, tx.NEUTRAL, *tx.NEGATIVE], sub)
+        return fill(rng, key, [tx.POSITIVE, tx.NEUTRAL, *tx.NEGATIVE], sub)
 
     sv = np.flatnonzero(live & (rng.random(n) < .12 + .12 * has_case))
     m = len(sv)
@@ -439,16 +373,16 @@ def _events(rng: np.random.Generator, o: dict[str, Any], typical: I64, mood: F64
     scale, base = np.array([10, 4, 6])[metric], np.array([0, 1, 1])[metric]
     score = np.clip(np.round(sat[sv] * scale + rng.normal(0, .6, m) * scale / 10) + base,
                     base, base + scale).astype(np.int64)
-    common = {"survey": _cat(("post_delivery", "post_support"), has_case[sv].astype(np.int64)),
-              "metric": _cat(("nps", "csat", "ces"), metric), "score": score}
+    common = {"survey": cat(("post_delivery", "post_support"), has_case[sv].astype(np.int64)),
+              "metric": cat(("nps", "csat", "ces"), metric), "score": score}
     with_text = rng.random(m) < np.where(sat[sv] < .45, .8, .4)
     log.add(E.SURVEY_RESPONSE, cust[sv], o_end[sv] + _u(rng, DAY, 4 * DAY, m), (0, ono[sv]),
-            "email", pc.if_else(pa.array(with_text), _obj(m, **common, text=voice_text(sv)),
-                                _obj(m, **common)))
+            "email", pc.if_else(pa.array(with_text), obj(m, **common, text=voice_text(sv)),
+                                obj(m, **common)))
     rv = np.flatnonzero(live & (rng.random(n) < .03 + .1 * np.minimum(total, 1.5)))
     stars = np.clip(np.round(1 + 4 * sat[rv] + rng.normal(0, .3, len(rv))), 1, 5)
     log.add(E.REVIEW, cust[rv], o_end[rv] + _u(rng, 2 * DAY, 20 * DAY, len(rv)), (0, ono[rv]),
-            "web", _obj(len(rv), score=stars.astype(np.int64), text=voice_text(rv),
+            "web", obj(len(rv), score=stars.astype(np.int64), text=voice_text(rv),
                         product=product.take(pa.array(rv))))
     return log.table(end_s), _scenarios(o, cs, end_s)
 
@@ -460,14 +394,14 @@ def _emit_cases(rng: np.random.Generator, log: _Log, o: dict[str, Any], cs: dict
     m = len(order)
     no, ts, oi = np.arange(1, m + 1), cs["ts"], cs["order"]
     cust, idx = o["cust"][oi], pa.array(oi)
-    ch, team = CONTACT_CH[cs["ch"]], _cat(TEAMS, cs["team"])
+    ch, team = CONTACT_CH[cs["ch"]], cat(TEAMS, cs["team"])
     sub = {k: a.take(idx) for k, a in fields.items()}
-    sub["amount"] = _join(m, "$", _money(o["inv_amt"][oi]))
-    text = _texts(rng, cs["topic"], tx.CONTACT_TEXTS, sub)
-    base = {"topic": _cat(tx.TOPICS, cs["topic"]), "text": text, "team": team,
+    sub["amount"] = join(m, "$", money(o["inv_amt"][oi]))
+    text = fill(rng, cs["topic"], tx.CONTACT_TEXTS, sub)
+    base = {"topic": cat(tx.TOPICS, cs["topic"]), "text": text, "team": team,
             "order": sub["order"]}
     log.add(E.CONTACT_INBOUND, cust, ts, (1, no), ch, pc.if_else(
-        pa.array(cs["ch"] == 2), _obj(m, **base, hold_seconds=cs["queue"]), _obj(m, **base)))
+        pa.array(cs["ch"] == 2), obj(m, **base, hold_seconds=cs["queue"]), obj(m, **base)))
 
     def add(et: E, mask: Mask, at: I64, channel: str | I64, due: I64 | None = None,
             **attrs: Part | npt.NDArray[Any]) -> None:
@@ -475,7 +409,7 @@ def _emit_cases(rng: np.random.Generator, log: _Log, o: dict[str, Any], cs: dict
         vals = {k: v if isinstance(v, str) else v[mask] if isinstance(v, np.ndarray)
                 else v.filter(w) for k, v in attrs.items()}
         log.add(et, cust[mask], at[mask], (1, no[mask]), channel if isinstance(channel, str)
-                else channel[mask], _obj(int(mask.sum()), **vals),
+                else channel[mask], obj(int(mask.sum()), **vals),
                 due=None if due is None else due[mask])
 
     add(E.REPLY_SENT, cs["reply"] >= 0, cs["reply"], ch, team=team)
@@ -484,7 +418,7 @@ def _emit_cases(rng: np.random.Generator, log: _Log, o: dict[str, Any], cs: dict
     for k in (1, 2):
         to = np.where(k == 1, cs["topic"], rng.integers(0, len(depts), m))
         add(E.TRANSFER, cs["ntr"] >= k, ts + (6 * k - 3) * MIN, "phone",
-            to_department=_cat(depts, to), hold_seconds=(rng.exponential(150, m) + 10).astype(
+            to_department=cat(depts, to), hold_seconds=(rng.exponential(150, m) + 10).astype(
                 np.int64))
     add(E.HOLD, cs["hold"], ts + 2 * MIN, "phone", hold_seconds=cs["hold_s"])
     add(E.CALLBACK_PROMISED, cs["cb"], ts + 15 * MIN, "phone", due=cs["cb_due"], team=team)
@@ -493,16 +427,10 @@ def _emit_cases(rng: np.random.Generator, log: _Log, o: dict[str, Any], cs: dict
         eta="5-7 days")
     add(E.REPLACEMENT_DELIVERED, cs["rp_del"] >= 0, cs["rp_del"], "carrier", part=sub["part"])
     cr = cs["cr_amt"] >= 0
-    log.add(E.CREDIT_ISSUED, cust[cr], cs["cr_ts"][cr], (0, oi[cr] + 1), "email", _obj(
-        int(cr.sum()), reason=_cat(("billing correction", "goodwill"), (cs["topic"][cr] != 2)
-                                   .astype(np.int64)), case=_ref("C-", no[cr])),
+    log.add(E.CREDIT_ISSUED, cust[cr], cs["cr_ts"][cr], (0, oi[cr] + 1), "email", obj(
+        int(cr.sum()), reason=cat(("billing correction", "goodwill"), (cs["topic"][cr] != 2)
+                                   .astype(np.int64)), case=padded("C-", no[cr])),
         amount=cs["cr_amt"][cr])
-
-
-def _money(cents: I64) -> pa.Array:
-    cents = np.maximum(cents, 0)
-    return _join(len(cents), _s(cents // 100), ".",
-                 pc.utf8_lpad(_s(cents % 100), width=2, padding="0"))
 
 
 def _share(num: Mask, den: Mask) -> str:

@@ -1,10 +1,21 @@
-"""Catalog and message templates for the Northwind Home demo company.
+"""Catalog, message templates and vectorized (Arrow) string building for the demo.
 
 Templates use ``{product}``, ``{order}``, ``{part}``, ``{days}`` and ``{amount}``
 placeholders. They must stay JSON-safe: no double quotes, backslashes or newlines.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from string import Formatter
+from typing import Any, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Part: TypeAlias = "str | pa.Array"
 
 #: (product name, sku, lowest unit price in cents, highest, share of orders)
 CATALOG: tuple[tuple[str, str, int, int, float], ...] = (
@@ -144,3 +155,79 @@ NEGATIVE: tuple[tuple[str, ...], ...] = (
         "Not what I expect from Northwind Home.",
     ),
 )
+
+
+# ---------------------------------------------------------------- building strings
+def join(n: int, *parts: Part) -> pa.Array:
+    """Concatenate string arrays and constants row by row (``n`` rows)."""
+    out = pc.binary_join_element_wise(*[pa.scalar(p) if isinstance(p, str) else p
+                                        for p in parts], "")
+    return pa.repeat(out, n) if isinstance(out, pa.Scalar) else out
+
+
+def to_str(v: npt.NDArray[Any]) -> pa.Array:
+    """Numbers as decimal strings."""
+    return pc.cast(pa.array(v), pa.string())
+
+
+def cat(names: Sequence[str], idx: npt.NDArray[Any]) -> pa.Array:
+    """``names[idx[i]]`` for every row."""
+    return pc.take(pa.array(list(names), pa.string()), pa.array(idx))
+
+
+def iso(ts: npt.NDArray[np.int64]) -> pa.Array:
+    """ISO 8601 UTC seconds, ``2026-03-01T14:05:00Z``: Arrow's cast gives the fixed-width
+    ``2026-03-01 14:05:00`` (20x faster than strftime); patch its bytes in one copy."""
+    n = len(ts)
+    text = pc.cast(pa.array(ts, pa.timestamp("s")), pa.string())
+    assert np.frombuffer(text.buffers()[1], np.int32, n + 1)[n] == 19 * n, "year out of range"
+    buf = np.empty((n, 20), np.uint8)
+    buf[:, :19] = np.frombuffer(text.buffers()[2], np.uint8, 19 * n).reshape(n, 19)
+    buf[:, 10], buf[:, 19] = ord("T"), ord("Z")
+    offsets = pa.py_buffer(np.arange(0, 20 * n + 1, 20, dtype=np.int32))
+    return pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(buf)])
+
+
+def padded(prefix: str, no: npt.NDArray[np.int64]) -> pa.Array:
+    """Ids like ``O-000123`` (at least six digits)."""
+    return join(len(no), prefix, pc.utf8_lpad(to_str(no), width=6, padding="0"))
+
+
+def obj(n: int, **fields: Part | npt.NDArray[Any]) -> pa.Array:
+    """A JSON object per row; numpy values are numbers, the rest strings (JSON-safe)."""
+    parts: list[Part] = []
+    for k, v in fields.items():
+        parts.append(f',"{k}":' if parts else f'{{"{k}":')
+        parts += [to_str(v)] if isinstance(v, np.ndarray) else ['"', v, '"']
+    return join(n, *(parts or ["{"]), "}")
+
+
+def fill(rng: np.random.Generator, key: npt.NDArray[np.int64], table: Sequence[Sequence[str]],
+         fields: dict[str, pa.Array]) -> pa.Array:
+    """Fill a random template of group ``table[key[i]]`` for every row i."""
+    if len(key) == 0:
+        return pa.array([], pa.string())
+    flat = [t for group in table for t in group]
+    lens = np.array([len(g) for g in table])
+    pick = (np.cumsum(lens) - lens)[key] + (rng.random(len(key)) * lens[key]).astype(np.int64)
+    order = np.argsort(pick, kind="stable")
+    bounds = np.searchsorted(pick[order], np.arange(len(flat) + 1))
+    chunks = []
+    for t, template in enumerate(flat):
+        rows = pa.array(order[bounds[t]:bounds[t + 1]])
+        if len(rows):
+            parts: list[Part] = []
+            for literal, name, _, _ in Formatter().parse(template):
+                parts += [literal] if literal else []
+                parts += [fields[name].take(rows)] if name else []
+            chunks.append(join(len(rows), *parts))
+    inverse = np.empty(len(key), np.int64)
+    inverse[order] = np.arange(len(key))
+    return pa.concat_arrays(chunks).take(pa.array(inverse))
+
+
+def money(cents: npt.NDArray[np.int64]) -> pa.Array:
+    cents = np.maximum(cents, 0)
+    """Cents as ``1234.50``."""
+    return join(len(cents), to_str(cents // 100), ".",
+                pc.utf8_lpad(to_str(cents % 100), width=2, padding="0"))
