@@ -46,8 +46,12 @@ def _read(path: Path) -> tuple[pd.DataFrame, int]:
 def _bad_mask(df: pd.DataFrame) -> pd.Series:
     amount = pd.to_numeric(df["amount"], errors="coerce")
     ts = pd.to_datetime(df["ts"], format="%Y-%m-%dT%H:%M:%SZ", errors="coerce")
-    return ((df["customer_id"] == "") | ~df["event_type"].isin(EVENT_TYPES) | ts.isna()
-            | (amount.isna() & (df["amount"] != "")))
+    return (
+        (df["customer_id"] == "")
+        | ~df["event_type"].isin(EVENT_TYPES)
+        | ts.isna()
+        | (amount.isna() & (df["amount"] != ""))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +77,22 @@ def _of(events: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 def _orders(events: pd.DataFrame) -> pd.DataFrame:
     placed = _of(events, "order_placed").set_index("ref")
-    out = pd.DataFrame({"placed": placed["ts"], "due": placed["due_at"],
-                        "amount": placed["amount"], "customer": placed["customer_id"]})
+    out = pd.DataFrame(
+        {
+            "placed": placed["ts"],
+            "due": placed["due_at"],
+            "amount": placed["amount"],
+            "customer": placed["customer_id"],
+        }
+    )
     for key in ("carrier", "region", "sku", "ship_by"):
         out[key] = placed["a"].map(lambda a, k=key: a[k])
     out["ship_by"] = pd.to_datetime(out["ship_by"], utc=True)
-    for kind, col in (("order_shipped", "shipped"), ("order_delivered", "delivered"),
-                      ("order_canceled", "canceled")):
+    for kind, col in (
+        ("order_shipped", "shipped"),
+        ("order_delivered", "delivered"),
+        ("order_canceled", "canceled"),
+    ):
         out[col] = _of(events, kind).set_index("ref")["ts"]
     out["late"] = out["delivered"] > out["due"]
     return out
@@ -98,8 +111,14 @@ def test_files_columns_and_format(demo: DemoDataset, events: pd.DataFrame) -> No
     assert events["ts"].between(pd.Timestamp(demo.start), pd.Timestamp(demo.end)).all()
     assert set(events["event_type"]) == set(EVENT_TYPES)  # every type appears
     by_file = events.groupby("file")["event_type"].unique().map(set)
-    assert by_file["support.jsonl"] >= {"contact_inbound", "reply_sent", "transfer", "hold",
-                                        "callback_promised", "replacement_promised"}
+    assert by_file["support.jsonl"] >= {
+        "contact_inbound",
+        "reply_sent",
+        "transfer",
+        "hold",
+        "callback_promised",
+        "replacement_promised",
+    }
     assert by_file["voice.csv"] == {"survey_response", "review"}
     raw = pd.read_csv(demo.files[0], dtype=str, keep_default_na=False)
     assert raw["ts"].map(lambda s: bool(ISO.match(s))).all()
@@ -207,11 +226,13 @@ def test_carrier_delay(demo: DemoDataset, events: pd.DataFrame) -> None:
     assert carrier in text and region in text
     assert cells["mean"].iloc[-1] > 0.4 and cells["mean"].median() < 0.1
     start = pd.Timestamp(re.search(r"placed (\S+) to", text).group(1), tz="UTC")
-    window = o[(o["carrier"] == carrier) & (o["region"] == region)
-               & o["placed"].between(start, start + pd.Timedelta(days=14))]
+    window = o[
+        (o["carrier"] == carrier)
+        & (o["region"] == region)
+        & o["placed"].between(start, start + pd.Timedelta(days=14))
+    ]
     assert window["late"].mean() > 0.6 and o.drop(window.index)["late"].mean() < 0.1
-    assert ((window["shipped"] > window["ship_by"]).mean()
-            > 3 * (o["shipped"] > o["ship_by"]).mean())
+    assert (window["shipped"] > window["ship_by"]).mean() > 3 * (o["shipped"] > o["ship_by"]).mean()
 
 
 def test_missing_parts(demo: DemoDataset, events: pd.DataFrame) -> None:
@@ -243,9 +264,10 @@ def test_billing_run(demo: DemoDataset, events: pd.DataFrame) -> None:
     assert 0 < disputed["a"].map(lambda a: a["order"]).nunique() < 0.6 * len(wrong)
     credits = _of(events, "credit_issued")
     fixed = credits[credits["ref"].isin(wrong.index)]
-    assert len(fixed) and np.allclose(fixed["amount"].to_numpy(),
-                                      (wrong.loc[fixed["ref"], "amount"]
-                                       - o.loc[fixed["ref"], "amount"]).to_numpy())
+    assert len(fixed) and np.allclose(
+        fixed["amount"].to_numpy(),
+        (wrong.loc[fixed["ref"], "amount"] - o.loc[fixed["ref"], "amount"]).to_numpy(),
+    )
 
 
 def test_missed_callbacks(demo: DemoDataset, events: pd.DataFrame) -> None:
@@ -277,8 +299,12 @@ def test_voice_follows_experience(demo: DemoDataset, events: pd.DataFrame) -> No
     assert stars[~bad].mean() - stars[bad].mean() > 1
     low = reviews[stars.to_numpy() <= 2]["a"].map(lambda a: a["text"])
     assert low.isin([t for t in POSITIVE]).sum() == 0
-    assert set(demo.scenarios) == {"carrier_delay", "missing_parts", "billing_run",
-                                   "missed_callbacks"}
+    assert set(demo.scenarios) == {
+        "carrier_delay",
+        "missing_parts",
+        "billing_run",
+        "missed_callbacks",
+    }
     assert all(re.search(r"\d", text) for text in demo.scenarios.values())
 
 

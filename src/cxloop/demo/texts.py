@@ -41,8 +41,15 @@ PARTS: tuple[str, ...] = ("hardware kit", "center support leg", "side rail bolts
 
 #: Support topics; ``CONTACT_TEXTS[i]`` belongs to ``TOPICS[i]``.
 TOPICS: tuple[str, ...] = (
-    "late_delivery", "missing_parts", "billing_error", "follow_up", "product_question",
-    "damaged_item", "order_status", "return_request", "account_change",
+    "late_delivery",
+    "missing_parts",
+    "billing_error",
+    "follow_up",
+    "product_question",
+    "damaged_item",
+    "order_status",
+    "return_request",
+    "account_change",
 )
 CONTACT_TEXTS: tuple[tuple[str, ...], ...] = (
     (  # late_delivery
@@ -102,8 +109,15 @@ CONTACT_TEXTS: tuple[tuple[str, ...], ...] = (
 )
 
 #: Issues that drive survey and review text, in the order the generator scores them.
-ISSUES: tuple[str, ...] = ("late", "slow", "missing_parts", "billing", "refund", "callback",
-                           "support")
+ISSUES: tuple[str, ...] = (
+    "late",
+    "slow",
+    "missing_parts",
+    "billing",
+    "refund",
+    "callback",
+    "support",
+)
 
 POSITIVE: tuple[str, ...] = (
     "Arrived quickly and exactly as described. Very happy.",
@@ -160,8 +174,9 @@ NEGATIVE: tuple[tuple[str, ...], ...] = (
 # ---------------------------------------------------------------- building strings
 def join(n: int, *parts: Part) -> pa.Array:
     """Concatenate string arrays and constants row by row (``n`` rows)."""
-    out = pc.binary_join_element_wise(*[pa.scalar(p) if isinstance(p, str) else p
-                                        for p in parts], "")
+    out = pc.binary_join_element_wise(
+        *[pa.scalar(p) if isinstance(p, str) else p for p in parts], ""
+    )
     return pa.repeat(out, n) if isinstance(out, pa.Scalar) else out
 
 
@@ -202,8 +217,12 @@ def obj(n: int, **fields: Part | npt.NDArray[Any]) -> pa.Array:
     return join(n, *(parts or ["{"]), "}")
 
 
-def fill(rng: np.random.Generator, key: npt.NDArray[np.int64], table: Sequence[Sequence[str]],
-         fields: dict[str, pa.Array]) -> pa.Array:
+def fill(
+    rng: np.random.Generator,
+    key: npt.NDArray[np.int64],
+    table: Sequence[Sequence[str]],
+    fields: dict[str, pa.Array],
+) -> pa.Array:
     """Fill a random template of group ``table[key[i]]`` for every row i."""
     if len(key) == 0:
         return pa.array([], pa.string())
@@ -214,7 +233,7 @@ def fill(rng: np.random.Generator, key: npt.NDArray[np.int64], table: Sequence[S
     bounds = np.searchsorted(pick[order], np.arange(len(flat) + 1))
     chunks = []
     for t, template in enumerate(flat):
-        rows = pa.array(order[bounds[t]:bounds[t + 1]])
+        rows = pa.array(order[bounds[t] : bounds[t + 1]])
         if len(rows):
             parts: list[Part] = []
             for literal, name, _, _ in Formatter().parse(template):
@@ -229,5 +248,9 @@ def fill(rng: np.random.Generator, key: npt.NDArray[np.int64], table: Sequence[S
 def money(cents: npt.NDArray[np.int64]) -> pa.Array:
     cents = np.maximum(cents, 0)
     """Cents as ``1234.50``."""
-    return join(len(cents), to_str(cents // 100), ".",
-                pc.utf8_lpad(to_str(cents % 100), width=2, padding="0"))
+    return join(
+        len(cents),
+        to_str(cents // 100),
+        ".",
+        pc.utf8_lpad(to_str(cents % 100), width=2, padding="0"),
+    )
