@@ -154,3 +154,12 @@ def test_file_level_errors(cx: cxloop.Cxloop, tmp_path: Path) -> None:
         cx.ingest(tmp_path / "cols.csv")
     with pytest.raises(InputError, match="unknown source mapping 'sap'"):
         cx.ingest(tmp_path / "cols.csv", source="sap")
+
+
+def test_a_failed_run_is_recorded_as_failed(cx: cxloop.Cxloop, tmp_path: Path) -> None:
+    (tmp_path / "cols.csv").write_text("customer,type\nc1,order_placed\n")
+    with pytest.raises(MappingError):
+        cx.ingest(tmp_path / "cols.csv")
+    [run] = cx.workspace.state.runs()
+    assert run["status"] == "failed" and run["events_new"] == 0
+    assert cx.events().count().execute() == 0

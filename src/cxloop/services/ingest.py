@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+
 from cxloop.errors import InputError
 from cxloop.ingest.mappings import get_mapping
 from cxloop.services.workspace import Workspace
+from cxloop.store.eventlog import AppendResult
 from cxloop.store.state import Problem
 
 Progress = Callable[[str], None]
@@ -57,10 +60,31 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def _conflicts(appended: AppendResult) -> list[Problem]:
+    return [
+        Problem(
+            c["file"],
+            int(c["row"]),
+            "event_id",
+            f"event_id {c['event_id']} is already in the log with different content"
+            + (
+                f" (loaded by ingest {c['log_ingest']})"
+                if c["log_ingest"]
+                else " (repeated in this file)"
+            ),
+            c["event_id"],
+        )
+        for c in appended.conflicts
+    ]
+
+
 def ingest_path(
     ws: Workspace, path: str | Path, source: str = "generic", progress: Progress | None = None
 ) -> IngestReport:
-    """Map, validate and append; bad rows go to the quarantine. Safe to re-run."""
+    """Map, validate and append; bad rows go to the quarantine. Safe to re-run.
+
+    Each run works in its own in-memory DuckDB, so nothing it read stays in memory after it.
+    """
     step = progress or (lambda _msg: None)
     mapping = get_mapping(source)
     target = Path(path).resolve()
@@ -71,42 +95,35 @@ def ingest_path(
     hashes = {str(f): _sha256(f) for f in files}
     ingest_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     ws.state.start_run(ingest_id, source, str(target), _now())
-    con = ws.duck
-    step("reading and validating rows")
-    staged = mapping.stage(con, target, "_staged")
-    step("appending new events")
-    with ws.write_lock():
-        appended = ws.log.append(con, staged.table, ingest_id)
-        conflicts = [
-            Problem(
-                c["file"],
-                int(c["row"]),
-                "event_id",
-                f"event_id {c['event_id']} is already in the log with different content"
-                + (
-                    f" (loaded by ingest {c['log_ingest']})"
-                    if c["log_ingest"]
-                    else " (repeated in this file)"
-                ),
-                c["event_id"],
-            )
-            for c in appended.conflicts
-        ]
-        problems = staged.problems + conflicts
-        step("recording quarantine")
-        loaded_at = _now()
-        ws.state.record_files(ingest_id, hashes, loaded_at)
-        ws.state.quarantine(ingest_id, source, hashes, problems)
-        bad_rows = len({(p.file, p.row) for p in problems})
-        counts = {
-            "rows_read": staged.rows_read,
-            "events_new": appended.new,
-            "events_duplicate": appended.duplicates,
-            "rows_quarantined": bad_rows,
-            "log_version": appended.version,
-        }
-        ws.state.finish_run(ingest_id, _now(), counts)
-    con.execute(f"DROP TABLE IF EXISTS {staged.table}")
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        step("reading and validating rows")
+        staged = mapping.stage(con, target, "_staged")
+        step("appending new events")
+        with ws.write_lock():
+            appended = ws.log.append(con, staged.table, ingest_id)
+            problems = staged.problems + _conflicts(appended)
+            step("recording quarantine")
+            ws.state.record_files(ingest_id, hashes, _now())
+            ws.state.quarantine(ingest_id, source, hashes, problems)
+            bad_rows = len({(p.file, p.row) for p in problems})
+            counts = {
+                "rows_read": staged.rows_read,
+                "events_new": appended.new,
+                "events_duplicate": appended.duplicates,
+                "rows_quarantined": bad_rows,
+                "log_version": appended.version,
+            }
+            ws.state.finish_run(ingest_id, _now(), counts)
+    except BaseException:
+        failed = dict.fromkeys(
+            ("rows_read", "events_new", "events_duplicate", "rows_quarantined"), 0
+        )
+        ws.state.finish_run(ingest_id, _now(), {**failed, "log_version": ws.log.version}, "failed")
+        raise
+    finally:
+        con.close()
     return IngestReport(
         ingest_id,
         source,

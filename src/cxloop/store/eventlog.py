@@ -119,6 +119,3 @@ class EventLog:
             segment=segment,
             version=version,
         )
-
-    def count(self) -> int:
-        return sum(int(s["rows"]) for s in self.manifest()["segments"])
