@@ -77,9 +77,10 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable
     rej, scan = f"{name}_rej", f"{name}_scan"
     try:
         table = con.execute(
-            "SELECT * FROM read_csv(?, all_varchar = true, header = true, "
+            "SELECT * FROM read_csv(?, all_varchar = true, header = true, delim = ?, "
+            "quote = '\"', escape = '\"', "
             "store_rejects = true, rejects_table = ?, rejects_scan = ?)",
-            [str(path), rej, scan],
+            [str(path), "\t" if path.suffix.lower() == ".tsv" else ",", rej, scan],
         ).fetch_arrow_table()
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot be read as CSV: {exc}") from exc
