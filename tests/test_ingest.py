@@ -163,3 +163,14 @@ def test_a_failed_run_is_recorded_as_failed(cx: cxloop.Cxloop, tmp_path: Path) -
     [run] = cx.workspace.state.runs()
     assert run["status"] == "failed" and run["events_new"] == 0
     assert cx.events().count().execute() == 0
+
+
+def test_repeats_within_one_file(cx: cxloop.Cxloop, tmp_path: Path) -> None:
+    changed = GOOD[1].replace("carrier", "van", 1)
+    report = cx.ingest(write_csv(tmp_path / "x.csv", [GOOD[1], GOOD[1], changed, GOOD[2]]))
+    assert (report.events_new, report.events_duplicate) == (2, 1)
+    [problem] = report.problems
+    assert (problem.row, problem.field) == (3, "event_id")
+    assert "repeated in this file" in problem.reason
+    kept = cx.events().execute().set_index("event_id")
+    assert kept.loc["e2", "channel"] == "carrier"  # the first copy wins

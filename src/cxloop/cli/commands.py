@@ -90,6 +90,14 @@ def timeline(cx: client.Cxloop, customer_id: str, fmt: Format) -> None:
         df,
         ["ts", "department", "event_type", "channel", "ref", "amount", "due_at", "details"],
     )
+    promises = cx.promises(customer_id)
+    if not promises.empty:
+        table(
+            out,
+            "Promises made to this customer",
+            promises,
+            ["rule", "ref", "due_at", "fulfilled_at", "state", "breach", "at_risk_reason"],
+        )
 
 
 def _details(attrs: str | None, width: int = 90) -> str:

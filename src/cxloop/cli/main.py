@@ -98,7 +98,7 @@ def promises(
     if customer:
         commands.customer_promises(cx, customer, fmt)
     else:
-        commands.promise_report(cx, by or ["kind", "department", "month"], fmt)
+        commands.promise_report(cx, by or ["kind", "state", "department", "month"], fmt)
 
 
 @app.command()

@@ -110,25 +110,46 @@ def canonical_checks() -> list[Check]:
 
 
 def split_bad_rows(
-    con: duckdb.DuckDBPyConnection, prepared: str, checks: Sequence[Check], bad_table: str
+    con: duckdb.DuckDBPyConnection,
+    prepared: str,
+    checks: Sequence[Check],
+    bad_table: str,
+    records_from: str | None = None,
 ) -> list[Problem]:
-    """Evaluate checks over ``prepared`` (needs ``_file``, ``_row``, ``_record``);
-    create ``bad_table`` with the (file, row) of every failing row."""
+    """Evaluate checks over ``prepared`` (needs ``_file`` and ``_row``).
+
+    One pass finds the failing rows and keeps them in ``bad_table``; the problems are then
+    worked out on those few rows only. The raw record (``_record``) comes from ``prepared``
+    itself, or from ``records_from`` (a view over the raw rows) for the bad rows alone, so
+    it is never built for the good ones.
+    """
     if not checks:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {bad_table} AS "
             "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row WHERE false"
         )
         return []
+    any_failed = " OR ".join(f"coalesce({c.failed}, false)" for c in checks)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {bad_table} AS SELECT * FROM {prepared} WHERE {any_failed}"
+    )
     union = " UNION ALL ".join(
         f"SELECT _file, _row, {lit(c.field)} AS field, {c.reason} AS reason, "
-        f"CAST({c.value} AS VARCHAR) AS value, _record FROM {prepared} WHERE {c.failed}"
+        f"CAST({c.value} AS VARCHAR) AS value FROM {bad_table} WHERE coalesce({c.failed}, false)"
         for c in checks
     )
-    rows = con.execute(f"SELECT DISTINCT * FROM ({union}) ORDER BY _file, _row, field").fetchall()
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {bad_table} AS SELECT DISTINCT _file, _row FROM ({union})"
-    )
+    if records_from is None:
+        records = f"SELECT _file, _row, CAST(_record AS VARCHAR) AS record FROM {bad_table}"
+    else:
+        records = (
+            f"SELECT _file, _row, CAST(_record AS VARCHAR) AS record FROM {records_from} "
+            f"WHERE (_file, _row) IN (SELECT (_file, _row) FROM {bad_table})"
+        )
+    rows = con.execute(f"""
+        SELECT DISTINCT p._file, p._row, p.field, p.reason, p.value, r.record
+        FROM ({union}) p LEFT JOIN ({records}) r USING (_file, _row)
+        ORDER BY p._file, p._row, p.field
+    """).fetchall()
     return [
         Problem(f, int(r), field, reason, value, rec) for f, r, field, reason, value, rec in rows
     ]
@@ -146,15 +167,18 @@ def content_hash_sql() -> str:
 
 def finish_staging(
     con: duckdb.DuckDBPyConnection, prepared: str, bad_table: str, staged: str, source: str
-) -> int:
-    """Create ``staged`` with the log columns (but ``ingest_id``) from the clean rows."""
+) -> None:
+    """Create the view ``staged``: the log columns (but ``ingest_id``) of the clean rows.
+
+    A view, not a table: the log's append reads it once, so the rows are not copied twice.
+    """
     cols = [
         "CAST(attrs AS VARCHAR) AS attrs" if c.name == "attrs" else c.name
         for c in EVENT_COLUMNS
         if c.name != "event_id"
     ]
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {staged} AS
+        CREATE OR REPLACE TEMP VIEW {staged} AS
         SELECT coalesce(event_id, 'g-' || md5(concat_ws(chr(31), customer_id, event_type,
                    CAST(ts AS VARCHAR), coalesce(ref, '\\N')))) AS event_id,
                {", ".join(cols)},
@@ -164,5 +188,3 @@ def finish_staging(
         FROM {prepared} p
         WHERE NOT EXISTS (SELECT 1 FROM {bad_table} b WHERE b._file = p._file AND b._row = p._row)
     """)
-    (n,) = con.execute(f"SELECT count(*) FROM {staged}").fetchone() or (0,)
-    return int(n)

@@ -59,7 +59,7 @@ class EventLog:
         return f"read_parquet([{files}])"
 
     def append(self, con: duckdb.DuckDBPyConnection, staged: str, ingest_id: str) -> AppendResult:
-        """Append the rows of temp table ``staged`` (log columns); call under the write lock.
+        """Append the rows of relation ``staged`` (log columns); call under the write lock.
 
         Idempotent by ``event_id``: an id already in the log (or earlier in the
         batch) with the same ``content_hash`` is a duplicate and is skipped; with
@@ -67,31 +67,30 @@ class EventLog:
         """
         manifest = self.manifest()
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _ranked AS
+            CREATE OR REPLACE TEMP TABLE _incoming AS
             SELECT s.* REPLACE ('{ingest_id}' AS ingest_id),
-                   row_number() OVER (PARTITION BY s.event_id ORDER BY s.source_row) AS _k,
-                   first_value(s.content_hash) OVER (
-                       PARTITION BY s.event_id ORDER BY s.source_row) AS _first_hash,
                    e.content_hash AS _log_hash, e.ingest_id AS _log_ingest
             FROM {staged} s
             LEFT JOIN (SELECT event_id, content_hash, ingest_id
                        FROM {self.relation_sql(manifest)}) e USING (event_id)
         """)
+        repeats = self._repeats_in_batch(con)
         conflicts = con.execute("""
-            SELECT source_file, source_row, event_id, _log_ingest
-            FROM _ranked
-            WHERE (_log_hash IS NOT NULL AND _log_hash <> content_hash)
-               OR (_log_hash IS NULL AND _k > 1 AND _first_hash <> content_hash)
-            ORDER BY source_file, source_row
+            SELECT source_file, source_row, event_id, _log_ingest FROM _incoming
+            WHERE _log_hash <> content_hash
+            UNION ALL
+            SELECT source_file, source_row, event_id, NULL FROM _repeats WHERE _differs
+            ORDER BY 1, 2
         """).fetchall()
-        (dupes,) = con.execute("""
-            SELECT count(*) FROM _ranked
-            WHERE (_log_hash IS NOT NULL AND _log_hash = content_hash)
-               OR (_log_hash IS NULL AND _k > 1 AND _first_hash = content_hash)
-        """).fetchone() or (0,)
-        (new,) = con.execute(
-            "SELECT count(*) FROM _ranked WHERE _log_hash IS NULL AND _k = 1"
+        (candidates, known_dupes) = con.execute("""
+            SELECT count(*) FILTER (WHERE _log_hash IS NULL),
+                   count(*) FILTER (WHERE _log_hash = content_hash)
+            FROM _incoming
+        """).fetchone() or (0, 0)
+        (repeat_dupes,) = con.execute(
+            "SELECT count(*) FILTER (WHERE NOT _differs) FROM _repeats"
         ).fetchone() or (0,)
+        new = int(candidates) - repeats
         segment = None
         version = int(manifest["version"])
         if new:
@@ -100,18 +99,20 @@ class EventLog:
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = self.root / f".tmp-{segment}"
             cols = ", ".join(LOG_COLUMN_NAMES)
-            con.execute(
-                f"COPY (SELECT {cols} FROM _ranked WHERE _log_hash IS NULL AND _k = 1) "
-                f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
-            )
+            con.execute(f"""
+                COPY (SELECT {cols} FROM _incoming i WHERE _log_hash IS NULL
+                      AND NOT EXISTS (SELECT 1 FROM _repeats r WHERE r.source_file = i.source_file
+                                      AND r.source_row = i.source_row))
+                TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)
+            """)
             os.replace(tmp, self.root / segment)
             manifest["segments"].append({"file": segment, "rows": new, "ingest_id": ingest_id})
             manifest["version"] = version
             write_json_atomic(self.manifest_path, manifest)
-        con.execute("DROP TABLE IF EXISTS _ranked")
+        con.execute("DROP TABLE IF EXISTS _incoming; DROP TABLE IF EXISTS _repeats")
         return AppendResult(
-            new=int(new),
-            duplicates=int(dupes),
+            new=new,
+            duplicates=int(known_dupes) + int(repeat_dupes),
             conflicts=[
                 {"file": f, "row": r, "event_id": eid, "log_ingest": li}
                 for f, r, eid, li in conflicts
@@ -119,3 +120,26 @@ class EventLog:
             segment=segment,
             version=version,
         )
+
+    @staticmethod
+    def _repeats_in_batch(con: duckdb.DuckDBPyConnection) -> int:
+        """Later copies of an id new to the log but repeated in the batch, into ``_repeats``.
+
+        The first copy (by file and row) is the one appended; ``_differs`` marks later copies
+        whose content differs from it (conflicts). Returns how many later copies there are.
+        """
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _repeats AS
+            SELECT source_file, source_row, event_id, _k > 1 AND content_hash <> _first AS _differs
+            FROM (
+              SELECT source_file, source_row, event_id, content_hash,
+                     row_number() OVER w AS _k, first_value(content_hash) OVER w AS _first
+              FROM _incoming
+              WHERE _log_hash IS NULL AND event_id IN (
+                SELECT event_id FROM _incoming WHERE _log_hash IS NULL
+                GROUP BY event_id HAVING count(*) > 1)
+              WINDOW w AS (PARTITION BY event_id ORDER BY source_file, source_row))
+            WHERE _k > 1
+        """)
+        (n,) = con.execute("SELECT count(*) FROM _repeats").fetchone() or (0,)
+        return int(n)

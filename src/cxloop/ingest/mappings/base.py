@@ -17,7 +17,6 @@ class Staged:
 
     table: str
     rows_read: int
-    events: int
     problems: list[Problem]
 
 

@@ -69,12 +69,17 @@ class GenericMapping:
             problems.extend(raw.problems)
             prepared_parts.append(self._prepare(con, raw.name, raw.columns, raw.file, i))
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _prepared AS "
-            f"{' UNION ALL BY NAME '.join(prepared_parts)}"
+            f"CREATE OR REPLACE TEMP VIEW _prepared AS {' UNION ALL BY NAME '.join(prepared_parts)}"
         )
-        problems.extend(split_bad_rows(con, "_prepared", canonical_checks(), "_bad"))
-        events = finish_staging(con, "_prepared", "_bad", staged, self.name)
-        return Staged(staged, rows, events, problems)
+        # parse once into typed rows; the raw record is built for bad rows only
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _parsed AS SELECT * EXCLUDE (_record) FROM _prepared"
+        )
+        problems.extend(
+            split_bad_rows(con, "_parsed", canonical_checks(), "_bad", records_from="_prepared")
+        )
+        finish_staging(con, "_parsed", "_bad", staged, self.name)
+        return Staged(staged, rows, problems)
 
     def _prepare(
         self, con: duckdb.DuckDBPyConnection, raw: str, columns: list[str], file: str, index: int
@@ -83,7 +88,7 @@ class GenericMapping:
             return f"r.{q(name)}" if name in columns else "NULL::VARCHAR"
 
         extras = [c for c in columns if c not in CANONICAL]
-        attrs = text(col("attrs"))
+        attrs = f"nullif({col('attrs')}, '')"  # JSON ignores spaces; trim is costly here
         if extras:
             pairs = ", ".join(f"{lit(c)}, {text('r.' + q(c))}" for c in extras)
             given = attrs
@@ -97,7 +102,7 @@ class GenericMapping:
             )
         name = f"_prep{index}"
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {name} AS
+            CREATE OR REPLACE TEMP VIEW {name} AS
             SELECT *, coalesce(department_given, {_default_department()}) AS department
             FROM (
               SELECT {text(col("event_id"))} AS event_id,

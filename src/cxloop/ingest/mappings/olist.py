@@ -147,9 +147,8 @@ class OlistMapping:
             "CREATE OR REPLACE TEMP TABLE _olist_nobad AS "
             "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row WHERE false"
         )
-        events = finish_staging(con, "_olist_events", "_olist_nobad", staged, self.name)
-        rows = sum(r.rows for r in raws.values())
-        return Staged(staged, rows, events, problems)
+        finish_staging(con, "_olist_events", "_olist_nobad", staged, self.name)
+        return Staged(staged, sum(r.rows for r in raws.values()), problems)
 
     # -- per file ---------------------------------------------------------------
 
