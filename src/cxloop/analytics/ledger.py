@@ -10,6 +10,7 @@ other Ibis backends. The semantics are those of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import ibis
@@ -56,26 +57,35 @@ def _secs(ts: ir.TimestampValue) -> ir.FloatingValue:
     return ts.epoch_seconds().cast("float64")
 
 
-def _first_after(
-    openers: ir.Table, facts: ir.Table, name: str, strictly_after_open: bool = False
-) -> ir.Table:
-    """For each promise, the time of the first fact with its customer and ref."""
-    pred = [openers.customer_id == facts.f_customer, openers.ref == facts.f_ref]
-    pred.append(
-        facts.f_ts > openers.opened_at if strictly_after_open else facts.f_ts >= openers.opened_at
+def _firsts(openers: ir.Table, events: ir.Table, wanted: dict[str, tuple[str, ...]]) -> ir.Table:
+    """Per promise, the first time of each wanted kind of fact (same customer and ref, at or
+    after opening): one join for all of them, ``{name: event types}``."""
+    types = sorted({t for group in wanted.values() for t in group})
+    facts = events.filter(events.event_type.isin(types))
+    facts = facts.select(
+        f_customer=facts.customer_id, f_ref=facts.ref, f_ts=facts.ts, f_type=facts.event_type
     )
-    joined = openers.select("promise_id", "customer_id", "ref", "opened_at").join(facts, pred)
-    return joined.group_by("promise_id").aggregate(**{name: joined.f_ts.min()})
+    keys = openers.select("promise_id", "customer_id", "ref", "opened_at")
+    joined = keys.join(
+        facts,
+        [
+            keys.customer_id == facts.f_customer,
+            keys.ref == facts.f_ref,
+            facts.f_ts >= keys.opened_at,
+        ],
+    )
+    return joined.group_by("promise_id").aggregate(
+        **{
+            name: joined.f_ts.min(where=joined.f_type.isin(list(group)))
+            for name, group in wanted.items()
+        }
+    )
 
 
-def _facts(events: ir.Table, types: tuple[str, ...]) -> ir.Table:
-    picked = events.filter(events.event_type.isin(list(types)))
-    return picked.select(f_customer=picked.customer_id, f_ref=picked.ref, f_ts=picked.ts)
-
-
-def _rule_expr(events: ir.Table, rule: PromiseRule, as_of: datetime) -> ir.Table:
+def _rule_expr(sources: LedgerSources, rule: PromiseRule, as_of: datetime) -> ir.Table:
     as_of_lit = ibis.literal(as_of, type="timestamp")
-    opens = events.filter(events.event_type == rule.opens_on)
+    events = sources.facts
+    opens = sources.openers.filter(sources.openers.event_type == rule.opens_on)
     if rule.channels:
         opens = opens.filter(opens.channel.isin(list(rule.channels)))
     fallback_due = opens.ts + ibis.interval(seconds=int(rule.due_after.total_seconds()))
@@ -93,30 +103,30 @@ def _rule_expr(events: ir.Table, rule: PromiseRule, as_of: datetime) -> ir.Table
         due_at=due,
         open_attrs=opens.attrs,
     )
-    t = openers.left_join(
-        _first_after(openers, _facts(events, (rule.fulfilled_by,)), "fulfilled_at"), "promise_id"
-    ).drop("promise_id_right")
+    wanted = {"fulfilled_at": (rule.fulfilled_by,)}
     if rule.voided_by:
-        t = t.left_join(
-            _first_after(t, _facts(events, rule.voided_by), "voided_at"), "promise_id"
-        ).drop("promise_id_right")
-    else:
-        t = t.mutate(voided_at=ibis.null("timestamp"))
+        wanted["voided_at"] = rule.voided_by
     milestones = sorted({r.milestone for r in rule.risks if r.milestone})
     if milestones:
-        t = t.left_join(
-            _first_after(t, _facts(events, tuple(milestones[:1])), "milestone_at"), "promise_id"
-        ).drop("promise_id_right")
-    else:
-        t = t.mutate(milestone_at=ibis.null("timestamp"))
+        wanted["milestone_at"] = tuple(milestones)
+    t = openers.left_join(_firsts(openers, events, wanted), "promise_id").drop("promise_id_right")
+    for name in ("voided_at", "milestone_at"):
+        if name not in wanted:
+            t = t.mutate(**{name: ibis.null("timestamp")})
     return _classified(t, rule, as_of_lit)
 
 
 def _classified(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar) -> ir.Table:
-    opened, due = _secs(t.opened_at), _secs(t.due_at)
-    fulfilled = _secs(t.fulfilled_at)
-    duration_h = (fulfilled - opened) / _HOUR
-    milestone_h = (_secs(t.milestone_at) - opened) / _HOUR
+    # epoch seconds once, as columns: later steps refer to them instead of repeating them
+    t = t.mutate(
+        o_s=_secs(t.opened_at),
+        d_s=_secs(t.due_at),
+        f_s=_secs(t.fulfilled_at),
+        m_s=_secs(t.milestone_at),
+        v_s=_secs(t.voided_at),
+    )
+    duration_h = (t.f_s - t.o_s) / _HOUR
+    milestone_h = (t.m_s - t.o_s) / _HOUR
     prior = ibis.window(
         group_by=[t.customer_id], order_by=[t.opened_at, t.promise_id], rows=(None, -1)
     )
@@ -128,48 +138,52 @@ def _classified(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar) -> ir
     )
     tol = 1.0 + rule.baseline_tolerance
     gap_h = rule.baseline_min_gap.total_seconds() / _HOUR
-    opened, fulfilled = _secs(t.opened_at), _secs(t.fulfilled_at)
-    due, milestone = _secs(t.due_at), _secs(t.milestone_at)
 
     def slower(baseline: ir.FloatingValue) -> ir.FloatingValue:
-        return opened + ibis.greatest(baseline * tol, baseline + gap_h) * _HOUR
+        return t.o_s + ibis.greatest(baseline * tol, baseline + gap_h) * _HOUR
 
-    candidates: list[tuple[str, ir.FloatingValue]] = []
-    for risk in rule.risks:
+    candidates: dict[str, ir.FloatingValue] = {}
+    reasons: dict[str, str] = {}
+    for i, risk in enumerate(rule.risks):
         if risk.kind is RiskKind.MILESTONE_DEADLINE:
             within = risk.within.total_seconds() if risk.within else 0.0
-            at = opened + within
+            at = t.o_s + within
             if risk.deadline_attr:
                 attr = attr_text(t.open_attrs, risk.deadline_attr).try_cast("timestamp")
                 at = _secs(attr).fill_null(at) if risk.within else _secs(attr)
-            hit = milestone.isnull() | (milestone > at)
+            hit = t.m_s.isnull() | (t.m_s > at)
         elif risk.kind is RiskKind.MILESTONE_SLOWER_THAN_USUAL:
             at = slower(t.milestone_baseline_h)
-            hit = milestone.isnull() | (milestone > at)
+            hit = t.m_s.isnull() | (t.m_s > at)
         elif risk.kind is RiskKind.SLOWER_THAN_USUAL:
             at = slower(t.baseline_hours)
-            hit = fulfilled.isnull() | (fulfilled > at)
+            hit = t.f_s.isnull() | (t.f_s > at)
         else:  # DUE_SOON
             before = risk.before_due.total_seconds() if risk.before_due else 0.0
-            at = due - before
-            hit = fulfilled.isnull() | (fulfilled > at)
-        candidates.append((risk.reason, ibis.ifelse(hit, at, ibis.null("float64"))))
+            at = t.d_s - before
+            hit = t.f_s.isnull() | (t.f_s > at)
+        candidates[f"c{i}"] = ibis.ifelse(hit, at, ibis.null("float64"))
+        reasons[f"c{i}"] = risk.reason
 
-    as_of_s = _secs(as_of)
-    resolved_s = ibis.least(fulfilled, due)
-    if candidates:
-        earliest = (
-            ibis.least(*[c for _, c in candidates]) if len(candidates) > 1 else candidates[0][1]
+    if not candidates:
+        t = t.mutate(risk_s=ibis.null("float64"), at_risk_reason=ibis.null("string"))
+        return _with_state(t, rule, as_of, gap_h, tol)
+    t = t.mutate(**candidates)
+    cols = [t[c] for c in candidates]
+    earliest = ibis.least(*cols) if len(cols) > 1 else cols[0]
+    t = t.mutate(earliest=earliest)
+    valid = (
+        t.earliest.notnull()
+        & (t.earliest < ibis.least(t.f_s, t.d_s))
+        & (t.earliest <= _secs(as_of))
+    )
+    t = t.mutate(risk_s=ibis.ifelse(valid, t.earliest, ibis.null("float64")))
+    t = t.mutate(
+        at_risk_reason=ibis.cases(
+            *[(t[c] == t.risk_s, reason) for c, reason in reasons.items()],
+            else_=ibis.null("string"),
         )
-        valid = earliest.notnull() & (earliest < resolved_s) & (earliest <= as_of_s)
-        risk_s = ibis.ifelse(valid, earliest, ibis.null("float64"))
-        reason = ibis.cases(
-            *[(c == risk_s, name) for name, c in candidates], else_=ibis.null("string")
-        )
-    else:
-        risk_s = ibis.null("float64")
-        reason = ibis.null("string")
-    t = t.mutate(risk_s=risk_s, at_risk_reason=reason)
+    )
     return _with_state(t, rule, as_of, gap_h, tol)
 
 
@@ -177,8 +191,7 @@ def _with_state(
     t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar, gap_h: float, tol: float
 ) -> ir.Table:
     margin = rule.exceeded_margin.total_seconds()
-    due, fulfilled = _secs(t.due_at), _secs(t.fulfilled_at)
-    voided = _secs(t.voided_at)
+    due, fulfilled, voided = t.d_s, t.f_s, t.v_s
     as_of_s = _secs(as_of)
     is_void = (
         t.voided_at.notnull() & (voided <= due) & (t.fulfilled_at.isnull() | (voided < fulfilled))
@@ -232,7 +245,7 @@ def _with_state(
         below_baseline=below.fill_null(False),
         at_risk_at=ibis.ifelse(
             t.risk_s.notnull() & ~t.state.isin(["cancelled"]),
-            t.opened_at + (t.risk_s - _secs(t.opened_at)).round().cast("int64").as_interval("s"),
+            t.opened_at + (t.risk_s - t.o_s).round().cast("int64").as_interval("s"),
             ibis.null("timestamp"),
         ),
         at_risk_reason=ibis.ifelse(t.state == "cancelled", ibis.null("string"), t.at_risk_reason),
@@ -240,11 +253,48 @@ def _with_state(
     ).cast(LEDGER_SCHEMA)
 
 
-def ledger_expr(events: ir.Table, rules: RuleSet, as_of: datetime) -> ir.Table:
-    """The whole ledger as of ``as_of``: facts after it are not yet known."""
+@dataclass(frozen=True)
+class LedgerSources:
+    """The events the rules read, known as of the as-of time: opening events (with their
+    attributes) and the narrow facts that fulfil, void or mark a milestone. A runner may
+    materialise them once (``.cache()``) so the rules do not each scan the whole log."""
+
+    openers: ir.Table
+    facts: ir.Table
+
+
+def ledger_sources(events: ir.Table, rules: RuleSet, as_of: datetime) -> LedgerSources:
     known = events.filter(events.ts <= ibis.literal(as_of, type="timestamp"))
-    parts = [_rule_expr(known, rule, as_of) for rule in rules.rules]
+    opening = sorted({r.opens_on for r in rules.rules})
+    fact_types = sorted(
+        {t for r in rules.rules for t in (r.fulfilled_by, *r.voided_by)}
+        | {k.milestone for r in rules.rules for k in r.risks if k.milestone}
+    )
+    openers = known.filter(known.event_type.isin(opening)).select(
+        "event_id",
+        "customer_id",
+        "event_type",
+        "ts",
+        "channel",
+        "ref",
+        "amount",
+        "due_at",
+        "attrs",
+    )
+    facts = known.filter(known.event_type.isin(fact_types)).select(
+        "customer_id", "ref", "ts", "event_type"
+    )
+    return LedgerSources(openers, facts)
+
+
+def ledger_from_sources(sources: LedgerSources, rules: RuleSet, as_of: datetime) -> ir.Table:
+    parts = [_rule_expr(sources, rule, as_of) for rule in rules.rules]
     out = parts[0]
     for part in parts[1:]:
         out = out.union(part)
     return out
+
+
+def ledger_expr(events: ir.Table, rules: RuleSet, as_of: datetime) -> ir.Table:
+    """The whole ledger as of ``as_of``: facts after it are not yet known."""
+    return ledger_from_sources(ledger_sources(events, rules, as_of), rules, as_of)

@@ -9,8 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import ibis.expr.types as ir
+import pyarrow.parquet as pq
 
-from cxloop.analytics.ledger import ledger_expr
+from cxloop.analytics.ledger import (
+    LedgerSources,
+    ledger_expr,
+    ledger_from_sources,
+    ledger_sources,
+)
 from cxloop.services.workspace import Workspace
 from cxloop.store.files import read_json, write_json_atomic
 
@@ -46,18 +52,24 @@ def build_ledger(ws: Workspace, as_of: datetime | None = None) -> LedgerBuild:
     started = time.perf_counter()
     with ws.write_lock():
         manifest = ws.log.manifest()
-        events = ws.ibis.sql(f"SELECT * FROM {ws.log.relation_sql(manifest)}")
+        events = ws.events(manifest)
         mode = "fixed" if as_of is not None else "latest_event"
         when = as_of.replace(tzinfo=None) if as_of is not None else latest_event_time(ws, events)
-        expr = ledger_expr(events, ws.rules, when)
         ws.ledger_dir.mkdir(parents=True, exist_ok=True)
         name = f"promises-{manifest['version']:06d}-{int(time.time() * 1000)}.parquet"
         tmp = ws.ledger_dir / f".tmp-{name}"
-        ws.ibis.to_parquet(expr, tmp)
+        # materialise the events the rules read once, instead of one log scan per rule
+        raw = ledger_sources(events, ws.rules, when)
+        openers, facts = raw.openers.cache(), raw.facts.cache()
+        try:
+            ws.ibis.to_parquet(
+                ledger_from_sources(LedgerSources(openers, facts), ws.rules, when), tmp
+            )
+        finally:
+            openers.release()
+            facts.release()
         os.replace(tmp, ws.ledger_dir / name)
-        (count,) = ws.duck.execute(
-            f"SELECT count(*) FROM read_parquet('{ws.ledger_dir / name}')"
-        ).fetchone() or (0,)
+        count = pq.read_metadata(ws.ledger_dir / name).num_rows
         old = _manifest(ws).get("file")
         build = LedgerBuild(
             promises=int(count),

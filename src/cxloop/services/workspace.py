@@ -18,6 +18,7 @@ import tomllib
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import ibis
@@ -60,6 +61,7 @@ class Workspace:
         self.log = EventLog(self.home / "events")
         self.ledger_dir = self.home / "ledger"
         self.state = StateDB(self.home / "state.sqlite")
+        self._views: set[str] = set()
 
     @classmethod
     def open(cls, home: str | Path | None = None, **settings: object) -> Workspace:
@@ -83,12 +85,25 @@ class Workspace:
     def write_lock(self) -> WriteLock:
         return WriteLock(self.home / ".lock", self.settings.lock_timeout)
 
-    def events(self) -> ir.Table:
-        """The event log as an Ibis table (a snapshot of the current segments)."""
-        return self.ibis.sql(f"SELECT * FROM {self.log.relation_sql()}")
+    def events(self, manifest: dict[str, Any] | None = None) -> ir.Table:
+        """The event log as an Ibis table: a snapshot of the segments the manifest lists.
+
+        The snapshot is a DuckDB view named by the log version, so expressions over it stay
+        short (Ibis inlines a SQL source into every use) and a later append does not change
+        what an open expression reads.
+        """
+        m = self.log.manifest() if manifest is None else manifest
+        name = f"cx_events_v{int(m['version'])}"
+        if name not in self._views:
+            self.duck.execute(
+                f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {self.log.relation_sql(m)}"
+            )
+            self._views.add(name)
+        return self.ibis.table(name)
 
     def close(self) -> None:
         if "duck" in self.__dict__:
             self.duck.close()
             del self.__dict__["duck"]
+            self._views.clear()
             self.__dict__.pop("ibis", None)
