@@ -174,3 +174,17 @@ def test_repeats_within_one_file(cx: cxloop.Cxloop, tmp_path: Path) -> None:
     assert "repeated in this file" in problem.reason
     kept = cx.events().execute().set_index("event_id")
     assert kept.loc["e2", "channel"] == "carrier"  # the first copy wins
+
+
+def test_rows_after_several_malformed_lines_keep_their_numbers(
+    cx: cxloop.Cxloop, tmp_path: Path
+) -> None:
+    bad = "x,c9,order_placed,2026-03-01T10:00:00Z,,web,O-9,1,,,EXTRA"
+    good = [f"g{i},c1,order_shipped,2026-03-0{i}T09:00:00Z,,carrier,O-1,,," for i in (1, 2, 3)]
+    lines = [good[0], bad, bad.replace("x,", "y,"), good[1], bad.replace("x,", "z,"), good[2]]
+    report = cx.ingest(write_csv(tmp_path / "x.csv", lines))
+    assert report.events_new == 3 and report.rows_read == 6
+    assert sorted(p.row for p in report.problems) == [2, 3, 5]
+    rows = cx.events().execute().sort_values("source_row")
+    assert list(rows.source_row) == [1, 4, 6]
+    assert list(rows.event_id) == ["g1", "g2", "g3"]

@@ -73,15 +73,22 @@ def _numbers(total: int, bad: set[int]) -> np.ndarray:
     return rows
 
 
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable:
-    rej, scan = f"{name}_rej", f"{name}_scan"
+    """Load the CSV into a DuckDB temp table; its ``rowid`` follows the file order
+    (DuckDB preserves insertion order), which numbers the rows without another copy."""
+    rej, scan, rows = f"{name}_rej", f"{name}_scan", f"{name}_rows"
+    delim = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
-        table = con.execute(
-            "SELECT * FROM read_csv(?, all_varchar = true, header = true, delim = ?, "
-            "quote = '\"', escape = '\"', "
-            "store_rejects = true, rejects_table = ?, rejects_scan = ?)",
-            [str(path), "\t" if path.suffix.lower() == ".tsv" else ",", rej, scan],
-        ).fetch_arrow_table()
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM read_csv("
+            f"{_sql_text(str(path))}, all_varchar = true, header = true, "
+            f"delim = {_sql_text(delim)}, quote = '\"', escape = '\"', store_rejects = true, "
+            f"rejects_table = '{rej}', rejects_scan = '{scan}')"
+        )
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot be read as CSV: {exc}") from exc
     problems = [
@@ -99,10 +106,22 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable
         ).fetchall()
     ]
     con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {scan}")
-    bad = {p.row for p in problems}
-    total = table.num_rows + len(bad)
-    _register(con, name, table, _numbers(total, bad))
-    return RawTable(name, str(path), table.column_names, total, problems)
+    bad = sorted({p.row for p in problems})
+    columns = [d[0] for d in con.execute(f"SELECT * FROM {rows} LIMIT 0").description]
+    (good,) = con.execute(f"SELECT count(*) FROM {rows}").fetchone() or (0,)
+    if bad:
+        # good row i (0-based) is preceded by the rejected rows j with r_j - j <= i
+        # (r_j - j good rows come before the j-th rejected row)
+        values = ", ".join(f"({r - j})" for j, r in enumerate(bad, start=1))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name}_skips AS "
+            f"SELECT * FROM (VALUES {values}) v(good_before)"
+        )
+        row = f"rowid + 1 + (SELECT count(*) FROM {name}_skips k WHERE k.good_before <= r.rowid)"
+    else:
+        row = "rowid + 1"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT r.*, {row} AS _row FROM {rows} r")
+    return RawTable(name, str(path), columns, int(good) + len(bad), problems)
 
 
 def _to_text(value: object) -> str | None:

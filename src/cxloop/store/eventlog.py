@@ -99,12 +99,16 @@ class EventLog:
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = self.root / f".tmp-{segment}"
             cols = ", ".join(LOG_COLUMN_NAMES)
-            con.execute(f"""
-                COPY (SELECT {cols} FROM _incoming i WHERE _log_hash IS NULL
-                      AND NOT EXISTS (SELECT 1 FROM _repeats r WHERE r.source_file = i.source_file
-                                      AND r.source_row = i.source_row))
-                TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)
-            """)
+            keep = "_log_hash IS NULL"
+            if repeats:
+                keep += (
+                    " AND NOT EXISTS (SELECT 1 FROM _repeats r WHERE r.source_file = i.source_file"
+                    " AND r.source_row = i.source_row)"
+                )
+            con.execute(
+                f"COPY (SELECT {cols} FROM _incoming i WHERE {keep}) "
+                f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
+            )
             os.replace(tmp, self.root / segment)
             manifest["segments"].append({"file": segment, "rows": new, "ingest_id": ingest_id})
             manifest["version"] = version
