@@ -106,3 +106,10 @@ def test_rules_check_names_the_bad_field(tmp_path: Path) -> None:
     assert "rule #1 (x), field 'fulfilled_by': unknown event type 'nope'" in proc.stderr
     ok = json.loads(run(tmp_path / "s", "rules", "check", "--format", "json").stdout)
     assert len(ok["rules"]) == 6
+
+
+def test_quarantine_filtered_by_file_name(loaded: Path) -> None:
+    out = json.loads(run(loaded, "quarantine", "--file", "events.csv", "--format", "json").stdout)
+    assert out["count"] == 5
+    none = json.loads(run(loaded, "quarantine", "--file", "other.csv", "--format", "json").stdout)
+    assert none["count"] == 0

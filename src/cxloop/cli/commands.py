@@ -73,9 +73,17 @@ def quarantine(cx: client.Cxloop, all_loads: bool, file: str | None, fmt: Format
     table(
         out,
         f"Quarantine: {len(df)} problem(s)",
-        df,
+        df.assign(file=df["file"].map(_short_path)),
         ["file", "row", "field", "reason", "value", "ingest_id"],
     )
+
+
+def _short_path(path: str) -> str:
+    """A file path relative to the working directory when it lies under it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def timeline(cx: client.Cxloop, customer_id: str, fmt: Format) -> None:

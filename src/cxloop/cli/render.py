@@ -82,6 +82,10 @@ LABELS = {
 }
 
 
+#: Integer columns that are identifiers or positions, printed without thousands separators.
+PLAIN_NUMBERS = frozenset({"row", "source_row", "log_version"})
+
+
 def make_console(stderr: bool = False) -> Console:
     """A console as wide as the terminal, or 160 columns when output is not a terminal."""
     stream = sys.stderr if stderr else sys.stdout
@@ -105,7 +109,13 @@ def table(
     for row in df[cols].itertuples(index=False):
         t.add_row(
             *[
-                (f"{v:.1%}" if c in pct and v is not None and not pd.isna(v) else fmt(v))
+                (
+                    f"{v:.1%}"
+                    if c in pct and v is not None and not pd.isna(v)
+                    else str(v)
+                    if c in PLAIN_NUMBERS
+                    else fmt(v)
+                )
                 for c, v in zip(cols, row, strict=True)
             ]
         )

@@ -156,9 +156,11 @@ class StateDB:
                 "(SELECT max(loaded_at) FROM file_loads f2 WHERE f2.file = f1.file)) cur"
                 " ON cur.file = q.file AND cur.file_sha256 = q.file_sha256"
             )
-        if file:
-            where.append("q.file = ?")
-            args.append(file)
+        if file:  # a path as loaded, or its trailing part (a file name)
+            resolved = str(Path(file).resolve()) if Path(file).exists() else file
+            where.append("(q.file = ? OR q.file LIKE ? ESCAPE '\\')")
+            escaped = file.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args += [resolved, "%/" + escaped]
         if ingest_id:
             where.append("q.ingest_id = ?")
             args.append(ingest_id)
