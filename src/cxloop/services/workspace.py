@@ -74,7 +74,7 @@ class Workspace:
     @cached_property
     def duck(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
         return con
 
     @cached_property
