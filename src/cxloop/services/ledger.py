@@ -40,7 +40,8 @@ def _manifest(ws: Workspace) -> dict[str, Any]:
     return read_json(ws.ledger_dir / "manifest.json", {})
 
 
-def latest_event_time(ws: Workspace, events: ir.Table) -> datetime:
+def latest_event_time(events: ir.Table) -> datetime:
+    """The time of the latest event (now, for an empty log)."""
     value = events.ts.max().execute()
     if value is None or value != value:  # empty log (None or NaT)
         return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
@@ -54,7 +55,7 @@ def build_ledger(ws: Workspace, as_of: datetime | None = None) -> LedgerBuild:
         manifest = ws.log.manifest()
         events = ws.events(manifest)
         mode = "fixed" if as_of is not None else "latest_event"
-        when = as_of.replace(tzinfo=None) if as_of is not None else latest_event_time(ws, events)
+        when = as_of.replace(tzinfo=None) if as_of is not None else latest_event_time(events)
         ws.ledger_dir.mkdir(parents=True, exist_ok=True)
         name = f"promises-{manifest['version']:06d}-{int(time.time() * 1000)}.parquet"
         tmp = ws.ledger_dir / f".tmp-{name}"
@@ -82,16 +83,14 @@ def build_ledger(ws: Workspace, as_of: datetime | None = None) -> LedgerBuild:
             file=name,
         )
         write_json_atomic(ws.ledger_dir / "manifest.json", build.as_dict())
-        if old and old != name:
-            _retire(ws, old)
+        _retire(ws, keep={name, old})
     return build
 
 
-def _retire(ws: Workspace, old: str) -> None:
-    """Delete ledger files older than the previous one (a reader may still use that)."""
-    keep = {old}
+def _retire(ws: Workspace, keep: set[str | None]) -> None:
+    """Delete ledger files but the new one and the previous one (a reader may still use it)."""
     for path in ws.ledger_dir.glob("promises-*.parquet"):
-        if path.name not in keep and path.name != _manifest(ws).get("file"):
+        if path.name not in keep:
             path.unlink(missing_ok=True)
 
 
@@ -121,5 +120,5 @@ def promises_table(ws: Workspace, refresh: bool = True) -> ir.Table:
     """The ledger as an Ibis table (rebuilt first when stale, unless ``refresh`` is off)."""
     status = ensure_ledger(ws) if refresh else ledger_status(ws)
     if not status.get("file"):
-        return ledger_expr(ws.events(), ws.rules, latest_event_time(ws, ws.events()))
+        return ledger_expr(ws.events(), ws.rules, latest_event_time(ws.events()))
     return ws.ibis.read_parquet(ws.ledger_dir / status["file"])
