@@ -39,6 +39,15 @@ class RawTable:
     columns: list[str]
     rows: int  # rows read, bad ones included
     problems: list[Problem]
+    registered: bool = True  # an Arrow table registered with DuckDB, else a DuckDB table
+
+
+def release(con: duckdb.DuckDBPyConnection, raw: RawTable) -> None:
+    """Free a raw table's rows (once they are parsed and the bad rows are extracted)."""
+    if raw.registered:
+        con.unregister(raw.name)
+    else:
+        con.execute(f"DROP VIEW IF EXISTS {raw.name}; DROP TABLE IF EXISTS {raw.name}_rows")
 
 
 def detect_format(path: Path) -> str:
@@ -121,7 +130,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable
     else:
         row = "rowid + 1"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT r.*, {row} AS _row FROM {rows} r")
-    return RawTable(name, str(path), columns, int(good) + len(bad), problems)
+    return RawTable(name, str(path), columns, int(good) + len(bad), problems, registered=False)
 
 
 def _to_text(value: object) -> str | None:

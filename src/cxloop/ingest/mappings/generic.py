@@ -13,7 +13,7 @@ import duckdb
 from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_COLUMNS
 from cxloop.errors import MappingError
 from cxloop.ingest.mappings.base import Staged
-from cxloop.ingest.readers import FORMATS, read_file
+from cxloop.ingest.readers import FORMATS, RawTable, read_file, release
 from cxloop.ingest.staging import (
     canonical_checks,
     finish_staging,
@@ -55,9 +55,11 @@ class GenericMapping:
     def stage(self, con: duckdb.DuckDBPyConnection, path: Path, staged: str) -> Staged:
         prepared_parts: list[str] = []
         problems = []
+        raws: list[RawTable] = []
         rows = 0
         for i, file in enumerate(self.inputs(path)):
             raw = read_file(con, file)
+            raws.append(raw)
             missing = [c for c in REQUIRED if c not in raw.columns]
             if missing:
                 raise MappingError(
@@ -78,6 +80,10 @@ class GenericMapping:
         problems.extend(
             split_bad_rows(con, "_parsed", canonical_checks(), "_bad", records_from="_prepared")
         )
+        con.execute("DROP VIEW _prepared")
+        for i, raw in enumerate(raws):  # the typed rows are all that is needed now
+            con.execute(f"DROP VIEW _prep{i}")
+            release(con, raw)
         finish_staging(con, "_parsed", "_bad", staged, self.name)
         return Staged(staged, rows, problems)
 
