@@ -1,0 +1,1 @@
+"""cxloop's benchmarks: ``make bench`` (``python -m bench.run``) writes docs/benchmarks.md."""
