@@ -11,14 +11,21 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from cxloop import client
 from cxloop.analytics.reports import DIMENSIONS
-from cxloop.cli.render import Format, emit_json, make_console, records, table
+from cxloop.cli.render import (
+    PROMISE_REPORT_COLUMNS,
+    RATE_COLUMNS,
+    Format,
+    emit_json,
+    make_console,
+    records,
+    table,
+)
 from cxloop.errors import ConfigError
 from cxloop.services.ledger import ledger_status as status_of
 from cxloop.services.workspace import load_rules
 
 out = make_console()
 err = make_console(stderr=True)
-RATES = ("kept_rate", "exceeded_rate", "broken_rate")
 INGEST_STEPS = 4
 
 
@@ -142,20 +149,8 @@ def promise_report(cx: client.Cxloop, by: list[str], fmt: Format) -> None:
         f"(log version {status.get('log_version')}).",
         highlight=False,
     )
-    cols = [
-        "total",
-        "open",
-        "at_risk",
-        "kept",
-        "exceeded",
-        "broken",
-        "cancelled",
-        "kept_rate",
-        "below_baseline",
-        "broken_flagged_before",
-    ]
     for b, df in groups.items():
-        table(out, f"Promises by {b}", df, [b, *cols], percent=RATES)
+        table(out, f"Promises by {b}", df, [b, *PROMISE_REPORT_COLUMNS], percent=RATE_COLUMNS)
 
 
 def customer_promises(cx: client.Cxloop, customer_id: str, fmt: Format) -> None:

@@ -82,6 +82,21 @@ LABELS = {
 }
 
 
+#: The columns of a promise report table, and which of them are rates (shown as %).
+PROMISE_REPORT_COLUMNS = (
+    "total",
+    "open",
+    "at_risk",
+    "kept",
+    "exceeded",
+    "broken",
+    "cancelled",
+    "kept_rate",
+    "below_baseline",
+    "broken_flagged_before",
+)
+RATE_COLUMNS = ("kept_rate", "exceeded_rate", "broken_rate")
+
 #: Integer columns that are identifiers or positions, printed without thousands separators.
 PLAIN_NUMBERS = frozenset({"row", "source_row", "log_version"})
 

@@ -9,22 +9,8 @@ from rich.console import Console
 from rich.panel import Panel
 
 from cxloop import client
-from cxloop.cli.render import table
+from cxloop.cli.render import PROMISE_REPORT_COLUMNS, RATE_COLUMNS, table
 from cxloop.demo.generator import generate_demo
-
-RATES = ("kept_rate", "exceeded_rate", "broken_rate")
-REPORT_COLS = [
-    "total",
-    "open",
-    "at_risk",
-    "kept",
-    "exceeded",
-    "broken",
-    "cancelled",
-    "kept_rate",
-    "below_baseline",
-    "broken_flagged_before",
-]
 
 
 def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Console) -> None:
@@ -63,7 +49,11 @@ def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Consol
         )
         for by in ("kind", "department"):
             table(
-                out, f"Promises by {by}", cx.promise_report(by), [by, *REPORT_COLS], percent=RATES
+                out,
+                f"Promises by {by}",
+                cx.promise_report(by),
+                [by, *PROMISE_REPORT_COLUMNS],
+                percent=RATE_COLUMNS,
             )
         _at_risk(cx, out)
         _disappointed(cx, out)
