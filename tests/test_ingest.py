@@ -188,3 +188,9 @@ def test_rows_after_several_malformed_lines_keep_their_numbers(
     rows = cx.events().execute().sort_values("source_row")
     assert list(rows.source_row) == [1, 4, 6]
     assert list(rows.event_id) == ["g1", "g2", "g3"]
+
+
+def test_an_empty_file_is_named(cx: cxloop.Cxloop, tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(InputError, match=r"empty\.csv: the file is empty"):
+        cx.ingest(tmp_path / "empty.csv")

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from cxloop import client
 from cxloop.cli import commands
-from cxloop.cli.render import Format
+from cxloop.cli.render import Format, make_console
 from cxloop.errors import CxloopError
 
 app = typer.Typer(
@@ -156,7 +155,7 @@ def demo(
 
 
 def main() -> None:
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     try:
         app(standalone_mode=False)
     except CxloopError as exc:

@@ -63,6 +63,8 @@ def detect_format(path: Path) -> str:
 def read_file(con: duckdb.DuckDBPyConnection, path: Path, name: str | None = None) -> RawTable:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
     name = name or f"raw_{uuid.uuid4().hex[:8]}"
     reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
     return reader[detect_format(path)](con, path, name)
