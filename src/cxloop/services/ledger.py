@@ -121,4 +121,4 @@ def promises_table(ws: Workspace, refresh: bool = True) -> ir.Table:
     status = ensure_ledger(ws) if refresh else ledger_status(ws)
     if not status.get("file"):
         return ledger_expr(ws.events(), ws.rules, latest_event_time(ws.events()))
-    return ws.ibis.read_parquet(ws.ledger_dir / status["file"])
+    return ws.ledger_file(ws.ledger_dir / status["file"])

@@ -93,11 +93,18 @@ class Workspace:
         what an open expression reads.
         """
         m = self.log.manifest() if manifest is None else manifest
-        name = f"cx_events_v{int(m['version'])}"
+        return self._view(f"cx_events_v{int(m['version'])}", self.log.relation_sql(m))
+
+    def ledger_file(self, path: Path) -> ir.Table:
+        """A built ledger file as an Ibis table (one view per file, reused)."""
+        source = "read_parquet('" + str(path).replace("'", "''") + "')"
+        return self._view(
+            "cx_ledger_" + "".join(c if c.isalnum() else "_" for c in path.stem), source
+        )
+
+    def _view(self, name: str, source: str) -> ir.Table:
         if name not in self._views:
-            self.duck.execute(
-                f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {self.log.relation_sql(m)}"
-            )
+            self.duck.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {source}")
             self._views.add(name)
         return self.ibis.table(name)
 
