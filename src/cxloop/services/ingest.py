@@ -97,7 +97,7 @@ def ingest_path(
     ws.state.start_run(ingest_id, source, str(target), _now())
     con = duckdb.connect()
     try:
-        con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
+        ws.configure(con)
         step("reading and validating rows")
         staged = mapping.stage(con, target, "_staged")
         step("appending new events")

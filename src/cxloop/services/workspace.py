@@ -6,6 +6,7 @@
       events/manifest.json, seg-*.parquet   the event log (append-only)
       ledger/manifest.json, *.parquet       the promise ledger (derived, rebuildable)
       state.sqlite                          operational state (WAL): ingest runs, quarantine
+      tmp/                                  where DuckDB spills when data outgrows memory
       .lock                                 the writers' lock
 
 Many processes may open the same HOME at once: readers never wait, writers take
@@ -74,8 +75,17 @@ class Workspace:
     @cached_property
     def duck(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
+        self.configure(con)
         return con
+
+    def configure(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Session settings for every DuckDB connection cxloop opens on this store: UTC,
+        no progress bars on stdout, and spilling (when data outgrows memory) into the
+        store's own tmp/ rather than the working directory."""
+        spill = str(self.home.resolve() / "tmp").replace("'", "''")
+        con.execute(
+            f"SET TimeZone = 'UTC'; SET enable_progress_bar = false; SET temp_directory = '{spill}'"
+        )
 
     @cached_property
     def ibis(self) -> DuckDBBackend:
