@@ -194,3 +194,24 @@ def test_an_empty_file_is_named(cx: cxloop.Cxloop, tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(InputError, match=r"empty\.csv: the file is empty"):
         cx.ingest(tmp_path / "empty.csv")
+
+
+def test_unchanged_files_are_not_read_again(cx: cxloop.Cxloop, tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "events.csv", GOOD + BAD)
+    first = cx.ingest(f)
+    again = cx.ingest(f)
+    assert again.unchanged and not first.unchanged
+    assert (again.rows_read, again.events_new, again.events_duplicate) == (9, 0, 4)
+    assert again.rows_quarantined == 5
+    assert sorted((p.row, p.field) for p in again.problems) == sorted(
+        (p.row, p.field) for p in first.problems
+    )
+    forced = cx.ingest(f, force=True)
+    assert not forced.unchanged
+    assert (forced.events_new, forced.events_duplicate, forced.rows_quarantined) == (0, 4, 5)
+    statuses = [r["status"] for r in cx.workspace.state.runs()]
+    assert statuses == ["done", "unchanged", "done"]
+    # one changed byte: read again
+    write_csv(f, [*GOOD, GOOD[0].replace("e1,", "e11,")])
+    changed = cx.ingest(f)
+    assert not changed.unchanged and changed.events_new == 1

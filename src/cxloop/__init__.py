@@ -19,8 +19,7 @@ from cxloop.errors import (
     StoreError,
 )
 from cxloop.settings import Settings
-
-__version__ = "0.1.0"
+from cxloop.version import __version__
 
 __all__ = [
     "ConfigError",

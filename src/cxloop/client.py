@@ -38,9 +38,11 @@ class Cxloop:
         path: str | Path,
         source: str = "generic",
         progress: ingest_service.Progress | None = None,
+        force: bool = False,
     ) -> ingest_service.IngestReport:
-        """Load a file or directory through a named mapping (idempotent)."""
-        return ingest_service.ingest_path(self.workspace, path, source, progress)
+        """Load a file or directory through a named mapping (idempotent; unchanged files are
+        not read again unless ``force``)."""
+        return ingest_service.ingest_path(self.workspace, path, source, progress, force)
 
     def quarantine(self, *, all_loads: bool = False, file: str | None = None) -> pd.DataFrame:
         rows = self.workspace.state.quarantined(current_only=not all_loads, file=file)

@@ -29,7 +29,7 @@ err = make_console(stderr=True)
 INGEST_STEPS = 4
 
 
-def ingest(cx: client.Cxloop, path: Path, source: str, fmt: Format) -> None:
+def ingest(cx: client.Cxloop, path: Path, source: str, force: bool, fmt: Format) -> None:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -45,10 +45,12 @@ def ingest(cx: client.Cxloop, path: Path, source: str, fmt: Format) -> None:
             bar.update(task, description=message)
             bar.advance(task)
 
-        report = cx.ingest(path, source, progress=step)
+        report = cx.ingest(path, source, progress=step, force=force)
     if fmt is Format.JSON:
         emit_json(out, report.as_dict())
         return
+    if report.unchanged:
+        out.print("Unchanged since it was loaded before: nothing to read (use --force to re-read).")
     out.print(
         f"[bold]{report.events_new:,}[/] new events from {report.rows_read:,} rows "
         f"({len(report.files)} file(s), source {report.source}); "

@@ -49,11 +49,14 @@ def ingest(
     source: Annotated[
         str, typer.Option("--source", "-s", help="Mapping: generic, olist.")
     ] = "generic",
+    force: Annotated[
+        bool, typer.Option("--force", help="Read files even if loaded unchanged before.")
+    ] = False,
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Load events through a named mapping; bad rows go to the quarantine."""
-    commands.ingest(_open(home), path, source, fmt)
+    commands.ingest(_open(home), path, source, force, fmt)
 
 
 @app.command()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -16,6 +18,7 @@ from cxloop.ingest.mappings import get_mapping
 from cxloop.services.workspace import Workspace
 from cxloop.store.eventlog import AppendResult
 from cxloop.store.state import Problem
+from cxloop.version import __version__
 
 Progress = Callable[[str], None]
 
@@ -32,6 +35,7 @@ class IngestReport:
     rows_quarantined: int
     log_version: int
     problems: list[Problem] = field(default_factory=list)
+    unchanged: bool = False  # the same file contents were loaded before: nothing re-read
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -45,6 +49,7 @@ class IngestReport:
             "rows_quarantined": self.rows_quarantined,
             "log_version": self.log_version,
             "problems": [p.__dict__ for p in self.problems],
+            "unchanged": self.unchanged,
         }
 
 
@@ -78,12 +83,61 @@ def _conflicts(appended: AppendResult) -> list[Problem]:
     ]
 
 
+def _signature(source: str, hashes: dict[str, str]) -> str:
+    """What decides a run's outcome: the cxloop version, the mapping and the file contents."""
+    parts = [__version__, source, *(f"{f}\0{h}" for f, h in sorted(hashes.items()))]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _unchanged(
+    ws: Workspace, previous: dict[str, Any], ingest_id: str, hashes: dict[str, str]
+) -> IngestReport:
+    """The report of a run that found the same file contents already loaded: the log is
+    append-only, so re-reading them would add nothing; the quarantine is as it was."""
+    problems = [
+        Problem(
+            q["file"],
+            q["row"],
+            q["field"],
+            q["reason"],
+            q["value"],
+            json.dumps(q["record"]) if q["record"] is not None else None,
+        )
+        for file in hashes
+        for q in ws.state.quarantined(current_only=True, file=file)
+    ]
+    counts = {
+        "rows_read": int(previous["rows_read"]),
+        "events_new": 0,
+        "events_duplicate": int(previous["events_new"]) + int(previous["events_duplicate"]),
+        "rows_quarantined": int(previous["rows_quarantined"]),
+        "log_version": ws.log.version,
+    }
+    ws.state.record_files(ingest_id, hashes, _now())
+    ws.state.finish_run(ingest_id, _now(), counts, "unchanged")
+    return IngestReport(
+        ingest_id,
+        previous["source"],
+        previous["path"],
+        list(hashes),
+        problems=problems,
+        unchanged=True,
+        **counts,
+    )
+
+
 def ingest_path(
-    ws: Workspace, path: str | Path, source: str = "generic", progress: Progress | None = None
+    ws: Workspace,
+    path: str | Path,
+    source: str = "generic",
+    progress: Progress | None = None,
+    force: bool = False,
 ) -> IngestReport:
     """Map, validate and append; bad rows go to the quarantine. Safe to re-run.
 
-    Each run works in its own in-memory DuckDB, so nothing it read stays in memory after it.
+    Files whose exact contents this cxloop version already loaded through the same mapping
+    are not read again (``force`` reads them anyway; the result is the same). Each run works
+    in its own in-memory DuckDB, so nothing it read stays in memory after it.
     """
     step = progress or (lambda _msg: None)
     mapping = get_mapping(source)
@@ -94,7 +148,11 @@ def ingest_path(
     step(f"hashing {len(files)} file(s)")
     hashes = {str(f): _sha256(f) for f in files}
     ingest_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-    ws.state.start_run(ingest_id, source, str(target), _now())
+    signature = _signature(source, hashes)
+    ws.state.start_run(ingest_id, source, str(target), _now(), signature)
+    previous = None if force else ws.state.last_done_run(signature)
+    if previous is not None:
+        return _unchanged(ws, previous, ingest_id, hashes)
     con = duckdb.connect()
     try:
         ws.configure(con)

@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS ingest_runs (
     events_duplicate INTEGER,
     rows_quarantined INTEGER,
     log_version INTEGER,
-    status TEXT NOT NULL
+    status TEXT NOT NULL,
+    signature TEXT
 );
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -82,13 +83,25 @@ class StateDB:
         finally:
             con.close()
 
-    def start_run(self, ingest_id: str, source: str, path: str, started_at: str) -> None:
+    def start_run(
+        self, ingest_id: str, source: str, path: str, started_at: str, signature: str = ""
+    ) -> None:
         with self.connect() as con:
             con.execute(
-                "INSERT INTO ingest_runs (ingest_id, source, path, started_at, status) "
-                "VALUES (?, ?, ?, ?, 'running')",
-                (ingest_id, source, path, started_at),
+                "INSERT INTO ingest_runs (ingest_id, source, path, started_at, status, signature) "
+                "VALUES (?, ?, ?, ?, 'running', ?)",
+                (ingest_id, source, path, started_at, signature),
             )
+
+    def last_done_run(self, signature: str) -> dict[str, Any] | None:
+        """The latest completed run that read exactly these file contents the same way."""
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT * FROM ingest_runs WHERE signature = ? AND status = 'done' "
+                "ORDER BY started_at DESC LIMIT 1",
+                (signature,),
+            ).fetchone()
+            return dict(row) if row else None
 
     def finish_run(
         self, ingest_id: str, finished_at: str, counts: dict[str, int], status: str = "done"
