@@ -382,8 +382,10 @@ def section_ingest(res: Any, size: Size, seed: int) -> list[str]:
         f" gives **{n:,} events**, written as one CSV of {mib(gen['csv_bytes'])} "
         "(`cxloop.demo.write_csv`). cxloop loads it with "
         '`cxloop.open(home).ingest(csv, source="generic")` into a new store; the '
-        "re-ingest loads the same file again into that store (every event a duplicate, "
-        "nothing appended). The store's log segments are zstd Parquet written by DuckDB, "
+        "re-ingest loads the same file again into that store: its sha256 shows it was "
+        "loaded unchanged, so it is not parsed again (`ingest(..., force=True)` would "
+        "re-read it and find every event a duplicate). The store's log segments are zstd "
+        "Parquet written by DuckDB, "
         "so DuckDB's `COPY` of the CSV to a zstd Parquet file is the engine's own load.",
         "",
     ]
