@@ -17,7 +17,14 @@ import ibis
 import ibis.expr.types as ir
 
 from cxloop.analytics.attrs import attr_text
-from cxloop.domain.promises import PromiseRule, RiskKind, RuleSet
+from cxloop.domain.promises import (
+    KEPT_STATES,
+    Breach,
+    PromiseRule,
+    PromiseState,
+    RiskKind,
+    RuleSet,
+)
 
 #: The ledger's columns and types, in order (docs/promises.md documents each).
 LEDGER_SCHEMA = ibis.schema(
@@ -51,6 +58,8 @@ LEDGER_SCHEMA = ibis.schema(
 LEDGER_COLUMNS = tuple(LEDGER_SCHEMA.names)
 
 _HOUR = 3600.0
+BROKEN = PromiseState.BROKEN.value
+CANCELLED = PromiseState.CANCELLED.value
 
 
 def _secs(ts: ir.TimestampValue) -> ir.FloatingValue:
@@ -197,20 +206,20 @@ def _with_state(
         t.voided_at.notnull() & (voided <= due) & (t.fulfilled_at.isnull() | (voided < fulfilled))
     )
     state = ibis.cases(
-        (is_void, "cancelled"),
-        (t.fulfilled_at.notnull() & (fulfilled > due), "broken"),
+        (is_void, CANCELLED),
+        (t.fulfilled_at.notnull() & (fulfilled > due), BROKEN),
         (
             t.fulfilled_at.notnull() & ibis.literal(margin > 0) & (fulfilled <= due - margin),
-            "exceeded",
+            PromiseState.EXCEEDED.value,
         ),
-        (t.fulfilled_at.notnull(), "kept"),
-        (as_of_s > due, "broken"),
-        (t.risk_s.notnull(), "at_risk"),
-        else_="open",
+        (t.fulfilled_at.notnull(), PromiseState.KEPT.value),
+        (as_of_s > due, BROKEN),
+        (t.risk_s.notnull(), PromiseState.AT_RISK.value),
+        else_=PromiseState.OPEN.value,
     )
     t = t.mutate(state=state)
     late_s = ibis.ifelse(t.fulfilled_at.notnull(), fulfilled - due, as_of_s - due)
-    kept = t.state.isin(["kept", "exceeded"])
+    kept = t.state.isin([s.value for s in KEPT_STATES])
     below = (
         kept
         & (t.baseline_n > 0)
@@ -233,22 +242,22 @@ def _with_state(
         "milestone_at",
         "state",
         breach=ibis.cases(
-            (t.state != "broken", ibis.null("string")),
-            (t.fulfilled_at.isnull(), "not_fulfilled"),
-            else_="late",
+            (t.state != BROKEN, ibis.null("string")),
+            (t.fulfilled_at.isnull(), Breach.NOT_FULFILLED.value),
+            else_=Breach.LATE.value,
         ),
-        late_hours=ibis.ifelse(t.state == "broken", late_s / _HOUR, ibis.null("float64")),
+        late_hours=ibis.ifelse(t.state == BROKEN, late_s / _HOUR, ibis.null("float64")),
         margin_hours=(due - fulfilled) / _HOUR,
         duration_hours=t.duration_hours,
         baseline_hours=t.baseline_hours,
         baseline_n=t.baseline_n.cast("int64"),
         below_baseline=below.fill_null(False),
         at_risk_at=ibis.ifelse(
-            t.risk_s.notnull() & ~t.state.isin(["cancelled"]),
+            t.risk_s.notnull() & (t.state != CANCELLED),
             t.opened_at + (t.risk_s - t.o_s).round().cast("int64").as_interval("s"),
             ibis.null("timestamp"),
         ),
-        at_risk_reason=ibis.ifelse(t.state == "cancelled", ibis.null("string"), t.at_risk_reason),
+        at_risk_reason=ibis.ifelse(t.state == CANCELLED, ibis.null("string"), t.at_risk_reason),
         as_of=as_of,
     ).cast(LEDGER_SCHEMA)
 

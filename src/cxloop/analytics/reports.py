@@ -13,6 +13,7 @@ from typing import Any
 import ibis.expr.types as ir
 
 from cxloop.analytics.attrs import attr_number
+from cxloop.domain.promises import KEPT_STATES, RESOLVED_STATES, PromiseState
 from cxloop.errors import ConfigError
 
 DIMENSIONS = ("kind", "rule", "department", "state", "month")
@@ -49,26 +50,20 @@ def promise_report(t: ir.Table, spec: PromiseReport) -> ir.Table:
             f"cannot group promises by {spec.by!r}; expected one of " + ", ".join(DIMENSIONS)
         )
 
-    def n(state: str) -> ir.IntegerScalar:
-        return (t.state == state).sum().cast("int64")
+    def n(state: PromiseState) -> ir.IntegerScalar:
+        return (t.state == state.value).sum().cast("int64")
 
-    kept = t.state.isin(["kept", "exceeded"])
-    resolved = t.state.isin(["kept", "exceeded", "broken"])
+    broken = t.state == PromiseState.BROKEN.value
+    kept = t.state.isin([s.value for s in KEPT_STATES])
+    resolved = t.state.isin([s.value for s in RESOLVED_STATES])
     metrics = {
         "total": t.count(),
-        "open": n("open"),
-        "at_risk": n("at_risk"),
-        "kept": n("kept"),
-        "exceeded": n("exceeded"),
-        "broken": n("broken"),
-        "cancelled": n("cancelled"),
+        **{state.value: n(state) for state in PromiseState},
         "kept_rate": kept.sum() / resolved.sum().nullif(0),
-        "exceeded_rate": (t.state == "exceeded").sum() / resolved.sum().nullif(0),
-        "broken_rate": (t.state == "broken").sum() / resolved.sum().nullif(0),
+        "exceeded_rate": (t.state == PromiseState.EXCEEDED.value).sum() / resolved.sum().nullif(0),
+        "broken_rate": broken.sum() / resolved.sum().nullif(0),
         "below_baseline": t.below_baseline.sum().cast("int64"),
-        "broken_flagged_before": ((t.state == "broken") & t.at_risk_at.notnull())
-        .sum()
-        .cast("int64"),
+        "broken_flagged_before": (broken & t.at_risk_at.notnull()).sum().cast("int64"),
         "late_hours_median": t.late_hours.median(),
     }
     if spec.by is None:

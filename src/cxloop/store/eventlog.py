@@ -20,7 +20,6 @@ from cxloop.domain.events import LOG_COLUMNS
 from cxloop.store.files import read_json, write_json_atomic
 
 _SQL_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP", "float64": "DOUBLE", "int64": "BIGINT"}
-LOG_SCHEMA_SQL = ", ".join(f"{c.name} {_SQL_TYPES[c.dtype]}" for c in LOG_COLUMNS)
 LOG_COLUMN_NAMES = [c.name for c in LOG_COLUMNS]
 
 
