@@ -21,7 +21,7 @@ from cxloop.analytics.reports import (
 )
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
-from cxloop.services.timeline import timeline as timeline_expr
+from cxloop.services.timeline import timeline as customer_timeline
 from cxloop.services.workspace import Workspace
 
 
@@ -66,7 +66,7 @@ class Cxloop:
         return self.workspace.events()
 
     def timeline(self, customer_id: str) -> pd.DataFrame:
-        return timeline_expr(self.workspace, customer_id).execute()
+        return customer_timeline(self.workspace, customer_id)
 
     def build_ledger(self, as_of: datetime | None = None) -> ledger_service.LedgerBuild:
         return ledger_service.build_ledger(self.workspace, as_of)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ibis.expr.types as ir
+import pandas as pd
 
 from cxloop.errors import NotFoundError
 from cxloop.services.workspace import Workspace
@@ -26,8 +27,9 @@ def timeline_expr(events: ir.Table, customer_id: str) -> ir.Table:
     return mine.select(*TIMELINE_COLUMNS).order_by(["ts", "event_id"])
 
 
-def timeline(ws: Workspace, customer_id: str) -> ir.Table:
-    expr = timeline_expr(ws.events(), customer_id)
-    if expr.count().execute() == 0:
+def timeline(ws: Workspace, customer_id: str) -> pd.DataFrame:
+    """The customer's events in time order (one read of the log)."""
+    events = timeline_expr(ws.events(), customer_id).execute()
+    if events.empty:
         raise NotFoundError(f"no events for customer {customer_id!r} in {ws.home}")
-    return expr
+    return events
