@@ -8,7 +8,9 @@
     ├── InputError             a file cannot be read at all (missing, unknown format)
     │   └── MappingError       a file lacks what its mapping needs (e.g. a column)
     ├── StoreError             the store is unusable (locked too long, corrupt manifest)
-    └── NotFoundError          a customer, promise or ingest run does not exist
+    ├── NotFoundError          a customer, promise, case or ingest run does not exist
+    ├── PolicyError            an action the empowerment policy or a state table forbids
+    └── DeliveryError          a notice was certainly not delivered (rejected, unreachable)
 
 Bad *rows* are not exceptions: they are quarantined and reported.
 """
@@ -42,3 +44,15 @@ class StoreError(CxloopError):
 
 class NotFoundError(CxloopError):
     """Something asked for does not exist."""
+
+
+class PolicyError(CxloopError):
+    """An action is not allowed: by the empowerment policy, or by a state's transitions."""
+
+
+class DeliveryError(CxloopError):
+    """A notice was certainly not delivered; ``retryable`` says whether to try again."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -1,0 +1,1 @@
+"""Notification channels (adapters): e-mail over SMTP and webhooks."""
