@@ -44,6 +44,9 @@ class EventType(StrEnum):
     REPLACEMENT_DELIVERED = "replacement_delivered"
     SURVEY_RESPONSE = "survey_response"
     REVIEW = "review"
+    REMEDY_GRANTED = "remedy_granted"
+    FOLLOW_UP_PROMISED = "follow_up_promised"
+    FOLLOW_UP_MADE = "follow_up_made"
 
 
 #: The department an event belongs to when the source does not say.
@@ -67,6 +70,9 @@ DEFAULT_DEPARTMENT: dict[EventType, Department] = {
     EventType.REPLACEMENT_DELIVERED: Department.FULFILLMENT,
     EventType.SURVEY_RESPONSE: Department.CUSTOMER,
     EventType.REVIEW: Department.CUSTOMER,
+    EventType.REMEDY_GRANTED: Department.SUPPORT,
+    EventType.FOLLOW_UP_PROMISED: Department.SUPPORT,
+    EventType.FOLLOW_UP_MADE: Department.SUPPORT,
 }
 
 EVENT_TYPES: frozenset[str] = frozenset(t.value for t in EventType)
