@@ -30,3 +30,24 @@ def shared_dataset(name: str) -> Path:
         )
     assert path.exists(), f"{path} missing although {SHARED_DATA} exists"
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated Northwind Home company, ingested once per test session (read-only:
+    tests that change a store copy it first, see :func:`demo_copy`)."""
+    from cxloop.demo import generate_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    generate_demo(root / "data", customers=1500, seed=7)
+    with cxloop.open(root / "store") as cx:
+        cx.ingest(root / "data")
+        cx.build_ledger()
+    return root / "store"
+
+
+def demo_copy(demo_store: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    shutil.copytree(demo_store, tmp_path / "store")
+    return tmp_path / "store"

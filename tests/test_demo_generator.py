@@ -15,7 +15,7 @@ import pytest
 
 from cxloop.demo import DemoDataset, generate_demo, generate_events
 from cxloop.demo.texts import CONTACT_TEXTS, NEGATIVE, NEUTRAL, POSITIVE
-from cxloop.domain.events import DEPARTMENTS, EVENT_COLUMNS, EVENT_TYPES
+from cxloop.domain.events import DEPARTMENTS, EVENT_COLUMNS, EVENT_TYPES, INTERNAL_EVENT_TYPES
 
 COLUMNS = [c.name for c in EVENT_COLUMNS]
 FILES = ["sales_orders.csv", "logistics.csv", "billing.csv", "support.jsonl", "voice.csv"]
@@ -109,7 +109,7 @@ def test_files_columns_and_format(demo: DemoDataset, events: pd.DataFrame) -> No
     assert events["department"].isin(DEPARTMENTS).all()
     assert events["a"].map(lambda a: isinstance(a, dict)).all()
     assert events["ts"].between(pd.Timestamp(demo.start), pd.Timestamp(demo.end)).all()
-    assert set(events["event_type"]) == set(EVENT_TYPES)  # every type appears
+    assert set(events["event_type"]) == EVENT_TYPES - INTERNAL_EVENT_TYPES  # every source type
     by_file = events.groupby("file")["event_type"].unique().map(set)
     assert by_file["support.jsonl"] >= {
         "contact_inbound",

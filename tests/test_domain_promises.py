@@ -44,9 +44,16 @@ def test_parse_duration_rejects(text: str) -> None:
         parse_duration(text)
 
 
-def test_default_rules_cover_the_five_promise_kinds() -> None:
+def test_default_rules_cover_the_six_promise_kinds() -> None:
     rules = ruleset_from_dict(default_rules_doc())
-    assert set(rules.kinds) == {"delivery", "callback", "refund", "reply", "replacement"}
+    assert set(rules.kinds) == {
+        "delivery",
+        "callback",
+        "refund",
+        "reply",
+        "replacement",
+        "follow_up",
+    }
     assert rules.by_name("delivery").exceeded_margin == timedelta(days=2)
     assert len(rules.version) == 12
 

@@ -6,8 +6,10 @@ A thin layer over the services; results come back as pandas DataFrames, and
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -19,15 +21,32 @@ from cxloop.analytics.reports import (
     run,
     score_by_state,
 )
+from cxloop.domain.cases import SignalRules
+from cxloop.domain.policy import Policy
+from cxloop.domain.remedies import Remedy
+from cxloop.services import cases as case_service
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
+from cxloop.services import recovery as recovery_service
+from cxloop.services.case_metrics import case_metrics
+from cxloop.services.cases import Actor
+from cxloop.services.policy import load_policy
 from cxloop.services.timeline import timeline as customer_timeline
 from cxloop.services.workspace import Workspace
+from cxloop.store.cases import CaseStore
 
 
 class Cxloop:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
+        self._policy: Policy | None = None
+
+    @property
+    def policy(self) -> Policy:
+        """The empowerment policy (the built-in default unless a file was given)."""
+        if self._policy is None:
+            self._policy = load_policy(self.workspace.settings.policy)
+        return self._policy
 
     @property
     def home(self) -> Path:
@@ -92,6 +111,90 @@ class Cxloop:
         spec = ScoreByStateReport(rule=rule, score_event=score_event)
         return score_by_state(self.ledger(), self.events(), spec).execute()
 
+    # ------------------------------------------------------------ recovery (C3)
+    def sync_cases(
+        self, rules: SignalRules | None = None, as_of: datetime | None = None
+    ) -> case_service.SyncReport:
+        """Raise cases from the current signals (safe to re-run)."""
+        return case_service.sync_cases(self.workspace, rules, as_of)
+
+    def cases(self, **where: str | None) -> list[dict[str, Any]]:
+        """Cases, filtered by any of state, department, owner, customer_id."""
+        return self._store().cases(**where)
+
+    def case(self, case_id: str) -> dict[str, Any]:
+        """A case with its signals and audit trail."""
+        case = case_service.get_case(self.workspace, case_id)
+        return {
+            "case": case,
+            "signals": self._store().signals(case_id),
+            "audit": self._store().audit_log(case_id),
+        }
+
+    def start_case(self, case_id: str, actor: Actor, owner: str | None = None) -> dict[str, Any]:
+        return case_service.start(self.workspace, case_id, actor, owner)
+
+    def assign_case(
+        self, case_id: str, actor: Actor, owner: str, department: str | None = None
+    ) -> dict[str, Any]:
+        return case_service.assign(self.workspace, case_id, actor, owner, department)
+
+    def resolve_case(
+        self,
+        case_id: str,
+        actor: Actor,
+        note: str,
+        follow_up_in: timedelta = case_service.FOLLOW_UP_AFTER,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        return case_service.resolve(self.workspace, case_id, actor, note, follow_up_in, at)
+
+    def follow_up_case(
+        self, case_id: str, actor: Actor, note: str, at: datetime | None = None
+    ) -> dict[str, Any]:
+        return case_service.follow_up(self.workspace, case_id, actor, note, at)
+
+    def recover(self, case_id: str, role: str = "agent") -> recovery_service.Advice:
+        """The recommended remedy for a case, judged by the policy for ``role``."""
+        return recovery_service.advise(self.workspace, case_id, role, self.policy)
+
+    def grant(
+        self, case_id: str, remedy: Remedy | str, amount: float, actor: Actor, note: str = ""
+    ) -> dict[str, Any]:
+        decision = recovery_service.grant(
+            self.workspace, case_id, Remedy(remedy), amount, actor, self.policy, note
+        )
+        return asdict(decision)
+
+    def request_approval(
+        self, case_id: str, remedy: Remedy | str, amount: float, actor: Actor, note: str = ""
+    ) -> dict[str, Any]:
+        approval_id = recovery_service.request_approval(
+            self.workspace, case_id, Remedy(remedy), amount, actor, self.policy, note
+        )
+        row = self._store().approval(approval_id)
+        assert row is not None
+        return row
+
+    def decide_approval(
+        self, approval_id: int, actor: Actor, approve: bool, note: str = ""
+    ) -> dict[str, Any]:
+        return recovery_service.decide_approval(
+            self.workspace, approval_id, actor, self.policy, approve, note
+        )
+
+    def approvals(self, pending_only: bool = False) -> list[dict[str, Any]]:
+        return self._store().approvals(pending_only)
+
+    def audit(self, case_id: str | None = None) -> list[dict[str, Any]]:
+        return self._store().audit_log(case_id)
+
+    def case_metrics(self, department: str | None = None) -> dict[str, Any]:
+        return case_metrics(self.workspace, department)
+
+    def _store(self) -> CaseStore:
+        return CaseStore(self.workspace.state)
+
     def close(self) -> None:
         self.workspace.close()
 
@@ -102,6 +205,12 @@ class Cxloop:
         self.close()
 
 
-def open(home: str | Path | None = None, *, rules: str | Path | None = None) -> Cxloop:
-    """Open (or create) the store at ``home`` (default: $CXLOOP_HOME or ./.cxloop)."""
-    return Cxloop(Workspace.open(home, rules=rules))
+def open(
+    home: str | Path | None = None,
+    *,
+    rules: str | Path | None = None,
+    policy: str | Path | None = None,
+) -> Cxloop:
+    """Open (or create) the store at ``home`` (default: $CXLOOP_HOME or ./.cxloop).
+    ``policy``: the empowerment policy file (default: the built-in policy)."""
+    return Cxloop(Workspace.open(home, rules=rules, policy=policy))

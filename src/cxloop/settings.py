@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cxloop.errors import ConfigError
 
@@ -42,7 +43,60 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "120",
         "Seconds a writer waits for another writer (ingest, ledger build) to finish.",
     ),
+    SettingSpec(
+        "policy",
+        "CXLOOP_POLICY",
+        "",
+        "Empowerment policy file (TOML); empty means the built-in policy (docs/policy.md).",
+    ),
+    SettingSpec(
+        "actor",
+        "CXLOOP_ACTOR",
+        "",
+        "Who acts on cases (grants, approvals, resolutions) when --actor is not given.",
+    ),
+    SettingSpec(
+        "role",
+        "CXLOOP_ROLE",
+        "agent",
+        "The actor's role in the empowerment policy when --role is not given.",
+    ),
+    SettingSpec("smtp_host", "CXLOOP_SMTP_HOST", "127.0.0.1", "SMTP server for e-mail notices."),
+    SettingSpec("smtp_port", "CXLOOP_SMTP_PORT", "25", "Port of the SMTP server."),
+    SettingSpec(
+        "smtp_sender",
+        "CXLOOP_SMTP_SENDER",
+        "care@localhost",
+        "From address of e-mail notices (also the envelope sender).",
+    ),
+    SettingSpec(
+        "smtp_security",
+        "CXLOOP_SMTP_SECURITY",
+        "none",
+        "How to secure the SMTP connection: none, starttls, or ssl (TLS from the start).",
+    ),
+    SettingSpec(
+        "smtp_username",
+        "CXLOOP_SMTP_USERNAME",
+        "",
+        "SMTP login name; empty means no login.",
+    ),
+    SettingSpec("smtp_password", "CXLOOP_SMTP_PASSWORD", "", "SMTP login password."),
+    SettingSpec(
+        "webhook_url",
+        "CXLOOP_WEBHOOK_URL",
+        "",
+        "URL that webhook notices are POSTed to (http or https).",
+    ),
+    SettingSpec(
+        "webhook_secret",
+        "CXLOOP_WEBHOOK_SECRET",
+        "",
+        "Key for the X-Cxloop-Signature HMAC-SHA256 of each webhook body; empty means unsigned.",
+    ),
 )
+
+SMTP_SECURITY = ("none", "starttls", "ssl")
 
 
 @dataclass(frozen=True)
@@ -50,6 +104,17 @@ class Settings:
     home: Path = Path(".cxloop")
     rules: Path | None = None
     lock_timeout: float = 120.0
+    policy: Path | None = None
+    actor: str = ""
+    role: str = "agent"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "care@localhost"
+    smtp_security: str = "none"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    webhook_url: str = ""
+    webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -65,8 +130,46 @@ class Settings:
                 f"got {values['lock_timeout']!r}"
             ) from None
         rules = str(values["rules"] or "")
+        policy = str(values["policy"] or "")
         return cls(
             home=Path(str(values["home"])),
             rules=Path(rules) if rules else None,
             lock_timeout=timeout,
+            policy=Path(policy) if policy else None,
+            actor=str(values["actor"]),
+            role=str(values["role"]) or "agent",
+            **_channel_settings(values),
         )
+
+
+def _problem(name: str, expected: str, value: object) -> ConfigError:
+    env = next(s.env for s in SETTINGS if s.name == name)
+    return ConfigError(f"setting {name} ({env}): expected {expected}, got {value!r}")
+
+
+def _channel_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """The notification channels' settings, checked."""
+    try:
+        port = int(str(values["smtp_port"]))
+    except ValueError:
+        raise _problem("smtp_port", "a port number", values["smtp_port"]) from None
+    if not 0 < port < 65536:
+        raise _problem("smtp_port", "a port number from 1 to 65535", port)
+    security = str(values["smtp_security"]).strip().lower()
+    if security not in SMTP_SECURITY:
+        raise _problem(
+            "smtp_security", "one of " + ", ".join(SMTP_SECURITY), values["smtp_security"]
+        )
+    url = str(values["webhook_url"]).strip()
+    if url and not url.lower().startswith(("http://", "https://")):
+        raise _problem("webhook_url", "an http:// or https:// URL", url)
+    return {
+        "smtp_host": str(values["smtp_host"]),
+        "smtp_port": port,
+        "smtp_sender": str(values["smtp_sender"]),
+        "smtp_security": security,
+        "smtp_username": str(values["smtp_username"]) or None,
+        "smtp_password": str(values["smtp_password"]) or None,
+        "webhook_url": url,
+        "webhook_secret": str(values["webhook_secret"]) or None,
+    }

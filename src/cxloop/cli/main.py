@@ -15,6 +15,9 @@ import typer
 
 from cxloop import client
 from cxloop.cli import commands
+from cxloop.cli.cases import cases_app, recover
+from cxloop.cli.outreach import outreach_app
+from cxloop.cli.policy import policy_app
 from cxloop.cli.render import Format, make_console
 from cxloop.errors import CxloopError
 
@@ -28,6 +31,10 @@ ledger_app = typer.Typer(no_args_is_help=True, help="Build or inspect the promis
 rules_app = typer.Typer(no_args_is_help=True, help="Show or check promise rules.")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(rules_app, name="rules")
+app.add_typer(cases_app, name="cases")
+app.add_typer(policy_app, name="policy")
+app.add_typer(outreach_app, name="outreach")
+app.command()(recover)
 
 HomeOpt = Annotated[
     Path | None,
@@ -167,10 +174,9 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         console.print("aborted")
         sys.exit(1)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:  # usage errors (typer's bundled click) carry their own exit code
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise

@@ -412,6 +412,7 @@ def _events(
             product=product,
             sku=cat([c[1] for c in tx.CATALOG], o["product"]),
             items=o["items"],
+            email=join(n, padded("cu-", cust + 1), "@customers.northwind.example"),
         ),
         amount=o["amount"],
         due=o["due"],

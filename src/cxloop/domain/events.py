@@ -76,6 +76,11 @@ DEFAULT_DEPARTMENT: dict[EventType, Department] = {
 }
 
 EVENT_TYPES: frozenset[str] = frozenset(t.value for t in EventType)
+#: Types cxloop writes itself (recovery actions); source exports do not carry them.
+INTERNAL_EVENT_TYPES: frozenset[str] = frozenset(
+    t.value
+    for t in (EventType.REMEDY_GRANTED, EventType.FOLLOW_UP_PROMISED, EventType.FOLLOW_UP_MADE)
+)
 DEPARTMENTS: frozenset[str] = frozenset(d.value for d in Department)
 
 

@@ -32,3 +32,6 @@ class Incident:
     method: str  # the named statistical test, e.g. "one-sided exact binomial test, BH FDR 5%"
     summary: str  # one readable sentence
     details: dict[str, Any]  # detector-specific figures (e.g. overcharged total)
+    # added with defaults by the detectors (cxloop.analytics.incidents):
+    detectable_at: datetime | None = None  # when the first flagged window's facts were all known
+    detected_at: datetime | None = None  # the as-of time of the detection run

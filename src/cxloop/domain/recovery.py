@@ -220,7 +220,10 @@ def describe(p: SignalFacts) -> str:
 
 def _customer_phrase(c: CustomerFacts) -> str:
     orders = f"{c.orders} order" + ("s" if c.orders != 1 else "")
-    extra = f", {c.broken_recent} other broken promises in 180 days" if c.broken_recent else ""
+    plural = "s" if c.broken_recent != 1 else ""
+    extra = (
+        f", {c.broken_recent} other broken promise{plural} in 180 days" if c.broken_recent else ""
+    )
     return f"customer with {orders} ({c.spend:,.2f} spent, {c.tier} tier){extra}"
 
 

@@ -1,0 +1,252 @@
+"""Use cases: proactive outreach to the cohort of a systemic failure (C4).
+
+``detect_incidents`` runs the detectors and keeps what they found; ``draft``
+turns an incident's cohort into one notice per customer from a template;
+``send`` puts the notices in the outbox (one per incident and customer, ever)
+and delivers them through a channel. See docs/outreach.md.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from cxloop.analytics.attrs import attr_text
+from cxloop.domain.incidents import Incident
+from cxloop.errors import ConfigError, NotFoundError
+from cxloop.notify.base import Channel, Notice
+from cxloop.services import systemic
+from cxloop.services.sending import DeliveryReport, deliver, enqueue
+from cxloop.services.workspace import Workspace
+from cxloop.store.incidents import IncidentStore
+from cxloop.store.outbox import Outbox
+
+PLACEHOLDERS = (
+    "customer_id",
+    "refs",
+    "value",
+    "window_start",
+    "window_end",
+    "fact",
+    "amount",
+    "company",
+    "contact",
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An incident, its cohort (one row per affected fact) and one notice per customer."""
+
+    incident: Incident
+    cohort: pd.DataFrame
+    notices: tuple[Notice, ...]
+
+    def summary(self) -> dict[str, Any]:
+        c = self.cohort
+        customers = c.groupby("customer_id")
+        return {
+            "incident_id": self.incident.incident_id,
+            "summary": self.incident.summary,
+            "customers": len(self.notices),
+            "facts": len(c),
+            "with_address": sum(bool(n.address) for n in self.notices),
+            "already_complained": int(customers.complained.any().sum()) if len(c) else 0,
+            "not_yet_complained": int((~customers.complained.any()).sum()) if len(c) else 0,
+            "left_low_review": int(customers.low_review.any().sum()) if len(c) else 0,
+        }
+
+
+def load_templates(path: Path | None = None) -> dict[str, Any]:
+    """Notice templates from a TOML file, or the built-in ones."""
+    where = str(path) if path else "built-in notice templates"
+    try:
+        if path is None:
+            text = resources.files("cxloop.rules").joinpath("notices.toml").read_text()
+        else:
+            text = path.read_text()
+        return tomllib.loads(text)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: notice templates file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+
+
+def _template(templates: dict[str, Any], incident: Incident) -> tuple[str, dict[str, str]]:
+    """The most specific table: ``[kind.rule]``, else ``[kind]``."""
+    table = templates.get(incident.kind)
+    rule = str(incident.details.get("spec", {}).get("rule", ""))
+    if isinstance(table, dict) and isinstance(table.get(rule), dict):
+        return f"[{incident.kind}.{rule}]", table[rule]
+    if isinstance(table, dict) and "subject" in table and "body" in table:
+        return f"[{incident.kind}]", table
+    raise ConfigError(
+        f"notice templates: no [{incident.kind}] table with subject and body "
+        f"(needed by incident {incident.incident_id})"
+    )
+
+
+def render(text: str, values: dict[str, str], where: str) -> str:
+    try:
+        return Template(text).substitute(values)
+    except KeyError as exc:
+        raise ConfigError(
+            f"{where}: unknown placeholder ${exc.args[0]} (known: {', '.join(PLACEHOLDERS)})"
+        ) from None
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def detect_incidents(
+    ws: Workspace, as_of: datetime | None = None, detectors: Path | None = None
+) -> list[Incident]:
+    """Run the detectors and keep their incidents (same ids on every run)."""
+    found = systemic.detect(ws, as_of=as_of, detectors_path=detectors)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+    IncidentStore(ws.state).record(found, now)
+    return found
+
+
+def get_incident(ws: Workspace, incident_id: str) -> Incident:
+    incident = IncidentStore(ws.state).get(incident_id)
+    if incident is None:
+        raise NotFoundError(
+            f"no incident {incident_id!r}; run `cxloop outreach detect` and pick one it lists"
+        )
+    return incident
+
+
+def addresses(ws: Workspace, customers: list[str]) -> dict[str, str]:
+    """Each customer's latest known e-mail address (``attrs.email`` on any event)."""
+    if not customers:
+        return {}
+    ev = ws.events()
+    mine = ev.filter(ev.customer_id.isin(customers)).mutate(email=attr_text(ev.attrs, "email"))
+    mine = mine.filter(mine.email.notnull() & (mine.email != ""))
+    w = ibis.window(group_by="customer_id", order_by=ibis.desc("ts"))
+    latest = mine.mutate(n=ibis.row_number().over(w)).filter(lambda t: t.n == 0)
+    frame = latest.select("customer_id", "email").execute()
+    return dict(zip(frame.customer_id, frame.email, strict=True))
+
+
+def _one_fact(fact: str, ref: str, value: float | None, rule: str) -> str:
+    if fact in ("overcharged", "undercharged") and value is not None:
+        much = "too much" if fact == "overcharged" else "too little"
+        return f"Order {ref} was invoiced {abs(value):,.2f} {much}."
+    if fact.startswith("reported_"):
+        return f"You told us about {fact.removeprefix('reported_').replace('_', ' ')} on {ref}."
+    if fact == "shipped_in_window":
+        return f"Your order {ref} was part of it."
+    what = "Order" if rule == "delivery" else f"Our {rule.replace('_', ' ')} promise on"
+    if fact == "late" and value is not None:
+        late = f"{value / 24:.1f} days" if value >= 24 else f"{value:.0f} hours"
+        return (
+            f"{what} {ref} came {late} late."
+            if rule != "delivery"
+            else (f"Order {ref} arrived {late} after the promised date.")
+        )
+    if fact == "at_risk":
+        return f"{what} {ref} is at risk of being late."
+    return f"{what} {ref} was not kept on time."
+
+
+def _fact_text(rows: pd.DataFrame, rule: str) -> tuple[str, float]:
+    """What happened to this customer, in words, and the money involved."""
+    parts, money = [], 0.0
+    for r in rows.itertuples():
+        value = None if pd.isna(r.fact_value) else float(r.fact_value)
+        parts.append(_one_fact(str(r.fact), str(r.ref), value, rule))
+        if r.fact == "overcharged" and value is not None:
+            money += value
+    return " ".join(parts), money
+
+
+def _notice(
+    incident: Incident,
+    customer: str,
+    rows: pd.DataFrame,
+    address: str,
+    tpl: tuple[str, dict[str, str]],
+    common: dict[str, str],
+) -> Notice:
+    where, table = tpl
+    refs = sorted(set(rows.ref.astype(str)))
+    fact, money = _fact_text(rows, str(incident.details.get("spec", {}).get("rule", "")))
+    values = {
+        **common,
+        "customer_id": customer,
+        "refs": ", ".join(refs),
+        "fact": fact,
+        "amount": f"{money:,.2f}",
+    }
+    return Notice(
+        key=f"{incident.incident_id}/{customer}",
+        incident_id=incident.incident_id,
+        customer_id=customer,
+        address=address,
+        subject=render(table["subject"], values, f"{where} subject"),
+        body=render(table["body"], values, f"{where} body"),
+        data={"refs": refs, "kind": incident.kind, "value": incident.value, "amount": money},
+    )
+
+
+def draft(ws: Workspace, incident_id: str, templates: Path | None = None) -> Draft:
+    """One notice per affected customer (also those who never complained)."""
+    incident = get_incident(ws, incident_id)
+    cohort = systemic.cohort(ws, incident)
+    tpl = _template(load_templates(templates), incident)
+    data = load_templates(templates)
+    last_day = incident.window_end - pd.Timedelta(seconds=1)
+    common = {
+        "value": incident.value,
+        "window_start": f"{incident.window_start:%Y-%m-%d}",
+        "window_end": f"{last_day:%Y-%m-%d}",
+        "company": str(data.get("company", "")),
+        "contact": str(data.get("contact", "")),
+    }
+    customers = sorted(set(cohort.customer_id))
+    mail = addresses(ws, customers)
+    notices = tuple(
+        _notice(incident, c, rows, mail.get(c, ""), tpl, common)
+        for c, rows in cohort.groupby("customer_id", sort=True)
+    )
+    return Draft(incident, cohort, notices)
+
+
+def send(
+    ws: Workspace,
+    incident_id: str,
+    channel: Channel,
+    *,
+    templates: Path | None = None,
+    retry_uncertain: bool = False,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[int, DeliveryReport]:
+    """Queue the incident's notices (a customer is queued once per incident, whatever the
+    channel) and deliver what is pending; returns (newly queued, delivery report)."""
+    notices = draft(ws, incident_id, templates).notices
+    queued = enqueue(ws, notices, channel.name)
+    report = deliver(
+        ws,
+        channel,
+        incident_id=incident_id,
+        retry_uncertain=retry_uncertain,
+        limit=limit,
+        progress=progress,
+    )
+    return queued, report
+
+
+def send_status(ws: Workspace, incident_id: str | None = None) -> list[dict[str, Any]]:
+    """Every recorded send (or one incident's): status, attempts, receipt, error."""
+    return [r.as_dict() for r in Outbox(ws.state).rows(incident_id=incident_id)]
