@@ -121,3 +121,27 @@ def test_cli_detect_preview_and_send(demo_store: Path, tmp_path: Path, smtp: Smt
     assert (sent["queued_new"], sent["sent"], sent["total"]) == (41, 41, 41)
     assert len(smtp.mailbox.messages) == 41
     assert "sent" in cli("status", billing["incident_id"])
+
+
+def test_overlapping_incidents_never_tell_a_customer_twice_about_one_order(
+    cx: cxloop.Cxloop, hook: tuple[str, Hook]
+) -> None:
+    url, seen = hook
+    found = outreach.detect_incidents(cx.workspace)
+    carrier = next(i for i in found if i.detector == "late_deliveries_by_carrier_region")
+    region = next(
+        i
+        for i in found
+        if i.detector == "late_deliveries_by_region"
+        and i.value == "southeast"
+        and i.window_start == carrier.window_start
+    )
+    channel = WebhookChannel(url)
+    _, first = outreach.send(cx.workspace, carrier.incident_id, channel)
+    _, second = outreach.send(cx.workspace, region.incident_id, channel)
+    told = Counter(
+        (r["json"]["customer_id"], ref) for r in seen.requests for ref in r["json"]["data"]["refs"]
+    )
+    assert max(told.values()) == 1
+    whole_region = len(outreach.draft(cx.workspace, region.incident_id).notices)
+    assert first.sent > 0 and 0 < second.sent < whole_region

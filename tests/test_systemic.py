@@ -306,30 +306,48 @@ def test_olist_spikes_and_cohorts_match_the_docs(tmp_path: Path) -> None:
     path.write_text(_olist_detectors())
     with cxloop.open(tmp_path / "store") as cx:
         cx.ingest(shared_dataset("olist"), source="olist")
-        found = detect(cx.workspace, detectors_path=path)
-        figures = {
-            (i.detector, i.value[:6], f"{i.window_start:%Y-%m}"): (i.n, i.hits, round(i.q_value, 4))
-            for i in found
+        ws = cx.workspace
+        found = {
+            (i.value[:6], f"{i.window_start:%Y-%m}"): i for i in detect(ws, detectors_path=path)
         }
-        cohorts = {}
-        for i in found:
-            c = cohort(cx.workspace, i)
-            late = c[c.fact == "late"]
-            cohorts[(i.value[:6], f"{i.window_start:%Y-%m}")] = (
-                len(c),
-                len(late),
-                int(c.low_review.sum()),
-                int(c.could_reach_first.sum()),
-                int(late.low_review.sum()),
-                int(late.could_reach_first.sum()),
-            )
+        cohorts = {key: cohort(ws, i) for key, i in found.items()}
+        # replayed detection: the day each incident was first flagged, on what was known then
+        first = {}
+        for key, day in (("RJ", "2018-03-16"), ("RJ", "2018-03-17"), ("4a3ca9", "2017-12-23")):
+            early = detect(ws, as_of=datetime.fromisoformat(day), detectors_path=path)
+            first[(key, day)] = [(i.hits, i.n) for i in early if i.value.startswith(key)][-1:]
+    figures = {
+        key: (i.detector, i.n, i.hits, round(i.rate, 3), round(i.baseline_rate, 3), i.q_value)
+        for key, i in found.items()
+    }
     assert figures == {
-        ("late_deliveries_by_seller", "4a3ca9", "2017-11"): (16, 6, 0.0053),
-        ("late_deliveries_by_region", "RJ", "2017-11"): (46, 10, 0.0119),
-        ("late_deliveries_by_region", "RJ", "2018-02"): (96, 41, 0.0),
+        ("4a3ca9", "2017-11"): ("late_deliveries_by_seller", 16, 6, 0.375, 0.065, _approx(0.0053)),
+        ("RJ", "2017-11"): ("late_deliveries_by_region", 46, 10, 0.217, 0.065, _approx(0.0119)),
+        ("RJ", "2018-02"): ("late_deliveries_by_region", 96, 41, 0.427, 0.060, _approx(4.9e-12)),
     }
-    assert cohorts == {
-        ("4a3ca9", "2017-11"): (10, 6, 6, 1, 4, 1),
-        ("RJ", "2017-11"): (34, 10, 27, 4, 8, 1),
-        ("RJ", "2018-02"): (108, 41, 93, 43, 34, 15),
+    assert found[("RJ", "2018-02")].window_end == datetime(2018, 4, 1)
+    summary = {}
+    for key, c in cohorts.items():
+        late = c[c.fact == "late"]
+        summary[key] = (
+            (len(late), int((c.fact == "not_fulfilled").sum())),
+            (int(c.low_review.sum()), int(late.low_review.sum())),
+            (int(c.could_reach_first.sum()), int(late.could_reach_first.sum())),
+        )
+        assert (c.complained == c.low_review).all()  # no contact log: a complaint is a review
+    assert summary == {
+        ("4a3ca9", "2017-11"): ((6, 4), (6, 4), (1, 1)),
+        ("RJ", "2017-11"): ((10, 24), (27, 8), (4, 1)),
+        ("RJ", "2018-02"): ((41, 67), (93, 34), (43, 15)),
     }
+    assert first == {
+        ("RJ", "2018-03-16"): [(17, 83)],  # only November (with December) so far
+        ("RJ", "2018-03-17"): [(6, 31)],
+        ("4a3ca9", "2017-12-23"): [(3, 13)],
+    }
+    spring = cohorts[("RJ", "2018-02")]
+    assert (spring.low_review_at > datetime(2018, 3, 17)).sum() == 78
+
+
+def _approx(q: float) -> object:
+    return pytest.approx(q, rel=0.01)

@@ -22,15 +22,19 @@ from cxloop.analytics.reports import (
     score_by_state,
 )
 from cxloop.domain.cases import SignalRules
+from cxloop.domain.incidents import Incident
 from cxloop.domain.policy import Policy
 from cxloop.domain.remedies import Remedy
+from cxloop.notify.base import Channel
 from cxloop.services import cases as case_service
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
+from cxloop.services import outreach as outreach_service
 from cxloop.services import recovery as recovery_service
 from cxloop.services.case_metrics import case_metrics
 from cxloop.services.cases import Actor
 from cxloop.services.policy import load_policy
+from cxloop.services.sending import DeliveryReport, channel_from_settings
 from cxloop.services.timeline import timeline as customer_timeline
 from cxloop.services.workspace import Workspace
 from cxloop.store.cases import CaseStore
@@ -191,6 +195,48 @@ class Cxloop:
 
     def case_metrics(self, department: str | None = None) -> dict[str, Any]:
         return case_metrics(self.workspace, department)
+
+    # ------------------------------------------------------------ outreach (C4)
+    def detect_incidents(
+        self, as_of: datetime | None = None, detectors: str | Path | None = None
+    ) -> list[Incident]:
+        """Systemic failures found by the detectors (kept in the store; stable ids)."""
+        path = Path(detectors) if detectors else None
+        return outreach_service.detect_incidents(self.workspace, as_of, path)
+
+    def cohort(self, incident_id: str) -> pd.DataFrame:
+        """Every affected customer-fact of an incident, complained or not."""
+        return outreach_service.draft(self.workspace, incident_id).cohort
+
+    def draft_outreach(
+        self, incident_id: str, templates: str | Path | None = None
+    ) -> outreach_service.Draft:
+        """One notice per affected customer, from the templates (nothing is sent)."""
+        path = Path(templates) if templates else None
+        return outreach_service.draft(self.workspace, incident_id, path)
+
+    def send_outreach(
+        self,
+        incident_id: str,
+        channel: str | Channel = "email",
+        *,
+        retry_uncertain: bool = False,
+        limit: int | None = None,
+    ) -> DeliveryReport:
+        """Queue and deliver the incident's notices through ``channel`` ("email",
+        "webhook" from the settings, or a Channel); never twice per customer."""
+        chan = (
+            channel_from_settings(self.workspace.settings, channel)
+            if isinstance(channel, str)
+            else channel
+        )
+        _, report = outreach_service.send(
+            self.workspace, incident_id, chan, retry_uncertain=retry_uncertain, limit=limit
+        )
+        return report
+
+    def outreach_status(self, incident_id: str | None = None) -> pd.DataFrame:
+        return pd.DataFrame(outreach_service.send_status(self.workspace, incident_id))
 
     def _store(self) -> CaseStore:
         return CaseStore(self.workspace.state)

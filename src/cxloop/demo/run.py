@@ -57,10 +57,15 @@ def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Consol
             )
         _at_risk(cx, out)
         _disappointed(cx, out)
+        with err.status("raising cases from signals…"):
+            _recovery(cx, out)
+        with err.status("looking for systemic failures…"):
+            _outreach(cx, out)
     out.print(
         f"\nNext: [bold]cxloop --help[/]; with CXLOOP_HOME={home}: "
         "`cxloop timeline CUSTOMER`, `cxloop promises --customer CUSTOMER`, "
-        "`cxloop quarantine`, `cxloop promises --by month --format json`.",
+        "`cxloop cases list`, `cxloop recover CASE`, `cxloop outreach preview INCIDENT`, "
+        "`cxloop promises --by month --format json`.",
         highlight=False,
     )
 
@@ -89,3 +94,56 @@ def _disappointed(cx: client.Cxloop, out: Console) -> None:
     )
     if not rows.empty:
         table(out, "Kept, but slower than this customer is used to", rows)
+
+
+def _recovery(cx: client.Cxloop, out: Console) -> None:
+    report = cx.sync_cases()
+    out.print(
+        f"\nCases: {report.signals_new} new signals in the last 30 days filed as "
+        f"{report.cases_opened} new cases ({report.cases_auto_resolved} resolved by themselves).",
+        highlight=False,
+    )
+    cases = pd.DataFrame(cx.cases())
+    if cases.empty:
+        return
+    by = cases.groupby(["department", "severity"]).size().rename("cases").reset_index()
+    table(out, "Cases by department and severity", by)
+    rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    open_cases = cases[cases.state == "open"].sort_values(
+        ["severity", "opened_at"], key=lambda c: c.map(rank) if c.name == "severity" else c
+    )
+    if open_cases.empty:
+        return
+    advice = cx.recover(str(open_cases.case_id.iloc[0]), role="agent").as_dict()
+    out.print(
+        f"\n[bold]cxloop recover {advice['case_id']}[/] ({advice['severity']}): {advice['reason']}",
+        highlight=False,
+    )
+    lines = pd.DataFrame(advice["lines"])
+    lines["amount"] = lines.amount.where(lines.amount > 0)
+    lines["you (agent)"] = [
+        "may grant this now" if ok else f"needs approval from {who}"
+        for ok, who in zip(lines.allowed, lines.needs_role, strict=True)
+    ]
+    table(out, "Recommended remedy", lines, ["remedy", "amount", "why", "you (agent)"])
+
+
+def _outreach(cx: client.Cxloop, out: Console) -> None:
+    found = cx.detect_incidents()
+    if not found:
+        out.print("No systemic failure found.")
+        return
+    rows = []
+    for incident in found:
+        s = cx.draft_outreach(incident.incident_id).summary()
+        rows.append(
+            {
+                "incident": incident.incident_id,
+                "what": incident.summary,
+                "customers": s["customers"],
+                "not yet complained": s["not_yet_complained"],
+                "left a low review": s["left_low_review"],
+            }
+        )
+    table(out, "Systemic failures: reach the whole cohort before they call", pd.DataFrame(rows))
+    out.print(found[0].method, highlight=False)

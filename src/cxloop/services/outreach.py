@@ -199,8 +199,14 @@ def _notice(
     )
 
 
-def draft(ws: Workspace, incident_id: str, templates: Path | None = None) -> Draft:
-    """One notice per affected customer (also those who never complained)."""
+def draft(
+    ws: Workspace,
+    incident_id: str,
+    templates: Path | None = None,
+    exclude: set[tuple[str, str]] | None = None,
+) -> Draft:
+    """One notice per affected customer (also those who never complained), leaving out the
+    (customer, ref) facts in ``exclude`` (already told in another incident's notice)."""
     incident = get_incident(ws, incident_id)
     cohort = systemic.cohort(ws, incident)
     tpl = _template(load_templates(templates), incident)
@@ -213,11 +219,14 @@ def draft(ws: Workspace, incident_id: str, templates: Path | None = None) -> Dra
         "company": str(data.get("company", "")),
         "contact": str(data.get("contact", "")),
     }
-    customers = sorted(set(cohort.customer_id))
-    mail = addresses(ws, customers)
+    todo = cohort
+    if exclude:
+        pairs = pd.Series(list(zip(cohort.customer_id, cohort.ref.astype(str), strict=True)))
+        todo = cohort[~pairs.isin(exclude).to_numpy()]
+    mail = addresses(ws, sorted(set(todo.customer_id)))
     notices = tuple(
         _notice(incident, c, rows, mail.get(c, ""), tpl, common)
-        for c, rows in cohort.groupby("customer_id", sort=True)
+        for c, rows in todo.groupby("customer_id", sort=True)
     )
     return Draft(incident, cohort, notices)
 
@@ -234,7 +243,7 @@ def send(
 ) -> tuple[int, DeliveryReport]:
     """Queue the incident's notices (a customer is queued once per incident, whatever the
     channel) and deliver what is pending; returns (newly queued, delivery report)."""
-    notices = draft(ws, incident_id, templates).notices
+    notices = draft(ws, incident_id, templates, told_elsewhere(ws, incident_id)).notices
     queued = enqueue(ws, notices, channel.name)
     report = deliver(
         ws,
@@ -245,6 +254,18 @@ def send(
         progress=progress,
     )
     return queued, report
+
+
+def told_elsewhere(ws: Workspace, incident_id: str) -> set[tuple[str, str]]:
+    """(customer, ref) pairs already in a notice of another incident (not failed): an
+    order is never the subject of two notices, even when incidents overlap (a carrier in a
+    region, and the whole region)."""
+    return {
+        (r.customer_id, str(ref))
+        for r in Outbox(ws.state).rows()
+        if r.incident_id != incident_id and r.status.value != "failed"
+        for ref in r.data.get("refs", [])
+    }
 
 
 def send_status(ws: Workspace, incident_id: str | None = None) -> list[dict[str, Any]]:

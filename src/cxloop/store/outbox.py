@@ -100,11 +100,20 @@ class SendRecord:
 
 
 def _scope(
-    incident_id: str | None, status: SendStatus | None, channel: str | None
+    incident_id: str | None,
+    status: SendStatus | None,
+    channel: str | None,
+    customer_id: str | None = None,
 ) -> tuple[str, list[str]]:
     where: list[str] = []
     args: list[str] = []
-    for column, value in (("incident_id", incident_id), ("status", status), ("channel", channel)):
+    pairs = (
+        ("incident_id", incident_id),
+        ("status", status),
+        ("channel", channel),
+        ("customer_id", customer_id),
+    )
+    for column, value in pairs:
         if value is not None:
             where.append(f"{column} = ?")
             args.append(str(value))
@@ -198,8 +207,9 @@ class Outbox:
         status: SendStatus | None = None,
         *,
         channel: str | None = None,
+        customer_id: str | None = None,
     ) -> list[SendRecord]:
-        where, args = _scope(incident_id, status, channel)
+        where, args = _scope(incident_id, status, channel, customer_id)
         with self.state.connect() as con:
             found = con.execute(
                 f"SELECT * FROM outreach_sends{where} ORDER BY created_at, key", args
