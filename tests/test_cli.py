@@ -113,3 +113,9 @@ def test_quarantine_filtered_by_file_name(loaded: Path) -> None:
     assert out["count"] == 5
     none = json.loads(run(loaded, "quarantine", "--file", "other.csv", "--format", "json").stdout)
     assert none["count"] == 0
+
+
+def test_a_usage_error_prints_usage_not_a_traceback(tmp_path: Path) -> None:
+    proc = run(tmp_path / "store", "rules", "check", "--format", "bogus", check=False)
+    assert proc.returncode == 2
+    assert "Usage: " in proc.stderr and "Traceback" not in proc.stderr

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
 import cxloop
+from cxloop.analytics.attrs import attr_number
 from tests.conftest import shared_dataset
 
 pytestmark = pytest.mark.olist
@@ -96,3 +99,26 @@ def test_one_person_one_timeline(olist: tuple[cxloop.Cxloop, Path]) -> None:
         orders=(events.event_type == "order_placed").sum()
     )
     assert per_person.orders.max().execute() > 1  # repeat buyers join up across orders
+
+
+def test_cases_on_olist_cover_every_broken_delivery_and_low_review(
+    olist: tuple[cxloop.Cxloop, Path],
+) -> None:
+    from cxloop.domain.cases import SignalRules
+
+    cx, _ = olist
+    report = cx.sync_cases(SignalRules(open_window=timedelta(days=3650)))
+    led = cx.ledger()
+    broken = led.filter((led.rule == "delivery") & (led.state == "broken")).count().execute()
+    ev = cx.events()
+    low = ev.filter(ev.event_type == "review").mutate(s=attr_number(ev.attrs, "score"))
+    n_low = low.filter(low.s <= 2).count().execute()
+    cases = cx.cases()
+    sample = cases[:: max(1, len(cases) // 200)]
+    kinds = Counter(s["kind"] for c in sample for s in cx.case(c["case_id"])["signals"])
+    assert report.signals_new >= broken + n_low
+    assert report.cases_opened == len(cases) < report.signals_new  # reviews join their order's case
+    assert {"broken_promise", "negative_feedback"} <= set(kinds)
+    assert all(c["subject"] for c in cases)
+    advice = cx.recover(cases[0]["case_id"]).as_dict()
+    assert advice["lines"] and advice["reason"]

@@ -7,6 +7,8 @@ The detectors come from a TOML file (``[[detectors]]`` entries; the built-in
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -24,6 +26,7 @@ from cxloop.analytics.incidents import (
 from cxloop.analytics.ledger import ledger_expr
 from cxloop.analytics.systemic import DetectorSpec, Sources, facts, spec_from_dict
 from cxloop.domain.incidents import Incident
+from cxloop.domain.promises import RuleSet
 from cxloop.errors import ConfigError
 from cxloop.services.ledger import ensure_ledger, latest_event_time, promises_table
 from cxloop.services.workspace import Workspace
@@ -72,19 +75,29 @@ def specs_from_data(data: dict[str, Any], where: str) -> tuple[DetectorSpec, ...
     return tuple(specs)
 
 
-def _sources(ws: Workspace, as_of: datetime | None) -> Sources:
-    """Events and ledger as of ``as_of`` (default: the built ledger's, i.e. the latest event)."""
+@contextmanager
+def _sources(
+    ws: Workspace, as_of: datetime | None, specs: Sequence[DetectorSpec]
+) -> Iterator[Sources]:
+    """Events and ledger as of ``as_of`` (default: the built ledger's, i.e. the latest event).
+    Another time computes the ledger of the rules the specs read, once, for the block."""
     status = ensure_ledger(ws)
     built = datetime.fromisoformat(status["as_of"]) if status.get("file") else None
     if as_of is not None and as_of.tzinfo is not None:
         as_of = as_of.astimezone(UTC).replace(tzinfo=None)
     when = as_of or built or latest_event_time(ws.events())
     events = ws.events()
-    if when == built:
-        ledger = promises_table(ws, refresh=False)
-    else:
-        ledger = ledger_expr(events, ws.rules, when)
-    return Sources(events.filter(events.ts <= when), events, ledger, ws.rules, when)
+    known = events.filter(events.ts <= when)
+    needed = {getattr(s, "rule", None) for s in specs}
+    rules = RuleSet(tuple(r for r in ws.rules.rules if r.name in needed), ws.rules.version)
+    if when == built or not rules.rules:
+        yield Sources(known, events, promises_table(ws, refresh=False), ws.rules, when)
+        return
+    ledger = ledger_expr(events, rules, when).cache()
+    try:
+        yield Sources(known, events, ledger, ws.rules, when)
+    finally:
+        ledger.release()
 
 
 def _cell_rows(spec: DetectorSpec, src: Sources) -> list[CellRow]:
@@ -113,10 +126,10 @@ def detect(
     stable across runs over the same data.
     """
     specs = load_detectors(detectors_path)
-    src = _sources(ws, as_of)
     found: list[Incident] = []
-    for spec in specs:
-        found.extend(build_incidents(spec, _cell_rows(spec, src), src.as_of))
+    with _sources(ws, as_of, specs) as src:
+        for spec in specs:
+            found.extend(build_incidents(spec, _cell_rows(spec, src), src.as_of))
     return found
 
 
@@ -124,6 +137,6 @@ def cohort(ws: Workspace, incident: Incident) -> pd.DataFrame:
     """The customers the incident touched, one row per affected fact (COHORT_COLUMNS):
     failed ones and, for promises, those at risk in the same group and window."""
     spec = spec_from_dict(incident.details["spec"])
-    src = _sources(ws, incident.detected_at)
-    df = cohort_expr(facts(spec, src), incident, src, LOW_SCORE).execute()
+    with _sources(ws, incident.detected_at, [spec]) as src:
+        df = cohort_expr(facts(spec, src), incident, src, LOW_SCORE).execute()
     return df[list(COHORT_COLUMNS)].reset_index(drop=True)
