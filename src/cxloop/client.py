@@ -26,6 +26,7 @@ from cxloop.domain.incidents import Incident
 from cxloop.domain.policy import Policy
 from cxloop.domain.remedies import Remedy
 from cxloop.notify.base import Channel
+from cxloop.services import approvals as approval_service
 from cxloop.services import cases as case_service
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
@@ -165,7 +166,7 @@ class Cxloop:
     def grant(
         self, case_id: str, remedy: Remedy | str, amount: float, actor: Actor, note: str = ""
     ) -> dict[str, Any]:
-        decision = recovery_service.grant(
+        decision = approval_service.grant(
             self.workspace, case_id, Remedy(remedy), amount, actor, self.policy, note
         )
         return asdict(decision)
@@ -173,7 +174,7 @@ class Cxloop:
     def request_approval(
         self, case_id: str, remedy: Remedy | str, amount: float, actor: Actor, note: str = ""
     ) -> dict[str, Any]:
-        approval_id = recovery_service.request_approval(
+        approval_id = approval_service.request_approval(
             self.workspace, case_id, Remedy(remedy), amount, actor, self.policy, note
         )
         row = self._store().approval(approval_id)
@@ -183,7 +184,7 @@ class Cxloop:
     def decide_approval(
         self, approval_id: int, actor: Actor, approve: bool, note: str = ""
     ) -> dict[str, Any]:
-        return recovery_service.decide_approval(
+        return approval_service.decide_approval(
             self.workspace, approval_id, actor, self.policy, approve, note
         )
 

@@ -148,7 +148,7 @@ class PromiseBreaks(DetectorSpec):
     def phrase(self) -> str:
         basis = "due" if self.time == "due" else "made"
         if self.fulfilled_only:
-            return f"fulfilled {self.rule} promises {basis} {{window}} were kept late"
+            return f"fulfilled {self.rule} promises {basis} {{window}} were fulfilled late"
         return f"{self.rule} promises {basis} {{window}} were broken (late or not kept)"
 
 

@@ -171,7 +171,9 @@ def _file_signal(
         if state is CaseState.RESOLVED:
             check_transition(latest["case_id"], state, CaseState.IN_PROGRESS)
             store.update_case(con, latest["case_id"], state=CaseState.IN_PROGRESS.value)
-            store.audit(con, _entry(SYSTEM, "reopen", latest["case_id"], {"signal": s.signal_id}))
+            store.audit(
+                con, audit_entry(SYSTEM, "reopen", latest["case_id"], {"signal": s.signal_id})
+            )
             return latest["case_id"], "reopened"
     case_id = store.next_case_id(con)
     store.insert_case(
@@ -195,11 +197,11 @@ def _file_signal(
             "updated_at": now.isoformat(),
         },
     )
-    store.audit(con, _entry(SYSTEM, "open", case_id, {"signal": s.signal_id}))
+    store.audit(con, audit_entry(SYSTEM, "open", case_id, {"signal": s.signal_id}))
     return case_id, "opened"
 
 
-def _entry(
+def audit_entry(
     actor: tuple[str, str] | Actor, action: str, case_id: str, detail: Any
 ) -> dict[str, Any]:
     name, role = (actor.name, actor.role) if isinstance(actor, Actor) else actor
@@ -292,7 +294,7 @@ def _auto_resolve(ws: Workspace, store: CaseStore) -> int:
                 contacts=0,
                 updated_at=now,
             )
-            store.audit(con, _entry(SYSTEM, "auto_resolve", case_id, {"promises": "kept"}))
+            store.audit(con, audit_entry(SYSTEM, "auto_resolve", case_id, {"promises": "kept"}))
     return len(done)
 
 
@@ -319,7 +321,7 @@ def start(ws: Workspace, case_id: str, actor: Actor, owner: str | None = None) -
             started_at=case["started_at"] or now,
             updated_at=now,
         )
-        store.audit(con, _entry(actor, "start", case_id, {"owner": owner or actor.name}))
+        store.audit(con, audit_entry(actor, "start", case_id, {"owner": owner or actor.name}))
     return get_case(ws, case_id)
 
 
@@ -337,7 +339,7 @@ def assign(
             updated_at=now_utc().isoformat(),
         )
         detail = {"owner": owner, "department": department or case["department"]}
-        store.audit(con, _entry(actor, "assign", case_id, detail))
+        store.audit(con, audit_entry(actor, "assign", case_id, detail))
     return get_case(ws, case_id)
 
 
@@ -396,7 +398,7 @@ def resolve(
             follow_up_due_at=due.isoformat(),
             updated_at=now_utc().isoformat(),
         )
-        store.audit(con, _entry(actor, "resolve", case_id, {"note": note, "contacts": n}))
+        store.audit(con, audit_entry(actor, "resolve", case_id, {"note": note, "contacts": n}))
     return get_case(ws, case_id)
 
 
@@ -431,5 +433,5 @@ def follow_up(
             followed_up_at=when.isoformat(),
             updated_at=now_utc().isoformat(),
         )
-        store.audit(con, _entry(actor, "follow_up", case_id, {"note": note}))
+        store.audit(con, audit_entry(actor, "follow_up", case_id, {"note": note}))
     return get_case(ws, case_id)

@@ -24,7 +24,7 @@ from cxloop.analytics.incidents import (
     cohort_expr,
 )
 from cxloop.analytics.ledger import ledger_expr
-from cxloop.analytics.systemic import DetectorSpec, Sources, facts, spec_from_dict
+from cxloop.analytics.systemic import DetectorSpec, PromiseBreaks, Sources, facts, spec_from_dict
 from cxloop.domain.incidents import Incident
 from cxloop.domain.promises import RuleSet
 from cxloop.errors import ConfigError
@@ -88,7 +88,7 @@ def _sources(
     when = as_of or built or latest_event_time(ws.events())
     events = ws.events()
     known = events.filter(events.ts <= when)
-    needed = {getattr(s, "rule", None) for s in specs}
+    needed = {s.rule for s in specs if isinstance(s, PromiseBreaks)}
     rules = RuleSet(tuple(r for r in ws.rules.rules if r.name in needed), ws.rules.version)
     if when == built or not rules.rules:
         yield Sources(known, events, promises_table(ws, refresh=False), ws.rules, when)

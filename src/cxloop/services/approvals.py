@@ -1,0 +1,294 @@
+"""Use cases: grant a remedy, ask for approval, decide an approval.
+
+Each is judged by the empowerment policy for the actor's role and recorded in the
+append-only audit log with actor, role, time, amount and the policy version and
+digest. A granted remedy also becomes events (a credit is ``credit_issued``, a
+refund opens a refund promise, a callback a callback promise …), so the ledger
+tracks that the remedy itself is delivered.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from datetime import datetime, timedelta
+from typing import Any
+
+from cxloop.domain.events import EventType
+from cxloop.domain.policy import Decision, GrantRequest, Policy, decide
+from cxloop.domain.recovery import CaseFacts
+from cxloop.domain.remedies import MONETARY, Remedy
+from cxloop.errors import NotFoundError, PolicyError
+from cxloop.services.cases import Actor, audit_entry, now_utc
+from cxloop.services.internal import event_row, record_events
+from cxloop.services.recovery import case_facts
+from cxloop.services.workspace import Workspace
+from cxloop.store.cases import CaseStore
+
+CALLBACK_WITHIN = timedelta(hours=4)
+REPLACEMENT_WITHIN = timedelta(days=7)
+
+
+def _remedy_events(
+    case: dict[str, Any], remedy: Remedy, amount: float, by: Actor, approval: int | None
+) -> list[dict[str, Any]]:
+    """The events a granted remedy writes: the grant itself, and what it promises."""
+    when = now_utc()
+    tag = f"{case['case_id']}-{remedy.value}-{when:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
+    if approval is not None:  # the same approval always writes the same events
+        tag = f"{case['case_id']}-approval-{approval}"
+    attrs = {"case": case["case_id"], "remedy": remedy.value, "by": by.name, "role": by.role}
+    if approval is not None:
+        attrs["approval"] = approval
+    cust, subject = case["customer_id"], case["subject"]
+    money = amount if remedy in MONETARY else None
+    rows = [
+        event_row(
+            f"cx-remedy-{tag}",
+            cust,
+            EventType.REMEDY_GRANTED.value,
+            when,
+            case["case_id"],
+            amount=money,
+            attrs=attrs,
+        )
+    ]
+    if remedy is Remedy.CREDIT:
+        rows.append(
+            event_row(
+                f"cx-credit-{tag}",
+                cust,
+                EventType.CREDIT_ISSUED.value,
+                when,
+                subject,
+                amount=amount,
+                attrs={"reason": "recovery", "case": case["case_id"]},
+            )
+        )
+    elif remedy in (Remedy.REFUND, Remedy.KEEP_ITEM):
+        rows.append(
+            event_row(
+                f"cx-refund-{tag}",
+                cust,
+                EventType.REFUND_REQUESTED.value,
+                when,
+                subject,
+                amount=amount,
+                attrs={"case": case["case_id"], "keep_item": remedy is Remedy.KEEP_ITEM},
+            )
+        )
+    elif remedy is Remedy.CALLBACK:
+        rows.append(
+            event_row(
+                f"cx-callback-{tag}",
+                cust,
+                EventType.CALLBACK_PROMISED.value,
+                when,
+                case["case_id"],
+                channel="phone",
+                due_at=when + CALLBACK_WITHIN,
+                attrs={"case": case["case_id"]},
+            )
+        )
+    elif remedy is Remedy.REPLACEMENT:
+        rows.append(
+            event_row(
+                f"cx-replacement-{tag}",
+                cust,
+                EventType.REPLACEMENT_PROMISED.value,
+                when,
+                case["case_id"],
+                due_at=when + REPLACEMENT_WITHIN,
+                attrs={"case": case["case_id"]},
+            )
+        )
+    return rows
+
+
+def _request_of(
+    ws: Workspace, case_id: str, remedy: Remedy, amount: float, role: str
+) -> tuple[dict[str, Any], CaseFacts, GrantRequest]:
+    if amount < 0 or amount != amount:
+        raise PolicyError(f"amount must be a number >= 0, got {amount}")
+    case, facts = case_facts(ws, case_id)
+    req = GrantRequest(
+        remedy,
+        role,
+        amount if remedy in MONETARY else 0.0,
+        facts.order_amount,
+        facts.severity,
+        facts.customer.tier,
+    )
+    return case, facts, req
+
+
+def _write_grant(
+    ws: Workspace,
+    case: dict[str, Any],
+    remedy: Remedy,
+    amount: float,
+    by: Actor,
+    approval: int | None,
+) -> None:
+    rows = _remedy_events(case, remedy, amount, by, approval)
+    record_events(ws, f"remedy-{case['case_id']}", rows)
+
+
+def _record_grant(
+    store: CaseStore,
+    con: sqlite3.Connection,
+    case: dict[str, Any],
+    remedy: Remedy,
+    amount: float,
+    by: Actor,
+    decision: Decision,
+    approval: int | None,
+    note: str,
+) -> None:
+    """The grant in the audit log; an open case is now in progress."""
+    now = now_utc().isoformat()
+    if case["state"] == "open":
+        store.update_case(
+            con,
+            case["case_id"],
+            state="in_progress",
+            started_at=now,
+            owner=case["owner"] or by.name,
+            updated_at=now,
+        )
+    detail = {"note": note, "approval": approval, "policy_line": decision.grant_index}
+    entry = audit_entry(by, "grant", case["case_id"], detail)
+    version = f"{decision.policy_version} ({decision.policy_digest})"
+    store.audit(con, {**entry, "remedy": remedy.value, "amount": amount, "policy_version": version})
+
+
+def grant(
+    ws: Workspace,
+    case_id: str,
+    remedy: Remedy,
+    amount: float,
+    actor: Actor,
+    policy: Policy,
+    note: str = "",
+) -> Decision:
+    """Grant a remedy the actor's role may give without approval."""
+    case, _facts, req = _request_of(ws, case_id, remedy, amount, actor.role)
+    decision = decide(policy, req)
+    if not decision.allowed:
+        hint = (
+            (
+                f"; ask for approval: cxloop cases request {case_id} --remedy {remedy.value} "
+                f"--amount {amount:g}"
+            )
+            if decision.needs_role
+            else ""
+        )
+        raise PolicyError(decision.reason + hint)
+    _write_grant(ws, case, remedy, amount, actor, None)
+    store = CaseStore(ws.state)
+    with ws.state.connect() as con:
+        _record_grant(store, con, case, remedy, amount, actor, decision, None, note)
+    return decision
+
+
+def request_approval(
+    ws: Workspace,
+    case_id: str,
+    remedy: Remedy,
+    amount: float,
+    actor: Actor,
+    policy: Policy,
+    note: str = "",
+) -> int:
+    """Ask for a remedy beyond the actor's authority; returns the approval id."""
+    _case, _facts, req = _request_of(ws, case_id, remedy, amount, actor.role)
+    decision = decide(policy, req)
+    if decision.allowed:
+        raise PolicyError(
+            f"{decision.reason}: no approval needed, grant it with `cxloop cases grant`"
+        )
+    if decision.needs_role is None:
+        raise PolicyError(decision.reason)
+    store = CaseStore(ws.state)
+    now = now_utc().isoformat()
+    with ws.state.connect() as con:
+        approval_id = store.add_approval(
+            con,
+            {
+                "case_id": case_id,
+                "remedy": remedy.value,
+                "amount": amount,
+                "requested_by": actor.name,
+                "requested_role": actor.role,
+                "needs_role": decision.needs_role,
+                "requested_at": now,
+                "policy_version": f"{decision.policy_version} ({decision.policy_digest})",
+                "note": note,
+            },
+        )
+        entry = audit_entry(
+            actor,
+            "request",
+            case_id,
+            {"approval": approval_id, "needs_role": decision.needs_role, "note": note},
+        )
+        store.audit(
+            con,
+            {
+                **entry,
+                "remedy": remedy.value,
+                "amount": amount,
+                "policy_version": f"{decision.policy_version} ({decision.policy_digest})",
+            },
+        )
+    return approval_id
+
+
+def decide_approval(
+    ws: Workspace, approval_id: int, actor: Actor, policy: Policy, approve: bool, note: str = ""
+) -> dict[str, Any]:
+    """Approve (and so grant) or deny a pending request. The approver's role must be one
+    the policy lets grant it."""
+    store = CaseStore(ws.state)
+    row = store.approval(approval_id)
+    if row is None:
+        raise NotFoundError(f"no approval {approval_id} (list them with `cxloop cases approvals`)")
+    if row["decision"] is not None:
+        raise PolicyError(
+            f"approval {approval_id} was already {row['decision']} by {row['decided_by']}"
+        )
+    remedy = Remedy(row["remedy"])
+    case, _facts, req = _request_of(ws, row["case_id"], remedy, row["amount"], actor.role)
+    decision = decide(policy, req)
+    if approve and not decision.allowed:
+        raise PolicyError(f"{actor.name} ({actor.role}) cannot approve this: {decision.reason}")
+    if approve:  # events first (their ids come from the approval: a retry adds nothing)
+        _write_grant(ws, case, remedy, row["amount"], actor, approval_id)
+    now = now_utc()
+    wait = (now - datetime.fromisoformat(row["requested_at"])).total_seconds()
+    verdict = "approved" if approve else "denied"
+    version = f"{decision.policy_version} ({decision.policy_digest})"
+    with ws.state.connect() as con:
+        won = store.decide_approval(
+            con,
+            approval_id,
+            decision=verdict,
+            decided_by=actor.name,
+            decided_role=actor.role,
+            decided_at=now.isoformat(),
+        )
+        if not won:
+            raise PolicyError(f"approval {approval_id} was decided by someone else just now")
+        detail = {"approval": approval_id, "wait_seconds": wait, "note": note}
+        entry = audit_entry(actor, "approve" if approve else "deny", row["case_id"], detail)
+        store.audit(
+            con,
+            {**entry, "remedy": remedy.value, "amount": row["amount"], "policy_version": version},
+        )
+        if approve:
+            _record_grant(
+                store, con, case, remedy, row["amount"], actor, decision, approval_id, note
+            )
+    result = store.approval(approval_id)
+    assert result is not None
+    return result
