@@ -43,7 +43,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoDataset
 
 @pytest.fixture(scope="module")
 def found(demo: tuple[DemoDataset, Workspace]) -> dict[str, Incident]:
-    return {i.detector: i for i in detect(demo[1])}
+    incidents = detect(demo[1])
+    by_detector = {i.detector: i for i in incidents}
+    assert len(by_detector) == len(incidents)  # one incident per detector in the demo
+    return by_detector
 
 
 def _day(text: str) -> datetime:
@@ -192,6 +195,10 @@ def test_ids_are_stable_and_detection_works_as_of_a_past_time(
     early = {i.detector: i for i in detect(ws, as_of=carrier.detectable_at)}
     assert early["late_deliveries_by_carrier_region"].incident_id == carrier.incident_id
     assert "billing_deviation_by_run" not in early  # the run had not happened yet
+
+
+def test_an_empty_store_has_no_incidents(cx: cxloop.Cxloop) -> None:
+    assert detect(cx.workspace) == []
 
 
 def test_detector_file_errors_name_the_file_entry_and_field(tmp_path: Path) -> None:
@@ -369,7 +376,3 @@ def test_olist_replayed_detection_flags_before_the_reviews(olist: tuple[Workspac
 
 def _approx(q: float) -> object:
     return pytest.approx(q, rel=0.01)
-
-
-def test_an_empty_store_has_no_incidents(cx: cxloop.Cxloop) -> None:
-    assert detect(cx.workspace) == []
