@@ -8,11 +8,9 @@ and delivers them through a channel. See docs/outreach.md.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -25,6 +23,7 @@ from cxloop.domain.incidents import Incident
 from cxloop.errors import ConfigError, NotFoundError
 from cxloop.notify.base import Channel, Notice
 from cxloop.services import systemic
+from cxloop.services.config import read_toml
 from cxloop.services.sending import DeliveryReport, deliver, enqueue
 from cxloop.services.workspace import Workspace
 from cxloop.store.incidents import IncidentStore
@@ -68,17 +67,7 @@ class Draft:
 
 def load_templates(path: Path | None = None) -> dict[str, Any]:
     """Notice templates from a TOML file, or the built-in ones."""
-    where = str(path) if path else "built-in notice templates"
-    try:
-        if path is None:
-            text = resources.files("cxloop.rules").joinpath("notices.toml").read_text()
-        else:
-            text = path.read_text()
-        return tomllib.loads(text)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: notice templates file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    return read_toml(path, "notices.toml", "notice templates")[0]
 
 
 def _template(templates: dict[str, Any], incident: Incident) -> tuple[str, dict[str, str]]:

@@ -6,11 +6,9 @@ The detectors come from a TOML file (``[[detectors]]`` entries; the built-in
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from cxloop.analytics.systemic import DetectorSpec, PromiseBreaks, Sources, fact
 from cxloop.domain.incidents import Incident
 from cxloop.domain.promises import RuleSet
 from cxloop.errors import ConfigError
+from cxloop.services.config import read_toml
 from cxloop.services.ledger import ensure_ledger, latest_event_time, promises_table
 from cxloop.services.workspace import Workspace
 
@@ -38,18 +37,7 @@ LOW_SCORE = 2
 
 def load_detectors(path: Path | None = None) -> tuple[DetectorSpec, ...]:
     """The detector specs from a TOML file, or the built-in defaults."""
-    try:
-        if path is None:
-            text = resources.files("cxloop.rules").joinpath("detectors.toml").read_text()
-            where = "built-in detectors"
-        else:
-            text = path.read_text()
-            where = str(path)
-        data = tomllib.loads(text)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: detectors file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    data, where = read_toml(path, "detectors.toml", "detectors")
     return specs_from_data(data, where)
 
 

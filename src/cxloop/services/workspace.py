@@ -15,9 +15,7 @@ turns on the lock. Nothing is opened at import time.
 
 from __future__ import annotations
 
-import tomllib
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from cxloop.domain.promises import RuleSet, ruleset_from_dict
 from cxloop.errors import ConfigError
+from cxloop.services.config import read_toml
 from cxloop.settings import Settings
 from cxloop.store.eventlog import EventLog
 from cxloop.store.lock import WriteLock
@@ -36,18 +35,7 @@ from cxloop.store.state import StateDB
 
 def load_rules(path: Path | None) -> RuleSet:
     """The promise rules from a TOML file, or the built-in defaults."""
-    try:
-        if path is None:
-            text = resources.files("cxloop.rules").joinpath("default.toml").read_text()
-            where = "built-in default rules"
-        else:
-            text = path.read_text()
-            where = str(path)
-        data = tomllib.loads(text)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: rules file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    data, where = read_toml(path, "default.toml", "rules")
     try:
         return ruleset_from_dict(data)
     except ConfigError as exc:
