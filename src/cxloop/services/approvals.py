@@ -134,6 +134,26 @@ def _write_grant(
     record_events(ws, f"remedy-{case['case_id']}", rows)
 
 
+def _version(decision: Decision) -> str:
+    return f"{decision.policy_version} ({decision.policy_digest})"
+
+
+def _audit_remedy(
+    store: CaseStore,
+    con: sqlite3.Connection,
+    entry: dict[str, Any],
+    remedy: Remedy,
+    amount: float,
+    decision: Decision,
+) -> None:
+    """An audit entry about a remedy: what, how much (monetary only), under which policy."""
+    money = amount if remedy in MONETARY else None
+    store.audit(
+        con,
+        {**entry, "remedy": remedy.value, "amount": money, "policy_version": _version(decision)},
+    )
+
+
 def _record_grant(
     store: CaseStore,
     con: sqlite3.Connection,
@@ -158,8 +178,7 @@ def _record_grant(
         )
     detail = {"note": note, "approval": approval, "policy_line": decision.grant_index}
     entry = audit_entry(by, "grant", case["case_id"], detail)
-    version = f"{decision.policy_version} ({decision.policy_digest})"
-    store.audit(con, {**entry, "remedy": remedy.value, "amount": amount, "policy_version": version})
+    _audit_remedy(store, con, entry, remedy, amount, decision)
 
 
 def grant(
@@ -222,7 +241,7 @@ def request_approval(
                 "requested_role": actor.role,
                 "needs_role": decision.needs_role,
                 "requested_at": now,
-                "policy_version": f"{decision.policy_version} ({decision.policy_digest})",
+                "policy_version": _version(decision),
                 "note": note,
             },
         )
@@ -232,15 +251,7 @@ def request_approval(
             case_id,
             {"approval": approval_id, "needs_role": decision.needs_role, "note": note},
         )
-        store.audit(
-            con,
-            {
-                **entry,
-                "remedy": remedy.value,
-                "amount": amount,
-                "policy_version": f"{decision.policy_version} ({decision.policy_digest})",
-            },
-        )
+        _audit_remedy(store, con, entry, remedy, amount, decision)
     return approval_id
 
 
@@ -267,7 +278,6 @@ def decide_approval(
     now = now_utc()
     wait = (now - datetime.fromisoformat(row["requested_at"])).total_seconds()
     verdict = "approved" if approve else "denied"
-    version = f"{decision.policy_version} ({decision.policy_digest})"
     with ws.state.connect() as con:
         won = store.decide_approval(
             con,
@@ -281,10 +291,7 @@ def decide_approval(
             raise PolicyError(f"approval {approval_id} was decided by someone else just now")
         detail = {"approval": approval_id, "wait_seconds": wait, "note": note}
         entry = audit_entry(actor, "approve" if approve else "deny", row["case_id"], detail)
-        store.audit(
-            con,
-            {**entry, "remedy": remedy.value, "amount": row["amount"], "policy_version": version},
-        )
+        _audit_remedy(store, con, entry, remedy, row["amount"], decision)
         if approve:
             _record_grant(
                 store, con, case, remedy, row["amount"], actor, decision, approval_id, note
