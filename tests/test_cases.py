@@ -258,3 +258,22 @@ def test_cli_recover_and_refused_grant(synced_store: Path, tmp_path: Path) -> No
     assert refused.returncode == 1
     assert "needs approval from manager" in refused.stderr
     assert "cxloop cases request" in refused.stderr
+
+
+def test_two_syncs_at_once_file_each_signal_once(demo_store: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    home = demo_copy(demo_store, tmp_path)
+    env = {**os.environ, "CXLOOP_HOME": str(home)}
+    cmd = [sys.executable, "-m", "cxloop", "cases", "sync", "--format", "json"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    reports = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(r["signals_new"] for r in reports)[0] == 0  # the second found nothing new
+    with cxloop.open(home) as cx:
+        cases = cx.cases()
+        assert len(cases) == sum(r["cases_opened"] for r in reports)
+        keys = Counter((c["customer_id"], c["subject"]) for c in cases)
+        assert max(keys.values()) == 1

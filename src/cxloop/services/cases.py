@@ -122,6 +122,8 @@ def find_signals(
 
 
 def _high_value(ws: Workspace, customers: set[str]) -> set[str]:
+    if not customers:
+        return set()
     value = customer_value(ws.events())
     line = float(value.spend.quantile(0.9).execute() or 0.0)
     mine = value.filter(value.customer_id.isin(sorted(customers))).execute()
@@ -222,20 +224,22 @@ def sync_cases(
     rules = rules or SignalRules()
     store = CaseStore(ws.state)
     signals, when = find_signals(ws, rules, as_of)
-    new_ids = store.new_signals(s.signal_id for s in signals)
-    fresh = [s for s in signals if s.signal_id in new_ids]
-    high = _high_value(ws, {s.customer_id for s in fresh}) if fresh else set()
+    maybe_new = store.new_signals(s.signal_id for s in signals)
+    high = _high_value(ws, {s.customer_id for s in signals if s.signal_id in maybe_new})
     counts = {"opened": 0, "updated": 0, "reopened": 0}
     touched: dict[str, bool] = {}
     now = now_utc()
-    with ws.write_lock(), ws.state.connect() as con:
-        for s in sorted(fresh, key=lambda x: (x.ts, x.signal_id)):
-            case_id, what = _file_signal(store, con, s, now)
-            store.add_signals(con, [_signal_row(s, case_id, now)])
-            counts[what] += 1
-            touched[case_id] = s.customer_id in high
-        for case_id, is_high in touched.items():
-            _refresh(store, con, case_id, is_high)
+    with ws.write_lock():  # one sync at a time: what is new is decided under the lock
+        new_ids = store.new_signals(s.signal_id for s in signals)
+        fresh = [s for s in signals if s.signal_id in new_ids]
+        with ws.state.connect() as con:
+            for s in sorted(fresh, key=lambda x: (x.ts, x.signal_id)):
+                case_id, what = _file_signal(store, con, s, now)
+                store.add_signals(con, [_signal_row(s, case_id, now)])
+                counts[what] += 1
+                touched[case_id] = s.customer_id in high
+            for case_id, is_high in touched.items():
+                _refresh(store, con, case_id, is_high)
     auto = _auto_resolve(ws, store)
     return SyncReport(
         iso(when),
