@@ -198,8 +198,8 @@ def draft(
     (customer, ref) facts in ``exclude`` (already told in another incident's notice)."""
     incident = get_incident(ws, incident_id)
     cohort = systemic.cohort(ws, incident)
-    tpl = _template(load_templates(templates), incident)
     data = load_templates(templates)
+    tpl = _template(data, incident)
     last_day = incident.window_end - pd.Timedelta(seconds=1)
     common = {
         "value": incident.value,
