@@ -58,6 +58,11 @@ def test_the_overcharged_cohort_gets_one_mail_each_even_if_they_never_complained
     assert len(smtp.mailbox.messages) == 41
     statuses = Counter(r["status"] for r in outreach.send_status(cx.workspace, inc))
     assert statuses == {"sent": 41}
+    ev = cx.events()
+    told = ev.filter(ev.event_type == "notice_sent").execute()
+    assert len(told) == 41 and set(told.ref) == {inc}  # once each, re-sends added none
+    customer = draft.notices[0].customer_id
+    assert "notice_sent" in set(cx.timeline(customer).event_type)
 
 
 def test_late_delivery_cohort_is_posted_to_a_signed_webhook(

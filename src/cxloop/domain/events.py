@@ -47,6 +47,7 @@ class EventType(StrEnum):
     REMEDY_GRANTED = "remedy_granted"
     FOLLOW_UP_PROMISED = "follow_up_promised"
     FOLLOW_UP_MADE = "follow_up_made"
+    NOTICE_SENT = "notice_sent"
 
 
 #: The department an event belongs to when the source does not say.
@@ -73,13 +74,19 @@ DEFAULT_DEPARTMENT: dict[EventType, Department] = {
     EventType.REMEDY_GRANTED: Department.SUPPORT,
     EventType.FOLLOW_UP_PROMISED: Department.SUPPORT,
     EventType.FOLLOW_UP_MADE: Department.SUPPORT,
+    EventType.NOTICE_SENT: Department.SUPPORT,
 }
 
 EVENT_TYPES: frozenset[str] = frozenset(t.value for t in EventType)
 #: Types cxloop writes itself (recovery actions); source exports do not carry them.
 INTERNAL_EVENT_TYPES: frozenset[str] = frozenset(
     t.value
-    for t in (EventType.REMEDY_GRANTED, EventType.FOLLOW_UP_PROMISED, EventType.FOLLOW_UP_MADE)
+    for t in (
+        EventType.REMEDY_GRANTED,
+        EventType.FOLLOW_UP_PROMISED,
+        EventType.FOLLOW_UP_MADE,
+        EventType.NOTICE_SENT,
+    )
 )
 DEPARTMENTS: frozenset[str] = frozenset(d.value for d in Department)
 

@@ -19,11 +19,14 @@ import ibis
 import pandas as pd
 
 from cxloop.analytics.attrs import attr_text
+from cxloop.domain.events import EventType
 from cxloop.domain.incidents import Incident
+from cxloop.domain.sending import SendStatus
 from cxloop.errors import ConfigError, NotFoundError
 from cxloop.notify.base import Channel, Notice
 from cxloop.services import systemic
 from cxloop.services.config import read_toml
+from cxloop.services.internal import event_row, record_events
 from cxloop.services.sending import DeliveryReport, deliver, enqueue
 from cxloop.services.workspace import Workspace
 from cxloop.store.incidents import IncidentStore
@@ -234,6 +237,7 @@ def send(
     channel) and deliver what is pending; returns (newly queued, delivery report)."""
     notices = draft(ws, incident_id, templates, told_elsewhere(ws, incident_id)).notices
     queued = enqueue(ws, notices, channel.name)
+    before = _sent_keys(ws, incident_id)
     report = deliver(
         ws,
         channel,
@@ -242,7 +246,32 @@ def send(
         limit=limit,
         progress=progress,
     )
+    _record_sent(ws, incident_id, before)
     return queued, report
+
+
+def _sent_keys(ws: Workspace, incident_id: str) -> set[str]:
+    return {r.key for r in Outbox(ws.state).rows(incident_id, SendStatus.SENT)}
+
+
+def _record_sent(ws: Workspace, incident_id: str, before: set[str]) -> None:
+    """A ``notice_sent`` event per notice this run delivered, so the customer's timeline
+    shows that we told them first (ids come from the notice: a retry adds nothing)."""
+    rows = [
+        event_row(
+            f"cx-notice-{r.key}",
+            r.customer_id,
+            EventType.NOTICE_SENT.value,
+            datetime.fromisoformat(r.sent_at or r.created_at),
+            incident_id,
+            channel=r.channel,
+            attrs={"incident": incident_id, "subject": r.subject, "refs": r.data.get("refs", [])},
+        )
+        for r in Outbox(ws.state).rows(incident_id, SendStatus.SENT)
+        if r.key not in before
+    ]
+    if rows:
+        record_events(ws, f"notices-{incident_id}", rows)
 
 
 def told_elsewhere(ws: Workspace, incident_id: str) -> set[tuple[str, str]]:
