@@ -277,3 +277,9 @@ def test_two_syncs_at_once_file_each_signal_once(demo_store: Path, tmp_path: Pat
         assert len(cases) == sum(r["cases_opened"] for r in reports)
         keys = Counter((c["customer_id"], c["subject"]) for c in cases)
         assert max(keys.values()) == 1
+
+
+def test_a_bad_duration_is_a_usage_error_naming_the_option(tmp_path: Path) -> None:
+    proc = run(tmp_path / "store", "cases", "sync", "--window", "abc", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "Invalid value for --window: 'abc' is not a duration" in proc.stderr

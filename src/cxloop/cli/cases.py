@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,6 +52,14 @@ CASE_COLUMNS = [
 ]
 
 
+def _duration(option: str, text: str) -> timedelta:
+    """A duration option ("30d", "4h"); a bad one is a usage error naming the option."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
 def _open(home: Path | None, policy: Path | None = None) -> client.Cxloop:
     return client.open(home, policy=policy)
 
@@ -82,7 +90,7 @@ def sync(
 ) -> None:
     """Find signals (broken/at-risk promises, bad feedback, repeats, holds, transfers) and
     file them under one case per customer problem. Safe to re-run."""
-    rules = replace(SignalRules(), open_window=parse_duration(window))
+    rules = replace(SignalRules(), open_window=_duration("--window", window))
     report = _open(home).sync_cases(rules, as_of)
     _show(report.as_dict(), fmt, "Case sync")
 
@@ -154,7 +162,9 @@ def resolve(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """The problem is fixed; a follow-up with the customer is promised."""
-    case = _open(home).resolve_case(case_id, Actor(actor, role), note, parse_duration(follow_up_in))
+    case = _open(home).resolve_case(
+        case_id, Actor(actor, role), note, _duration("--follow-up-in", follow_up_in)
+    )
     _show(case, fmt, case_id, [*CASE_COLUMNS, "contacts", "follow_up_due_at"])
 
 

@@ -130,17 +130,19 @@ def send(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Queue and deliver the incident's notices; a customer is never notified twice."""
-    with client.open(home) as cx, Progress(console=make_console(stderr=True)) as bar:
-        task = bar.add_task("sending", total=None)
-        queued, report = outreach.send(
-            cx.workspace,
-            incident_id,
-            channel_from_settings(cx.workspace.settings, channel),
-            templates=templates,
-            retry_uncertain=retry_uncertain,
-            limit=limit,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    with client.open(home) as cx:
+        chan = channel_from_settings(cx.workspace.settings, channel)  # fails before any work
+        with Progress(console=make_console(stderr=True)) as bar:
+            task = bar.add_task("sending", total=None)
+            queued, report = outreach.send(
+                cx.workspace,
+                incident_id,
+                chan,
+                templates=templates,
+                retry_uncertain=retry_uncertain,
+                limit=limit,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     payload = {
         "incident_id": incident_id,
         "channel": channel,
