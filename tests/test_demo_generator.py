@@ -18,9 +18,16 @@ from cxloop.demo.texts import CONTACT_TEXTS, NEGATIVE, NEUTRAL, POSITIVE
 from cxloop.domain.events import DEPARTMENTS, EVENT_COLUMNS, EVENT_TYPES, INTERNAL_EVENT_TYPES
 
 COLUMNS = [c.name for c in EVENT_COLUMNS]
-FILES = ["sales_orders.csv", "logistics.csv", "billing.csv", "support.jsonl", "voice.csv"]
+FILES = [
+    "sales_orders.csv",
+    "logistics.csv",
+    "billing.csv",
+    "support.jsonl",
+    "voice.csv",
+    "employee_pulse.csv",
+]
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-ID = re.compile(r"^nw-[a-z_]+-[OC]-\d{6,}-\d+$")
+ID = re.compile(r"^nw-[a-z_]+-[OCE]-\d{6,}-\d+$")
 DAY = pd.Timedelta(days=1)
 
 
@@ -135,8 +142,10 @@ def test_event_ids_unique_and_stable(events: pd.DataFrame) -> None:
     ids = events["event_id"]
     assert ids.is_unique
     assert ids.map(lambda s: bool(ID.match(s))).all()
-    prefix = "nw-" + events["event_type"] + "-" + events["ref"] + "-"
-    assert (ids.str.rsplit("-", n=1).str[0] + "-" == prefix).all()
+    staff = events["event_type"] == "employee_feedback"  # no ref: about an employee
+    prefix = "nw-" + events["event_type"] + "-" + events["ref"].where(~staff, "E") + "-"
+    got = ids.str.rsplit("-", n=1).str[0] + "-"
+    assert (got.where(~staff, got.str.slice(0, -7)) == prefix).all()
 
 
 def test_deterministic(demo: DemoDataset, tmp_path: Path) -> None:

@@ -37,6 +37,8 @@ from cxloop.services.cases import Actor
 from cxloop.services.policy import load_policy
 from cxloop.services.sending import DeliveryReport, channel_from_settings
 from cxloop.services.timeline import timeline as customer_timeline
+from cxloop.services import voice_insights
+from cxloop.services.voice import Progress, Voice
 from cxloop.services.workspace import Workspace
 from cxloop.store.cases import CaseStore
 
@@ -238,6 +240,36 @@ class Cxloop:
 
     def outreach_status(self, incident_id: str | None = None) -> pd.DataFrame:
         return pd.DataFrame(outreach_service.send_status(self.workspace, incident_id))
+
+    def voice(
+        self, sentiment: str = "auto", k: int | None = None, progress: Progress | None = None
+    ) -> Voice:
+        """Voice analytics on a snapshot of the log: ``.scores(by=...)``, ``.sentiment``,
+        ``.topics()``; pass it to :meth:`voice_emerging`, :meth:`voice_drivers`,
+        :meth:`voice_compare`."""
+        return Voice(self.workspace, sentiment=sentiment, k=k, progress=progress)
+
+    def voice_scores(self, by: str | None = None, metric: str | None = None) -> pd.DataFrame:
+        return self.voice().scores(by=by, metric=metric)
+
+    def voice_topics(self, k: int | None = None) -> pd.DataFrame:
+        return self.voice(k=k).topics()
+
+    def voice_emerging(
+        self,
+        period: timedelta = timedelta(days=28),
+        baseline: timedelta | None = timedelta(days=168),
+        voice: Voice | None = None,
+    ) -> pd.DataFrame:
+        return voice_insights.emerging(voice or self.voice(), period, baseline)
+
+    def voice_drivers(self, metric: str | None = None, voice: Voice | None = None) -> pd.DataFrame:
+        return voice_insights.drivers(voice or self.voice(), metric)
+
+    def voice_compare(
+        self, subjects: Path | None = None, voice: Voice | None = None
+    ) -> pd.DataFrame:
+        return voice_insights.compare(voice or self.voice(), subjects)
 
     def _store(self) -> CaseStore:
         return CaseStore(self.workspace.state)

@@ -19,6 +19,7 @@ from cxloop.cli.cases import cases_app, recover
 from cxloop.cli.outreach import outreach_app
 from cxloop.cli.policy import policy_app
 from cxloop.cli.render import Format, make_console
+from cxloop.cli.voice import voice_app
 from cxloop.errors import CxloopError
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(cases_app, name="cases")
 app.add_typer(policy_app, name="policy")
 app.add_typer(outreach_app, name="outreach")
+app.add_typer(voice_app, name="voice")
 app.command()(recover)
 
 HomeOpt = Annotated[

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from cxloop.demo import texts as tx
+from cxloop.demo.employees import write_employee_pulse
 from cxloop.demo.texts import Part, cat, fill, iso, join, money, obj, padded, to_str
 from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_COLUMNS
 from cxloop.domain.events import EventType as E
@@ -873,11 +874,14 @@ def generate_demo(
                 writer.writeheader()
                 writer.writerows(r for r in rows if isinstance(r, dict))
         files.append(path)
+    start = end - timedelta(days=SPAN_DAYS)
+    files.append(out_dir / "employee_pulse.csv")
+    n_staff = write_employee_pulse(files[-1], start, SPAN_DAYS, seed)
     return DemoDataset(
         files=files,
-        n_events=table.num_rows,
+        n_events=table.num_rows + n_staff,
         n_customers=pc.count_distinct(table["customer_id"]).as_py(),
-        start=end - timedelta(days=SPAN_DAYS),
+        start=start,
         end=end,
         bad_rows=bad,
         scenarios=scenarios,

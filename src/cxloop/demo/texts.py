@@ -163,6 +163,7 @@ NEGATIVE: tuple[tuple[str, ...], ...] = (
     (
         "Emailed support twice and got no answer.",
         "Transferred around and put on hold for ages. Exhausting.",
+        "The agent had to ask a supervisor before giving me a small credit while I waited.",
     ),
     (
         "Disappointed with the whole experience.",

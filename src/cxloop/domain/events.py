@@ -20,6 +20,7 @@ class Department(StrEnum):
     SUPPORT = "support"
     RETURNS = "returns"
     CUSTOMER = "customer"  # the customer's own voice: surveys, reviews
+    PEOPLE = "people"  # employees' own voice when it names no department
 
 
 class EventType(StrEnum):
@@ -48,6 +49,7 @@ class EventType(StrEnum):
     FOLLOW_UP_PROMISED = "follow_up_promised"
     FOLLOW_UP_MADE = "follow_up_made"
     NOTICE_SENT = "notice_sent"
+    EMPLOYEE_FEEDBACK = "employee_feedback"
 
 
 #: The department an event belongs to when the source does not say.
@@ -75,6 +77,7 @@ DEFAULT_DEPARTMENT: dict[EventType, Department] = {
     EventType.FOLLOW_UP_PROMISED: Department.SUPPORT,
     EventType.FOLLOW_UP_MADE: Department.SUPPORT,
     EventType.NOTICE_SENT: Department.SUPPORT,
+    EventType.EMPLOYEE_FEEDBACK: Department.PEOPLE,
 }
 
 EVENT_TYPES: frozenset[str] = frozenset(t.value for t in EventType)
@@ -88,6 +91,8 @@ INTERNAL_EVENT_TYPES: frozenset[str] = frozenset(
         EventType.NOTICE_SENT,
     )
 )
+#: Types whose ``customer_id`` is an employee (pseudonymous), not a customer.
+EMPLOYEE_EVENT_TYPES: frozenset[str] = frozenset({EventType.EMPLOYEE_FEEDBACK.value})
 DEPARTMENTS: frozenset[str] = frozenset(d.value for d in Department)
 
 
@@ -111,7 +116,13 @@ EVENT_COLUMNS: tuple[Column, ...] = (
         "Stable id; re-loading an id already in the log is a no-op. "
         "Derived from the other fields when absent.",
     ),
-    Column("customer_id", "string", True, "The customer (person or account) the fact is about."),
+    Column(
+        "customer_id",
+        "string",
+        True,
+        "The customer (person or account) the fact is about; for employee_feedback, the "
+        "(pseudonymous) employee.",
+    ),
     Column("event_type", "string", True, "One of the event types (see the list below)."),
     Column(
         "ts",

@@ -1,0 +1,350 @@
+"""What the voice means: emerging issues, key drivers, and customers' and employees' voice
+side by side per policy, practice, product or service. See docs/voice.md for the methods.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxloop.domain.promises import PromiseState
+from cxloop.domain.stats import bh_qvalues, binom_sf
+from cxloop.errors import ConfigError
+from cxloop.services.config import read_toml
+from cxloop.services.voice import SCORED, Voice
+
+EMERGING_METHOD = (
+    "Per topic, the latest period against the baseline before it: volume = the topic's "
+    "share of all customer texts, negativity = the share of the topic's texts that are "
+    "negative. Each is a one-sided exact binomial test of the latest count against the "
+    "baseline rate (add-half smoothed), Benjamini-Hochberg FDR across all tests; emerging "
+    "when q <= {alpha} and the rate rose at least {lift}x with at least {min_texts} texts."
+)
+DRIVERS_METHOD = (
+    "Scores on 0-100 (each scale's lowest answer 0, highest 100). Per driver: mean with vs "
+    "without (difference with a Welch 95% interval, Cohen's d), and the coefficient of one "
+    "least-squares model of the score on every driver at once plus the survey metric "
+    "(HC1 robust standard errors, normal p-values; a topic's coefficient is against answers "
+    "without a comment or on a smaller topic). Impact = "
+    "coefficient x share of answers with the driver: points of the average score it moves."
+)
+
+
+# ------------------------------------------------------------------ emerging issues
+def emerging(
+    v: Voice,
+    period: timedelta = timedelta(days=28),
+    baseline: timedelta | None = timedelta(days=168),
+    *,
+    alpha: float = 0.05,
+    lift: float = 1.5,
+    min_texts: int = 5,
+) -> pd.DataFrame:
+    """Topics whose volume or negativity rose significantly in the latest period."""
+    model, topic = v.topic_model
+    rows = v.customer_texts.assign(topic=topic).join(v.sentiment[["sentiment"]])
+    end = pd.Timestamp(v.as_of)
+    start = end - pd.Timedelta(period)
+    latest = rows[rows["ts"] > start]
+    base = rows[rows["ts"] <= start]
+    if baseline is not None:
+        base = base[base["ts"] > start - pd.Timedelta(baseline)]
+    n1, n0 = len(latest), len(base)
+    tests: list[dict[str, Any]] = []
+    for t in model.topics:
+        k1 = int((latest["topic"] == t.topic).sum())
+        k0 = int((base["topic"] == t.topic).sum())
+        neg1 = int(((latest["topic"] == t.topic) & (latest["sentiment"] == "negative")).sum())
+        neg0 = int(((base["topic"] == t.topic) & (base["sentiment"] == "negative")).sum())
+        common = {"topic": t.topic, "label": t.label, "latest_texts": k1, "baseline_texts": k0}
+        if k1 >= min_texts and n1 and n0:
+            p0 = (k0 + 0.5) / (n0 + 1)
+            tests.append(
+                common
+                | {
+                    "kind": "volume",
+                    "latest_rate": k1 / n1,
+                    "baseline_rate": k0 / n0,
+                    "lift": (k1 / n1) / p0,
+                    "p": binom_sf(k1, n1, p0),
+                }
+            )
+            q0 = (neg0 + 0.5) / (k0 + 1)
+            tests.append(
+                common
+                | {
+                    "kind": "negativity",
+                    "latest_rate": neg1 / k1,
+                    "baseline_rate": neg0 / k0 if k0 else math.nan,
+                    "lift": (neg1 / k1) / q0,
+                    "p": binom_sf(neg1, k1, q0),
+                }
+            )
+    out = pd.DataFrame(tests)
+    method = EMERGING_METHOD.format(alpha=alpha, lift=lift, min_texts=min_texts)
+    if out.empty:
+        out = pd.DataFrame(columns=["topic", "label", "kind", "emerging"])
+    else:
+        out["q"] = bh_qvalues(out["p"].tolist())
+        out["emerging"] = (out["q"] <= alpha) & (out["lift"] >= lift)
+        examples = {
+            t: latest[latest["topic"] == t]
+            .sort_values("ts", ascending=False)["text"]
+            .drop_duplicates()
+            .head(3)
+            .tolist()
+            for t in out["topic"].unique()
+        }
+        out["examples"] = out["topic"].map(examples)
+        out = out.sort_values(["emerging", "q"], ascending=[False, True], kind="stable")
+    out.attrs |= {
+        "method": method,
+        "latest": {"from": start.isoformat(), "to": end.isoformat(), "texts": n1},
+        "baseline": {
+            "from": (start - pd.Timedelta(baseline)).isoformat() if baseline else None,
+            "to": start.isoformat(),
+            "texts": n0,
+        },
+    }
+    return out.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ drivers
+def _outcomes(v: Voice, answers: pd.DataFrame) -> pd.DataFrame:
+    """Per answer: which promise outcomes on its order were known when it was given."""
+    p = v.promises
+    known_at = p["fulfilled_at"].where(p["state"] != PromiseState.BROKEN.value, p["due_at"])
+    p = p.assign(known_at=known_at)
+    flags: dict[str, pd.Series] = {
+        f"broken {k} promise": p["state"].eq(PromiseState.BROKEN.value) & p["kind"].eq(k)
+        for k in sorted(p["kind"].unique())
+    }
+    flags |= {
+        f"exceeded {k} promise": p["state"].eq(PromiseState.EXCEEDED.value) & p["kind"].eq(k)
+        for k in sorted(p["kind"].unique())
+    }
+    flags["kept, but slower than this customer is used to"] = p["state"].isin(
+        [PromiseState.KEPT.value, PromiseState.EXCEEDED.value]
+    ) & p["below_baseline"].fillna(False).astype(bool)
+    p = p.assign(**{f"_f{i}": flag for i, flag in enumerate(flags.values())})
+    keyed = answers.rename_axis("_answer").reset_index()[["_answer", "customer_id", "ref", "ts"]]
+    joined = keyed.merge(p, on=["customer_id", "ref"], how="inner")
+    joined = joined[joined["known_at"] <= joined["ts"]]
+    any_hit = joined.groupby("_answer")[[f"_f{i}" for i in range(len(flags))]].any()
+    any_hit = any_hit.reindex(answers.index, fill_value=False)
+    return pd.DataFrame(
+        {name: any_hit[f"_f{i}"].to_numpy(bool) for i, name in enumerate(flags)},
+        index=answers.index,
+    )
+
+
+@dataclass(frozen=True)
+class _Fit:
+    coef: np.ndarray[Any, np.dtype[np.float64]]
+    se: np.ndarray[Any, np.dtype[np.float64]]
+
+
+def _ols(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> _Fit:
+    """Least squares with HC1 (heteroskedasticity-robust) standard errors."""
+    n, k = x.shape
+    xtx_inv = np.linalg.pinv(x.T @ x)
+    coef = xtx_inv @ x.T @ y
+    resid = y - x @ coef
+    meat = (x * resid[:, None] ** 2).T @ x
+    cov = xtx_inv @ meat @ xtx_inv * n / max(n - k, 1)
+    return _Fit(coef, np.sqrt(np.clip(np.diag(cov), 0, None)))
+
+
+def drivers(v: Voice, metric: str | None = None, min_n: int = 10) -> pd.DataFrame:
+    """Which topics and which promise outcomes move the customers' scores, with effect sizes."""
+    df = v.frame
+    answers = df[(df["voice"] == "customer") & df["metric"].isin(SCORED) & df["norm"].notna()]
+    if metric:
+        if metric not in SCORED:
+            raise ConfigError(f"unknown metric {metric!r} (expected {', '.join(SCORED)})")
+        answers = answers[answers["metric"] == metric]
+    if len(answers) < 2 * min_n:
+        raise ConfigError(f"only {len(answers)} scored answers: too few to estimate drivers")
+    features = _outcomes(v, answers)
+    if answers["text"].notna().sum() >= min_n:
+        model, topic = v.topic_model
+        labels = {t.topic: t.label for t in model.topics}
+        assigned = topic.reindex(answers.index)
+        for t, label in labels.items():
+            features[f"topic: {label}"] = (assigned == t).to_numpy()
+    kinds = {c: ("topic" if c.startswith("topic: ") else "promise") for c in features}
+    features = features.loc[:, features.sum() >= min_n]
+    y = answers["norm"].to_numpy(float)
+    controls = pd.get_dummies(answers["metric"], drop_first=True, dtype=float)
+    x = np.column_stack(
+        [np.ones(len(y)), controls.to_numpy(float), features.to_numpy(float)]
+    )
+    fit = _ols(x, y)
+    offset = 1 + controls.shape[1]
+    rows = []
+    for j, name in enumerate(features.columns):
+        with_ = features[name].to_numpy(bool)
+        a, b = y[with_], y[~with_]
+        diff = a.mean() - b.mean()
+        se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) if len(a) > 1 else math.nan
+        pooled = math.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1))
+                           / max(len(a) + len(b) - 2, 1)) if len(a) > 1 else math.nan
+        coef, cse = float(fit.coef[offset + j]), float(fit.se[offset + j])
+        rows.append(
+            {
+                "driver": name,
+                "kind": kinds[name],
+                "answers_with": int(with_.sum()),
+                "share": float(with_.mean()),
+                "mean_with": float(a.mean()),
+                "mean_without": float(b.mean()),
+                "difference": float(diff),
+                "diff_low": float(diff - 1.96 * se),
+                "diff_high": float(diff + 1.96 * se),
+                "cohens_d": float(diff / pooled) if pooled else math.nan,
+                "coefficient": coef,
+                "coef_low": coef - 1.96 * cse,
+                "coef_high": coef + 1.96 * cse,
+                "p": math.erfc(abs(coef / cse) / math.sqrt(2)) if cse > 0 else math.nan,
+                "impact": coef * float(with_.mean()),
+            }
+        )
+    out = pd.DataFrame(rows)
+    if not out.empty:
+        out = out.sort_values("impact", key=lambda s: -s.abs(), kind="stable")
+    out.attrs |= {"method": DRIVERS_METHOD, "answers": len(answers), "mean": float(y.mean())}
+    return out.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ side by side
+@dataclass(frozen=True)
+class Subject:
+    key: str
+    kind: str
+    department: str
+    title: str
+    phrases: tuple[str, ...]
+
+
+def load_subjects(path: Path | None = None) -> tuple[list[Subject], float]:
+    """The subjects of ``cxloop voice compare`` (rules/voice.toml by default)."""
+    data, where = read_toml(path, "voice.toml", "voice subjects")
+    threshold = data.get("match_threshold", 0.5)
+    if not isinstance(threshold, int | float) or not 0 < threshold < 1:
+        raise ConfigError(f"{where}: field 'match_threshold': expected a number in (0, 1)")
+    entries = data.get("subjects")
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError(f"{where}: expected one or more [subjects.NAME] tables")
+    out = []
+    for key, entry in entries.items():
+        for field in ("kind", "department", "title"):
+            if not isinstance(entry.get(field), str) or not entry[field]:
+                raise ConfigError(f"{where}: subject {key!r}, field {field!r}: expected text")
+        phrases = entry.get("phrases")
+        if not isinstance(phrases, list) or not phrases or not all(
+            isinstance(p, str) and p for p in phrases
+        ):
+            raise ConfigError(
+                f"{where}: subject {key!r}, field 'phrases': expected a list of example texts"
+            )
+        unknown = sorted(set(entry) - {"kind", "department", "title", "phrases"})
+        if unknown:
+            raise ConfigError(f"{where}: subject {key!r}: unknown field {unknown[0]!r}")
+        out.append(Subject(key, entry["kind"], entry["department"], entry["title"],
+                           tuple(phrases)))
+    return out, float(threshold)
+
+
+def _side(part: pd.DataFrame, who: str) -> dict[str, Any]:
+    negative = part[part["sentiment"] == "negative"].sort_values("polarity")
+    return {
+        f"{who}_texts": len(part),
+        f"{who}_people": int(part["customer_id"].nunique()),
+        f"{who}_negative_share": float((part["sentiment"] == "negative").mean())
+        if len(part)
+        else math.nan,
+        f"{who}_mean_score": float(part["norm"].mean()) if part["norm"].notna().any() else math.nan,
+        f"{who}_examples": negative["text"].drop_duplicates().head(2).tolist()
+        or part["text"].drop_duplicates().head(2).tolist(),
+    }
+
+
+def verdict(row: dict[str, Any], usual: dict[str, float], min_texts: int = 5) -> str:
+    """Whether customers and employees are negative about a subject: a negative share of at
+    least 0.5, or 1.5x what that voice usually is across all its texts."""
+
+    def bad(who: str) -> bool:
+        share = row[f"{who}_negative_share"]
+        return bool(
+            row[f"{who}_texts"] >= min_texts and share >= min(0.5, 1.5 * usual[who])
+        )
+
+    c_bad, e_bad = bad("customers"), bad("employees")
+    if c_bad and e_bad:
+        return "both say it hurts: fix it"
+    if c_bad:
+        return (
+            "customers feel it; employees are not saying it"
+            if row["employees_texts"] < min_texts
+            else "customers feel it; employees see it differently"
+        )
+    if e_bad:
+        return "employees flag it; customers are not (yet) saying it"
+    if row["customers_texts"] < min_texts and row["employees_texts"] < min_texts:
+        return "too little said"
+    return "no clear problem"
+
+
+def compare(v: Voice, subjects_path: Path | None = None) -> pd.DataFrame:
+    """For each subject: what customers say and what employees say, side by side."""
+    subjects, threshold = load_subjects(subjects_path)
+    df = v.frame[v.frame["text"].notna() | v.frame["about"].notna()]
+    texts = df[df["text"].notna()].join(v.sentiment)
+    keys = [s.key for s in subjects]
+    phrases = [(i, p) for i, s in enumerate(subjects) for p in s.phrases]
+    phrase_vecs = v.embedder.encode([p for _, p in phrases])
+    owner = np.array([i for i, _ in phrases])
+    sim_all = v.embeddings(texts) @ phrase_vecs.T
+    best_per_subject = np.full((len(texts), len(subjects)), -1.0)
+    for i in range(len(subjects)):
+        best_per_subject[:, i] = sim_all[:, owner == i].max(axis=1)
+    pick = best_per_subject.argmax(axis=1)
+    matched = np.where(best_per_subject.max(axis=1) >= threshold, np.array(keys)[pick], None)
+    subject = pd.Series(matched, index=texts.index, dtype=object)
+    staff = texts["voice"] == "employee"
+    subject[staff] = texts.loc[staff, "about"].where(texts.loc[staff, "about"].notna(),
+                                                       subject[staff])
+    texts = texts.assign(subject=subject)
+    usual = {
+        "customers": float((texts.loc[~staff, "sentiment"] == "negative").mean()),
+        "employees": float((texts.loc[staff, "sentiment"] == "negative").mean()),
+    }
+    extra = sorted(set(texts.loc[staff, "subject"].dropna()) - set(keys))
+    rows = []
+    for s in [*subjects, *[Subject(k, "unlisted", "", k, ()) for k in extra]]:
+        part = texts[texts["subject"] == s.key]
+        row: dict[str, Any] = {
+            "subject": s.key,
+            "title": s.title,
+            "kind": s.kind,
+            "department": s.department,
+        }
+        row |= _side(part[part["voice"] == "customer"], "customers")
+        row |= _side(part[part["voice"] == "employee"], "employees")
+        row["verdict"] = verdict(row, usual)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs |= {
+        "threshold": threshold,
+        "customer_texts": int((texts["voice"] == "customer").sum()),
+        "customer_texts_matched": int(((texts["voice"] == "customer") & subject.notna()).sum()),
+        "employee_texts": int(staff.sum()),
+        "usual_negative_share": usual,
+    }
+    return out
