@@ -32,12 +32,12 @@ from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
 from cxloop.services import outreach as outreach_service
 from cxloop.services import recovery as recovery_service
+from cxloop.services import voice_insights
 from cxloop.services.case_metrics import case_metrics
 from cxloop.services.cases import Actor
 from cxloop.services.policy import load_policy
 from cxloop.services.sending import DeliveryReport, channel_from_settings
 from cxloop.services.timeline import timeline as customer_timeline
-from cxloop.services import voice_insights
 from cxloop.services.voice import Progress, Voice
 from cxloop.services.workspace import Workspace
 from cxloop.store.cases import CaseStore

@@ -69,15 +69,12 @@ def _duration(option: str, text: str) -> timedelta:
         raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
-
 @voice_app.command()
 def scores(
     home: HomeOpt = None,
     by: Annotated[
         str | None,
-        typer.Option(
-            "--by", help="week, month, department, channel, stage, survey or voice."
-        ),
+        typer.Option("--by", help="week, month, department, channel, stage, survey or voice."),
     ] = None,
     metric: Annotated[
         str | None, typer.Option("--metric", help="nps, csat, ces, review, enps or pulse.")
@@ -85,7 +82,9 @@ def scores(
     who: Annotated[
         str | None, typer.Option("--voice", help="customer or employee (default both).")
     ] = None,
-    since: Annotated[datetime | None, typer.Option("--since", help="Answers from this date.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option("--since", help="Answers from this date.")
+    ] = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """NPS, CSAT, CES, review stars (and employees' eNPS) with counts, 95% intervals, trends."""
@@ -98,8 +97,22 @@ def scores(
     if df.empty:
         out.print("No scored answers.")
         return
-    cols = [c for c in (by, "metric", "headline", "n", "value", "ci_low", "ci_high", "mean",
-                        "change", "change_p") if c and c in df]
+    cols = [
+        c
+        for c in (
+            by,
+            "metric",
+            "headline",
+            "n",
+            "value",
+            "ci_low",
+            "ci_high",
+            "mean",
+            "change",
+            "change_p",
+        )
+        if c and c in df
+    ]
     table(out, "Scores (value with its 95% interval)", df, cols)
 
 
@@ -126,9 +139,13 @@ def sentiment(
         emit_json(make_console(), {"summary": records(summary), "most_negative": records(worst)})
         return
     out = make_console()
-    table(out, "Sentiment by source", summary,
-          ["voice", "event_type", "texts", "negative", "neutral", "positive", "model"],
-          percent=["negative", "neutral", "positive"])
+    table(
+        out,
+        "Sentiment by source",
+        summary,
+        ["voice", "event_type", "texts", "negative", "neutral", "positive", "model"],
+        percent=["negative", "neutral", "positive"],
+    )
     table(out, "Most negative in the last 30 days", worst)
 
 
@@ -151,8 +168,16 @@ def topics(
         out,
         f"{df.attrs['k']} topics in {df.attrs['texts']:,} customer texts",
         shown,
-        ["topic", "label", "texts", "share", "customers", "negative_share", "mean_score",
-         "example"],
+        [
+            "topic",
+            "label",
+            "texts",
+            "share",
+            "customers",
+            "negative_share",
+            "mean_score",
+            "example",
+        ],
         percent=["share", "negative_share"],
     )
 
@@ -186,8 +211,16 @@ def emerging(
             out,
             f"Emerging issues since {latest['from'][:10]} ({latest['texts']} texts)",
             hits.assign(example=hits["examples"].map(lambda e: e[0] if e else "")),
-            ["label", "kind", "latest_texts", "latest_rate", "baseline_rate", "lift", "q",
-             "example"],
+            [
+                "label",
+                "kind",
+                "latest_texts",
+                "latest_rate",
+                "baseline_rate",
+                "lift",
+                "q",
+                "example",
+            ],
             percent=["latest_rate", "baseline_rate"],
         )
     out.print(df.attrs["method"], highlight=False)
@@ -215,8 +248,17 @@ def drivers(
         f"Key drivers of the score ({df.attrs['answers']:,} answers, mean "
         f"{df.attrs['mean']:.1f} of 100)",
         df.head(top),
-        ["driver", "answers_with", "mean_with", "mean_without", "difference", "cohens_d",
-         "coefficient", "p", "impact"],
+        [
+            "driver",
+            "answers_with",
+            "mean_with",
+            "mean_without",
+            "difference",
+            "cohens_d",
+            "coefficient",
+            "p",
+            "impact",
+        ],
     )
     out.print(df.attrs["method"], highlight=False)
 
@@ -240,8 +282,15 @@ def compare(
         out,
         "What customers say and what employees say",
         df,
-        ["title", "department", "customers_texts", "customers_negative_share",
-         "employees_texts", "employees_negative_share", "verdict"],
+        [
+            "title",
+            "department",
+            "customers_texts",
+            "customers_negative_share",
+            "employees_texts",
+            "employees_negative_share",
+            "verdict",
+        ],
         percent=["customers_negative_share", "employees_negative_share"],
     )
     for row in df.itertuples():

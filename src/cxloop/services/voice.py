@@ -90,7 +90,8 @@ class Voice:
         ts = self.frame["ts"]
         if ts.empty:
             raise NotFoundError("no survey answers, reviews, contacts or employee feedback")
-        return pd.Timestamp(ts.max()).to_pydatetime()
+        latest: datetime = pd.Timestamp(ts.max()).to_pydatetime()
+        return latest
 
     @cached_property
     def promises(self) -> pd.DataFrame:
@@ -130,8 +131,10 @@ class Voice:
                 .set_index(["customer_id", "ref"])["department"]
             )
             key = pd.MultiIndex.from_arrays([df["customer_id"], df["ref"]])
-            dept = dept.fillna(pd.Series(broken.reindex(key).to_numpy(), index=df.index))
-        return dept.fillna(df["stage"].map(STAGE_DEPARTMENT)).fillna("other")
+            owner = pd.Series(broken.reindex(key).to_numpy(), index=df.index, dtype=object)
+            dept = dept.where(dept.notna(), owner)
+        fallback = df["stage"].map(STAGE_DEPARTMENT).where(lambda s: s.notna(), "other")
+        return dept.where(dept.notna(), fallback).astype(str)
 
     # ------------------------------------------------------------------ scores
     def scores(
@@ -197,8 +200,10 @@ class Voice:
             self.progress(f"learning sentiment from {len(rated):,} rated texts…")
             parts = list(rated.groupby("metric", sort=False))
             labels = np.concatenate(
-                [stars_to_label(p["score"], SCALES[str(m)].bottom, SCALES[str(m)].top)
-                 for m, p in parts]
+                [
+                    stars_to_label(p["score"], SCALES[str(m)].bottom, SCALES[str(m)].top)
+                    for m, p in parts
+                ]
             )
             texts = [t for _, p in parts for t in p["text"]]
             model = StarSentiment().fit(texts, labels.tolist())

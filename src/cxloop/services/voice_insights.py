@@ -182,9 +182,7 @@ def drivers(v: Voice, metric: str | None = None, min_n: int = 10) -> pd.DataFram
     features = features.loc[:, features.sum() >= min_n]
     y = answers["norm"].to_numpy(float)
     controls = pd.get_dummies(answers["metric"], drop_first=True, dtype=float)
-    x = np.column_stack(
-        [np.ones(len(y)), controls.to_numpy(float), features.to_numpy(float)]
-    )
+    x = np.column_stack([np.ones(len(y)), controls.to_numpy(float), features.to_numpy(float)])
     fit = _ols(x, y)
     offset = 1 + controls.shape[1]
     rows = []
@@ -193,8 +191,14 @@ def drivers(v: Voice, metric: str | None = None, min_n: int = 10) -> pd.DataFram
         a, b = y[with_], y[~with_]
         diff = a.mean() - b.mean()
         se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) if len(a) > 1 else math.nan
-        pooled = math.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1))
-                           / max(len(a) + len(b) - 2, 1)) if len(a) > 1 else math.nan
+        pooled = (
+            math.sqrt(
+                ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1))
+                / max(len(a) + len(b) - 2, 1)
+            )
+            if len(a) > 1
+            else math.nan
+        )
         coef, cse = float(fit.coef[offset + j]), float(fit.se[offset + j])
         rows.append(
             {
@@ -247,8 +251,10 @@ def load_subjects(path: Path | None = None) -> tuple[list[Subject], float]:
             if not isinstance(entry.get(field), str) or not entry[field]:
                 raise ConfigError(f"{where}: subject {key!r}, field {field!r}: expected text")
         phrases = entry.get("phrases")
-        if not isinstance(phrases, list) or not phrases or not all(
-            isinstance(p, str) and p for p in phrases
+        if (
+            not isinstance(phrases, list)
+            or not phrases
+            or not all(isinstance(p, str) and p for p in phrases)
         ):
             raise ConfigError(
                 f"{where}: subject {key!r}, field 'phrases': expected a list of example texts"
@@ -256,8 +262,7 @@ def load_subjects(path: Path | None = None) -> tuple[list[Subject], float]:
         unknown = sorted(set(entry) - {"kind", "department", "title", "phrases"})
         if unknown:
             raise ConfigError(f"{where}: subject {key!r}: unknown field {unknown[0]!r}")
-        out.append(Subject(key, entry["kind"], entry["department"], entry["title"],
-                           tuple(phrases)))
+        out.append(Subject(key, entry["kind"], entry["department"], entry["title"], tuple(phrases)))
     return out, float(threshold)
 
 
@@ -281,9 +286,7 @@ def verdict(row: dict[str, Any], usual: dict[str, float], min_texts: int = 5) ->
 
     def bad(who: str) -> bool:
         share = row[f"{who}_negative_share"]
-        return bool(
-            row[f"{who}_texts"] >= min_texts and share >= min(0.5, 1.5 * usual[who])
-        )
+        return bool(row[f"{who}_texts"] >= min_texts and share >= min(0.5, 1.5 * usual[who]))
 
     c_bad, e_bad = bad("customers"), bad("employees")
     if c_bad and e_bad:
@@ -318,8 +321,9 @@ def compare(v: Voice, subjects_path: Path | None = None) -> pd.DataFrame:
     matched = np.where(best_per_subject.max(axis=1) >= threshold, np.array(keys)[pick], None)
     subject = pd.Series(matched, index=texts.index, dtype=object)
     staff = texts["voice"] == "employee"
-    subject[staff] = texts.loc[staff, "about"].where(texts.loc[staff, "about"].notna(),
-                                                       subject[staff])
+    subject[staff] = texts.loc[staff, "about"].where(
+        texts.loc[staff, "about"].notna(), subject[staff]
+    )
     texts = texts.assign(subject=subject)
     usual = {
         "customers": float((texts.loc[~staff, "sentiment"] == "negative").mean()),

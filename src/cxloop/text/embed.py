@@ -62,7 +62,7 @@ def load_model(path: Path | None = None) -> Any:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()  # "Loading weights" bars on every CLI call
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # CLI noise
             _MODELS[folder] = SentenceTransformer(folder, device="cpu")
         return _MODELS[folder]
 

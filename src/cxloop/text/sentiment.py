@@ -78,9 +78,7 @@ class SentimentModel(Protocol):
         ...
 
 
-def stars_to_label(
-    stars: npt.ArrayLike, bottom: float = 2, top: float = 4
-) -> npt.NDArray[np.str_]:
+def stars_to_label(stars: npt.ArrayLike, bottom: float = 2, top: float = 4) -> npt.NDArray[np.str_]:
     """At or below ``bottom`` negative, at or above ``top`` positive, neutral between
     (1-2 / 3 / 4-5 stars by default)."""
     s = np.asarray(stars, dtype=np.float64)
@@ -167,7 +165,8 @@ class StarSentiment:
 
     def predict(self, texts: Sequence[str]) -> npt.NDArray[np.str_]:
         proba = self.predict_proba(texts)
-        return self.classes_[proba.argmax(axis=1)]
+        labels: npt.NDArray[np.str_] = self.classes_[proba.argmax(axis=1)]
+        return labels
 
     def polarity(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         """P(positive) - P(negative)."""

@@ -2,7 +2,7 @@
 most distinctive words, show the texts nearest its centre.
 
 - **Clustering**: k-means on unit-length MiniLM embeddings (so Euclidean distance ranks
-  like cosine). Unless ``k`` is given, it is chosen on a geometric grid from 2 to
+  like cosine). Unless ``k`` is given, it is chosen on a geometric grid from 6 to
   ``min(max_k, n / min_size)`` by the mean silhouette (cosine) on a sample: the fewest
   topics whose silhouette is within 0.01 of the best (silhouette keeps creeping up with k
   on sentence embeddings; a reader wants the coarser cut when it is as good).
@@ -26,15 +26,104 @@ from cxloop.errors import InputError
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 
-FORMAT = "kmeans-silhouette-parsimony/max30"  # changes when the method does (cache key)
+FORMAT = "kmeans-silhouette-parsimony/6-30"  # changes when the method does (cache key)
 
 #: Portuguese function words (scikit-learn ships English ones only).
 PORTUGUESE_STOP_WORDS = frozenset(
-    """a ao aos as até com como da das de dela dele deles do dos e ela ele eles em entre era
-    essa esse esta este eu foi há isso isto já lhe mais mas me mesmo meu minha muito na nas
-    nem no nos nossa nosso não o os ou para pela pelas pelo pelos por qual quando que quem se
-    sem ser seu sua são só também te tem tinha um uma você vocês à é está estão foram ter
-    pois ainda ate nao voce ja tambem entao então sim""".split()
+    [
+        "a",
+        "ao",
+        "aos",
+        "as",
+        "até",
+        "com",
+        "como",
+        "da",
+        "das",
+        "de",
+        "dela",
+        "dele",
+        "deles",
+        "do",
+        "dos",
+        "e",
+        "ela",
+        "ele",
+        "eles",
+        "em",
+        "entre",
+        "era",
+        "essa",
+        "esse",
+        "esta",
+        "este",
+        "eu",
+        "foi",
+        "há",
+        "isso",
+        "isto",
+        "já",
+        "lhe",
+        "mais",
+        "mas",
+        "me",
+        "mesmo",
+        "meu",
+        "minha",
+        "muito",
+        "na",
+        "nas",
+        "nem",
+        "no",
+        "nos",
+        "nossa",
+        "nosso",
+        "não",
+        "o",
+        "os",
+        "ou",
+        "para",
+        "pela",
+        "pelas",
+        "pelo",
+        "pelos",
+        "por",
+        "qual",
+        "quando",
+        "que",
+        "quem",
+        "se",
+        "sem",
+        "ser",
+        "seu",
+        "sua",
+        "são",
+        "só",
+        "também",
+        "te",
+        "tem",
+        "tinha",
+        "um",
+        "uma",
+        "você",
+        "vocês",
+        "à",
+        "é",
+        "está",
+        "estão",
+        "foram",
+        "ter",
+        "pois",
+        "ainda",
+        "ate",
+        "nao",
+        "voce",
+        "ja",
+        "tambem",
+        "entao",
+        "então",
+        "sim",
+    ]
 )
 
 
@@ -68,10 +157,14 @@ class TopicModel:
         return best.astype(np.int64), sim[np.arange(len(best)), best].astype(np.float64)
 
 
-def k_grid(n: int, min_size: int, max_k: int) -> list[int]:
+def k_grid(n: int, min_size: int, max_k: int, min_k: int = 6) -> list[int]:
+    """Candidate topic counts: geometric from ``min_k`` (fewer topics than that tell a
+    reader little; two big clusters are often just "happy" and "unhappy") to the most
+    that keep ``min_size`` texts per topic on average."""
     top = max(2, min(max_k, n // max(min_size, 1)))
-    grid = {2, top, *(round(2 * (top / 2) ** (i / 11)) for i in range(12))}
-    return sorted(k for k in grid if 2 <= k <= top and k < n)
+    low = min(min_k, top)
+    grid = {low, top, *(round(low * (top / low) ** (i / 9)) for i in range(10))}
+    return sorted(k for k in grid if low <= k <= top and k < n)
 
 
 def discover(
@@ -119,9 +212,7 @@ def discover(
         order = members[np.argsort(-(x[members] @ centres[c]))]
         examples = list(dict.fromkeys(texts[i] for i in order[: n_examples * 10]))[:n_examples]
         words = terms[c] or tuple(examples[:1])  # a cluster of stop words: show a text
-        topics.append(
-            Topic(c, ", ".join(words[:3]), tuple(words), len(members), tuple(examples))
-        )
+        topics.append(Topic(c, ", ".join(words[:3]), tuple(words), len(members), tuple(examples)))
     return TopicModel(centres, topics, scores), assigned
 
 
@@ -129,7 +220,7 @@ def label_terms(texts: Sequence[str], assigned: I64, k: int, top: int = 6) -> li
     """The ``top`` most distinctive unigrams/bigrams of each cluster (class-based TF-IDF)."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-    docs = [" ".join(texts[i] for i in np.flatnonzero(assigned == c)) for c in range(k)]
+    docs = [" ".join(texts[int(i)] for i in np.flatnonzero(assigned == c)) for c in range(k)]
     stop = sorted(ENGLISH_STOP_WORDS | PORTUGUESE_STOP_WORDS)
     try:
         counts = CountVectorizer(
