@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -61,10 +62,13 @@ def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Consol
             _recovery(cx, out)
         with err.status("looking for systemic failures…"):
             _outreach(cx, out)
+        with err.status("listening to customers and employees…") as status:
+            _voice(cx, out, status.update)
     out.print(
         f"\nNext: [bold]cxloop --help[/]; with CXLOOP_HOME={home}: "
         "`cxloop timeline CUSTOMER`, `cxloop promises --customer CUSTOMER`, "
         "`cxloop cases list`, `cxloop recover CASE`, `cxloop outreach preview INCIDENT`, "
+        "`cxloop voice topics`, `cxloop voice emerging`, `cxloop voice drivers`, "
         "`cxloop promises --by month --format json`.",
         highlight=False,
     )
@@ -147,3 +151,44 @@ def _outreach(cx: client.Cxloop, out: Console) -> None:
         )
     table(out, "Systemic failures: reach the whole cohort before they call", pd.DataFrame(rows))
     out.print(found[0].method, highlight=False)
+
+
+def _voice(cx: client.Cxloop, out: Console, progress: Callable[[str], None]) -> None:
+    v = cx.voice(progress=progress)
+    scores = v.scores()
+    scores["score"] = [
+        f"{r.value:.1f} ({r.ci_low:.1f} to {r.ci_high:.1f})" for r in scores.itertuples()
+    ]
+    table(out, "Voice: scores with 95% intervals", scores, ["headline", "n", "score"])
+    topics = v.topics()
+    pain = topics.sort_values("negative_share", ascending=False).head(5)
+    pain = pain.assign(example=pain["examples"].map(lambda e: e[0] if e else ""))
+    table(
+        out,
+        f"Top pain points ({topics.attrs['k']} topics found in {topics.attrs['texts']:,} texts)",
+        pain,
+        ["label", "texts", "negative_share", "example"],
+        percent=["negative_share"],
+    )
+    d = cx.voice_drivers(voice=v).head(4)
+    table(
+        out,
+        "Key drivers of the score (points on 0-100)",
+        d,
+        ["driver", "answers_with", "mean_with", "mean_without", "coefficient", "p"],
+    )
+    c = cx.voice_compare(voice=v)
+    table(
+        out,
+        "What customers say, what employees say",
+        c,
+        [
+            "title",
+            "customers_texts",
+            "customers_negative_share",
+            "employees_texts",
+            "employees_negative_share",
+            "verdict",
+        ],
+        percent=["customers_negative_share", "employees_negative_share"],
+    )
