@@ -260,8 +260,9 @@ class Cxloop:
         period: timedelta = timedelta(days=28),
         baseline: timedelta | None = timedelta(days=168),
         voice: Voice | None = None,
+        as_of: datetime | None = None,
     ) -> pd.DataFrame:
-        return voice_insights.emerging(voice or self.voice(), period, baseline)
+        return voice_insights.emerging(voice or self.voice(), period, baseline, as_of=as_of)
 
     def voice_drivers(self, metric: str | None = None, voice: Voice | None = None) -> pd.DataFrame:
         return voice_insights.drivers(voice or self.voice(), metric)

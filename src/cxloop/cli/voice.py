@@ -65,7 +65,7 @@ def _voice(home: Path | None, sentiment: str = "auto", k: int | None = None) -> 
 def _duration(option: str, text: str) -> timedelta:
     try:
         return parse_duration(text)
-    except ConfigError as exc:
+    except (ConfigError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
@@ -189,6 +189,9 @@ def emerging(
     baseline: Annotated[
         str, typer.Option("--baseline", help="The baseline before it, or 'all'.")
     ] = "168d",
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", help="End of the latest period (default: newest).")
+    ] = None,
     k: KOpt = None,
     model: SentimentOpt = "auto",
     fmt: FormatOpt = Format.TABLE,
@@ -197,7 +200,7 @@ def emerging(
     span = _duration("--period", period)
     base = None if baseline == "all" else _duration("--baseline", baseline)
     with _voice(home, sentiment=model, k=k) as v:
-        df = voice_insights.emerging(v, span, base)
+        df = voice_insights.emerging(v, span, base, as_of=as_of)
     if fmt is Format.JSON:
         emit_json(make_console(), {**df.attrs, "tests": records(df)})
         return

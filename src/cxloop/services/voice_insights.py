@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +42,18 @@ def emerging(
     period: timedelta = timedelta(days=28),
     baseline: timedelta | None = timedelta(days=168),
     *,
+    as_of: datetime | None = None,
     alpha: float = 0.05,
     lift: float = 1.5,
     min_texts: int = 5,
 ) -> pd.DataFrame:
-    """Topics whose volume or negativity rose significantly in the latest period."""
+    """Topics whose volume or negativity rose significantly in the period up to ``as_of``
+    (default: the newest text), against the baseline before it."""
     model, topic = v.topic_model
     rows = v.customer_texts.assign(topic=topic).join(v.sentiment[["sentiment"]])
-    end = pd.Timestamp(v.as_of)
+    end = pd.Timestamp(as_of or v.as_of).tz_localize(None)
     start = end - pd.Timedelta(period)
-    latest = rows[rows["ts"] > start]
+    latest = rows[(rows["ts"] > start) & (rows["ts"] <= end)]
     base = rows[rows["ts"] <= start]
     if baseline is not None:
         base = base[base["ts"] > start - pd.Timedelta(baseline)]
