@@ -95,11 +95,11 @@ class Voice:
 
     @cached_property
     def promises(self) -> pd.DataFrame:
-        """Resolved promises (kept, exceeded, broken) per customer and ref."""
+        """Every promise with a ref (cancelled ones aside), with ``known_at``: when its
+        outcome became known (fulfilled, or due for a broken one; NaT while open)."""
         t = promises_table(self.ws)
-        done = [PromiseState.KEPT.value, PromiseState.EXCEEDED.value, PromiseState.BROKEN.value]
         df = (
-            t.filter(t.state.isin(done) & t.ref.notnull())
+            t.filter((t.state != PromiseState.CANCELLED.value) & t.ref.notnull())
             .select(
                 "customer_id",
                 "ref",
@@ -116,6 +116,11 @@ class Voice:
         )
         for c in ("due_at", "fulfilled_at"):
             df[c] = pd.to_datetime(df[c])
+        done = df["state"].isin(
+            [PromiseState.KEPT.value, PromiseState.EXCEEDED.value, PromiseState.BROKEN.value]
+        )
+        known = df["fulfilled_at"].where(df["state"] != PromiseState.BROKEN.value, df["due_at"])
+        df["known_at"] = known.where(done)
         return df
 
     def _attribute(self, df: pd.DataFrame) -> pd.Series:

@@ -30,8 +30,8 @@ DRIVERS_METHOD = (
     "Scores on 0-100 (each scale's lowest answer 0, highest 100). Per driver: mean with vs "
     "without (difference with a Welch 95% interval, Cohen's d), and the coefficient of one "
     "least-squares model of the score on every driver at once plus the survey metric "
-    "(HC1 robust standard errors, normal p-values; a topic's coefficient is against answers "
-    "without a comment or on a smaller topic). Impact = "
+    "(HC1 robust standard errors, normal p-values). Reference: answers whose promises were "
+    "kept on time (or had none), without a comment or on a smaller topic. Impact = "
     "coefficient x share of answers with the driver: points of the average score it moves."
 )
 
@@ -119,31 +119,24 @@ def emerging(
 
 # ------------------------------------------------------------------ drivers
 def _outcomes(v: Voice, answers: pd.DataFrame) -> pd.DataFrame:
-    """Per answer: which promise outcomes on its order were known when it was given."""
-    p = v.promises
-    known_at = p["fulfilled_at"].where(p["state"] != PromiseState.BROKEN.value, p["due_at"])
-    p = p.assign(known_at=known_at)
-    flags: dict[str, pd.Series] = {
-        f"broken {k} promise": p["state"].eq(PromiseState.BROKEN.value) & p["kind"].eq(k)
-        for k in sorted(p["kind"].unique())
-    }
-    flags |= {
-        f"exceeded {k} promise": p["state"].eq(PromiseState.EXCEEDED.value) & p["kind"].eq(k)
-        for k in sorted(p["kind"].unique())
-    }
-    flags["kept, but slower than this customer is used to"] = p["state"].isin(
-        [PromiseState.KEPT.value, PromiseState.EXCEEDED.value]
-    ) & p["below_baseline"].fillna(False).astype(bool)
-    p = p.assign(**{f"_f{i}": flag for i, flag in enumerate(flags.values())})
+    """Per answer, what had happened to the promises on its order when it was given: broken,
+    exceeded, kept but slower than usual, or still open. Kept on time (or no promise) is the
+    reference."""
     keyed = answers.rename_axis("_answer").reset_index()[["_answer", "customer_id", "ref", "ts"]]
-    joined = keyed.merge(p, on=["customer_id", "ref"], how="inner")
-    joined = joined[joined["known_at"] <= joined["ts"]]
-    any_hit = joined.groupby("_answer")[[f"_f{i}" for i in range(len(flags))]].any()
-    any_hit = any_hit.reindex(answers.index, fill_value=False)
-    return pd.DataFrame(
-        {name: any_hit[f"_f{i}"].to_numpy(bool) for i, name in enumerate(flags)},
-        index=answers.index,
-    )
+    j = keyed.merge(v.promises, on=["customer_id", "ref"], how="inner")
+    known = j["known_at"].notna() & (j["known_at"] <= j["ts"])
+    state = j["state"]
+    flags: dict[str, pd.Series] = {}
+    for k in sorted(j["kind"].unique()):
+        kind = j["kind"] == k
+        flags[f"broken {k} promise"] = kind & known & (state == PromiseState.BROKEN.value)
+        flags[f"exceeded {k} promise"] = kind & known & (state == PromiseState.EXCEEDED.value)
+        flags[f"{k} promise still open when answered"] = kind & ~known
+    kept = state.isin([PromiseState.KEPT.value, PromiseState.EXCEEDED.value])
+    slower = j["below_baseline"].astype("boolean").fillna(False).astype(bool)
+    flags["kept, but slower than this customer is used to"] = known & kept & slower
+    hits = pd.DataFrame(flags).groupby(j["_answer"]).any()
+    return hits.reindex(answers.index, fill_value=False).astype(bool)
 
 
 @dataclass(frozen=True)
