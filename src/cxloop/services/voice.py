@@ -4,7 +4,8 @@ comparison build on these (:mod:`cxloop.services.voice_insights`). See docs/voic
 
 One :class:`Voice` reads a snapshot of the log once; the expensive parts (embeddings,
 topics, a learned sentiment model) are computed on first use and cached under
-``HOME/voice/`` keyed by the log version and the options, so ``voice topics`` followed by
+``HOME/voice/`` (embeddings by text and model; topics and the learned model by the log
+version and the options), so ``voice topics`` followed by
 ``voice emerging`` encodes each text once.
 """
 
@@ -47,6 +48,12 @@ SCORED = ("nps", "csat", "ces", "review")
 
 def _no_progress(_: str) -> None:
     return None
+
+
+def bar(done: int, total: int, width: int = 20) -> str:
+    """A text progress bar: ``[#######.............]  35%``."""
+    filled = round(width * done / total) if total else width
+    return f"[{'#' * filled}{'.' * (width - filled)}] {100 * done / max(total, 1):3.0f}%"
 
 
 class Voice:
@@ -263,15 +270,24 @@ class Voice:
         return self._embedder
 
     def embeddings(self, rows: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float32]]:
-        """Unit-length embeddings of ``rows['text']`` (cached per log version)."""
-        key = Artifacts.key(v=self.version)
+        """Unit-length embeddings of ``rows['text']``. Cached by text for the model in use,
+        across log versions: a new ingest embeds only the texts not seen before."""
+        from cxloop.text.embed import model_path
+
+        key = Artifacts.key(model=str(model_path()))
         cached = self.artifacts.get("embeddings", key)
         store: dict[str, Any] = cached if isinstance(cached, dict) else {}
         texts = rows["text"].tolist()
         todo = list(dict.fromkeys(t for t in texts if t not in store))
         if todo:
             self.progress(f"embedding {len(todo):,} texts (MiniLM, CPU)…")
-            store.update(zip(todo, self.embedder.encode(todo), strict=True))
+
+            def step(done: int, total: int) -> None:
+                self.progress(
+                    f"{bar(done, total)} embedding {done:,}/{total:,} texts (MiniLM, CPU)"
+                )
+
+            store.update(zip(todo, self.embedder.encode(todo, step), strict=True))
             self.artifacts.put("embeddings", key, store)
         if not texts:
             return np.zeros((0, 384), np.float32)
