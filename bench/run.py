@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.steps import RESULT_MARKER
+from bench.voice import section as voice_section
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "benchmarks.md"
@@ -209,6 +210,23 @@ def bench_olist(b: Bench, size: Size, data: Path) -> dict[str, Any]:
     }
 
 
+def bench_voice(data: Path, quick: bool, timeout: float) -> dict[str, Any]:
+    """The voice benchmarks, in their own process (bench.voice prints JSON)."""
+    cmd = [sys.executable, "-m", "bench.voice", "--data", str(data)] + (
+        ["--quick"] if quick else []
+    )
+    try:
+        done = subprocess.run(
+            cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise StepFailed(f"voice benchmarks ran past {timeout:.0f}s") from None
+    if done.returncode != 0:
+        raise StepFailed(f"voice benchmarks failed: {done.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def remove(*paths: Path) -> None:
     for path in paths:
         if path.is_dir():
@@ -360,6 +378,7 @@ def render(ctx: dict[str, Any]) -> str:
     lines += section_ingest(ctx.get("ingest"), size, ctx["seed"])
     lines += section_ledger(ctx.get("ledger"), size, ctx["seed"])
     lines += section_olist(ctx.get("olist"))
+    lines += voice_section(ctx["voice"]) if "voice" in ctx else []
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -533,7 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     parser.add_argument(
         "--only",
-        choices=["ingest", "ledger", "olist"],
+        choices=["ingest", "ledger", "olist", "voice"],
         action="append",
         help="run only this benchmark (repeatable)",
     )
@@ -549,7 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs:
         size = Size(size.events, size.orders, args.runs)
     out: Path | None = args.out if args.out or args.quick else DOC
-    only = set(args.only or ["ingest", "ledger", "olist"])
+    only = set(args.only or ["ingest", "ledger", "olist", "voice"])
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -572,11 +591,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("ingest", lambda: bench_ingest(b, size, args.seed)),
             ("ledger", lambda: bench_ledger(b, size, args.seed)),
             ("olist", lambda: bench_olist(b, size, args.olist)),
+            ("voice", lambda: bench_voice(args.olist.parent, args.quick, args.step_timeout)),
         ]
         for name, fn in plan:
             if name not in only:
                 continue
-            if name == "olist" and not args.olist.is_dir():
+            if name in ("olist", "voice") and not args.olist.is_dir():
                 ctx[name] = f"{args.olist} is absent"
                 continue
             try:

@@ -55,9 +55,7 @@ def test_topics_emerging_drivers_compare(home: Path) -> None:
 def test_intents_fit_evaluate_predict_on_a_labelled_csv(tmp_path: Path) -> None:
     data = shared_dataset("bitext_customer_service")
     frame = pd.read_csv(next(data.glob("*.csv")))
-    frame = frame.groupby("intent", group_keys=False).apply(
-        lambda g: g.sample(min(len(g), 40), random_state=0)
-    )
+    frame = frame.sample(frac=1.0, random_state=0).groupby("intent").head(40)
     train = frame.sample(frac=0.7, random_state=1)
     test = frame.drop(train.index)
     train.to_csv(tmp_path / "train.csv", index=False)
@@ -65,18 +63,57 @@ def test_intents_fit_evaluate_predict_on_a_labelled_csv(tmp_path: Path) -> None:
     model = tmp_path / "intents.model"
     home = tmp_path / "unused"
     opts = ["--text", "utterance", "--label", "intent", "--model", str(model)]
-    run(home, "voice", "intents", "fit", str(tmp_path / "train.csv"), *opts,
-        "--finetune-epochs", "0")
+    run(
+        home,
+        "voice",
+        "intents",
+        "fit",
+        str(tmp_path / "train.csv"),
+        *opts,
+        "--finetune-epochs",
+        "0",
+    )
     result = json.loads(
-        run(home, "voice", "intents", "evaluate", str(tmp_path / "test.csv"), *opts,
-            "--format", "json").stdout
+        run(
+            home,
+            "voice",
+            "intents",
+            "evaluate",
+            str(tmp_path / "test.csv"),
+            *opts,
+            "--format",
+            "json",
+        ).stdout
     )
     assert result["n"] == len(test) and result["accuracy"] > 0.85 and result["macro_f1"] > 0.8
     predicted = json.loads(
-        run(home, "voice", "intents", "predict", str(tmp_path / "test.csv"), "--text",
-            "utterance", "--model", str(model), "--format", "json").stdout
+        run(
+            home,
+            "voice",
+            "intents",
+            "predict",
+            str(tmp_path / "test.csv"),
+            "--text",
+            "utterance",
+            "--model",
+            str(model),
+            "--format",
+            "json",
+        ).stdout
     )
     assert len(predicted) == len(test) and 0 < predicted[0]["probability"] <= 1
-    missing = run(home, "voice", "intents", "evaluate", str(tmp_path / "test.csv"), "--text",
-                  "body", "--label", "intent", "--model", str(model), check=False)
+    missing = run(
+        home,
+        "voice",
+        "intents",
+        "evaluate",
+        str(tmp_path / "test.csv"),
+        "--text",
+        "body",
+        "--label",
+        "intent",
+        "--model",
+        str(model),
+        check=False,
+    )
     assert missing.returncode == 1 and "test.csv" in missing.stderr and "body" in missing.stderr
