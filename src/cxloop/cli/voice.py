@@ -123,6 +123,12 @@ def sentiment(
     """Sentiment per text, summarised by source; the most negative texts of the last 30 days."""
     with _voice(home, sentiment=model) as v:
         rows = v.frame.join(v.sentiment, how="inner")
+    if rows.empty:
+        if fmt is Format.JSON:
+            emit_json(make_console(), {"summary": [], "most_negative": []})
+        else:
+            make_console().print("No texts (surveys, reviews, contacts, employee comments).")
+        return
     summary = (
         rows.groupby(["voice", "event_type", "model"])["sentiment"]
         .value_counts(normalize=True)
