@@ -96,6 +96,16 @@ PROMISE_REPORT_COLUMNS = (
     "broken_flagged_before",
 )
 RATE_COLUMNS = ("kept_rate", "exceeded_rate", "broken_rate")
+#: ``voice compare``: each side's volume and negativity, and the verdict.
+COMPARE_COLUMNS = (
+    "title",
+    "customers_texts",
+    "customers_negative_share",
+    "employees_texts",
+    "employees_negative_share",
+    "verdict",
+)
+COMPARE_PERCENT = ("customers_negative_share", "employees_negative_share")
 
 #: Integer columns that are identifiers or positions, printed without thousands separators.
 PLAIN_NUMBERS = frozenset({"row", "source_row", "log_version"})

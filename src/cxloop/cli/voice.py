@@ -13,7 +13,15 @@ import pandas as pd
 import typer
 
 from cxloop import client
-from cxloop.cli.render import Format, emit_json, make_console, records, table
+from cxloop.cli.render import (
+    COMPARE_COLUMNS,
+    COMPARE_PERCENT,
+    Format,
+    emit_json,
+    make_console,
+    records,
+    table,
+)
 from cxloop.domain.promises import parse_duration
 from cxloop.errors import ConfigError
 from cxloop.services import voice_insights
@@ -291,16 +299,8 @@ def compare(
         out,
         "What customers say and what employees say",
         df,
-        [
-            "title",
-            "department",
-            "customers_texts",
-            "customers_negative_share",
-            "employees_texts",
-            "employees_negative_share",
-            "verdict",
-        ],
-        percent=["customers_negative_share", "employees_negative_share"],
+        [COMPARE_COLUMNS[0], "department", *COMPARE_COLUMNS[1:]],
+        percent=COMPARE_PERCENT,
     )
     for row in df.itertuples():
         if row.customers_texts or row.employees_texts:

@@ -10,7 +10,13 @@ from rich.console import Console
 from rich.panel import Panel
 
 from cxloop import client
-from cxloop.cli.render import PROMISE_REPORT_COLUMNS, RATE_COLUMNS, table
+from cxloop.cli.render import (
+    COMPARE_COLUMNS,
+    COMPARE_PERCENT,
+    PROMISE_REPORT_COLUMNS,
+    RATE_COLUMNS,
+    table,
+)
 from cxloop.demo.generator import generate_demo
 
 
@@ -182,13 +188,6 @@ def _voice(cx: client.Cxloop, out: Console, progress: Callable[[str], None]) -> 
         out,
         "What customers say, what employees say",
         c,
-        [
-            "title",
-            "customers_texts",
-            "customers_negative_share",
-            "employees_texts",
-            "employees_negative_share",
-            "verdict",
-        ],
-        percent=["customers_negative_share", "employees_negative_share"],
+        COMPARE_COLUMNS,
+        percent=COMPARE_PERCENT,
     )
