@@ -27,6 +27,7 @@ from cxloop.domain.policy import Policy
 from cxloop.domain.remedies import Remedy
 from cxloop.notify.base import Channel
 from cxloop.services import approvals as approval_service
+from cxloop.services import brief as brief_service
 from cxloop.services import cases as case_service
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
@@ -271,6 +272,15 @@ class Cxloop:
         self, subjects: Path | None = None, voice: Voice | None = None
     ) -> pd.DataFrame:
         return voice_insights.compare(voice or self.voice(), subjects)
+
+    def brief(self, voice: Voice | None = None) -> dict[str, Any]:
+        """The daily brief: what customers say, what employees say, the one thing to do
+        today (ranked candidates with their customers and cases), past actions' effect."""
+        return brief_service.brief(self.workspace, voice)
+
+    def brief_act(self, key: str, note: str, actor: str) -> dict[str, Any]:
+        """Record what was done about a brief item; later briefs show its effect."""
+        return brief_service.act(self.workspace, key, note, actor)
 
     def _store(self) -> CaseStore:
         return CaseStore(self.workspace.state)

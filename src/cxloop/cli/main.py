@@ -15,6 +15,7 @@ import typer
 
 from cxloop import client
 from cxloop.cli import commands
+from cxloop.cli.brief import brief_app
 from cxloop.cli.cases import cases_app, recover
 from cxloop.cli.outreach import outreach_app
 from cxloop.cli.policy import policy_app
@@ -36,6 +37,7 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(policy_app, name="policy")
 app.add_typer(outreach_app, name="outreach")
 app.add_typer(voice_app, name="voice")
+app.add_typer(brief_app, name="brief")
 app.command()(recover)
 
 HomeOpt = Annotated[

@@ -299,11 +299,13 @@ def verdict(row: dict[str, Any], usual: dict[str, float], min_texts: int = 5) ->
     return "no clear problem"
 
 
-def compare(v: Voice, subjects_path: Path | None = None) -> pd.DataFrame:
-    """For each subject: what customers say and what employees say, side by side."""
+def subject_texts(
+    v: Voice, subjects_path: Path | None = None
+) -> tuple[list[Subject], pd.DataFrame]:
+    """The subjects, and every text with its sentiment and ``subject`` (None when it matches
+    none): customers' texts by meaning, employees' by their ``about`` tag first."""
     subjects, threshold = load_subjects(subjects_path)
-    df = v.frame[v.frame["text"].notna() | v.frame["about"].notna()]
-    texts = df[df["text"].notna()].join(v.sentiment)
+    texts = v.frame[v.frame["text"].notna()].join(v.sentiment)
     keys = [s.key for s in subjects]
     phrases = [(i, p) for i, s in enumerate(subjects) for p in s.phrases]
     phrase_vecs = v.embedder.encode([p for _, p in phrases])
@@ -319,7 +321,16 @@ def compare(v: Voice, subjects_path: Path | None = None) -> pd.DataFrame:
     subject[staff] = texts.loc[staff, "about"].where(
         texts.loc[staff, "about"].notna(), subject[staff]
     )
-    texts = texts.assign(subject=subject)
+    out = texts.assign(subject=subject)
+    out.attrs["threshold"] = threshold
+    return subjects, out
+
+
+def compare(v: Voice, subjects_path: Path | None = None) -> pd.DataFrame:
+    """For each subject: what customers say and what employees say, side by side."""
+    subjects, texts = subject_texts(v, subjects_path)
+    keys = [s.key for s in subjects]
+    staff, subject = texts["voice"] == "employee", texts["subject"]
     usual = {
         "customers": float((texts.loc[~staff, "sentiment"] == "negative").mean()),
         "employees": float((texts.loc[staff, "sentiment"] == "negative").mean()),
@@ -340,7 +351,7 @@ def compare(v: Voice, subjects_path: Path | None = None) -> pd.DataFrame:
         rows.append(row)
     out = pd.DataFrame(rows)
     out.attrs |= {
-        "threshold": threshold,
+        "threshold": texts.attrs["threshold"],
         "customer_texts": int((texts["voice"] == "customer").sum()),
         "customer_texts_matched": int(((texts["voice"] == "customer") & subject.notna()).sum()),
         "employee_texts": int(staff.sum()),

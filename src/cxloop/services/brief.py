@@ -1,0 +1,354 @@
+"""The daily brief (C8): seed 003's three questions, answered from the store with evidence.
+
+1. What are customers saying? Scores this week against the four weeks before, the topics
+   of the last 28 days, the issues emerging.
+2. What are employees saying? eNPS / pulse over the same windows, the subjects employees
+   are negative about, their latest comments.
+3. What is the one thing to do today? Every candidate — a systemic failure (outreach
+   detectors), a policy or practice both sides say hurts (voice compare), cases past
+   their SLA, an emerging topic — is ranked by **reach** = control x (customers affected +
+   revenue affected / the average order value), where control is 1 for what the
+   organization runs itself (its policies, billing, its teams, its product batches), 0.5
+   for what it shares with a partner (a carrier, a region). Each item lists the customers
+   and cases behind it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from cxloop.domain.events import EventType
+from cxloop.errors import ConfigError, NotFoundError
+from cxloop.services import outreach as outreach_service
+from cxloop.services.voice import Voice
+from cxloop.services.voice_insights import compare, emerging, subject_texts
+from cxloop.services.workspace import Workspace
+from cxloop.store.brief import BriefActions
+from cxloop.store.cases import CaseStore
+
+WEEK, BASELINE, RECENT = timedelta(days=7), timedelta(days=28), timedelta(days=90)
+STALE_WEIGHT = 0.5  # a systemic failure whose window ended more than BASELINE ago
+#: How much of a failure of this kind the organization controls (1 = entirely its own).
+CONTROL = {
+    "billing_deviation": 1.0,
+    "contact_spike": 1.0,
+    "promise_breaks": 1.0,
+    "late_delivery": 0.5,
+    "subject": 1.0,
+    "cases_overdue": 1.0,
+    "emerging": 0.75,
+}
+PARTNER_DIMENSIONS = ("carrier", "region")
+MAX_IDS = 50
+METHOD = (
+    "Candidates: systemic failures (outreach detectors), policies and practices customers "
+    "(and employees) say hurt (voice compare), cases past their SLA, emerging topics. Reach = "
+    "control x (customers affected + revenue affected / average order value); control is 1 "
+    "for what the organization runs itself, 0.5 for what it shares with a partner (a carrier, "
+    "a region), 0.75 for an emerging topic whose cause is not known yet, halved for a "
+    "systemic failure whose window ended more than 28 days ago; failures whose whole cohort "
+    "was already told are left out. A subject counts the customers who said something "
+    "negative about it in the last 90 days."
+)
+
+
+@dataclass
+class Item:
+    key: str  # stable across briefs: the same problem keeps its key
+    kind: str
+    title: str
+    action: str
+    customers: int
+    revenue: float
+    control: float
+    reach: float = 0.0
+    evidence: dict[str, Any] = field(default_factory=dict)
+    customer_ids: list[str] = field(default_factory=list)
+    case_ids: list[str] = field(default_factory=list)
+
+
+def _order_values(ws: Workspace) -> pd.Series:
+    e = ws.events()
+    orders = (
+        e.filter(e.event_type == EventType.ORDER_PLACED.value)
+        .select("ref", "amount")
+        .execute()
+        .dropna()
+    )
+    return orders.groupby("ref")["amount"].sum()
+
+
+def _scores_window(v: Voice, who: str, end: pd.Timestamp) -> list[dict[str, Any]]:
+    recent = v.scores(voice=who, since=(end - WEEK).to_pydatetime())
+    before = v.scores(voice=who, since=(end - WEEK - BASELINE).to_pydatetime())
+    rows = []
+    for r in recent.itertuples():
+        b = before[before["metric"] == r.metric]
+        rows.append(
+            {
+                "metric": r.metric,
+                "headline": r.headline,
+                "n": int(r.n),
+                "value": float(r.value),
+                "ci_low": float(r.ci_low),
+                "ci_high": float(r.ci_high),
+                "last_5_weeks": float(b["value"].iloc[0]) if len(b) else math.nan,
+            }
+        )
+    return rows
+
+
+def _incident_items(ws: Workspace, values: pd.Series, end: pd.Timestamp) -> list[Item]:
+    items = []
+    sent = pd.DataFrame(outreach_service.send_status(ws))
+    for inc in outreach_service.detect_incidents(ws):
+        cohort = outreach_service.draft(ws, inc.incident_id).cohort
+        told = (
+            set(
+                sent.loc[
+                    (sent["incident_id"] == inc.incident_id) & (sent["status"] == "sent"),
+                    "customer_id",
+                ]
+            )
+            if not sent.empty
+            else set()
+        )
+        if told >= set(cohort["customer_id"]):
+            continue  # everyone was told already: nothing left to do here today
+        age = (end - pd.Timestamp(inc.window_end).tz_localize(None)).days
+        control = CONTROL.get(inc.kind, 1.0)
+        if any(d in inc.dimension for d in PARTNER_DIMENSIONS):
+            control = 0.5
+        if age > BASELINE.days:
+            control *= STALE_WEIGHT
+        customers = sorted(cohort["customer_id"].unique())
+        items.append(
+            Item(
+                key=inc.incident_id,
+                kind="systemic failure",
+                title=inc.summary,
+                action=f"tell the {len(customers)} customers before they call "
+                f"(`cxloop outreach send {inc.incident_id}`), then fix the cause",
+                customers=len(customers),
+                revenue=float(values.reindex(cohort["ref"].unique()).sum()),
+                control=control,
+                evidence={
+                    "method": inc.method,
+                    "rate": inc.rate,
+                    "baseline_rate": inc.baseline_rate,
+                    "q_value": inc.q_value,
+                    "not_yet_complained": int((~cohort["complained"].astype(bool)).sum()),
+                    "already_told": len(told),
+                    "days_since_window_end": age,
+                },
+                customer_ids=customers[:MAX_IDS],
+            )
+        )
+    return items
+
+
+def _subject_items(v: Voice, values: pd.Series, sides: pd.DataFrame) -> list[Item]:
+    items = []
+    hurting = sides[
+        sides["verdict"].str.startswith(("both say", "customers feel"))
+        & (sides["customers_ids"].map(len) > 0)
+    ]
+    for row in hurting.itertuples():
+        items.append(
+            Item(
+                key=f"subject:{row.subject}",
+                kind=f"{row.kind} customers complain about",
+                title=f"{row.title} ({row.department}): {row.verdict}",
+                action=f"review the {row.kind} '{row.title}' with {row.department}",
+                customers=len(row.customers_ids),
+                revenue=float(values.reindex(row.customers_refs).sum()),
+                control=CONTROL["subject"],
+                evidence={
+                    "customers_negative_share": row.customers_negative_share,
+                    "employees_negative_share": row.employees_negative_share,
+                    "customers_examples": row.customers_examples,
+                    "employees_examples": row.employees_examples,
+                },
+                customer_ids=list(row.customers_ids)[:MAX_IDS],
+            )
+        )
+    return items
+
+
+def _case_items(ws: Workspace, values: pd.Series, now: datetime) -> list[Item]:
+    cases = pd.DataFrame(CaseStore(ws.state).cases())
+    if cases.empty:
+        return []
+    active = cases[cases["state"].isin(["open", "in_progress"])]
+    late = active[pd.to_datetime(active["sla_due_at"], utc=True) < pd.Timestamp(now, tz="UTC")]
+    items = []
+    for dept, part in late.groupby("department"):
+        customers = sorted(part["customer_id"].unique())
+        refs = part["subject"].str.split(":").str[-1]
+        items.append(
+            Item(
+                key=f"cases:overdue:{dept}",
+                kind="cases past their SLA",
+                title=f"{len(part)} {dept} cases are past their SLA",
+                action=f"work the overdue {dept} cases (`cxloop cases list --department {dept}`)",
+                customers=len(customers),
+                revenue=float(values.reindex(refs.unique()).sum()),
+                control=CONTROL["cases_overdue"],
+                evidence={"severity": part["severity"].value_counts().to_dict()},
+                customer_ids=customers[:MAX_IDS],
+                case_ids=sorted(part["case_id"])[:MAX_IDS],
+            )
+        )
+    return items
+
+
+def _emerging_items(found: pd.DataFrame, v: Voice, values: pd.Series) -> list[Item]:
+    if found.empty or "emerging" not in found:
+        return []
+    _, topic = v.topic_model
+    rows = v.customer_texts.assign(topic=topic)
+    start = pd.Timestamp(found.attrs["latest"]["from"])
+    items = []
+    for r in found[found["emerging"]].itertuples():
+        part = rows[(rows["topic"] == r.topic) & (rows["ts"] > start)]
+        customers = sorted(part["customer_id"].unique())
+        items.append(
+            Item(
+                key=f"topic:{r.label}",
+                kind="emerging issue",
+                title=f"'{r.label}' rose in {r.kind} ({r.lift:.1f}x, q {r.q:.3f})",
+                action="find the cause behind the rising topic (read `cxloop voice emerging`)",
+                customers=len(customers),
+                revenue=float(values.reindex(part["ref"].dropna().unique()).sum()),
+                control=CONTROL["emerging"],
+                evidence={"examples": r.examples},
+                customer_ids=customers[:MAX_IDS],
+            )
+        )
+    return items
+
+
+def _with_refs(v: Voice, sides: pd.DataFrame, since: pd.Timestamp) -> pd.DataFrame:
+    """``compare`` rows with the customers (and their orders) who said something negative
+    about each subject since ``since``."""
+    _, texts = subject_texts(v)
+    said = texts[
+        (texts["voice"] == "customer") & (texts["sentiment"] == "negative") & (texts["ts"] > since)
+    ]
+    by = said.groupby("subject")
+    refs = [
+        by.get_group(s)["ref"].dropna().unique().tolist() if s in by.groups else []
+        for s in sides["subject"]
+    ]
+    ids = [
+        sorted(by.get_group(s)["customer_id"].unique()) if s in by.groups else []
+        for s in sides["subject"]
+    ]
+    return sides.assign(customers_refs=refs, customers_ids=ids)
+
+
+def _effects(ws: Workspace, items: list[Item]) -> list[dict[str, Any]]:
+    """Every recorded action with its item's figures then and now (None: the item is no
+    longer a candidate — told, fixed, or no longer measurable)."""
+    now = {i.key: i for i in items}
+    out = []
+    for a in BriefActions(ws.state).all():
+        item = now.get(a["item_key"])
+        current = (
+            {"customers": item.customers, "revenue": item.revenue, "reach": item.reach}
+            if item
+            else None
+        )
+        change = current["customers"] - a["before"]["customers"] if current else None
+        out.append(a | {"now": current, "customers_change": change})
+    return out
+
+
+def act(ws: Workspace, key: str, note: str, actor: str, v: Voice | None = None) -> dict[str, Any]:
+    """Record what was done about the brief item ``key`` (with its figures now)."""
+    if not note.strip():
+        raise ConfigError("say what was done (--note)")
+    if not actor.strip():
+        raise ConfigError("say who did it (--actor or CXLOOP_ACTOR)")
+    b = brief(ws, v)
+    item = next((c for c in b["candidates"] if c["key"] == key), None)
+    if item is None:
+        keys = ", ".join(c["key"] for c in b["candidates"][:10])
+        raise NotFoundError(f"no brief item {key!r} today (items: {keys})")
+    acted = datetime.now(UTC).isoformat(timespec="seconds")
+    return BriefActions(ws.state).record(item, note.strip(), actor.strip(), acted)
+
+
+def brief(ws: Workspace, v: Voice | None = None) -> dict[str, Any]:
+    """The three answers, with the ranked candidates for the one thing to do today."""
+    v = v or Voice(ws)
+    end = pd.Timestamp(v.as_of)
+    values = _order_values(ws)
+    aov = float(values.mean()) if len(values) else 1.0
+    topics = v.topics()
+    since = end - BASELINE
+    texts = v.customer_texts.assign(topic=v.topic_model[1]).join(v.sentiment[["sentiment"]])
+    latest = texts[texts["ts"] > since]
+    top = []
+    for t in topics.itertuples():
+        part = latest[latest["topic"] == t.topic]
+        if len(part):
+            top.append(
+                {
+                    "label": t.label,
+                    "texts": len(part),
+                    "negative_share": float((part["sentiment"] == "negative").mean()),
+                    "example": t.examples[0] if t.examples else "",
+                }
+            )
+    top.sort(key=lambda r: -r["texts"] * (0.5 + r["negative_share"]))
+    found = emerging(v)
+    sides = _with_refs(v, compare(v), end - RECENT)
+    staff = v.frame[(v.frame["voice"] == "employee") & v.frame["text"].notna()]
+    items = (
+        _incident_items(ws, values, end)
+        + _subject_items(v, values, sides)
+        + _case_items(ws, values, end.to_pydatetime())
+        + _emerging_items(found, v, values)
+    )
+    for item in items:
+        item.reach = item.control * (item.customers + item.revenue / aov)
+    items.sort(key=lambda i: -i.reach)
+    return {
+        "as_of": end.isoformat(),
+        "method": METHOD,
+        "customers": {
+            "scores": _scores_window(v, "customer", end),
+            "topics": top[:5],
+            "emerging": [
+                {"label": r.label, "kind": r.kind, "lift": r.lift, "q": r.q}
+                for r in found[found["emerging"]].itertuples()
+            ]
+            if "emerging" in found
+            else [],
+        },
+        "employees": {
+            "scores": _scores_window(v, "employee", end - BASELINE + WEEK),
+            "subjects": [
+                {
+                    "title": r.title,
+                    "negative_share": r.employees_negative_share,
+                    "comments": r.employees_texts,
+                    "verdict": r.verdict,
+                }
+                for r in sides.sort_values("employees_negative_share", ascending=False)
+                .head(5)
+                .itertuples()
+                if r.employees_texts
+            ],
+            "latest_comments": staff.sort_values("ts", ascending=False)["text"].head(5).tolist(),
+        },
+        "one_thing": asdict(items[0]) if items else None,
+        "actions": _effects(ws, items),
+        "candidates": [asdict(i) for i in items],
+    }
