@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +17,7 @@ from cxloop.cli.render import (
     table,
 )
 from cxloop.demo.generator import generate_demo
+from cxloop.services.voice import Voice
 
 
 def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Console) -> None:
@@ -69,12 +69,21 @@ def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Consol
         with err.status("looking for systemic failures…"):
             _outreach(cx, out)
         with err.status("listening to customers and employees…") as status:
-            _voice(cx, out, status.update)
+            v = cx.voice(progress=status.update)
+            _voice(cx, out, v)
+            one = cx.brief(voice=v)["one_thing"]
+        if one:
+            out.print(
+                f"\n[bold]The one thing to do today[/] (`cxloop brief`): {one['action']}.\n"
+                f"  {one['title']} — {one['customers']:,} customers, {one['revenue']:,.2f} in "
+                "orders.",
+                highlight=False,
+            )
     out.print(
         f"\nNext: [bold]cxloop --help[/]; with CXLOOP_HOME={home}: "
         "`cxloop timeline CUSTOMER`, `cxloop promises --customer CUSTOMER`, "
         "`cxloop cases list`, `cxloop recover CASE`, `cxloop outreach preview INCIDENT`, "
-        "`cxloop voice topics`, `cxloop voice emerging`, `cxloop voice drivers`, "
+        "`cxloop voice topics`, `cxloop voice emerging`, `cxloop voice drivers`, `cxloop brief`, "
         "`cxloop promises --by month --format json`.",
         highlight=False,
     )
@@ -159,8 +168,7 @@ def _outreach(cx: client.Cxloop, out: Console) -> None:
     out.print(found[0].method, highlight=False)
 
 
-def _voice(cx: client.Cxloop, out: Console, progress: Callable[[str], None]) -> None:
-    v = cx.voice(progress=progress)
+def _voice(cx: client.Cxloop, out: Console, v: Voice) -> None:
     scores = v.scores()
     scores["score"] = [
         f"{r.value:.1f} ({r.ci_low:.1f} to {r.ci_high:.1f})" for r in scores.itertuples()
