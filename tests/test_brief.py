@@ -99,3 +99,16 @@ def test_cli_formats(home: Path, cx: cxloop.Cxloop, tmp_path: Path) -> None:
     assert json.loads(done.stdout)["item_key"] == key
     bad = run(home, "brief", "--format", "pdf", check=False)
     assert bad.returncode == 2 and "--format" in bad.stderr
+
+
+def test_a_store_without_voice_still_has_a_brief(tmp_path: Path) -> None:
+    events = tmp_path / "orders.csv"
+    events.write_text(
+        "event_id,customer_id,event_type,ts,ref,amount,due_at\n"
+        "o1,c1,order_placed,2026-01-01T10:00:00Z,O1,50,2026-01-03T00:00:00Z\n"
+    )
+    with cxloop.open(tmp_path / "store") as handle:
+        handle.ingest(events)
+        b = handle.brief()
+    assert b["one_thing"] is None and b["candidates"] == []
+    assert b["customers"]["topics"] == [] and b["as_of"].startswith("2026-01-01")

@@ -25,6 +25,7 @@ import pandas as pd
 from cxloop.domain.events import EventType
 from cxloop.errors import ConfigError, NotFoundError
 from cxloop.services import outreach as outreach_service
+from cxloop.services.ledger import latest_event_time
 from cxloop.services.voice import Voice
 from cxloop.services.voice_insights import compare, emerging, subject_texts
 from cxloop.services.workspace import Workspace
@@ -189,7 +190,7 @@ def _case_items(ws: Workspace, values: pd.Series, now: datetime) -> list[Item]:
     items = []
     for dept, part in late.groupby("department"):
         customers = sorted(part["customer_id"].unique())
-        refs = part["subject"].str.split(":").str[-1]
+        refs = part["subject"]  # a case's subject is its order (or contact) ref
         items.append(
             Item(
                 key=f"cases:overdue:{dept}",
@@ -287,27 +288,30 @@ def act(ws: Workspace, key: str, note: str, actor: str, v: Voice | None = None) 
 def brief(ws: Workspace, v: Voice | None = None) -> dict[str, Any]:
     """The three answers, with the ranked candidates for the one thing to do today."""
     v = v or Voice(ws)
-    end = pd.Timestamp(v.as_of)
     values = _order_values(ws)
     aov = float(values.mean()) if len(values) else 1.0
-    topics = v.topics()
-    since = end - BASELINE
-    texts = v.customer_texts.assign(topic=v.topic_model[1]).join(v.sentiment[["sentiment"]])
-    latest = texts[texts["ts"] > since]
-    top = []
-    for t in topics.itertuples():
-        part = latest[latest["topic"] == t.topic]
-        if len(part):
-            top.append(
-                {
-                    "label": t.label,
-                    "texts": len(part),
-                    "negative_share": float((part["sentiment"] == "negative").mean()),
-                    "example": t.examples[0] if t.examples else "",
-                }
-            )
-    top.sort(key=lambda r: -r["texts"] * (0.5 + r["negative_share"]))
-    found = emerging(v)
+    texts = v.customer_texts
+    # "today" is the newest voice row, or the newest event where nobody has spoken yet
+    end = pd.Timestamp(latest_event_time(ws.events()) if v.frame.empty else v.as_of)
+    top: list[dict[str, Any]] = []
+    found = pd.DataFrame()
+    if len(texts) >= 3:  # enough to find topics
+        topics = v.topics()
+        texts = texts.assign(topic=v.topic_model[1]).join(v.sentiment[["sentiment"]])
+        latest = texts[texts["ts"] > end - BASELINE]
+        for t in topics.itertuples():
+            part = latest[latest["topic"] == t.topic]
+            if len(part):
+                top.append(
+                    {
+                        "label": t.label,
+                        "texts": len(part),
+                        "negative_share": float((part["sentiment"] == "negative").mean()),
+                        "example": t.examples[0] if t.examples else "",
+                    }
+                )
+        top.sort(key=lambda r: -r["texts"] * (0.5 + r["negative_share"]))
+        found = emerging(v)
     sides = _with_refs(v, compare(v), end - RECENT)
     staff = v.frame[(v.frame["voice"] == "employee") & v.frame["text"].notna()]
     items = (
