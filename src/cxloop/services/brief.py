@@ -27,7 +27,7 @@ from cxloop.errors import ConfigError, NotFoundError
 from cxloop.services import outreach as outreach_service
 from cxloop.services.ledger import latest_event_time
 from cxloop.services.voice import Voice
-from cxloop.services.voice_insights import compare, emerging, subject_texts
+from cxloop.services.voice_insights import emerging, side_by_side, subject_texts
 from cxloop.services.workspace import Workspace
 from cxloop.store.brief import BriefActions
 from cxloop.store.cases import CaseStore
@@ -234,10 +234,11 @@ def _emerging_items(found: pd.DataFrame, v: Voice, values: pd.Series) -> list[It
     return items
 
 
-def _with_refs(v: Voice, sides: pd.DataFrame, since: pd.Timestamp) -> pd.DataFrame:
-    """``compare`` rows with the customers (and their orders) who said something negative
-    about each subject since ``since``."""
-    _, texts = subject_texts(v)
+def _with_refs(v: Voice, since: pd.Timestamp) -> pd.DataFrame:
+    """``voice compare``'s rows, with the customers (and their orders) who said something
+    negative about each subject since ``since``."""
+    subjects, texts = subject_texts(v)
+    sides = side_by_side(subjects, texts)
     said = texts[
         (texts["voice"] == "customer") & (texts["sentiment"] == "negative") & (texts["ts"] > since)
     ]
@@ -312,7 +313,7 @@ def brief(ws: Workspace, v: Voice | None = None) -> dict[str, Any]:
                 )
         top.sort(key=lambda r: -r["texts"] * (0.5 + r["negative_share"]))
         found = emerging(v)
-    sides = _with_refs(v, compare(v), end - RECENT)
+    sides = _with_refs(v, end - RECENT)
     staff = v.frame[(v.frame["voice"] == "employee") & v.frame["text"].notna()]
     items = (
         _incident_items(ws, values, end)

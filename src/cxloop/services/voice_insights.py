@@ -328,7 +328,11 @@ def subject_texts(
 
 def compare(v: Voice, subjects_path: Path | None = None) -> pd.DataFrame:
     """For each subject: what customers say and what employees say, side by side."""
-    subjects, texts = subject_texts(v, subjects_path)
+    return side_by_side(*subject_texts(v, subjects_path))
+
+
+def side_by_side(subjects: list[Subject], texts: pd.DataFrame) -> pd.DataFrame:
+    """:func:`compare` from texts already matched to subjects (:func:`subject_texts`)."""
     keys = [s.key for s in subjects]
     staff, subject = texts["voice"] == "employee", texts["subject"]
     usual = {
