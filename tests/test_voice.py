@@ -100,6 +100,8 @@ def test_scores_match_a_plain_computation(voice: Voice, demo: Path) -> None:
     assert by_dept["support"] < by_dept["sales"]
     with pytest.raises(ConfigError, match="cannot group scores by 'planet'"):
         voice.scores(by="planet")
+    with pytest.raises(ConfigError, match="unknown voice 'staff'"):
+        voice.scores(voice="staff")
 
 
 def test_sentiment_uses_the_ratings_where_they_exist(voice: Voice) -> None:

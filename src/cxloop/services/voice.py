@@ -165,6 +165,8 @@ class Voice:
                 raise ConfigError(f"unknown metric {metric!r} (expected {', '.join(SCALES)})")
             df = df[df["metric"] == metric]
         if voice:
+            if voice not in ("customer", "employee"):
+                raise ConfigError(f"unknown voice {voice!r} (expected customer or employee)")
             df = df[df["voice"] == voice]
         if since is not None:
             df = df[df["ts"] >= pd.Timestamp(since).tz_localize(None)]
