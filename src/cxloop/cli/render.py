@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -15,33 +13,14 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from cxloop.serialize import clean, records
+
+__all__ = ["clean", "records"]
+
 
 class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
-
-
-def clean(value: Any) -> Any:
-    """A JSON-safe value: timestamps as ISO 8601, NaN/NaT as null."""
-    if value is None:
-        return None
-    if isinstance(value, pd.Timestamp | datetime | date):
-        if pd.isna(value):
-            return None
-        return value.isoformat()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item") and not isinstance(value, list | dict | str):
-        return clean(value.item())
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    return value
-
-
-def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
 
 def emit_json(console: Console, payload: Any) -> None:

@@ -1,0 +1,74 @@
+"""The REST API and the dashboard: ``cxloop serve`` (uvicorn) or :func:`create_app`.
+
+Every endpoint needs an API key (``cxloop keys create``); the key's role decides what
+it may do and the empowerment policy judges its grants. OpenAPI at ``/openapi.json``,
+interactive docs at ``/docs``, the dashboard at ``/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from cxloop.api import errors
+from cxloop.api.runtime import Runtime
+from cxloop.settings import Settings
+from cxloop.version import __version__
+
+API_DESCRIPTION = """
+cxloop's REST API: ingest events, read customer timelines and the promise ledger, work
+cases and remedies within the empowerment policy, voice of customer and employee,
+proactive outreach, and the daily brief.
+
+**Auth**: `Authorization: Bearer <key>` (or `X-API-Key: <key>`); keys are created with
+`cxloop keys create --name N --role viewer|agent|lead|admin`.
+
+**Errors** always look like `{"error": {"code": "...", "message": "...", "details": []}}`
+with stable codes: unauthorized, forbidden, policy_denied, not_found, conflict,
+invalid_request, bad_input, busy, internal.
+
+**Lists** are paged: `?limit=` (1-1000, default 100) and `?offset=`; the answer has
+`items`, `total`, `limit`, `offset` and `next_offset` (null on the last page).
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    home: str | Path | None = None,
+    cache_ttl: float = 60.0,
+) -> FastAPI:
+    """The application over one store (``settings``, or the environment with ``home``)."""
+    from cxloop.api import pages, routes_cases, routes_data, routes_insight
+
+    chosen = settings or Settings.from_env(None, home=home)
+    runtime = Runtime(chosen, ttl=cache_ttl)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(
+        title="cxloop",
+        version=__version__,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.include_router(routes_data.router)
+    app.include_router(routes_cases.router)
+    app.include_router(routes_insight.router)
+    app.include_router(pages.router)
+
+    @app.get("/health", tags=["access"])
+    def health() -> dict[str, object]:
+        """Liveness, without a key: the version and the event log's version."""
+        version = runtime.workspace().log.version
+        return {"status": "ok", "version": __version__, "log_version": version}
+
+    return app

@@ -1,0 +1,107 @@
+"""What every endpoint gets: the runtime, the caller, paging; and the way results go out
+(JSON-safe, personal data masked for viewers)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import Depends, Query, Request, Security
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from cxloop.api.errors import ApiError
+from cxloop.api.runtime import Runtime
+from cxloop.serialize import clean
+from cxloop.services.access import Principal, authenticate, mask
+from cxloop.services.workspace import Workspace
+
+COOKIE = "cxloop_key"
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cxk_…`")
+header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+cookie_key = APIKeyCookie(name=COOKIE, auto_error=False, description="The dashboard's sign-in")
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def workspace(rt: Annotated[Runtime, Depends(runtime)]) -> Workspace:
+    return rt.workspace()
+
+
+def principal(
+    rt: Annotated[Runtime, Depends(runtime)],
+    cred: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    key: Annotated[str | None, Security(header_key)],
+    cookie: Annotated[str | None, Security(cookie_key)],
+) -> Principal:
+    token = (cred.credentials if cred else None) or key or cookie
+    if not token:
+        raise ApiError(
+            401, "unauthorized", "an API key is needed: Authorization: Bearer <key> (or X-API-Key)"
+        )
+    found = authenticate(rt.workspace(), token)
+    if found is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked API key")
+    return found
+
+
+Rt = Annotated[Runtime, Depends(runtime)]
+Ws = Annotated[Workspace, Depends(workspace)]
+Who = Annotated[Principal, Depends(principal)]
+
+
+class Paging(BaseModel):
+    limit: int
+    offset: int
+
+
+def paging(
+    limit: Annotated[int, Query(ge=1, le=1000, description="Items per page (1-1000)")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip")] = 0,
+) -> Paging:
+    return Paging(limit=limit, offset=offset)
+
+
+Page = Annotated[Paging, Depends(paging)]
+
+
+class PageOut(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+def out(who: Principal, value: Any) -> Any:
+    """JSON-safe, and masked unless the caller may see personal data."""
+    value = clean(value)
+    return value if who.can("personal_data") else mask(value)
+
+
+def rows(df: pd.DataFrame, json_columns: tuple[str, ...] = ("attrs",)) -> list[dict[str, Any]]:
+    """A DataFrame as records, with JSON text columns (attrs) parsed."""
+    items = json.loads(df.to_json(orient="records", date_format="iso", date_unit="s"))
+    for item in items:
+        for col in json_columns:
+            if isinstance(item.get(col), str):
+                with contextlib.suppress(ValueError):
+                    item[col] = json.loads(item[col])
+    return items  # type: ignore[no-any-return]
+
+
+def page(who: Principal, items: list[Any], p: Paging) -> dict[str, Any]:
+    chunk = items[p.offset : p.offset + p.limit]
+    end = p.offset + len(chunk)
+    return {
+        "items": out(who, chunk),
+        "total": len(items),
+        "limit": p.limit,
+        "offset": p.offset,
+        "next_offset": end if end < len(items) else None,
+    }

@@ -1,0 +1,206 @@
+"""Voice (C5), outreach (C4) and the daily brief (C8); plus who the caller is."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from cxloop.api.deps import Page, PageOut, Rt, Who, Ws, out, page, rows
+from cxloop.api.errors import ERROR_RESPONSES, ApiError
+from cxloop.serialize import clean
+from cxloop.services import brief as brief_service
+from cxloop.services import outreach as outreach_service
+from cxloop.services import voice_insights
+from cxloop.services.sending import channel_from_settings
+from cxloop.services.voice import GROUPS, PERIODS, Voice
+from cxloop.store.brief import BriefActions
+from cxloop.store.incidents import IncidentStore
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+ScoreBy = Literal["week", "month", "department", "channel", "stage", "survey", "voice"]
+assert set(ScoreBy.__args__) == set(PERIODS) | set(GROUPS)  # type: ignore[attr-defined]
+
+
+class SendIn(BaseModel):
+    channel: Literal["email", "webhook"] = "email"
+    limit: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    retry_uncertain: bool = False
+
+
+class ActIn(BaseModel):
+    key: Annotated[str, Field(min_length=1, max_length=300)]
+    note: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+@router.get("/me", tags=["access"])
+def me(who: Who) -> dict[str, Any]:
+    """The caller's key: name, role, the policy role it grants as, what it may do."""
+    return who.as_dict()
+
+
+def _frame(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return rows(df.reset_index(drop=True), ())
+
+
+@router.get("/voice/scores", tags=["voice"])
+def voice_scores(
+    who: Who,
+    rt: Rt,
+    ws: Ws,
+    by: ScoreBy | None = None,
+    metric: Literal["nps", "csat", "ces", "review", "enps", "pulse"] | None = None,
+    voice: Literal["customer", "employee"] | None = None,
+) -> list[dict[str, Any]]:
+    """NPS / CSAT / CES / review and the employees' eNPS / pulse, with 95% intervals;
+    per period with the change from the previous one and its p-value."""
+    result = rt.cached(
+        ("voice_scores", by, metric, voice),
+        lambda: _frame(Voice(ws).scores(by=by, metric=metric, voice=voice)),
+    )
+    return out(who, result)  # type: ignore[no-any-return]
+
+
+@router.get("/voice/topics", tags=["voice"])
+def voice_topics(
+    who: Who, rt: Rt, ws: Ws, k: Annotated[int | None, Query(ge=2, le=100)] = None
+) -> list[dict[str, Any]]:
+    """What customers write about: topics with share, negativity, mean score, examples."""
+    result = rt.cached(("voice_topics", k), lambda: _frame(Voice(ws, k=k).topics()))
+    return out(who, result)  # type: ignore[no-any-return]
+
+
+@router.get("/voice/emerging", tags=["voice"])
+def voice_emerging(
+    who: Who,
+    rt: Rt,
+    ws: Ws,
+    period_days: Annotated[int, Query(ge=1, le=365)] = 28,
+    baseline_days: Annotated[int | None, Query(ge=1, le=3650)] = 168,
+) -> list[dict[str, Any]]:
+    """Topics growing or souring in the latest period against the baseline (tested, FDR)."""
+    base = timedelta(days=baseline_days) if baseline_days else None
+
+    def compute() -> list[dict[str, Any]]:
+        found = voice_insights.emerging(Voice(ws), timedelta(days=period_days), base)
+        return _frame(found)
+
+    return out(who, rt.cached(("voice_emerging", period_days, baseline_days), compute))  # type: ignore[no-any-return]
+
+
+@router.get("/voice/drivers", tags=["voice"])
+def voice_drivers(
+    who: Who,
+    rt: Rt,
+    ws: Ws,
+    metric: Literal["nps", "csat", "ces", "review"] | None = None,
+) -> list[dict[str, Any]]:
+    """Which topics and promise outcomes move the scores, with effect sizes."""
+    result = rt.cached(
+        ("voice_drivers", metric), lambda: _frame(voice_insights.drivers(Voice(ws), metric))
+    )
+    return out(who, result)  # type: ignore[no-any-return]
+
+
+@router.get("/voice/compare", tags=["voice"])
+def voice_compare(who: Who, rt: Rt, ws: Ws) -> list[dict[str, Any]]:
+    """Per policy / practice: what customers say and what employees say, with a verdict."""
+    result = rt.cached(("voice_compare",), lambda: _frame(voice_insights.compare(Voice(ws))))
+    return out(who, result)  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- outreach (C4)
+def _incident(i: Any, first: str | None = None, last: str | None = None) -> dict[str, Any]:
+    d = asdict(i)
+    if first is not None:
+        d |= {"first_detected_at": first, "last_detected_at": last}
+    return clean(d)  # type: ignore[no-any-return]
+
+
+@router.get("/incidents", response_model=PageOut, tags=["outreach"])
+def incidents(who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+    """Systemic failures found so far (detect them with ``POST /incidents/detect``)."""
+    found = [_incident(i, f, la) for i, f, la in IncidentStore(ws.state).all()]
+    return page(who, found, p)
+
+
+@router.post("/incidents/detect", tags=["outreach"])
+def detect(who: Who, rt: Rt, ws: Ws) -> list[dict[str, Any]]:
+    """Run the detectors over the log (stable ids; re-running adds nothing new)."""
+    who.require("detect_incidents")
+    found = outreach_service.detect_incidents(ws)
+    rt.wrote()
+    return out(who, [_incident(i) for i in found])  # type: ignore[no-any-return]
+
+
+@router.get("/incidents/{incident_id}", tags=["outreach"])
+def incident(incident_id: str, who: Who, ws: Ws) -> dict[str, Any]:
+    """An incident with its outreach summary: customers, complained or not, addresses."""
+    d = outreach_service.draft(ws, incident_id)
+    return out(who, {"incident": _incident(d.incident), "outreach": d.summary()})  # type: ignore[no-any-return]
+
+
+@router.get("/incidents/{incident_id}/cohort", response_model=PageOut, tags=["outreach"])
+def cohort(incident_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+    """Every affected customer-fact of the incident, whether they complained or not."""
+    return page(who, rows(outreach_service.draft(ws, incident_id).cohort, ()), p)
+
+
+@router.get("/incidents/{incident_id}/notices", response_model=PageOut, tags=["outreach"])
+def notices(incident_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+    """The notices that would go out (one per customer); nothing is sent."""
+    drafted = outreach_service.draft(ws, incident_id).notices
+    return page(who, [asdict(n) for n in drafted], p)
+
+
+@router.post("/incidents/{incident_id}/send", tags=["outreach"])
+def send(incident_id: str, body: SendIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
+    """Queue and deliver the incident's notices (never twice per customer)."""
+    who.require("send_outreach")
+    outreach_service.get_incident(ws, incident_id)
+    channel = channel_from_settings(ws.settings, body.channel)
+    queued, report = outreach_service.send(
+        ws, incident_id, channel, retry_uncertain=body.retry_uncertain, limit=body.limit
+    )
+    rt.wrote()
+    return out(who, {"queued": queued, **report.as_dict()})  # type: ignore[no-any-return]
+
+
+@router.get("/outreach", response_model=PageOut, tags=["outreach"])
+def outreach_status(who: Who, ws: Ws, p: Page, incident_id: str | None = None) -> dict[str, Any]:
+    """Every recorded send: status, attempts, receipt, error."""
+    return page(who, outreach_service.send_status(ws, incident_id), p)
+
+
+# ---------------------------------------------------------------- the brief (C8)
+def brief_of(rt: Rt, ws: Ws) -> dict[str, Any]:
+    return rt.cached(("brief",), lambda: clean(brief_service.brief(ws)))
+
+
+@router.get("/brief", tags=["brief"])
+def brief(who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
+    """What customers say, what employees say, and the one thing to do today (ranked by
+    control x customers and revenue affected), with the customers and cases behind each
+    item and the effect of actions already taken."""
+    return out(who, brief_of(rt, ws))  # type: ignore[no-any-return]
+
+
+@router.get("/brief/actions", response_model=PageOut, tags=["brief"])
+def brief_actions(who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+    return page(who, BriefActions(ws.state).all(), p)
+
+
+@router.post("/brief/actions", status_code=201, tags=["brief"])
+def act(body: ActIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
+    """Record what was done about a brief item; later briefs show its figures then and now."""
+    who.require("act_on_brief")
+    keys = {c["key"] for c in brief_of(rt, ws)["candidates"]}
+    if body.key not in keys:
+        raise ApiError(404, "not_found", f"no brief item {body.key!r} today")
+    result = brief_service.act(ws, body.key, body.note, who.name)
+    rt.wrote()
+    return out(who, result)  # type: ignore[no-any-return]

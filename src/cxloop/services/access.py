@@ -1,0 +1,193 @@
+"""Who may do what through the API and the dashboard.
+
+Four roles, a ladder (each may do what the ones below it may):
+
+- ``viewer``: read reports, timelines, cases and the brief, with customers' personal data
+  masked;
+- ``agent``: work cases (start, assign, resolve, follow up), grant remedies within the
+  empowerment policy, request approval beyond it; sees personal data;
+- ``lead``: decide approvals, raise cases from signals, detect incidents and send
+  outreach, record actions on brief items;
+- ``admin``: ingest events, rebuild the ledger.
+
+A key's ``grant_as`` is the role the empowerment policy judges its grants and approvals
+in (default: the policy role of the same name; for admin, the top of the policy's
+ladder). Whatever a client sends, the server takes the role from the key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cxloop.domain.policy import Policy
+from cxloop.errors import ConfigError, PolicyError
+from cxloop.services.cases import Actor
+from cxloop.services.workspace import Workspace
+from cxloop.store.keys import ApiKeys
+
+ROLES = ("viewer", "agent", "lead", "admin")
+
+# what each action needs, at least
+PERMISSIONS: dict[str, str] = {
+    "read": "viewer",
+    "personal_data": "agent",
+    "work_cases": "agent",
+    "grant": "agent",
+    "decide_approvals": "lead",
+    "sync_cases": "lead",
+    "detect_incidents": "lead",
+    "send_outreach": "lead",
+    "act_on_brief": "lead",
+    "ingest": "admin",
+    "build_ledger": "admin",
+}
+
+# attribute names that hold a person's contact details or identity
+PERSONAL_KEYS = frozenset(
+    {
+        "email",
+        "e_mail",
+        "phone",
+        "mobile",
+        "name",
+        "first_name",
+        "last_name",
+        "full_name",
+        "customer_name",
+        "address",
+        "street",
+        "zip",
+        "zip_code",
+        "postcode",
+        "postal_code",
+        "ip",
+        "ip_address",
+        "recipient",
+        "to",
+    }
+)
+# free-text fields where a phone number may be written out
+TEXT_KEYS = frozenset({"text", "comment", "body", "message", "note", "title", "examples"})
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"(?<![\w-])\+?\d(?:[\s().-]?\d){8,14}(?![\w-])")
+MASK = "•••"
+
+
+def rank(role: str) -> int:
+    return ROLES.index(role)
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ConfigError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    return role
+
+
+def default_grant_as(role: str, policy: Policy) -> str | None:
+    if role == "viewer":
+        return None
+    if role == "admin":
+        return policy.roles[-1]
+    return role if role in policy.roles else None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller, as its API key says."""
+
+    key_id: str
+    name: str
+    role: str
+    grant_as: str | None
+
+    def can(self, action: str) -> bool:
+        return rank(self.role) >= rank(PERMISSIONS[action])
+
+    def require(self, action: str) -> None:
+        if not self.can(action):
+            raise Forbidden(
+                f"{action.replace('_', ' ')} needs role {PERMISSIONS[action]} or above; "
+                f"key {self.key_id} ({self.name}) is {self.role}"
+            )
+
+    def actor(self, policy: Policy) -> Actor:
+        """The actor the empowerment policy judges (the key's name in the key's role)."""
+        if self.grant_as is None:
+            raise Forbidden(f"key {self.key_id} ({self.name}) may not grant remedies")
+        if self.grant_as not in policy.roles:
+            raise PolicyError(
+                f"key {self.key_id} grants as {self.grant_as!r}, which the empowerment policy "
+                f"(version {policy.version}) does not have: it has {', '.join(policy.roles)}"
+            )
+        return Actor(self.name, self.grant_as)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "name": self.name,
+            "role": self.role,
+            "grant_as": self.grant_as,
+            "may": sorted(a for a in PERMISSIONS if self.can(a)),
+        }
+
+
+class Forbidden(PolicyError):
+    """The caller's role does not allow the action (HTTP 403)."""
+
+
+def create_key(
+    ws: Workspace,
+    name: str,
+    role: str,
+    policy: Policy,
+    grant_as: str | None = None,
+    created_by: str = "cli",
+) -> tuple[str, dict[str, Any]]:
+    """A new key; returns (plain key, its row). ``grant_as`` must be a policy role."""
+    check_role(role)
+    if not name.strip():
+        raise ConfigError("a key needs a name (who or what uses it)")
+    if grant_as is not None and role == "viewer":
+        raise ConfigError("a viewer key cannot grant remedies: leave out --grant-as")
+    chosen = grant_as if grant_as is not None else default_grant_as(role, policy)
+    if chosen is not None and chosen not in policy.roles:
+        raise ConfigError(
+            f"--grant-as {chosen!r} is not a role of the empowerment policy: "
+            f"use one of {', '.join(policy.roles)}"
+        )
+    if chosen is None and role != "viewer":
+        raise ConfigError(
+            f"the empowerment policy has no role {role!r}: say which of its roles this key "
+            f"grants as with --grant-as ({', '.join(policy.roles)})"
+        )
+    keys = ApiKeys(ws.state)
+    token = keys.create(name.strip(), role, chosen, created_by)
+    return token, keys.get(token.split("_")[1])
+
+
+def authenticate(ws: Workspace, token: str) -> Principal | None:
+    row = ApiKeys(ws.state).verify(token)
+    if row is None:
+        return None
+    return Principal(row["key_id"], row["name"], row["role"], row["grant_as"])
+
+
+def _mask_text(text: str, phones: bool) -> str:
+    text = EMAIL.sub(MASK + "@" + MASK, text)
+    return PHONE.sub(MASK, text) if phones else text
+
+
+def mask(value: Any, key: str = "") -> Any:
+    """``value`` with personal data masked: contact/identity attributes replaced, e-mail
+    addresses anywhere and phone numbers in free text blotted out."""
+    if isinstance(value, dict):
+        return {k: mask(v, str(k).lower()) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask(v, key) for v in value]
+    if key in PERSONAL_KEYS and value not in (None, ""):
+        return MASK
+    if isinstance(value, str):
+        return _mask_text(value, key in TEXT_KEYS)
+    return value
