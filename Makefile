@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 
 install: $(STAMP)
 
-## make demo: generate the demo company, ingest it, build the promise ledger, print the summary
+## make demo: generate the demo company, ingest it, build the promise ledger, print the summary,
+## then serve the API and dashboard (make demo SERVE=0 stops after the summary)
 demo: $(STAMP)
-	$(BIN)/cxloop demo --workdir var/demo
+	$(BIN)/cxloop demo --workdir var/demo $(if $(filter 0 no,$(SERVE)),--no-serve,--serve)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

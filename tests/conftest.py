@@ -43,6 +43,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with cxloop.open(root / "store") as cx:
         cx.ingest(root / "data")
         cx.build_ledger()
+        cx.voice().topics()  # embeds the texts once: copies of the store reuse HOME/voice/
     return root / "store"
 
 

@@ -72,3 +72,8 @@ def create_app(
         return {"status": "ok", "version": __version__, "log_version": version}
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app over the store the environment names (``CXLOOP_HOME``): uvicorn's factory."""
+    return create_app()

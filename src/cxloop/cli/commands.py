@@ -256,7 +256,9 @@ def rules_check(file: Path | None, fmt: Format) -> None:
     table(out, f"{len(df)} valid rule(s), version {rules.version}", df)
 
 
-def demo(workdir: Path, customers: int, seed: int) -> None:
-    from cxloop.demo.run import run_demo
+def demo(workdir: Path, customers: int, seed: int, serve: bool = False, port: int = 8000) -> None:
+    from cxloop.demo.run import run_demo, serve_demo
 
     run_demo(workdir, customers, seed, out, err)
+    if serve:
+        serve_demo(workdir, port)

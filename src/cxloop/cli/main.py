@@ -20,6 +20,7 @@ from cxloop.cli.cases import cases_app, recover
 from cxloop.cli.outreach import outreach_app
 from cxloop.cli.policy import policy_app
 from cxloop.cli.render import Format, make_console
+from cxloop.cli.serve import keys_app, serve
 from cxloop.cli.voice import voice_app
 from cxloop.errors import CxloopError
 
@@ -38,6 +39,8 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(outreach_app, name="outreach")
 app.add_typer(voice_app, name="voice")
 app.add_typer(brief_app, name="brief")
+app.add_typer(keys_app, name="keys")
+app.command()(serve)
 app.command()(recover)
 
 HomeOpt = Annotated[
@@ -163,9 +166,17 @@ def demo(
     ),
     customers: Annotated[int, typer.Option(help="Customers to generate.")] = 1500,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Then serve the API and dashboard (with a fresh admin key for the demo).",
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port for --serve.", min=1, max=65535)] = 8000,
 ) -> None:
     """Generate the demo company, ingest it, build the ledger and print the summary."""
-    commands.demo(workdir, customers, seed)
+    commands.demo(workdir, customers, seed, serve, port)
 
 
 def main() -> None:

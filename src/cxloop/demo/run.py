@@ -19,6 +19,8 @@ from cxloop.cli.render import (
 from cxloop.demo.generator import generate_demo
 from cxloop.services.voice import Voice
 
+DEMO_KEY_NAME = "demo"
+
 
 def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Console) -> None:
     data_dir, home = workdir / "data", workdir / "store"
@@ -198,4 +200,32 @@ def _voice(cx: client.Cxloop, out: Console, v: Voice) -> None:
         c,
         COMPARE_COLUMNS,
         percent=COMPARE_PERCENT,
+    )
+
+
+def serve_demo(workdir: Path, port: int) -> None:
+    """Serve the demo store, with a fresh admin key (earlier demo keys are revoked)."""
+    from cxloop.cli.serve import serve_store
+    from cxloop.services.access import create_key
+    from cxloop.store.keys import ApiKeys
+
+    home = (workdir / "store").resolve()
+    with client.open(home) as cx:
+        keys = ApiKeys(cx.workspace.state)
+        for row in keys.list():
+            if row["name"] == DEMO_KEY_NAME:
+                keys.revoke(row["key_id"])
+        token, _ = create_key(cx.workspace, DEMO_KEY_NAME, "admin", cx.policy, created_by="demo")
+    url = f"http://127.0.0.1:{port}/"
+    serve_store(
+        home,
+        "127.0.0.1",
+        port,
+        1,
+        [
+            f"\nSign in at {url}login with the demo's admin key (or call the API with "
+            f"`Authorization: Bearer <key>`):\n  {token}",
+            f"More keys: cxloop keys create --name NAME --role viewer|agent|lead|admin "
+            f"--home {home}",
+        ],
     )
