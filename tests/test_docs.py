@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from cxloop.analytics.ledger import LEDGER_COLUMNS
 from cxloop.domain.events import EVENT_COLUMNS, EventType
@@ -50,3 +51,13 @@ def test_every_cli_command_is_documented() -> None:
         [sys.executable, "-m", "cxloop", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "promises" in help_text
+
+
+def test_every_api_endpoint_is_documented(tmp_path: Path) -> None:
+    from cxloop.api import create_app
+
+    doc = (REPO / "docs" / "api.md").read_text()
+    spec = create_app(home=tmp_path / "store").openapi()
+    for path, item in spec["paths"].items():
+        for method in item:
+            assert f"`{method.upper()} {path}`" in doc, f"{method.upper()} {path}"

@@ -131,6 +131,7 @@ def start(case_id: str, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
 
 @router.post("/cases/{case_id}/assign", tags=["cases"])
 def assign(case_id: str, body: AssignIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
+    """Give the case to an owner (and, optionally, another department)."""
     result = case_service.assign(ws, case_id, _worker(who, rt), body.owner, body.department)
     rt.wrote()
     return out(who, result)  # type: ignore[no-any-return]
@@ -192,6 +193,7 @@ def request_approval(case_id: str, body: RemedyIn, who: Who, rt: Rt, ws: Ws) -> 
 def approvals(
     who: Who, ws: Ws, p: Page, pending: Annotated[bool, Query()] = False
 ) -> dict[str, Any]:
+    """Approval requests (only the undecided ones with ``pending=true``), oldest first."""
     return page(who, CaseStore(ws.state).approvals(pending), p)
 
 

@@ -191,6 +191,7 @@ def brief(who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
 
 @router.get("/brief/actions", response_model=PageOut, tags=["brief"])
 def brief_actions(who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+    """Actions recorded on brief items (append-only), with the item's figures then."""
     return page(who, BriefActions(ws.state).all(), p)
 
 

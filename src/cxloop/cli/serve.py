@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from cxloop.cli.render import Format, emit_json, make_console, table
@@ -84,7 +85,8 @@ def keys_list(
     if fmt is Format.JSON:
         emit_json(make_console(), found)
     else:
-        make_console().print(table(found, KEY_COLUMNS, title="API keys"))
+        frame = pd.DataFrame(found, columns=KEY_COLUMNS)
+        table(make_console(), "API keys (secrets are never shown)", frame, KEY_COLUMNS)
 
 
 @keys_app.command("revoke")
