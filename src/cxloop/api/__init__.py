@@ -68,7 +68,8 @@ def create_app(
     @app.get("/health", tags=["access"])
     def health() -> dict[str, object]:
         """Liveness, without a key: the version and the event log's version."""
-        version = runtime.workspace().log.version
+        with runtime.checkout() as ws:
+            version = ws.log.version
         return {"status": "ok", "version": __version__, "log_version": version}
 
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import pandas as pd
@@ -29,12 +30,14 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-def workspace(rt: Annotated[Runtime, Depends(runtime)]) -> Workspace:
-    return rt.workspace()
+def workspace(rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[Workspace]:
+    """The request's own workspace (see :class:`Runtime`)."""
+    with rt.checkout() as ws:
+        yield ws
 
 
 def principal(
-    rt: Annotated[Runtime, Depends(runtime)],
+    ws: Annotated[Workspace, Depends(workspace)],
     cred: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     key: Annotated[str | None, Security(header_key)],
     cookie: Annotated[str | None, Security(cookie_key)],
@@ -44,7 +47,7 @@ def principal(
         raise ApiError(
             401, "unauthorized", "an API key is needed: Authorization: Bearer <key> (or X-API-Key)"
         )
-    found = authenticate(rt.workspace(), token)
+    found = authenticate(ws, token)
     if found is None:
         raise ApiError(401, "unauthorized", "unknown or revoked API key")
     return found

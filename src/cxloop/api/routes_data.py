@@ -7,14 +7,18 @@ import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cxloop.analytics.reports import DIMENSIONS, BaselineReport, PromiseReport, run
-from cxloop.api.deps import Page, PageOut, Rt, Who, Ws, out, page, rows
+from cxloop.api.deps import Page, PageOut, Paging, Rt, Who, Ws, out, page, rows
 from cxloop.api.errors import ERROR_RESPONSES, ApiError
 from cxloop.errors import NotFoundError
 from cxloop.services import ledger as ledger_service
+from cxloop.services.access import Principal
 from cxloop.services.ingest import ingest_path
 from cxloop.services.timeline import TIMELINE_COLUMNS, timeline_expr
 
@@ -119,14 +123,25 @@ def quarantine(
 @router.get("/customers/{customer_id}/timeline", response_model=PageOut, tags=["customers"])
 def timeline(customer_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
     """One customer's events from every department, in time order."""
-    expr = timeline_expr(ws.events(), customer_id)
-    total = int(expr.count().execute())
+    df, total = paged(timeline_expr(ws.events(), customer_id), p)
     if total == 0:
         raise NotFoundError(f"no events for customer {customer_id!r}")
-    df = expr.limit(p.limit, offset=p.offset).execute()
-    end = p.offset + len(df)
+    return page_of(who, rows(df[TIMELINE_COLUMNS]), total, p)
+
+
+def paged(expr: ir.Table, p: Paging) -> tuple[pd.DataFrame, int]:
+    """One page of an ordered expression and the total, in one query (a window count)."""
+    counted = expr.mutate(_total=ibis._.count().over(ibis.window()))
+    df = counted.limit(p.limit, offset=p.offset).execute()
+    if len(df):
+        return df.drop(columns="_total"), int(df["_total"].iloc[0])
+    return df.drop(columns="_total"), int(expr.count().execute())  # past the end
+
+
+def page_of(who: Principal, items: list[Any], total: int, p: Paging) -> dict[str, Any]:
+    end = p.offset + len(items)
     return {
-        "items": out(who, rows(df[TIMELINE_COLUMNS])),
+        "items": out(who, items),
         "total": total,
         "limit": p.limit,
         "offset": p.offset,
@@ -171,16 +186,8 @@ def promises(
     expr = _promises(
         ws, state=state, kind=kind, rule=rule, department=department, customer_id=customer_id
     )
-    total = int(expr.count().execute())
-    df = expr.limit(p.limit, offset=p.offset).execute()
-    end = p.offset + len(df)
-    return {
-        "items": out(who, rows(df)),
-        "total": total,
-        "limit": p.limit,
-        "offset": p.offset,
-        "next_offset": end if end < total else None,
-    }
+    df, total = paged(expr, p)
+    return page_of(who, rows(df), total, p)
 
 
 @router.get("/promises/report", tags=["promises"])

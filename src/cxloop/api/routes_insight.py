@@ -61,6 +61,7 @@ def voice_scores(
     result = rt.cached(
         ("voice_scores", by, metric, voice),
         lambda: _frame(Voice(ws).scores(by=by, metric=metric, voice=voice)),
+        ws,
     )
     return out(who, result)  # type: ignore[no-any-return]
 
@@ -70,7 +71,7 @@ def voice_topics(
     who: Who, rt: Rt, ws: Ws, k: Annotated[int | None, Query(ge=2, le=100)] = None
 ) -> list[dict[str, Any]]:
     """What customers write about: topics with share, negativity, mean score, examples."""
-    result = rt.cached(("voice_topics", k), lambda: _frame(Voice(ws, k=k).topics()))
+    result = rt.cached(("voice_topics", k), lambda: _frame(Voice(ws, k=k).topics()), ws)
     return out(who, result)  # type: ignore[no-any-return]
 
 
@@ -89,7 +90,7 @@ def voice_emerging(
         found = voice_insights.emerging(Voice(ws), timedelta(days=period_days), base)
         return _frame(found)
 
-    return out(who, rt.cached(("voice_emerging", period_days, baseline_days), compute))  # type: ignore[no-any-return]
+    return out(who, rt.cached(("voice_emerging", period_days, baseline_days), compute, ws))  # type: ignore[no-any-return]
 
 
 @router.get("/voice/drivers", tags=["voice"])
@@ -101,7 +102,7 @@ def voice_drivers(
 ) -> list[dict[str, Any]]:
     """Which topics and promise outcomes move the scores, with effect sizes."""
     result = rt.cached(
-        ("voice_drivers", metric), lambda: _frame(voice_insights.drivers(Voice(ws), metric))
+        ("voice_drivers", metric), lambda: _frame(voice_insights.drivers(Voice(ws), metric)), ws
     )
     return out(who, result)  # type: ignore[no-any-return]
 
@@ -109,7 +110,7 @@ def voice_drivers(
 @router.get("/voice/compare", tags=["voice"])
 def voice_compare(who: Who, rt: Rt, ws: Ws) -> list[dict[str, Any]]:
     """Per policy / practice: what customers say and what employees say, with a verdict."""
-    result = rt.cached(("voice_compare",), lambda: _frame(voice_insights.compare(Voice(ws))))
+    result = rt.cached(("voice_compare",), lambda: _frame(voice_insights.compare(Voice(ws))), ws)
     return out(who, result)  # type: ignore[no-any-return]
 
 
@@ -178,7 +179,7 @@ def outreach_status(who: Who, ws: Ws, p: Page, incident_id: str | None = None) -
 
 # ---------------------------------------------------------------- the brief (C8)
 def brief_of(rt: Rt, ws: Ws) -> dict[str, Any]:
-    return rt.cached(("brief",), lambda: clean(brief_service.brief(ws)))
+    return rt.cached(("brief",), lambda: clean(brief_service.brief(ws)), ws)
 
 
 @router.get("/brief", tags=["brief"])

@@ -1,8 +1,11 @@
-"""What a running server holds: the settings, one workspace per worker thread, the
-policy, and a small cache for the expensive reports (brief, voice).
+"""What a running server holds: the settings, a pool of workspaces, the policy, and a
+small cache for the expensive reports (brief, voice).
 
-Requests run in a thread pool; each thread opens its own :class:`Workspace` (its own
-DuckDB connection over the same files), so requests never share a connection. The
+Requests run in a thread pool, and FastAPI may resolve a request's dependencies and run
+its endpoint on different threads; so each request checks a :class:`Workspace` (its own
+DuckDB connection over the same files) out of the pool for its whole life and gives it
+back at the end: no two requests ever share a connection. The pool grows to the number
+of requests in flight and keeps its workspaces for the next ones. The
 cache key is the event-log version plus a generation that every write through this
 server bumps; writes from other processes (the CLI) show after at most ``ttl`` seconds.
 Only one thread computes a given entry at a time; the others wait for its result.
@@ -12,7 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from cxloop.domain.policy import Policy
@@ -29,16 +33,41 @@ class Runtime:
         self.settings = settings
         self.ttl = ttl
         self._local = threading.local()
+        self._idle: list[Workspace] = []
         self._all: list[Workspace] = []
         self._guard = threading.Lock()
         self._locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self.generation = 0
-        first = self.workspace()  # create the store and its tables before serving
-        ApiKeys(first.state)
+        with self.checkout() as first:  # create the store and its tables before serving
+            ApiKeys(first.state)
         self.policy: Policy = load_policy(settings.policy)
 
+    @contextmanager
+    def checkout(self) -> Iterator[Workspace]:
+        """A workspace for this caller alone until the block ends."""
+        with self._guard:
+            ws = self._idle.pop() if self._idle else None
+        if ws is None:
+            ws = Workspace(self.settings)
+            with self._guard:
+                self._all.append(ws)
+        try:
+            yield ws
+        finally:
+            with self._guard:
+                self._idle.append(ws)
+
+    def wrote(self) -> None:
+        """Something changed through this server: cached reports are out of date."""
+        with self._guard:
+            self.generation += 1
+            self._cache.clear()
+
     def workspace(self) -> Workspace:
+        """This thread's own workspace, for use within one synchronous call (a worker thread
+        runs one call at a time). Dependencies must use :meth:`checkout` instead: FastAPI may
+        resolve them on another thread than the endpoint's."""
         ws: Workspace | None = getattr(self._local, "ws", None)
         if ws is None:
             ws = Workspace(self.settings)
@@ -47,14 +76,11 @@ class Runtime:
                 self._all.append(ws)
         return ws
 
-    def wrote(self) -> None:
-        """Something changed through this server: cached reports are out of date."""
-        with self._guard:
-            self.generation += 1
-            self._cache.clear()
-
-    def cached(self, name: tuple[Any, ...], compute: Callable[[], T]) -> T:
-        key = (*name, self.workspace().log.version, self.generation)
+    def cached(
+        self, name: tuple[Any, ...], compute: Callable[[], T], ws: Workspace | None = None
+    ) -> T:
+        """``compute()``, or its earlier result for the same log version and generation."""
+        key = (*name, (ws or self.workspace()).log.version, self.generation)
         with self._guard:
             hit = self._cache.get(key)
             if hit is not None and hit[0] > time.monotonic():
@@ -78,3 +104,4 @@ class Runtime:
             for ws in self._all:
                 ws.close()
             self._all.clear()
+            self._idle.clear()

@@ -168,7 +168,8 @@ def create_key(
 
 
 def authenticate(ws: Workspace, token: str) -> Principal | None:
-    row = ApiKeys(ws.state).verify(token)
+    """The key's principal, or None. The server creates the keys table at start."""
+    row = ApiKeys(ws.state, create=False).verify(token)
     if row is None:
         return None
     return Principal(row["key_id"], row["name"], row["role"], row["grant_as"])

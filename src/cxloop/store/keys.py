@@ -53,10 +53,11 @@ def _now() -> str:
 
 
 class ApiKeys:
-    def __init__(self, state: StateDB) -> None:
+    def __init__(self, state: StateDB, *, create: bool = True) -> None:
         self.state = state
-        with state.connect() as con:
-            con.executescript(SCHEMA)
+        if create:
+            with state.connect() as con:
+                con.executescript(SCHEMA)
 
     def create(self, name: str, role: str, grant_as: str | None, created_by: str) -> str:
         """Store a new key; returns the plain key (the only time it exists in full)."""
