@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def wait_up(url: str, proc: subprocess.Popen[str], seconds: float = 60) -> None:
 def test_serve_answers_over_http_and_refuses_a_busy_port(tmp_path: Path) -> None:
     home = tmp_path / "store"
     key = create(home, "--name", "alice", "--role", "viewer")["key"]
+    admin = {"Authorization": "Bearer " + create(home, "--name", "feed", "--role", "admin")["key"]}
     port = free_port()
     env = {**os.environ, "CXLOOP_HOME": str(home)}
     proc = subprocess.Popen(
@@ -91,6 +93,37 @@ def test_serve_answers_over_http_and_refuses_a_busy_port(tmp_path: Path) -> None
         assert me.status_code == 200 and me.json()["name"] == "alice"
         assert httpx.get(f"{base}/api/v1/me").json()["error"]["code"] == "unauthorized"
         assert "/api/v1/events" in httpx.get(f"{base}/openapi.json").json()["paths"]
+        events = [
+            {
+                "event_id": f"e-{c}-{i}",
+                "customer_id": f"C{c}",
+                "event_type": "contact_inbound",
+                "ts": f"2026-11-{i + 1:02d}T09:00:00Z",
+                "channel": "email",
+                "ref": f"K-{c}-{i}",
+            }
+            for c in range(20)
+            for i in range(c % 5 + 1)
+        ]
+        loaded = httpx.post(f"{base}/api/v1/events", headers=admin, json={"events": events})
+        assert loaded.json()["events_new"] == len(events), loaded.text
+        # many clients at once: every request gets its own store connection
+        results: list[tuple[int, int, int]] = []
+
+        def client(n: int) -> None:
+            with httpx.Client(base_url=base, headers=admin, timeout=60) as c:
+                for i in range(6):
+                    who = (n + i) % 20
+                    r = c.get(f"/api/v1/customers/C{who}/timeline")
+                    results.append((r.status_code, who, r.json().get("total", -1)))
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(24)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert len(results) == 24 * 6
+        assert all(s == 200 and total == who % 5 + 1 for s, who, total in results), results
         busy = run(home, "serve", "--port", str(port), check=False)
         assert busy.returncode == 1 and f"127.0.0.1:{port}" in busy.stderr, busy.stderr
     finally:
