@@ -29,6 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.http import section as http_section
 from bench.steps import RESULT_MARKER
 from bench.voice import section as voice_section
 
@@ -227,6 +228,21 @@ def bench_voice(data: Path, quick: bool, timeout: float) -> dict[str, Any]:
     return result
 
 
+def bench_http(quick: bool, timeout: float) -> dict[str, Any]:
+    """The HTTP benchmarks, in their own process (bench.http prints JSON)."""
+    cmd = [sys.executable, "-m", "bench.http"] + (["--quick"] if quick else [])
+    try:
+        done = subprocess.run(
+            cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise StepFailed(f"HTTP benchmarks ran past {timeout:.0f}s") from None
+    if done.returncode != 0:
+        raise StepFailed(f"HTTP benchmarks failed: {done.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def remove(*paths: Path) -> None:
     for path in paths:
         if path.is_dir():
@@ -380,6 +396,7 @@ def render(ctx: dict[str, Any]) -> str:
     lines += section_ledger(ctx.get("ledger"), size, ctx["seed"])
     lines += section_olist(ctx.get("olist"))
     lines += voice_section(ctx["voice"]) if "voice" in ctx else []
+    lines += http_section(ctx["http"]) if "http" in ctx else []
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -553,7 +570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     parser.add_argument(
         "--only",
-        choices=["ingest", "ledger", "olist", "voice"],
+        choices=["ingest", "ledger", "olist", "voice", "http"],
         action="append",
         help="run only this benchmark (repeatable)",
     )
@@ -569,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs:
         size = Size(size.events, size.orders, args.runs)
     out: Path | None = args.out if args.out or args.quick else DOC
-    only = set(args.only or ["ingest", "ledger", "olist", "voice"])
+    only = set(args.only or ["ingest", "ledger", "olist", "voice", "http"])
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -593,6 +610,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("ledger", lambda: bench_ledger(b, size, args.seed)),
             ("olist", lambda: bench_olist(b, size, args.olist)),
             ("voice", lambda: bench_voice(args.olist.parent, args.quick, args.step_timeout)),
+            ("http", lambda: bench_http(args.quick, args.step_timeout)),
         ]
         for name, fn in plan:
             if name not in only:
