@@ -44,6 +44,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Seconds a writer waits for another writer (ingest, ledger build) to finish.",
     ),
     SettingSpec(
+        "compact_segments",
+        "CXLOOP_COMPACT_SEGMENTS",
+        "64",
+        "Rewrite the event log as one segment once an ingest leaves this many (0: never; "
+        "`cxloop compact` does it on demand).",
+    ),
+    SettingSpec(
         "policy",
         "CXLOOP_POLICY",
         "",
@@ -104,6 +111,7 @@ class Settings:
     home: Path = Path(".cxloop")
     rules: Path | None = None
     lock_timeout: float = 120.0
+    compact_segments: int = 64
     policy: Path | None = None
     actor: str = ""
     role: str = "agent"
@@ -129,12 +137,21 @@ class Settings:
                 f"setting lock_timeout (CXLOOP_LOCK_TIMEOUT): expected seconds, "
                 f"got {values['lock_timeout']!r}"
             ) from None
+        try:
+            compact = int(str(values["compact_segments"]))
+        except ValueError:
+            raise _problem(
+                "compact_segments", "a whole number", values["compact_segments"]
+            ) from None
+        if compact < 0:
+            raise _problem("compact_segments", "0 (never) or more", compact)
         rules = str(values["rules"] or "")
         policy = str(values["policy"] or "")
         return cls(
             home=Path(str(values["home"])),
             rules=Path(rules) if rules else None,
             lock_timeout=timeout,
+            compact_segments=compact,
             policy=Path(policy) if policy else None,
             actor=str(values["actor"]),
             role=str(values["role"]) or "agent",

@@ -256,6 +256,22 @@ def rules_check(file: Path | None, fmt: Format) -> None:
     table(out, f"{len(df)} valid rule(s), version {rules.version}", df)
 
 
+def compact(home: Path | None, fmt: Format) -> None:
+    from cxloop.services.ingest import compact as compact_log
+
+    with client.open(home) as cx, err.status("compacting the event log…"):
+        result = compact_log(cx.workspace)
+    if fmt is Format.JSON:
+        emit_json(out, result)
+        return
+    out.print(
+        f"Event log: {result['segments_before']} segment(s) -> {result['segments_after']}, "
+        f"{result['rows']:,} events, version {result['log_version']} "
+        f"({result['seconds']:.2f}s).",
+        highlight=False,
+    )
+
+
 def demo(workdir: Path, customers: int, seed: int, serve: bool = False, port: int = 8000) -> None:
     from cxloop.demo.run import run_demo, serve_demo
 

@@ -160,6 +160,12 @@ def rules_check(
 
 
 @app.command()
+def compact(home: HomeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+    """Rewrite the event log as one segment (same rows, sorted by customer and time)."""
+    commands.compact(home, fmt)
+
+
+@app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Where to write the demo data and store.")] = Path(
         "var/demo"

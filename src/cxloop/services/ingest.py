@@ -173,6 +173,11 @@ def ingest_path(
                 "rows_quarantined": bad_rows,
                 "log_version": appended.version,
             }
+            limit = ws.settings.compact_segments
+            if appended.new and limit and len(ws.log.manifest()["segments"]) >= limit:
+                step("compacting the event log")
+                ws.log.compact(con, ingest_id)
+                counts["log_version"] = ws.log.version
             ws.state.finish_run(ingest_id, _now(), counts)
     except BaseException:
         failed = dict.fromkeys(
@@ -191,6 +196,20 @@ def ingest_path(
         appended.new,
         appended.duplicates,
         bad_rows,
-        appended.version,
+        counts["log_version"],
         problems,
     )
+
+
+def compact(ws: Workspace) -> dict[str, Any]:
+    """Rewrite the event log as one segment (same rows, sorted by customer and time)."""
+    started = datetime.now(UTC)
+    con = duckdb.connect()
+    try:
+        ws.configure(con)
+        with ws.write_lock():
+            result = ws.log.compact(con, started.strftime("%Y%m%dT%H%M%S"))
+    finally:
+        con.close()
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    return {**result, "log_version": ws.log.version, "seconds": round(seconds, 3)}

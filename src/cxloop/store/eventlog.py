@@ -10,6 +10,7 @@ The same Parquet files are what a Spark or other engine reads at scale.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from typing import Any
 import duckdb
 
 from cxloop.domain.events import LOG_COLUMNS
+from cxloop.errors import StoreError
 from cxloop.store.files import read_json, write_json_atomic
 
 _SQL_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP", "float64": "DOUBLE", "int64": "BIGINT"}
 LOG_COLUMN_NAMES = [c.name for c in LOG_COLUMNS]
+RETIRED_GRACE = 3600.0  # seconds a compacted-away segment is kept for readers still on it
 
 
 @dataclass(frozen=True)
@@ -146,3 +149,53 @@ class EventLog:
         """)
         (n,) = con.execute("SELECT count(*) FROM _repeats").fetchone() or (0,)
         return int(n)
+
+    def compact(self, con: duckdb.DuckDBPyConnection, stamp: str) -> dict[str, Any]:
+        """Rewrite every segment as one, sorted by customer and time; call under the write
+        lock. The rows do not change (lineage columns included); the version grows, so
+        cached views and the ledger move to the new file. The old segment files stay where
+        they are (a reader may still hold the old manifest), listed under ``retired`` in
+        the manifest, and a later compaction deletes them once they are older than
+        :data:`RETIRED_GRACE` seconds."""
+        manifest = self.manifest()
+        old = manifest["segments"]
+        rows = sum(int(s["rows"]) for s in old)
+        now = time.time()
+        retired = self._purge_retired(manifest.get("retired", []), now)
+        if len(old) < 2:
+            if retired != manifest.get("retired", []):
+                write_json_atomic(self.manifest_path, {**manifest, "retired": retired})
+            return {"segments_before": len(old), "segments_after": len(old), "rows": rows}
+        version = int(manifest["version"]) + 1
+        segment = f"seg-{version:06d}-compact-{stamp}.parquet"
+        tmp = self.root / f".tmp-{segment}"
+        cols = ", ".join(LOG_COLUMN_NAMES)
+        con.execute(
+            f"COPY (SELECT {cols} FROM {self.relation_sql(manifest)} "
+            f"ORDER BY customer_id, ts, event_id) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
+        )
+        (written,) = con.execute(f"SELECT count(*) FROM read_parquet('{tmp}')").fetchone() or (0,)
+        if int(written) != rows:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(
+                f"compaction wrote {written} rows for {rows} in the log; nothing was changed"
+            )
+        os.replace(tmp, self.root / segment)
+        ingests = sorted({str(s.get("ingest_id", "")) for s in old})
+        manifest["segments"] = [
+            {"file": segment, "rows": rows, "ingest_id": f"compact-{stamp}", "of": ingests}
+        ]
+        manifest["retired"] = retired + [{"file": s["file"], "at": now} for s in old]
+        manifest["version"] = version
+        write_json_atomic(self.manifest_path, manifest)
+        return {"segments_before": len(old), "segments_after": 1, "rows": rows}
+
+    def _purge_retired(self, retired: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+        """Delete retired segment files past the grace period; returns the ones kept."""
+        kept = []
+        for r in retired:
+            if now - float(r["at"]) > RETIRED_GRACE:
+                (self.root / r["file"]).unlink(missing_ok=True)
+            else:
+                kept.append(r)
+        return kept
