@@ -18,7 +18,9 @@ from cxloop.services.access import create_key
 from cxloop.services.policy import load_policy
 from cxloop.services.workspace import Workspace
 from cxloop.settings import Settings
+from cxloop.store.cases import CaseStore
 from cxloop.store.keys import ApiKeys
+from cxloop.store.state import StateDB
 from tests.test_notify import SmtpServer, smtp  # noqa: F401 - the fixture
 
 
@@ -282,3 +284,17 @@ def test_outreach_goes_out_through_real_smtp(
         status = client.get(f"/api/v1/outreach?incident_id={incident}", headers=lead).json()
         assert sum(r["status"] == "sent" for r in status["items"]) == 6
         assert json.dumps(status).count("@") > 0
+
+
+def test_a_zero_score_is_a_score(api: Api) -> None:
+    """An NPS answer of 0 is the worst one, not a missing one (it used to be dropped from
+    the stored signal, and the recommendation for its case failed)."""
+    store = CaseStore(StateDB(api.home / "state.sqlite"))
+    zero = [
+        c["case_id"]
+        for c in store.cases()
+        if any(s["facts"].get("score") == 0 for s in store.signals(c["case_id"]))
+    ]
+    assert zero, "the demo company has NPS answers of 0"
+    advice = api.get(f"/api/v1/cases/{zero[0]}/recommendation")
+    assert advice.status_code == 200 and "score 0" in advice.json()["reason"], advice.text

@@ -89,6 +89,14 @@ def signal_facts(row: dict[str, Any]) -> SignalFacts:
     )
 
 
+def _worth_keeping(name: str, value: object) -> bool:
+    """Empty facts are left out of the stored signal, but a score of 0 is a score (the
+    lowest NPS answer), not an empty one."""
+    if name == "score":
+        return value is not None
+    return value not in ("", 0, 0.0, None)
+
+
 def _signal(row: dict[str, Any]) -> Signal:
     facts = signal_facts(row)
     ts = pd.Timestamp(row["ts"]).to_pydatetime()
@@ -106,7 +114,7 @@ def _signal(row: dict[str, Any]) -> Signal:
         severity=signal_severity(facts),
         detail=detail,
         source_ref=row["source_ref"],
-        facts={k: v for k, v in asdict(facts).items() if v not in ("", 0, 0.0, None)},
+        facts={k: v for k, v in asdict(facts).items() if _worth_keeping(k, v)},
     )
 
 

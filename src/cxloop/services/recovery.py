@@ -88,7 +88,9 @@ def _facts_of(row: dict[str, Any]) -> SignalFacts:
         promise_kind=f.get("promise_kind", ""),
         breach=f.get("breach", ""),
         late_hours=float(f.get("late_hours", 0.0)),
-        score=f.get("score"),
+        # signals stored before scores of 0 were kept lack it: a negative answer without a
+        # score is the lowest one
+        score=f.get("score", 0.0 if row["kind"] == SignalKind.NEGATIVE_FEEDBACK else None),
         metric=f.get("metric", ""),
         contacts=int(f.get("contacts", 0)),
         hold_seconds=float(f.get("hold_seconds", 0.0)),
