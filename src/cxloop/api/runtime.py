@@ -32,7 +32,6 @@ class Runtime:
     def __init__(self, settings: Settings, ttl: float = 60.0) -> None:
         self.settings = settings
         self.ttl = ttl
-        self._local = threading.local()
         self._idle: list[Workspace] = []
         self._all: list[Workspace] = []
         self._guard = threading.Lock()
@@ -64,23 +63,10 @@ class Runtime:
             self.generation += 1
             self._cache.clear()
 
-    def workspace(self) -> Workspace:
-        """This thread's own workspace, for use within one synchronous call (a worker thread
-        runs one call at a time). Dependencies must use :meth:`checkout` instead: FastAPI may
-        resolve them on another thread than the endpoint's."""
-        ws: Workspace | None = getattr(self._local, "ws", None)
-        if ws is None:
-            ws = Workspace(self.settings)
-            self._local.ws = ws
-            with self._guard:
-                self._all.append(ws)
-        return ws
-
-    def cached(
-        self, name: tuple[Any, ...], compute: Callable[[], T], ws: Workspace | None = None
-    ) -> T:
-        """``compute()``, or its earlier result for the same log version and generation."""
-        key = (*name, (ws or self.workspace()).log.version, self.generation)
+    def cached(self, name: tuple[Any, ...], compute: Callable[[], T], ws: Workspace) -> T:
+        """``compute()``, or its earlier result for the same log version and generation
+        (``ws`` is the caller's workspace: it tells the log version)."""
+        key = (*name, ws.log.version, self.generation)
         with self._guard:
             hit = self._cache.get(key)
             if hit is not None and hit[0] > time.monotonic():
