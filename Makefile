@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src/cxloop/domain src/cxloop/errors.py src/cxloop/settings.py src/cxloop/store src/cxloop/services src/cxloop/notify src/cxloop/text src/cxloop/client.py
+	$(BIN)/mypy src/cxloop/domain src/cxloop/errors.py src/cxloop/settings.py src/cxloop/store src/cxloop/services src/cxloop/notify src/cxloop/text src/cxloop/api src/cxloop/client.py
 
 ## make test: the gate (lint, types, tests), the same locally and in CI
 test: lint typecheck
