@@ -356,7 +356,7 @@ INTRO = """\
 # Benchmarks
 
 This page is written by `make bench` (`python -m bench.run`, code in [bench/](../bench/));
-every run replaces it (about 12 minutes on the machine below, 7 of them the voice section;
+every run replaces it (about 15 minutes on the machine below, 7 of them the voice section;
 `--only ingest --only ledger …` picks sections). `python -m bench.run --quick` is a smoke
 run (100 k events, 20 k orders, one run each, smaller voice samples) that prints the page
 instead (add `--out FILE` to keep it). Each measured step runs in a fresh Python process,

@@ -65,25 +65,34 @@ class Runtime:
 
     def cached(self, name: tuple[Any, ...], compute: Callable[[], T], ws: Workspace) -> T:
         """``compute()``, or its earlier result for the same log version and generation
-        (``ws`` is the caller's workspace: it tells the log version)."""
+        (``ws`` is the caller's workspace: it tells the log version).
+
+        One caller computes a missing entry while the others wait for it. An entry past its
+        ``ttl`` whose log version and generation are unchanged (only the CLI may have
+        changed something meanwhile) is refreshed by one caller while the others get the
+        old result at once, rather than queueing behind the refresh."""
         key = (*name, ws.log.version, self.generation)
         with self._guard:
             hit = self._cache.get(key)
             if hit is not None and hit[0] > time.monotonic():
                 return hit[1]  # type: ignore[no-any-return]
             lock = self._locks.setdefault(name, threading.Lock())
-        with lock:
+        if not lock.acquire(blocking=hit is None):
+            assert hit is not None
+            return hit[1]  # type: ignore[no-any-return]  # being refreshed: the old one
+        try:
             with self._guard:
-                hit = self._cache.get(key)
-                if hit is not None and hit[0] > time.monotonic():
-                    return hit[1]  # type: ignore[no-any-return]
+                fresh = self._cache.get(key)
+                if fresh is not None and fresh[0] > time.monotonic():
+                    return fresh[1]  # type: ignore[no-any-return]
             value = compute()
             with self._guard:
-                stale = [k for k in self._cache if k[: len(name)] == name]
-                for k in stale:
+                for k in [k for k in self._cache if k[: len(name)] == name]:
                     del self._cache[k]
                 self._cache[key] = (time.monotonic() + self.ttl, value)
             return value
+        finally:
+            lock.release()
 
     def close(self) -> None:
         with self._guard:
