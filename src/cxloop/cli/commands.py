@@ -256,6 +256,42 @@ def rules_check(file: Path | None, fmt: Format) -> None:
     table(out, f"{len(df)} valid rule(s), version {rules.version}", df)
 
 
+def export_log(home: Path | None, target: Path, output: str, fmt: Format) -> None:
+    from cxloop.services.transfer import export_log as export
+
+    with client.open(home) as cx, err.status("exporting the event log…"):
+        result = export(cx.workspace, target, output)
+    if fmt is Format.JSON:
+        emit_json(out, result)
+        return
+    out.print(
+        f"Exported {result['rows']:,} events to {result['path']} ({result['bytes']:,} bytes, "
+        f"checksum {result['checksum']}, {result['seconds']:.2f}s).",
+        highlight=False,
+    )
+
+
+def import_log(home: Path | None, source: Path, fmt: Format) -> None:
+    from cxloop.services.transfer import import_log as load
+
+    with client.open(home) as cx, err.status("importing events…"):
+        result = load(cx.workspace, source)
+    if fmt is Format.JSON:
+        emit_json(out, result)
+    else:
+        out.print(
+            f"Imported {result['rows_read']:,} rows: {result['events_new']:,} new, "
+            f"{result['events_duplicate']:,} already here, {result['rows_quarantined']} "
+            f"quarantined; checksum {result['checksum']} "
+            + ("verified in the store." if result["verified"] else "[bold red]NOT verified[/]."),
+            highlight=False,
+        )
+        for p in result["problems"][:20]:
+            out.print(f"  row {p['row']}, {p['field']}: {p['reason']}", highlight=False)
+    if not result["verified"]:
+        raise SystemExit(1)
+
+
 def compact(home: Path | None, fmt: Format) -> None:
     from cxloop.services.ingest import compact as compact_log
 

@@ -159,6 +159,28 @@ def rules_check(
     commands.rules_check(file, fmt)
 
 
+@app.command("export")
+def export_log(
+    out: Annotated[Path, typer.Argument(help="Directory to write (events.parquet + manifest).")],
+    home: HomeOpt = None,
+    output: Annotated[str, typer.Option("--format", help="Export format: parquet.")] = "parquet",
+    fmt: Annotated[Format, typer.Option("--report", help="table or json.")] = Format.TABLE,
+) -> None:
+    """Write the whole event log with its row count and content checksum."""
+    commands.export_log(home, out, output, fmt)
+
+
+@app.command("import")
+def import_log(
+    path: Annotated[Path, typer.Argument(help="An export directory (or its Parquet file).")],
+    home: HomeOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Append an export's events to this store, checked against its manifest before and
+    after (row count and content checksum); idempotent."""
+    commands.import_log(home, path, fmt)
+
+
 @app.command()
 def compact(home: HomeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
     """Rewrite the event log as one segment (same rows, sorted by customer and time)."""
