@@ -232,6 +232,18 @@ def test_openapi_describes_auth_errors_and_paging(api: Api) -> None:
     assert "ErrorBody" in spec["components"]["schemas"]
 
 
+def test_docs_page_needs_nothing_from_outside(api: Api) -> None:
+    page = api.client.get("/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    spec = api.client.get("/openapi.json").json()
+    for path, item in spec["paths"].items():
+        for method in item:
+            assert f"{method.upper()} {path}" in page.text.replace("&#39;", "'"), path
+    assert "<script" not in page.text and "cdn" not in page.text.lower()
+    assert "JSON body: <code>EventBatch</code>" in page.text
+    assert api.client.get("/redoc").status_code == 404
+
+
 def test_voice_and_brief(api: Api) -> None:
     enps = api.get("/api/v1/voice/scores?voice=employee&by=month").json()
     assert enps and {r["metric"] for r in enps} <= {"enps", "pulse"}

@@ -2,7 +2,7 @@
 
 Every endpoint needs an API key (``cxloop keys create``); the key's role decides what
 it may do and the empowerment policy judges its grants. OpenAPI at ``/openapi.json``,
-interactive docs at ``/docs``, the dashboard at ``/``.
+the API reference at ``/docs``, the dashboard at ``/``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def create_app(
     cache_ttl: float = 60.0,
 ) -> FastAPI:
     """The application over one store (``settings``, or the environment with ``home``)."""
-    from cxloop.api import pages, routes_cases, routes_data, routes_insight
+    from cxloop.api import apidocs, pages, routes_cases, routes_data, routes_insight
 
     chosen = settings or Settings.from_env(None, home=home)
     runtime = Runtime(chosen, ttl=cache_ttl)
@@ -57,6 +57,8 @@ def create_app(
         version=__version__,
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN: /docs is served by apidocs
+        redoc_url=None,
     )
     app.state.runtime = runtime
     errors.install(app)
@@ -64,6 +66,7 @@ def create_app(
     app.include_router(routes_cases.router)
     app.include_router(routes_insight.router)
     app.include_router(pages.router)
+    app.include_router(apidocs.router)
 
     @app.get("/health", tags=["access"])
     def health() -> dict[str, object]:
