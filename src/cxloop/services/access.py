@@ -51,7 +51,6 @@ PERSONAL_KEYS = frozenset(
         "e_mail",
         "phone",
         "mobile",
-        "name",
         "first_name",
         "last_name",
         "full_name",
@@ -68,6 +67,9 @@ PERSONAL_KEYS = frozenset(
         "to",
     }
 )
+# ambiguous names, personal only inside what a customer record carries
+RECORD_KEYS = frozenset({"name", "city"})
+RECORDS = frozenset({"attrs", "record", "data"})
 # free-text fields where a phone number may be written out
 TEXT_KEYS = frozenset({"text", "comment", "body", "message", "note", "title", "examples"})
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -180,14 +182,17 @@ def _mask_text(text: str, phones: bool) -> str:
     return PHONE.sub(MASK, text) if phones else text
 
 
-def mask(value: Any, key: str = "") -> Any:
-    """``value`` with personal data masked: contact/identity attributes replaced, e-mail
+def mask(value: Any, key: str = "", in_record: bool = False) -> Any:
+    """``value`` with personal data masked: contact/identity attributes replaced (``name``
+    only inside a customer record: event attrs, a quarantined row, a notice's data), e-mail
     addresses anywhere and phone numbers in free text blotted out."""
     if isinstance(value, dict):
-        return {k: mask(v, str(k).lower()) for k, v in value.items()}
+        inner = in_record or key in RECORDS
+        return {k: mask(v, str(k).lower(), inner) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [mask(v, key) for v in value]
-    if key in PERSONAL_KEYS and value not in (None, ""):
+        return [mask(v, key, in_record) for v in value]
+    personal = key in PERSONAL_KEYS or (in_record and key in RECORD_KEYS)
+    if personal and value not in (None, ""):
         return MASK
     if isinstance(value, str):
         return _mask_text(value, key in TEXT_KEYS)
