@@ -85,7 +85,7 @@ def nps_months(rt: Runtime, ws: Workspace) -> list[dict[str, Any]]:
     """Monthly NPS with its 95% interval (the API's ``/voice/scores`` cache entry)."""
     return rt.cached(
         ("voice_scores", "month", "nps", None),
-        lambda: rows(Voice(ws).scores(by="month", metric="nps").reset_index(drop=True), ()),
+        lambda w: rows(Voice(w).scores(by="month", metric="nps").reset_index(drop=True), ()),
         ws=ws,
     )
 
@@ -117,10 +117,10 @@ def incident_alerts(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def overview(rt: Runtime, ws: Workspace, who: Principal) -> dict[str, Any]:
-    promises = rt.cached(("dash_promises",), lambda: promise_figures(ws), ws=ws)
+    promises = rt.cached(("dash_promises",), promise_figures, ws=ws)
     nps = nps_months(rt, ws)
     brief = out(who, brief_of(rt, ws))
-    alerts = out(who, rt.cached(("dash_incidents",), lambda: incident_alerts(ws), ws=ws))
+    alerts = out(who, rt.cached(("dash_incidents",), incident_alerts, ws=ws))
     months, depts = promises["months"], promises["departments"]
     kept = charts.line_chart(
         [
@@ -287,9 +287,9 @@ def brief_page(rt: Runtime, ws: Workspace, who: Principal) -> dict[str, Any]:
 def advice(rt: Runtime, ws: Workspace, case_id: str, role: str) -> dict[str, Any] | None:
     """The recommendation for a case judged for ``role`` (None: it has nothing to go on)."""
 
-    def compute() -> dict[str, Any] | None:
+    def compute(w: Workspace) -> dict[str, Any] | None:
         try:
-            found = recovery_service.advise(ws, case_id, role, rt.policy).as_dict()
+            found = recovery_service.advise(w, case_id, role, rt.policy).as_dict()
         except NotFoundError:
             return None
         except Exception as exc:  # one case's failure must not take the queue down

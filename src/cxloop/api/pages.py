@@ -313,7 +313,7 @@ def customers(
 ) -> Response:
     if q.strip():
         return RedirectResponse(f"/customers/{_seg(q.strip())}", 303)
-    top = rt.cached(("dash_top_customers",), lambda: dashboard.most_broken(ws), ws=ws)
+    top = rt.cached(("dash_top_customers",), dashboard.most_broken, ws=ws)
     return render(request, "customers.html", who, title="Customers", top=top)
 
 

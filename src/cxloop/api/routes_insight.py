@@ -18,6 +18,7 @@ from cxloop.services import outreach as outreach_service
 from cxloop.services import voice_insights
 from cxloop.services.sending import channel_from_settings
 from cxloop.services.voice import GROUPS, PERIODS, Voice
+from cxloop.services.workspace import Workspace
 from cxloop.store.brief import BriefActions
 from cxloop.store.incidents import IncidentStore
 
@@ -60,7 +61,7 @@ def voice_scores(
     per period with the change from the previous one and its p-value."""
     result = rt.cached(
         ("voice_scores", by, metric, voice),
-        lambda: _frame(Voice(ws).scores(by=by, metric=metric, voice=voice)),
+        lambda w: _frame(Voice(w).scores(by=by, metric=metric, voice=voice)),
         ws,
     )
     return out(who, result)  # type: ignore[no-any-return]
@@ -71,7 +72,7 @@ def voice_topics(
     who: Who, rt: Rt, ws: Ws, k: Annotated[int | None, Query(ge=2, le=100)] = None
 ) -> list[dict[str, Any]]:
     """What customers write about: topics with share, negativity, mean score, examples."""
-    result = rt.cached(("voice_topics", k), lambda: _frame(Voice(ws, k=k).topics()), ws)
+    result = rt.cached(("voice_topics", k), lambda w: _frame(Voice(w, k=k).topics()), ws)
     return out(who, result)  # type: ignore[no-any-return]
 
 
@@ -86,8 +87,8 @@ def voice_emerging(
     """Topics growing or souring in the latest period against the baseline (tested, FDR)."""
     base = timedelta(days=baseline_days) if baseline_days else None
 
-    def compute() -> list[dict[str, Any]]:
-        found = voice_insights.emerging(Voice(ws), timedelta(days=period_days), base)
+    def compute(w: Workspace) -> list[dict[str, Any]]:
+        found = voice_insights.emerging(Voice(w), timedelta(days=period_days), base)
         return _frame(found)
 
     return out(who, rt.cached(("voice_emerging", period_days, baseline_days), compute, ws))  # type: ignore[no-any-return]
@@ -102,7 +103,7 @@ def voice_drivers(
 ) -> list[dict[str, Any]]:
     """Which topics and promise outcomes move the scores, with effect sizes."""
     result = rt.cached(
-        ("voice_drivers", metric), lambda: _frame(voice_insights.drivers(Voice(ws), metric)), ws
+        ("voice_drivers", metric), lambda w: _frame(voice_insights.drivers(Voice(w), metric)), ws
     )
     return out(who, result)  # type: ignore[no-any-return]
 
@@ -110,7 +111,7 @@ def voice_drivers(
 @router.get("/voice/compare", tags=["voice"])
 def voice_compare(who: Who, rt: Rt, ws: Ws) -> list[dict[str, Any]]:
     """Per policy / practice: what customers say and what employees say, with a verdict."""
-    result = rt.cached(("voice_compare",), lambda: _frame(voice_insights.compare(Voice(ws))), ws)
+    result = rt.cached(("voice_compare",), lambda w: _frame(voice_insights.compare(Voice(w))), ws)
     return out(who, result)  # type: ignore[no-any-return]
 
 
@@ -179,7 +180,7 @@ def outreach_status(who: Who, ws: Ws, p: Page, incident_id: str | None = None) -
 
 # ---------------------------------------------------------------- the brief (C8)
 def brief_of(rt: Rt, ws: Ws) -> dict[str, Any]:
-    return rt.cached(("brief",), lambda: clean(brief_service.brief(ws)), ws)
+    return rt.cached(("brief",), lambda w: clean(brief_service.brief(w)), ws)
 
 
 @router.get("/brief", tags=["brief"])

@@ -7,12 +7,13 @@ DuckDB connection over the same files) out of the pool for its whole life and gi
 back at the end: no two requests ever share a connection. The pool grows to the number
 of requests in flight and keeps its workspaces for the next ones. The
 cache key is the event-log version plus a generation that every write through this
-server bumps; writes from other processes (the CLI) show after at most ``ttl`` seconds.
-Only one thread computes a given entry at a time; the others wait for its result.
+server bumps; writes from other processes (the CLI) show once ``ttl`` seconds have passed
+and a background refresh has finished. Only one thread computes a given entry at a time.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from cxloop.settings import Settings
 from cxloop.store.keys import ApiKeys
 
 T = TypeVar("T")
+log = logging.getLogger("cxloop.api")
 
 
 class Runtime:
@@ -63,34 +65,55 @@ class Runtime:
             self.generation += 1
             self._cache.clear()
 
-    def cached(self, name: tuple[Any, ...], compute: Callable[[], T], ws: Workspace) -> T:
-        """``compute()``, or its earlier result for the same log version and generation
-        (``ws`` is the caller's workspace: it tells the log version).
+    def cached(self, name: tuple[Any, ...], compute: Callable[[Workspace], T], ws: Workspace) -> T:
+        """``compute(workspace)``, or its earlier result for the same log version and
+        generation (``ws``, the caller's workspace, tells the log version and computes a
+        missing entry).
 
         One caller computes a missing entry while the others wait for it. An entry past its
         ``ttl`` whose log version and generation are unchanged (only the CLI may have
-        changed something meanwhile) is refreshed by one caller while the others get the
-        old result at once, rather than queueing behind the refresh."""
+        changed something meanwhile) is refreshed in the background, on a workspace of its
+        own, while every caller gets the old result at once."""
         key = (*name, ws.log.version, self.generation)
         with self._guard:
             hit = self._cache.get(key)
             if hit is not None and hit[0] > time.monotonic():
                 return hit[1]  # type: ignore[no-any-return]
             lock = self._locks.setdefault(name, threading.Lock())
-        if not lock.acquire(blocking=hit is None):
-            assert hit is not None
-            return hit[1]  # type: ignore[no-any-return]  # being refreshed: the old one
-        try:
+        if hit is not None:  # expired, nothing changed through this server: refresh behind
+            if lock.acquire(blocking=False):
+                threading.Thread(
+                    target=self._refresh, args=(name, key, compute, lock), daemon=True
+                ).start()
+            return hit[1]  # type: ignore[no-any-return]
+        with lock:
             with self._guard:
                 fresh = self._cache.get(key)
                 if fresh is not None and fresh[0] > time.monotonic():
                     return fresh[1]  # type: ignore[no-any-return]
-            value = compute()
-            with self._guard:
-                for k in [k for k in self._cache if k[: len(name)] == name]:
-                    del self._cache[k]
-                self._cache[key] = (time.monotonic() + self.ttl, value)
+            value = compute(ws)
+            self._store(name, key, value)
             return value
+
+    def _store(self, name: tuple[Any, ...], key: tuple[Any, ...], value: Any) -> None:
+        with self._guard:
+            for k in [k for k in self._cache if k[: len(name)] == name]:
+                del self._cache[k]
+            self._cache[key] = (time.monotonic() + self.ttl, value)
+
+    def _refresh(
+        self,
+        name: tuple[Any, ...],
+        key: tuple[Any, ...],
+        compute: Callable[[Workspace], Any],
+        lock: threading.Lock,
+    ) -> None:
+        try:
+            with self.checkout() as ws:
+                value = compute(ws)
+            self._store(name, key, value)
+        except Exception:  # the old result stays; the next caller after the ttl tries again
+            log.exception("refreshing %s failed", name[0])
         finally:
             lock.release()
 
