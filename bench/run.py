@@ -357,9 +357,10 @@ INTRO = """\
 
 This page is written by `make bench` (`python -m bench.run`, code in [bench/](../bench/));
 every run replaces it (about 15 minutes on the machine below, 7 of them the voice section;
-`--only ingest --only ledger …` picks sections). `python -m bench.run --quick` is a smoke
-run (100 k events, 20 k orders, one run each, smaller voice samples) that prints the page
-instead (add `--out FILE` to keep it). Each measured step runs in a fresh Python process,
+`--only ingest --only ledger …` re-measures only those sections and keeps the others, each
+marked with when it was measured). `python -m bench.run --quick` is a smoke run (100 k
+events, 20 k orders, one run each, smaller voice samples) that prints the page instead (add
+`--out FILE` to keep it). Each measured step runs in a fresh Python process,
 against a store in a temporary directory that is removed afterwards:
 
 - **seconds**: wall time of the operation inside that process: opening the store (or the
@@ -630,10 +631,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     page = render(ctx)
     if out is None:
         print(page)
-    else:
-        out.write_text(page)
-        log(f"wrote {out}")
+        return 0
+    if args.only and out.exists():  # keep the page's other sections as they were measured
+        stamp = f"{ctx['date']}, commit {ctx['versions'].get('commit', 'unknown')}"
+        page = splice(out.read_text(), page, stamp)
+    out.write_text(page)
+    log(f"wrote {out}")
     return 0
+
+
+def _sections(page: str) -> dict[str, str]:
+    """The page's ``## `` sections by title (the text before the first one under "")."""
+    parts: dict[str, str] = {}
+    title = ""
+    for line in page.splitlines(keepends=True):
+        if line.startswith("## "):
+            title = line[3:].strip()
+        parts[title] = parts.get(title, "") + line
+    return parts
+
+
+def splice(old: str, new: str, stamp: str) -> str:
+    """``old`` with the sections ``new`` measured replaced (each marked with when it was
+    measured); the machine table and the sections not run stay as they were."""
+    fresh = {
+        t: text
+        for t, text in _sections(new).items()
+        if t and t != "Machine and run" and "\nNot run.\n" not in text
+    }
+    merged = []
+    for title, text in _sections(old).items():
+        if title in fresh:
+            head, _, body = fresh.pop(title).partition("\n")
+            text = f"{head}\n\n_Re-measured on its own: {stamp}._\n{body}"
+        merged.append(text)
+    merged += fresh.values()  # sections the old page did not have
+    return "".join(merged)
 
 
 if __name__ == "__main__":
