@@ -211,36 +211,28 @@ def bench_olist(b: Bench, size: Size, data: Path) -> dict[str, Any]:
     }
 
 
-def bench_voice(data: Path, quick: bool, timeout: float) -> dict[str, Any]:
-    """The voice benchmarks, in their own process (bench.voice prints JSON)."""
-    cmd = [sys.executable, "-m", "bench.voice", "--data", str(data)] + (
-        ["--quick"] if quick else []
-    )
+def run_module(module: str, args: list[str], what: str, timeout: float) -> dict[str, Any]:
+    """Benchmarks that run in their own process (``python -m module`` prints JSON last)."""
+    cmd = [sys.executable, "-m", module, *args]
     try:
         done = subprocess.run(
             cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
-        raise StepFailed(f"voice benchmarks ran past {timeout:.0f}s") from None
+        raise StepFailed(f"{what} benchmarks ran past {timeout:.0f}s") from None
     if done.returncode != 0:
-        raise StepFailed(f"voice benchmarks failed: {done.stderr.strip()[-2000:]}")
+        raise StepFailed(f"{what} benchmarks failed: {done.stderr.strip()[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def bench_voice(data: Path, quick: bool, timeout: float) -> dict[str, Any]:
+    quick_flag = ["--quick"] if quick else []
+    return run_module("bench.voice", ["--data", str(data), *quick_flag], "voice", timeout)
 
 
 def bench_http(quick: bool, timeout: float) -> dict[str, Any]:
-    """The HTTP benchmarks, in their own process (bench.http prints JSON)."""
-    cmd = [sys.executable, "-m", "bench.http"] + (["--quick"] if quick else [])
-    try:
-        done = subprocess.run(
-            cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise StepFailed(f"HTTP benchmarks ran past {timeout:.0f}s") from None
-    if done.returncode != 0:
-        raise StepFailed(f"HTTP benchmarks failed: {done.stderr.strip()[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return run_module("bench.http", ["--quick"] if quick else [], "HTTP", timeout)
 
 
 def remove(*paths: Path) -> None:
