@@ -32,6 +32,11 @@ from cxloop.store.eventlog import EventLog
 from cxloop.store.lock import WriteLock
 from cxloop.store.state import StateDB
 
+# the engine functions the analytics call (cxloop.analytics.attrs)
+DUCKDB_FUNCTIONS = """
+CREATE OR REPLACE TEMP MACRO cx_attr(a, k) AS json_extract_string(a, '$."' || k || '"');
+"""
+
 
 def load_rules(path: Path | None) -> RuleSet:
     """The promise rules from a TOML file, or the built-in defaults."""
@@ -68,12 +73,13 @@ class Workspace:
 
     def configure(self, con: duckdb.DuckDBPyConnection) -> None:
         """Session settings for every DuckDB connection cxloop opens on this store: UTC,
-        no progress bars on stdout, and spilling (when data outgrows memory) into the
-        store's own tmp/ rather than the working directory."""
+        no progress bars on stdout, spilling (when data outgrows memory) into the store's
+        own tmp/ rather than the working directory, and the functions the analytics call."""
         spill = str(self.home.resolve() / "tmp").replace("'", "''")
         con.execute(
             f"SET TimeZone = 'UTC'; SET enable_progress_bar = false; SET temp_directory = '{spill}'"
         )
+        con.execute(DUCKDB_FUNCTIONS)
 
     @cached_property
     def ibis(self) -> DuckDBBackend:
