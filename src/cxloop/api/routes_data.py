@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import secrets
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import ibis
@@ -20,6 +17,7 @@ from cxloop.errors import NotFoundError
 from cxloop.services import ledger as ledger_service
 from cxloop.services.access import Principal
 from cxloop.services.ingest import ingest_path
+from cxloop.services.internal import write_batch
 from cxloop.services.timeline import TIMELINE_COLUMNS, timeline_expr
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -74,16 +72,10 @@ def ingest_events(batch: EventBatch, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]
     id with different content is quarantined as a conflict. The batch is kept as a file
     under HOME/inbox/ (the record of what arrived)."""
     who.require("ingest")
-    inbox = ws.home / "inbox"
-    inbox.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    path = inbox / f"api-{stamp}-{secrets.token_hex(4)}.jsonl"
-    part = path.with_suffix(".part")
-    with part.open("w") as fh:
-        for event in batch.events:
-            row = {k: v for k, v in event.model_dump().items() if v is not None}
-            fh.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
-    part.replace(path)
+    rows = (
+        {k: v for k, v in event.model_dump().items() if v is not None} for event in batch.events
+    )
+    path = write_batch(ws.home / "inbox", "api", rows)
     report = ingest_path(ws, path, "generic")
     if report.events_new:
         rt.wrote()

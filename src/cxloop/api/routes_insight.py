@@ -201,9 +201,9 @@ def brief_actions(who: Who, ws: Ws, p: Page) -> dict[str, Any]:
 def act(body: ActIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Record what was done about a brief item; later briefs show its figures then and now."""
     who.require("act_on_brief")
-    keys = {c["key"] for c in brief_of(rt, ws)["candidates"]}
-    if body.key not in keys:
+    current = brief_of(rt, ws)
+    if body.key not in {c["key"] for c in current["candidates"]}:
         raise ApiError(404, "not_found", f"no brief item {body.key!r} today")
-    result = brief_service.act(ws, body.key, body.note, who.name)
+    result = brief_service.act(ws, body.key, body.note, who.name, current=current)
     rt.wrote()
     return out(who, result)  # type: ignore[no-any-return]

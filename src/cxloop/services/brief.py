@@ -271,13 +271,21 @@ def _effects(ws: Workspace, items: list[Item]) -> list[dict[str, Any]]:
     return out
 
 
-def act(ws: Workspace, key: str, note: str, actor: str, v: Voice | None = None) -> dict[str, Any]:
-    """Record what was done about the brief item ``key`` (with its figures now)."""
+def act(
+    ws: Workspace,
+    key: str,
+    note: str,
+    actor: str,
+    v: Voice | None = None,
+    current: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Record what was done about the brief item ``key`` (with its figures now).
+    ``current``: today's brief when the caller has it already (the server's cache)."""
     if not note.strip():
         raise ConfigError("say what was done (--note)")
     if not actor.strip():
         raise ConfigError("say who did it (--actor or CXLOOP_ACTOR)")
-    b = brief(ws, v)
+    b = current if current is not None else brief(ws, v)
     item = next((c for c in b["candidates"] if c["key"] == key), None)
     if item is None:
         keys = ", ".join(c["key"] for c in b["candidates"][:10])

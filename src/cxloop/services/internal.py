@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,17 +55,23 @@ def event_row(
     }
 
 
-def record_events(ws: Workspace, name: str, rows: list[dict[str, Any]]) -> IngestReport:
-    """Append cxloop's own events; raises :class:`StoreError` if any row is refused."""
-    folder = ws.home / "internal"
+def write_batch(folder: Path, name: str, rows: Iterable[dict[str, Any]]) -> Path:
+    """Rows as a new JSON Lines file ``folder/name-<time>-<random>.jsonl``, written under a
+    temporary name and renamed, so an ingest never reads half a batch."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    path = folder / f"{name}-{stamp}-{secrets.token_hex(3)}.jsonl"
+    path = folder / f"{name}-{stamp}-{secrets.token_hex(4)}.jsonl"
     tmp = path.with_suffix(".part")
     with tmp.open("w") as fh:
         for row in rows:
-            fh.write(json.dumps(row, default=str) + "\n")
-    Path(tmp).replace(path)
+            fh.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def record_events(ws: Workspace, name: str, rows: list[dict[str, Any]]) -> IngestReport:
+    """Append cxloop's own events; raises :class:`StoreError` if any row is refused."""
+    path = write_batch(ws.home / "internal", name, rows)
     report = ingest_path(ws, path, "generic")
     if report.rows_quarantined:
         first = report.problems[0]
