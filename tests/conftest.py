@@ -52,3 +52,6 @@ def demo_copy(demo_store: Path, tmp_path: Path) -> Path:
 
     shutil.copytree(demo_store, tmp_path / "store")
     return tmp_path / "store"
+
+
+from tests.pgserver import pg_server, pg_url  # noqa: E402, F401

@@ -8,6 +8,7 @@
     ├── InputError             a file cannot be read at all (missing, unknown format)
     │   └── MappingError       a file lacks what its mapping needs (e.g. a column)
     ├── StoreError             the store is unusable (locked too long, corrupt manifest)
+    │   └── Unsupported        this store/engine combination cannot do that (names what can)
     ├── NotFoundError          a customer, promise, case or ingest run does not exist
     ├── PolicyError            an action the empowerment policy or a state table forbids
     └── DeliveryError          a notice was certainly not delivered (rejected, unreachable)
@@ -40,6 +41,10 @@ class MappingError(InputError):
 
 class StoreError(CxloopError):
     """The store cannot be used."""
+
+
+class Unsupported(StoreError):
+    """The configured backend cannot do this (the message says what to use instead)."""
 
 
 class NotFoundError(CxloopError):

@@ -51,6 +51,49 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "`cxloop compact` does it on demand).",
     ),
     SettingSpec(
+        "database_url",
+        "CXLOOP_DATABASE_URL",
+        "",
+        "PostgreSQL URL (postgresql://user:password@host:port/db) holding the operational "
+        "state and the event log, analysed there; empty means the embedded store in home "
+        "(SQLite + Parquet). Apply its migrations with `cxloop migrate`.",
+    ),
+    SettingSpec(
+        "engine",
+        "CXLOOP_ENGINE",
+        "",
+        "What runs the analytics: empty picks the store's own (DuckDB for the embedded "
+        "store, PostgreSQL for a database_url); `spark` reads the Parquet event log with "
+        "Spark (docs/scale-out.md).",
+    ),
+    SettingSpec(
+        "spark_master",
+        "CXLOOP_SPARK_MASTER",
+        "local[2]",
+        "Spark master for engine=spark (local[N], spark://host:7077, yarn, ...).",
+    ),
+    SettingSpec(
+        "spark_remote",
+        "CXLOOP_SPARK_REMOTE",
+        "",
+        "Spark Connect URL (sc://host:15002) for engine=spark; when set, used instead of "
+        "spark_master.",
+    ),
+    SettingSpec(
+        "spark_events",
+        "CXLOOP_SPARK_EVENTS",
+        "",
+        "Parquet path Spark reads the event log from (a directory written by `cxloop export`, "
+        "e.g. s3a://bucket/cx/events); empty means the segments of the store in home.",
+    ),
+    SettingSpec(
+        "spark_output",
+        "CXLOOP_SPARK_OUTPUT",
+        "",
+        "Directory Spark writes results (the ledger) to, visible to every executor "
+        "(e.g. s3a://bucket/cx/out); empty means home/ledger.",
+    ),
+    SettingSpec(
         "policy",
         "CXLOOP_POLICY",
         "",
@@ -104,6 +147,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
 )
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
+ENGINES = ("", "duckdb", "postgres", "spark")
 
 
 @dataclass(frozen=True)
@@ -112,6 +156,12 @@ class Settings:
     rules: Path | None = None
     lock_timeout: float = 120.0
     compact_segments: int = 64
+    database_url: str = ""
+    engine: str = ""
+    spark_master: str = "local[2]"
+    spark_remote: str = ""
+    spark_events: str = ""
+    spark_output: str = ""
     policy: Path | None = None
     actor: str = ""
     role: str = "agent"
@@ -145,6 +195,20 @@ class Settings:
             ) from None
         if compact < 0:
             raise _problem("compact_segments", "0 (never) or more", compact)
+        url = str(values["database_url"] or "").strip()
+        if url and not url.lower().startswith(("postgresql://", "postgres://")):
+            raise _problem("database_url", "a postgresql:// URL (or empty)", url)
+        engine = str(values["engine"] or "").strip().lower()
+        if engine not in ENGINES:
+            raise _problem("engine", "empty, " + ", ".join(e for e in ENGINES if e), engine)
+        if engine == "spark" and url:
+            raise _problem(
+                "engine", "not spark with a database_url (Spark reads the Parquet log)", engine
+            )
+        if engine == "duckdb" and url:
+            raise _problem("engine", "empty or postgres with a database_url", engine)
+        if engine == "postgres" and not url:
+            raise _problem("engine", "postgres only with a database_url", engine)
         rules = str(values["rules"] or "")
         policy = str(values["policy"] or "")
         return cls(
@@ -152,6 +216,12 @@ class Settings:
             rules=Path(rules) if rules else None,
             lock_timeout=timeout,
             compact_segments=compact,
+            database_url=url,
+            engine=engine or ("postgres" if url else "duckdb"),
+            spark_master=str(values["spark_master"] or "local[2]"),
+            spark_remote=str(values["spark_remote"] or "").strip(),
+            spark_events=str(values["spark_events"] or "").strip(),
+            spark_output=str(values["spark_output"] or "").strip(),
             policy=Path(policy) if policy else None,
             actor=str(values["actor"]),
             role=str(values["role"]) or "agent",

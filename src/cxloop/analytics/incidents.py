@@ -51,7 +51,7 @@ def cells_expr(facts: ir.Table, window: str) -> ir.Table:
     f = f.mutate(w_start=parse_window(window).start(f.at))
     return f.group_by(["grp", "w_start"]).aggregate(
         n=f.count(),
-        hits=f.hit.cast("int64").sum().fill_null(0),
+        hits=ibis.ifelse(f.hit, 1, 0).cast("int64").sum().fill_null(0),
         first_at=f.at.min(),
         last_at=f.at.max(),
         known_max=f.known_at.max(),

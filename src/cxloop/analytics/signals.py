@@ -57,7 +57,8 @@ def contacts(events: ir.Table) -> ir.Table:
 
 def _subject(t: ir.Table, ref: ir.StringValue, cons: ir.Table) -> ir.Table:
     """Attach ``subject``: the order a contact ref is about, else the ref itself."""
-    m = cons.select(m_ref=cons.contact_ref, m_order=cons.order).distinct(on="m_ref")
+    # one order per contact (the first by id: deterministic, and portable, unlike distinct-on)
+    m = cons.group_by(m_ref=cons.contact_ref).aggregate(m_order=cons.order.min())
     j = t.left_join(m, ref == m.m_ref)
     return j.mutate(subject=ibis.coalesce(j.m_order, ref)).drop("m_ref", "m_order")
 
@@ -232,7 +233,7 @@ def remedy_history(
     )
     b = _subject(b, b.ref, cons).select("promise_id", "customer_id", "subject", "due_at")
     orders = events.filter(events.event_type == EventType.ORDER_PLACED.value)
-    value = orders.select(v_ref=orders.ref, order_amount=orders.amount).distinct(on="v_ref")
+    value = orders.group_by(v_ref=orders.ref).aggregate(order_amount=orders.amount.max())
     money = events.filter(
         events.event_type.isin([EventType.CREDIT_ISSUED.value, EventType.REFUND_ISSUED.value])
     ).select(g_cust=events.customer_id, g_ref=events.ref, g_ts=events.ts, g_amt=events.amount)

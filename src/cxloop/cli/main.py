@@ -17,6 +17,7 @@ from cxloop import client
 from cxloop.cli import commands
 from cxloop.cli.brief import brief_app
 from cxloop.cli.cases import cases_app, recover
+from cxloop.cli.migrate import migrate
 from cxloop.cli.outreach import outreach_app
 from cxloop.cli.policy import policy_app
 from cxloop.cli.render import Format, make_console
@@ -42,6 +43,7 @@ app.add_typer(brief_app, name="brief")
 app.add_typer(keys_app, name="keys")
 app.command()(serve)
 app.command()(recover)
+app.command()(migrate)
 
 HomeOpt = Annotated[
     Path | None,

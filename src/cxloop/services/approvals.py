@@ -10,7 +10,6 @@ tracks that the remedy itself is delivered.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from cxloop.services.internal import event_row, record_events
 from cxloop.services.recovery import case_facts
 from cxloop.services.workspace import Workspace
 from cxloop.store.cases import CaseStore
+from cxloop.store.db import Connection
 
 CALLBACK_WITHIN = timedelta(hours=4)
 REPLACEMENT_WITHIN = timedelta(days=7)
@@ -140,7 +140,7 @@ def _version(decision: Decision) -> str:
 
 def _audit_remedy(
     store: CaseStore,
-    con: sqlite3.Connection,
+    con: Connection,
     entry: dict[str, Any],
     remedy: Remedy,
     amount: float,
@@ -156,7 +156,7 @@ def _audit_remedy(
 
 def _record_grant(
     store: CaseStore,
-    con: sqlite3.Connection,
+    con: Connection,
     case: dict[str, Any],
     remedy: Remedy,
     amount: float,

@@ -10,7 +10,6 @@ ledger; following up writes ``follow_up_made``.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +38,7 @@ from cxloop.services.internal import event_row, iso, record_events
 from cxloop.services.ledger import promises_table
 from cxloop.services.workspace import Workspace
 from cxloop.store.cases import CaseStore
+from cxloop.store.db import Connection
 
 SYSTEM = ("cxloop", "system")  # the actor of automatic steps
 FOLLOW_UP_AFTER = timedelta(days=3)
@@ -148,7 +148,7 @@ def _department(signals: list[dict[str, Any]]) -> str:
     return ranked[0]["department"] if ranked else "support"
 
 
-def _refresh(store: CaseStore, con: sqlite3.Connection, case_id: str, high: bool) -> None:
+def _refresh(store: CaseStore, con: Connection, case_id: str, high: bool) -> None:
     rows = [
         dict(r)
         for r in con.execute(
@@ -157,6 +157,7 @@ def _refresh(store: CaseStore, con: sqlite3.Connection, case_id: str, high: bool
     ]
     sev = case_severity([Severity(r["severity"]) for r in rows], high)
     case = con.execute("SELECT opened_at FROM cases WHERE case_id = ?", (case_id,)).fetchone()
+    assert case is not None
     due = datetime.fromisoformat(case["opened_at"]) + DEFAULT_SLA[sev]
     store.update_case(
         con,
@@ -168,9 +169,7 @@ def _refresh(store: CaseStore, con: sqlite3.Connection, case_id: str, high: bool
     )
 
 
-def _file_signal(
-    store: CaseStore, con: sqlite3.Connection, s: Signal, now: datetime
-) -> tuple[str, str]:
+def _file_signal(store: CaseStore, con: Connection, s: Signal, now: datetime) -> tuple[str, str]:
     """The case a new signal belongs to, and what happened: opened / updated / reopened."""
     latest = store.latest_case(con, s.customer_id, s.subject)
     if latest is not None:
@@ -276,14 +275,18 @@ def _auto_resolve(ws: Workspace, store: CaseStore) -> int:
     """Open cases raised only by at-risk warnings whose promises were kept after all."""
     with ws.state.connect() as con:
         rows = con.execute(
-            "SELECT c.case_id, group_concat(s.kind) AS kinds, group_concat(s.source_ref, '|') "
-            "AS refs FROM cases c JOIN signals s ON s.case_id = c.case_id "
-            "WHERE c.state = 'open' GROUP BY c.case_id"
+            "SELECT c.case_id, s.kind, s.source_ref FROM cases c "
+            "JOIN signals s ON s.case_id = c.case_id WHERE c.state = 'open'"
         ).fetchall()
+    kinds: dict[str, set[str]] = {}
+    refs: dict[str, list[str]] = {}
+    for r in rows:
+        kinds.setdefault(r["case_id"], set()).add(r["kind"])
+        refs.setdefault(r["case_id"], []).append(r["source_ref"])
     candidates = {
-        r["case_id"]: r["refs"].split("|")
-        for r in rows
-        if set(r["kinds"].split(",")) == {SignalKind.AT_RISK_PROMISE.value}
+        case_id: refs[case_id]
+        for case_id, found in kinds.items()
+        if found == {SignalKind.AT_RISK_PROMISE.value}
     }
     if not candidates:
         return 0

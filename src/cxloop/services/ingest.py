@@ -139,6 +139,7 @@ def ingest_path(
     are not read again (``force`` reads them anyway; the result is the same). Each run works
     in its own in-memory DuckDB, so nothing it read stays in memory after it.
     """
+    ws.writable_log("ingest")
     step = progress or (lambda _msg: None)
     mapping = get_mapping(source)
     target = Path(path).resolve()
@@ -174,7 +175,7 @@ def ingest_path(
                 "log_version": appended.version,
             }
             limit = ws.settings.compact_segments
-            if appended.new and limit and len(ws.log.manifest()["segments"]) >= limit:
+            if appended.new and ws.log.needs_compaction(limit):
                 step("compacting the event log")
                 ws.log.compact(con, ingest_id)
                 counts["log_version"] = ws.log.version
@@ -203,6 +204,7 @@ def ingest_path(
 
 def compact(ws: Workspace) -> dict[str, Any]:
     """Rewrite the event log as one segment (same rows, sorted by customer and time)."""
+    ws.writable_log("compact")
     started = datetime.now(UTC)
     con = duckdb.connect()
     try:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import ibis.expr.types as ir
-import pyarrow.parquet as pq
 
 from cxloop.analytics.ledger import (
     LedgerSources,
@@ -31,6 +29,7 @@ class LedgerBuild:
     seconds: float
     built_at: str
     file: str
+    engine: str = "duckdb"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,19 +57,16 @@ def build_ledger(ws: Workspace, as_of: datetime | None = None) -> LedgerBuild:
         when = as_of.replace(tzinfo=None) if as_of is not None else latest_event_time(events)
         ws.ledger_dir.mkdir(parents=True, exist_ok=True)
         name = f"promises-{manifest['version']:06d}-{int(time.time() * 1000)}.parquet"
-        tmp = ws.ledger_dir / f".tmp-{name}"
         # materialise the events the rules read once, instead of one log scan per rule
         raw = ledger_sources(events, ws.rules, when)
         openers, facts = raw.openers.cache(), raw.facts.cache()
         try:
-            ws.ibis.to_parquet(
-                ledger_from_sources(LedgerSources(openers, facts), ws.rules, when), tmp
+            count = ws.save_ledger(
+                ledger_from_sources(LedgerSources(openers, facts), ws.rules, when), name
             )
         finally:
             openers.release()
             facts.release()
-        os.replace(tmp, ws.ledger_dir / name)
-        count = pq.read_metadata(ws.ledger_dir / name).num_rows
         old = _manifest(ws).get("file")
         build = LedgerBuild(
             promises=int(count),
@@ -81,17 +77,12 @@ def build_ledger(ws: Workspace, as_of: datetime | None = None) -> LedgerBuild:
             seconds=round(time.perf_counter() - started, 3),
             built_at=datetime.now(UTC).isoformat(timespec="seconds"),
             file=name,
+            engine=ws.engine,
         )
         write_json_atomic(ws.ledger_dir / "manifest.json", build.as_dict())
-        _retire(ws, keep={name, old})
+        # the previous ledger stays: a reader may still use it
+        ws.drop_ledgers(keep={name} | ({str(old)} if old else set()))
     return build
-
-
-def _retire(ws: Workspace, keep: set[str | None]) -> None:
-    """Delete ledger files but the new one and the previous one (a reader may still use it)."""
-    for path in ws.ledger_dir.glob("promises-*.parquet"):
-        if path.name not in keep:
-            path.unlink(missing_ok=True)
 
 
 def ledger_status(ws: Workspace) -> dict[str, Any]:
@@ -100,6 +91,7 @@ def ledger_status(ws: Workspace) -> dict[str, Any]:
         not m
         or m.get("log_version") != ws.log.version
         or m.get("rules_version") != ws.rules.version
+        or m.get("engine", "duckdb") != ws.engine
     )
     return {**m, "stale": stale, "log_version_now": ws.log.version}
 
@@ -121,4 +113,4 @@ def promises_table(ws: Workspace, refresh: bool = True) -> ir.Table:
     status = ensure_ledger(ws) if refresh else ledger_status(ws)
     if not status.get("file"):
         return ledger_expr(ws.events(), ws.rules, latest_event_time(ws.events()))
-    return ws.ledger_file(ws.ledger_dir / status["file"])
+    return ws.ledger_table(str(status["file"]))

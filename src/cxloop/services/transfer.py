@@ -71,11 +71,11 @@ def export_log(ws: Workspace, out: Path, fmt: str = "parquet") -> dict[str, Any]
         raise InputError(f"unknown export format {fmt!r} (expected {', '.join(FORMATS)})")
     out.mkdir(parents=True, exist_ok=True)
     manifest = ws.log.manifest()
-    source = ws.log.relation_sql(manifest)
     con = duckdb.connect()
     started = datetime.now(UTC)
     try:
         ws.configure(con)
+        source = ws.log.relation(con, manifest)
         bad = _bad_hashes(con, source)
         if bad:
             raise StoreError(
@@ -135,6 +135,7 @@ def _read_manifest(path: Path) -> tuple[Path, dict[str, Any] | None]:
 
 def import_log(ws: Workspace, path: Path) -> dict[str, Any]:
     """Append an export's events to this store; verified before and after."""
+    ws.writable_log("import")
     data, doc = _read_manifest(path)
     if not data.exists():
         raise InputError(f"{data}: the export's data file is missing")
@@ -199,7 +200,7 @@ def import_log(ws: Workspace, path: Path) -> dict[str, Any]:
                 "log_version": appended.version,
             }
             ws.state.finish_run(ingest_id, datetime.now(UTC).isoformat(), counts)
-        log = ws.log.relation_sql()
+        log = ws.log.relation(con)
         held = checksum(
             con, f"(SELECT * FROM {log} WHERE event_id IN (SELECT event_id FROM _import))"
         )

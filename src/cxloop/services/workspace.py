@@ -1,6 +1,6 @@
-"""The workspace: one embedded store on disk, and the engine that reads it.
+"""The workspace: one store, and the engine that analyses it.
 
-::
+The embedded store (the default) is a directory::
 
     HOME/
       events/manifest.json, seg-*.parquet   the event log (append-only)
@@ -9,7 +9,17 @@
       tmp/                                  where DuckDB spills when data outgrows memory
       .lock                                 the writers' lock
 
-Many processes may open the same HOME at once: readers never wait, writers take
+With ``database_url`` set, the operational state and the event log live in PostgreSQL
+(tables ``cx_events``/``cx_log`` and the state tables, created by the versioned migrations
+``cxloop migrate`` applies; a database behind them is refused), the
+analytics run there, and the ledger is a table; HOME keeps only local files (the ledger's
+build record, voice models, the API's inbox, scratch space).
+
+The engine (``settings.engine``) is what the analytics' Ibis expressions run on:
+``duckdb`` over the Parquet log, ``postgres`` over ``cx_events``, or ``spark``, which
+reads the same Parquet log (or ``spark_events``) and writes the ledger back as Parquet.
+
+Many processes may open the same store at once: readers never wait, writers take
 turns on the lock. Nothing is opened at import time.
 """
 
@@ -22,14 +32,15 @@ from typing import Any
 import duckdb
 import ibis
 import ibis.expr.types as ir
-from ibis.backends.duckdb import Backend as DuckDBBackend
+from ibis.backends.sql import SQLBackend
 
 from cxloop.domain.promises import RuleSet, ruleset_from_dict
-from cxloop.errors import ConfigError
+from cxloop.errors import ConfigError, Unsupported
 from cxloop.services.config import read_toml
 from cxloop.settings import Settings
 from cxloop.store.eventlog import EventLog
 from cxloop.store.lock import WriteLock
+from cxloop.store.pglog import PgEventLog
 from cxloop.store.state import StateDB
 
 # the engine functions the analytics call (cxloop.analytics.attrs)
@@ -52,9 +63,14 @@ class Workspace:
         self.settings = settings
         self.home = settings.home
         self.home.mkdir(parents=True, exist_ok=True)
-        self.log = EventLog(self.home / "events")
+        self.engine = settings.engine
+        self.log: EventLog | PgEventLog
+        if settings.database_url:
+            self.log = PgEventLog(settings.database_url, self.home / "tmp")
+        else:
+            self.log = EventLog(self.home / "events")
         self.ledger_dir = self.home / "ledger"
-        self.state = StateDB(self.home / "state.sqlite")
+        self.state = StateDB.open(settings)
         self._views: set[str] = set()
 
     @classmethod
@@ -67,6 +83,7 @@ class Workspace:
 
     @cached_property
     def duck(self) -> duckdb.DuckDBPyConnection:
+        """This workspace's own in-process DuckDB (the engine of the embedded store)."""
         con = duckdb.connect()
         self.configure(con)
         return con
@@ -82,22 +99,98 @@ class Workspace:
         con.execute(DUCKDB_FUNCTIONS)
 
     @cached_property
-    def ibis(self) -> DuckDBBackend:
-        backend: DuckDBBackend = ibis.duckdb.from_connection(self.duck)
+    def ibis(self) -> SQLBackend:
+        """The Ibis backend the analytics run on (``settings.engine``)."""
+        if self.engine == "postgres":
+            return connect_postgres(self.settings.database_url)
+        if self.engine == "spark":
+            from cxloop.services.spark import spark_backend
+
+            return spark_backend(self.settings)
+        backend: SQLBackend = ibis.duckdb.from_connection(self.duck)
         return backend
+
+    def writable_log(self, what: str) -> None:
+        """Refuse writes to a log this workspace does not read: with ``spark_events`` Spark
+        analyses an external Parquet export, not the store's own segments."""
+        if self.engine == "spark" and self.settings.spark_events:
+            raise Unsupported(
+                f"{what}: engine=spark with spark_events reads the external Parquet log at "
+                f"{self.settings.spark_events}, which cxloop does not write; {what} into the "
+                "store that export came from (without CXLOOP_SPARK_EVENTS), then export again"
+            )
 
     def write_lock(self) -> WriteLock:
         return WriteLock(self.home / ".lock", self.settings.lock_timeout)
 
     def events(self, manifest: dict[str, Any] | None = None) -> ir.Table:
-        """The event log as an Ibis table: a snapshot of the segments the manifest lists.
+        """The event log as an Ibis table on the workspace's engine.
 
-        The snapshot is a DuckDB view named by the log version, so expressions over it stay
-        short (Ibis inlines a SQL source into every use) and a later append does not change
-        what an open expression reads.
+        On DuckDB and Spark it is a snapshot of the segments the manifest lists: a view
+        named by the log version, so expressions over it stay short (Ibis inlines a SQL
+        source into every use) and a later append does not change what an open expression
+        reads. On PostgreSQL it is the ``cx_events`` table (each query sees whole appends).
         """
+        if self.engine == "postgres":
+            t = self.ibis.table("cx_events")
+            # the key column is NOT NULL there: Ibis would refuse unions with derived columns
+            return t.cast(ibis.schema({n: d.copy(nullable=True) for n, d in t.schema().items()}))
         m = self.log.manifest() if manifest is None else manifest
+        if self.engine == "spark":
+            from cxloop.services.spark import events_view
+
+            return events_view(self, m)
+        assert isinstance(self.log, EventLog)
         return self._view(f"cx_events_v{int(m['version'])}", self.log.relation_sql(m))
+
+    # -- the ledger: a Parquet file (DuckDB), a Parquet directory (Spark) or a table (PostgreSQL)
+
+    def save_ledger(self, expr: ir.Table, name: str) -> int:
+        """Materialise ``expr`` as the ledger ``name``; returns its row count."""
+        if self.engine == "postgres":
+            table = _ledger_table_name(name)
+            self.ibis.create_table(table, expr, overwrite=True)
+            return int(self.ibis.table(table).count().execute())
+        if self.engine == "spark":
+            from cxloop.services.spark import save_parquet
+
+            return save_parquet(self, expr, name)
+        import os
+
+        import pyarrow.parquet as pq
+
+        self.ledger_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.ledger_dir / f".tmp-{name}"
+        self.ibis.to_parquet(expr, tmp)
+        os.replace(tmp, self.ledger_dir / name)
+        return int(pq.read_metadata(self.ledger_dir / name).num_rows)
+
+    def ledger_table(self, name: str) -> ir.Table:
+        """A built ledger as an Ibis table."""
+        if self.engine == "postgres":
+            return self.ibis.table(_ledger_table_name(name))
+        if self.engine == "spark":
+            from cxloop.services.spark import parquet_view
+
+            return parquet_view(self, name)
+        return self.ledger_file(self.ledger_dir / name)
+
+    def drop_ledgers(self, keep: set[str]) -> None:
+        """Remove built ledgers but those in ``keep`` (a reader may still use the previous)."""
+        if self.engine == "postgres":
+            wanted = {_ledger_table_name(k) for k in keep}
+            for table in self.ibis.list_tables(like="cx_ledger_"):
+                if table not in wanted:
+                    self.ibis.drop_table(table, force=True)
+            return
+        if self.engine == "spark":
+            from cxloop.services.spark import drop_outputs
+
+            drop_outputs(self, keep)
+            return
+        for path in self.ledger_dir.glob("promises-*.parquet"):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
 
     def ledger_file(self, path: Path) -> ir.Table:
         """A built ledger file as an Ibis table (one view per file, reused)."""
@@ -117,4 +210,21 @@ class Workspace:
             self.duck.close()
             del self.__dict__["duck"]
             self._views.clear()
-            self.__dict__.pop("ibis", None)
+        backend = self.__dict__.pop("ibis", None)
+        if self.engine == "postgres" and backend is not None:
+            backend.disconnect()
+
+
+def _ledger_table_name(name: str) -> str:
+    stem = name.removesuffix(".parquet")
+    return "cx_ledger_" + "".join(c if c.isalnum() else "_" for c in stem)
+
+
+def connect_postgres(url: str) -> SQLBackend:
+    """An Ibis backend on a PostgreSQL store, in UTC."""
+    try:
+        backend: SQLBackend = ibis.connect(url)
+    except Exception as exc:  # psycopg's OperationalError, wrapped
+        raise ConfigError(f"cannot connect to the PostgreSQL store: {exc}".strip()) from None
+    backend.raw_sql("SET TIME ZONE 'UTC'")
+    return backend

@@ -1,4 +1,4 @@
-"""Actions taken on daily-brief items (``state.sqlite``): what was done about which item,
+"""Actions taken on daily-brief items (the operational state): what was done about which item,
 by whom, when, and the item's figures at that moment, so a later brief can show the effect.
 Append-only: an action is recorded, never edited."""
 
@@ -9,37 +9,17 @@ from typing import Any
 
 from cxloop.store.state import StateDB
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS brief_actions (
-    action_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    item_key TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    title TEXT NOT NULL,
-    note TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    acted_at TEXT NOT NULL,
-    before TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS brief_actions_key ON brief_actions (item_key);
-CREATE TRIGGER IF NOT EXISTS brief_actions_no_update BEFORE UPDATE ON brief_actions
-BEGIN SELECT RAISE(ABORT, 'brief actions are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS brief_actions_no_delete BEFORE DELETE ON brief_actions
-BEGIN SELECT RAISE(ABORT, 'brief actions are append-only'); END;
-"""
-
 
 class BriefActions:
     def __init__(self, state: StateDB) -> None:
         self.state = state
-        with state.connect() as con:
-            con.executescript(SCHEMA)
 
     def record(self, item: dict[str, Any], note: str, actor: str, acted_at: str) -> dict[str, Any]:
         before = {k: item[k] for k in ("customers", "revenue", "reach", "control")}
         with self.state.connect() as con:
             cur = con.execute(
                 "INSERT INTO brief_actions (item_key, kind, title, note, actor, acted_at, before)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING action_id",
                 (
                     item["key"],
                     item["kind"],
@@ -50,7 +30,9 @@ class BriefActions:
                     json.dumps(before),
                 ),
             )
-            action_id = int(cur.lastrowid or 0)
+            found = cur.fetchone()
+            assert found is not None
+            action_id = int(found[0])
         return self.get(action_id)
 
     def get(self, action_id: int) -> dict[str, Any]:

@@ -36,6 +36,8 @@ class AppendResult:
 
 
 class EventLog:
+    backend = "parquet"
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.manifest_path = root / "manifest.json"
@@ -50,6 +52,16 @@ class EventLog:
     def segment_paths(self, manifest: dict[str, Any] | None = None) -> list[Path]:
         m = self.manifest() if manifest is None else manifest
         return [self.root / s["file"] for s in m["segments"]]
+
+    def needs_compaction(self, limit: int) -> bool:
+        """Whether the log has grown to ``limit`` segments (0: never)."""
+        return bool(limit) and len(self.manifest()["segments"]) >= limit
+
+    def relation(
+        self, con: duckdb.DuckDBPyConnection, manifest: dict[str, Any] | None = None
+    ) -> str:
+        """The log's rows (as of ``manifest``) on DuckDB connection ``con``, as a FROM item."""
+        return self.relation_sql(manifest)
 
     def relation_sql(self, manifest: dict[str, Any] | None = None) -> str:
         """A DuckDB FROM-clause over the segments (or an empty, typed relation)."""

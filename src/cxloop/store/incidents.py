@@ -12,21 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from cxloop.domain.incidents import Incident
+from cxloop.store.db import Connection
 from cxloop.store.state import StateDB
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS incidents (
-    incident_id TEXT PRIMARY KEY,
-    detector TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    value TEXT NOT NULL,
-    window_start TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    body TEXT NOT NULL,
-    first_detected_at TEXT NOT NULL,
-    last_detected_at TEXT NOT NULL
-);
-"""
 _TIMES = {"window_start", "window_end", "detectable_at", "detected_at"}
 
 
@@ -45,18 +33,22 @@ def _decode(text: str) -> Incident:
     return Incident(**{k: v for k, v in data.items() if k in known})
 
 
+def _count(con: Connection) -> int:
+    row = con.execute("SELECT count(*) FROM incidents").fetchone()
+    return int(row[0]) if row else 0
+
+
 class IncidentStore:
     def __init__(self, state: StateDB) -> None:
         self.state = state
-        with state.connect() as con:
-            con.executescript(SCHEMA)
 
     def record(self, incidents: list[Incident], now: str) -> int:
         """Insert or refresh; returns how many were new."""
         with self.state.connect() as con:
-            before = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
+            before = _count(con)
             con.executemany(
-                "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO incidents (incident_id, detector, kind, value, window_start, summary, "
+                "body, first_detected_at, last_detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (incident_id) DO UPDATE SET summary = excluded.summary, "
                 "body = excluded.body, last_detected_at = excluded.last_detected_at",
                 [
@@ -74,7 +66,7 @@ class IncidentStore:
                     for i in incidents
                 ],
             )
-            after = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
+            after = _count(con)
         return int(after - before)
 
     def get(self, incident_id: str) -> Incident | None:

@@ -1,4 +1,4 @@
-"""API keys (``state.sqlite``): who may call the API, in which role.
+"""API keys (in the operational state): who may call the API, in which role.
 
 Only a SHA-256 digest of each key's secret is stored. Keys are 32 random bytes, so a
 fast digest is enough (there is nothing to brute-force as with a password); the
@@ -12,26 +12,13 @@ import contextlib
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from cxloop.errors import NotFoundError
+from cxloop.store.db import OperationalError
 from cxloop.store.state import StateDB
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    role TEXT NOT NULL,
-    grant_as TEXT,
-    secret_sha256 TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    created_by TEXT NOT NULL,
-    revoked_at TEXT,
-    last_used_at TEXT
-);
-"""
 PREFIX = "cxk"
 LAST_USED_EVERY = 60.0  # seconds: last_used_at is refreshed at most this often
 
@@ -54,10 +41,8 @@ def _now() -> str:
 
 class ApiKeys:
     def __init__(self, state: StateDB, *, create: bool = True) -> None:
+        """``create`` is kept for callers: the migrations create the table."""
         self.state = state
-        if create:
-            with state.connect() as con:
-                con.executescript(SCHEMA)
 
     def create(self, name: str, role: str, grant_as: str | None, created_by: str) -> str:
         """Store a new key; returns the plain key (the only time it exists in full)."""
@@ -90,7 +75,7 @@ class ApiKeys:
                 LAST_USED_EVERY
             ):
                 # busy: a usage timestamp is not worth failing a request for
-                with contextlib.suppress(sqlite3.OperationalError):
+                with contextlib.suppress(OperationalError):
                     con.execute(
                         "UPDATE api_keys SET last_used_at = ? WHERE key_id = ?",
                         (now.isoformat(timespec="seconds"), key_id),

@@ -1,6 +1,6 @@
 """The outbox: every notice to send, its state, attempts and receipt.
 
-One row per idempotency key in ``state.sqlite`` (table ``outreach_sends``).
+One row per idempotency key in the operational state (table ``outreach_sends``).
 Every state change is one compare-and-set ``UPDATE`` guarded by the transition
 table of :mod:`cxloop.domain.sending`, committed before the call returns; a
 claim is therefore on disk *before* the channel is called.
@@ -9,7 +9,6 @@ claim is therefore on disk *before* the channel is called.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -18,32 +17,8 @@ from typing import Any
 from cxloop.domain.sending import SendStatus, can_claim, sources_of
 from cxloop.errors import NotFoundError, PolicyError
 from cxloop.notify.base import Notice, Receipt
+from cxloop.store.db import Row
 from cxloop.store.state import StateDB
-
-_STATUSES = ", ".join(f"'{s.value}'" for s in SendStatus)
-
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS outreach_sends (
-    key TEXT PRIMARY KEY,
-    incident_id TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    address TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    body TEXT NOT NULL,
-    data JSON NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ({_STATUSES})),
-    retryable INTEGER NOT NULL DEFAULT 1,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL,
-    claimed_at TEXT,
-    sent_at TEXT,
-    receipt TEXT,
-    error TEXT,
-    UNIQUE (incident_id, customer_id)
-);
-CREATE INDEX IF NOT EXISTS outreach_sends_scope ON outreach_sends (channel, incident_id, status);
-"""
 
 INTERRUPTED = (
     "interrupted: the sender stopped while sending it, so it may or may not have been "
@@ -77,7 +52,7 @@ class SendRecord:
     error: str | None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> SendRecord:
+    def from_row(cls, row: Row) -> SendRecord:
         d = dict(row)
         d["data"] = json.loads(d["data"])
         d["status"] = SendStatus(d["status"])
@@ -126,8 +101,6 @@ class Outbox:
     def __init__(self, state: StateDB, clock: Callable[[], str] = _now) -> None:
         self.state = state
         self.clock = clock
-        with state.connect() as con:
-            con.executescript(SCHEMA)
 
     def enqueue(self, notices: Iterable[Notice], channel: str) -> int:
         """Add notices as ``pending``; a key (or an incident and customer) already in the
@@ -149,14 +122,13 @@ class Outbox:
             for n in notices
         ]
         with self.state.connect() as con:
-            before = con.total_changes
-            con.executemany(
-                "INSERT OR IGNORE INTO outreach_sends (key, incident_id, customer_id, channel, "
+            cur = con.executemany(
+                "INSERT INTO outreach_sends (key, incident_id, customer_id, channel, "
                 "address, subject, body, data, status, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 rows,
             )
-            return con.total_changes - before
+            return max(cur.rowcount, 0)
 
     def claim(self, key: str, *, retry_uncertain: bool = False) -> bool:
         """Move ``key`` to ``sending`` if its state allows it; committed on return.

@@ -1,55 +1,25 @@
-"""Operational state in SQLite (WAL): ingest runs and the quarantine.
+"""Operational state: ingest runs and the quarantine, and the handle every state store
+(cases, brief actions, incidents, API keys, the outbox) uses.
 
-WAL mode lets a running server and the CLI read and write the same file at the
-same time; writes wait up to the busy timeout instead of failing.
+The state is the SQLite file ``HOME/state.sqlite`` (WAL: a running server and the CLI
+read and write it at once; writes wait up to the busy timeout instead of failing), or a
+PostgreSQL database when ``database_url`` is set. The tables are created and changed by
+the migrations in :mod:`cxloop.store.migrations` (see :mod:`cxloop.store.db`).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS ingest_runs (
-    ingest_id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    path TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    rows_read INTEGER,
-    events_new INTEGER,
-    events_duplicate INTEGER,
-    rows_quarantined INTEGER,
-    log_version INTEGER,
-    status TEXT NOT NULL,
-    signature TEXT
-);
-CREATE TABLE IF NOT EXISTS quarantine (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ingest_id TEXT NOT NULL,
-    source TEXT NOT NULL,
-    file TEXT NOT NULL,
-    file_sha256 TEXT NOT NULL,
-    row INTEGER NOT NULL,
-    field TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    value TEXT,
-    record TEXT,
-    UNIQUE (file_sha256, row, field, reason)
-);
-CREATE TABLE IF NOT EXISTS file_loads (
-    file TEXT NOT NULL,
-    file_sha256 TEXT NOT NULL,
-    ingest_id TEXT NOT NULL,
-    loaded_at TEXT NOT NULL,
-    PRIMARY KEY (file, ingest_id)
-);
-"""
+from cxloop.store import db
+
+if TYPE_CHECKING:
+    from cxloop.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -65,23 +35,42 @@ class Problem:
 
 
 class StateDB:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as con:
-            con.executescript(SCHEMA)
+    """The operational state of one store: a SQLite file or a PostgreSQL URL.
+
+    Opening checks the schema revision (one query). A SQLite file that is behind (new,
+    or made by an earlier cxloop) is migrated to the head on the spot; a PostgreSQL
+    database that is behind is refused with :class:`~cxloop.errors.ConfigError` (run
+    ``cxloop migrate``).
+    """
+
+    def __init__(self, target: Path | str) -> None:
+        self.target: Path | str
+        self.url: str | None  # PostgreSQL: the URL; SQLite: None
+        self.path: Path | None  # SQLite: the file; PostgreSQL: None
+        if db.is_postgres(target):
+            self.target = self.url = str(target)
+            self.path = None
+        else:
+            self.path = Path(target)
+            self.target = self.path
+            self.url = None
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.dialect: db.Dialect = db.dialect_of(self.target)
+        db.ensure_current(self.target)
+
+    @classmethod
+    def open(cls, settings: Settings) -> StateDB:
+        """The state the settings name: ``database_url``, else ``home/state.sqlite``."""
+        return cls(settings.database_url or settings.home / "state.sqlite")
+
+    def __repr__(self) -> str:
+        return f"StateDB({db.redact(self.target)!r})"
 
     @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30.0)
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA busy_timeout=30000")
-            con.row_factory = sqlite3.Row
-            with con:
-                yield con
-        finally:
-            con.close()
+    def connect(self) -> Iterator[db.Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with db.connect(self.target) as con:
+            yield con
 
     def start_run(
         self, ingest_id: str, source: str, path: str, started_at: str, signature: str = ""
@@ -126,7 +115,9 @@ class StateDB:
     def record_files(self, ingest_id: str, files: dict[str, str], loaded_at: str) -> None:
         with self.connect() as con:
             con.executemany(
-                "INSERT OR REPLACE INTO file_loads VALUES (?, ?, ?, ?)",
+                "INSERT INTO file_loads (file, file_sha256, ingest_id, loaded_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (file, ingest_id) DO UPDATE SET "
+                "file_sha256 = excluded.file_sha256, loaded_at = excluded.loaded_at",
                 [(f, sha, ingest_id, loaded_at) for f, sha in files.items()],
             )
 
@@ -150,8 +141,9 @@ class StateDB:
         ]
         with self.connect() as con:
             con.executemany(
-                "INSERT OR IGNORE INTO quarantine (ingest_id, source, file, file_sha256, row, "
-                "field, reason, value, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO quarantine (ingest_id, source, file, file_sha256, row, field, "
+                "reason, value, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 rows,
             )
         return len(rows)

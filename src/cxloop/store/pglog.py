@@ -1,0 +1,182 @@
+"""The event log in PostgreSQL: table ``cx_events`` and its version in ``cx_log``.
+
+The same contract as the Parquet :class:`~cxloop.store.eventlog.EventLog`: appends are
+idempotent by ``event_id`` (a repeat with the same ``content_hash`` is a duplicate, one
+with another hash a conflict returned for quarantine), every append that adds events
+raises the version by one, and readers see whole appends only (one transaction each).
+
+Ingest still reads, maps and validates files in an in-process DuckDB (the staging
+engine); the staged rows travel to PostgreSQL with ``COPY ... FROM STDIN`` as CSV into a
+temporary table, and the deduplication runs in PostgreSQL. Concurrent appends from
+several hosts take turns on a transaction-level advisory lock. The tables are created by
+the migrations (``cxloop migrate``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+
+from cxloop.domain.events import LOG_COLUMNS
+from cxloop.errors import StoreError
+from cxloop.store import db
+from cxloop.store.eventlog import LOG_COLUMN_NAMES, AppendResult
+
+APPEND_LOCK = 0x63786C6F67  # pg_advisory_xact_lock key shared by every cxloop appender
+_DUCK_TYPES = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "float64": "DOUBLE",
+    "int64": "BIGINT",
+}
+_CHUNK = 1 << 20
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class PgEventLog:
+    """The event log of a PostgreSQL store (``database_url``)."""
+
+    backend = "postgres"
+
+    def __init__(self, url: str, scratch: Path) -> None:
+        self.url = url
+        self.scratch = scratch  # where CSV staged for COPY is written (the store's tmp/)
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection in one transaction (committed when the block ends)."""
+        with db.connect(self.url) as con:
+            yield con.raw
+
+    def manifest(self) -> dict[str, Any]:
+        return {"version": self.version, "segments": [], "backend": self.backend}
+
+    @property
+    def version(self) -> int:
+        with self.connect() as con:
+            row = con.execute("SELECT version FROM cx_log WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def rows(self) -> int:
+        with self.connect() as con:
+            row = con.execute("SELECT count(*) FROM cx_events").fetchone()
+        return int(row[0]) if row else 0
+
+    def needs_compaction(self, limit: int) -> bool:
+        """PostgreSQL keeps one table: there are no segments to merge."""
+        return False
+
+    def append(self, con: duckdb.DuckDBPyConnection, staged: str, ingest_id: str) -> AppendResult:
+        """Append the rows of DuckDB relation ``staged`` (log columns); idempotent by id."""
+        cols = ", ".join(LOG_COLUMN_NAMES)
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="append-", suffix=".csv", dir=self.scratch)
+        os.close(fd)
+        csv = Path(name)
+        try:
+            con.execute(
+                f"COPY (SELECT {cols} FROM (SELECT * REPLACE ('{ingest_id}' AS ingest_id) "
+                f"FROM {staged})) TO {_quote(csv)} (FORMAT csv, HEADER false)"
+            )
+            with self.connect() as pg:
+                return self._append(pg, csv)
+        finally:
+            csv.unlink(missing_ok=True)
+
+    def _append(self, pg: psycopg.Connection[Any], csv: Path) -> AppendResult:
+        cols = ", ".join(LOG_COLUMN_NAMES)
+        pg.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+        pg.execute("CREATE TEMP TABLE _incoming (LIKE cx_events) ON COMMIT DROP")
+        copying = pg.cursor().copy(f"COPY _incoming ({cols}) FROM STDIN (FORMAT csv)")
+        with copying as copy, csv.open("rb") as fh:
+            while block := fh.read(_CHUNK):
+                copy.write(block)
+        # _k: the copy's place among the batch's rows with its id (the first one is appended)
+        pg.execute("""
+            CREATE TEMP TABLE _cand ON COMMIT DROP AS
+            SELECT i.*, e.content_hash AS _log_hash, e.ingest_id AS _log_ingest,
+                   row_number() OVER w AS _k, first_value(i.content_hash) OVER w AS _first
+            FROM _incoming i LEFT JOIN cx_events e ON e.event_id = i.event_id
+            WINDOW w AS (PARTITION BY i.event_id ORDER BY i.source_file, i.source_row
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        """)
+        conflicts = pg.execute("""
+            SELECT source_file, source_row, event_id, _log_ingest FROM _cand
+            WHERE (_log_hash IS NOT NULL AND _log_hash <> content_hash)
+               OR (_log_hash IS NULL AND _k > 1 AND content_hash <> _first)
+            ORDER BY 1, 2
+        """).fetchall()
+        row = pg.execute("""
+            SELECT count(*) FILTER (WHERE _log_hash IS NULL AND _k = 1),
+                   count(*) FILTER (WHERE _log_hash = content_hash
+                                    OR (_log_hash IS NULL AND _k > 1 AND content_hash = _first))
+            FROM _cand
+        """).fetchone()
+        new, duplicates = (int(row[0]), int(row[1])) if row else (0, 0)
+        version_row = pg.execute("SELECT version FROM cx_log WHERE id = 1 FOR UPDATE").fetchone()
+        if version_row is None:
+            raise StoreError("the PostgreSQL store has no cx_log row: run `cxloop migrate`")
+        version = int(version_row[0])
+        if new:
+            inserted = pg.execute(
+                f"INSERT INTO cx_events ({cols}) SELECT {cols} FROM _cand "
+                "WHERE _log_hash IS NULL AND _k = 1"
+            ).rowcount
+            if inserted != new:
+                raise StoreError(f"appended {inserted} events for {new} new ones; rolled back")
+            version += 1
+            pg.execute("UPDATE cx_log SET version = %s WHERE id = 1", (version,))
+        return AppendResult(
+            new=new,
+            duplicates=duplicates,
+            conflicts=[
+                {"file": f, "row": int(r), "event_id": eid, "log_ingest": li}
+                for f, r, eid, li in conflicts
+            ],
+            segment=None,
+            version=version,
+        )
+
+    def compact(self, con: duckdb.DuckDBPyConnection, stamp: str) -> dict[str, Any]:
+        """There are no segments; refreshes the planner's statistics (``ANALYZE``)."""
+        with self.connect() as pg:
+            pg.execute("ANALYZE cx_events")
+            row = pg.execute("SELECT count(*) FROM cx_events").fetchone()
+        rows = int(row[0]) if row else 0
+        return {"segments_before": 0, "segments_after": 0, "rows": rows}
+
+    def relation(
+        self, con: duckdb.DuckDBPyConnection, manifest: dict[str, Any] | None = None
+    ) -> str:
+        """The whole log copied into a DuckDB temp table (for export and checks); its name."""
+        name = "_pg_log"
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="log-", suffix=".csv", dir=self.scratch)
+        os.close(fd)
+        csv = Path(tmp)
+        cols = ", ".join(LOG_COLUMN_NAMES)
+        try:
+            with self.connect() as pg, csv.open("wb") as fh:
+                cur = pg.cursor()
+                with cur.copy(f"COPY (SELECT {cols} FROM cx_events) TO STDOUT (FORMAT csv)") as cp:
+                    for block in cp:
+                        fh.write(block)
+            types = ", ".join(f"'{c.name}': '{_DUCK_TYPES[c.dtype]}'" for c in LOG_COLUMNS)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_csv({_quote(csv)}, "
+                f"header = false, columns = {{{types}}}, quote = '\"', escape = '\"', "
+                "nullstr = '', allow_quoted_nulls = false)"
+            )
+        finally:
+            csv.unlink(missing_ok=True)
+        return name
