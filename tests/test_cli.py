@@ -13,8 +13,10 @@ import pytest
 from tests.test_ingest import BAD, GOOD, write_csv
 
 
-def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CXLOOP_HOME": str(home), "COLUMNS": "200"}
+def run(
+    home: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CXLOOP_HOME": str(home), "COLUMNS": "200", **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "cxloop", *args],
         env=env,
