@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.http import section as http_section
+from bench.scale import section as scale_section
 from bench.steps import RESULT_MARKER
 from bench.voice import section as voice_section
 
@@ -235,6 +236,16 @@ def bench_http(quick: bool, timeout: float) -> dict[str, Any]:
     return run_module("bench.http", ["--quick"] if quick else [], "HTTP", timeout)
 
 
+def bench_scale(quick: bool, results: Path | None, timeout: float) -> dict[str, Any]:
+    """The scale benchmark (bench/scale.py: 1 M and 10 M events on DuckDB, PostgreSQL and
+    Spark), or the results a run of it saved (``--scale-results``)."""
+    if results is not None:
+        saved: dict[str, Any] = json.loads(results.read_text())
+        return saved
+    args = ["--quick"] if quick else []
+    return run_module("bench.scale", args, "scale", max(timeout, 3 * 3600.0))
+
+
 def remove(*paths: Path) -> None:
     for path in paths:
         if path.is_dir():
@@ -348,7 +359,8 @@ INTRO = """\
 # Benchmarks
 
 This page is written by `make bench` (`python -m bench.run`, code in [bench/](../bench/));
-every run replaces it (about 15 minutes on the machine below, 7 of them the voice section;
+every run replaces it (about 15 minutes on the machine below, 7 of them the voice section,
+plus the scale section's own run, about 40 minutes;
 `--only ingest --only ledger …` re-measures only those sections and keeps the others, each
 marked with when it was measured). `python -m bench.run --quick` is a smoke run (100 k
 events, 20 k orders, one run each, smaller voice samples) that prints the page instead (add
@@ -390,6 +402,10 @@ def render(ctx: dict[str, Any]) -> str:
     lines += section_olist(ctx.get("olist"))
     lines += voice_section(ctx["voice"]) if "voice" in ctx else []
     lines += http_section(ctx["http"]) if "http" in ctx else []
+    if isinstance(ctx.get("scale"), str):
+        lines += ["## Scale", "", f"**Did not complete:** {ctx['scale']}", ""]
+    elif "scale" in ctx:
+        lines += scale_section(ctx["scale"])
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -563,11 +579,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     parser.add_argument(
         "--only",
-        choices=["ingest", "ledger", "olist", "voice", "http"],
+        choices=["ingest", "ledger", "olist", "voice", "http", "scale"],
         action="append",
         help="run only this benchmark (repeatable)",
     )
     parser.add_argument("--workdir", type=Path, help="where the temporary directory goes")
+    parser.add_argument(
+        "--scale-results",
+        type=Path,
+        help="render the scale section from this saved run (`python -m bench.scale --save`)",
+    )
     parser.add_argument(
         "--step-timeout",
         type=float,
@@ -579,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs:
         size = Size(size.events, size.orders, args.runs)
     out: Path | None = args.out if args.out or args.quick else DOC
-    only = set(args.only or ["ingest", "ledger", "olist", "voice", "http"])
+    only = set(args.only or ["ingest", "ledger", "olist", "voice", "http", "scale"])
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -604,6 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("olist", lambda: bench_olist(b, size, args.olist)),
             ("voice", lambda: bench_voice(args.olist.parent, args.quick, args.step_timeout)),
             ("http", lambda: bench_http(args.quick, args.step_timeout)),
+            ("scale", lambda: bench_scale(args.quick, args.scale_results, args.step_timeout)),
         ]
         for name, fn in plan:
             if name not in only:

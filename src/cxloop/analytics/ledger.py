@@ -16,7 +16,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-from cxloop.analytics.attrs import attr_text
+from cxloop.analytics.attrs import attr_time
 from cxloop.domain.promises import (
     KEPT_STATES,
     Breach,
@@ -158,7 +158,7 @@ def _classified(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar) -> ir
             within = risk.within.total_seconds() if risk.within else 0.0
             at = t.o_s + within
             if risk.deadline_attr:
-                attr = attr_text(t.open_attrs, risk.deadline_attr).try_cast("timestamp")
+                attr = attr_time(t.open_attrs, risk.deadline_attr)
                 at = _secs(attr).fill_null(at) if risk.within else _secs(attr)
             hit = t.m_s.isnull() | (t.m_s > at)
         elif risk.kind is RiskKind.MILESTONE_SLOWER_THAN_USUAL:

@@ -59,7 +59,7 @@ def build_ledger(ws: Workspace, as_of: datetime | None = None) -> LedgerBuild:
         name = f"promises-{manifest['version']:06d}-{int(time.time() * 1000)}.parquet"
         # materialise the events the rules read once, instead of one log scan per rule
         raw = ledger_sources(events, ws.rules, when)
-        openers, facts = raw.openers.cache(), raw.facts.cache()
+        openers, facts = ws.cache(raw.openers), ws.cache(raw.facts)
         try:
             count = ws.save_ledger(
                 ledger_from_sources(LedgerSources(openers, facts), ws.rules, when), name

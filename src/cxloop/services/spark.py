@@ -35,7 +35,11 @@ if TYPE_CHECKING:
 # the engine functions the analytics call (cxloop.analytics.attrs), as Spark SQL
 SPARK_FUNCTIONS = (
     "CREATE OR REPLACE TEMPORARY FUNCTION cx_attr(a STRING, k STRING) RETURNS STRING "
-    "RETURN get_json_object(a, concat('$.', k))"
+    "RETURN get_json_object(a, concat('$.', k))",
+    "CREATE OR REPLACE TEMPORARY FUNCTION cx_attr_number(a STRING, k STRING) RETURNS DOUBLE "
+    "RETURN try_cast(get_json_object(a, concat('$.', k)) AS DOUBLE)",
+    "CREATE OR REPLACE TEMPORARY FUNCTION cx_attr_time(a STRING, k STRING) "
+    "RETURNS TIMESTAMP_NTZ RETURN try_cast(get_json_object(a, concat('$.', k)) AS TIMESTAMP_NTZ)",
 )
 _lock = threading.Lock()
 _sessions: dict[tuple[str, str], Any] = {}
@@ -76,7 +80,8 @@ def session(settings: Settings) -> Any:
         )
         if not settings.spark_remote:
             spark.sparkContext.setLogLevel("ERROR")
-        spark.sql(SPARK_FUNCTIONS)
+        for statement in SPARK_FUNCTIONS:
+            spark.sql(statement)
         _sessions[key] = spark
         return spark
 

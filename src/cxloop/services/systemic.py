@@ -81,7 +81,7 @@ def _sources(
     if when == built or not rules.rules:
         yield Sources(known, events, promises_table(ws, refresh=False), ws.rules, when)
         return
-    ledger = ledger_expr(events, rules, when).cache()
+    ledger = ws.cache(ledger_expr(events, rules, when))
     try:
         yield Sources(known, events, ledger, ws.rules, when)
     finally:

@@ -46,6 +46,8 @@ from cxloop.store.state import StateDB
 # the engine functions the analytics call (cxloop.analytics.attrs)
 DUCKDB_FUNCTIONS = """
 CREATE OR REPLACE TEMP MACRO cx_attr(a, k) AS json_extract_string(a, '$."' || k || '"');
+CREATE OR REPLACE TEMP MACRO cx_attr_number(a, k) AS TRY_CAST(cx_attr(a, k) AS DOUBLE);
+CREATE OR REPLACE TEMP MACRO cx_attr_time(a, k) AS TRY_CAST(cx_attr(a, k) AS TIMESTAMP);
 """
 
 
@@ -119,6 +121,18 @@ class Workspace:
                 f"{self.settings.spark_events}, which cxloop does not write; {what} into the "
                 "store that export came from (without CXLOOP_SPARK_EVENTS), then export again"
             )
+
+    def cache(self, expr: ir.Table) -> ir.Table:
+        """``expr`` materialised once on the engine (release it with ``.release()``).
+
+        On PostgreSQL the temporary table also gets planner statistics (``ANALYZE``):
+        autovacuum never sees temporary tables, and without statistics the planner guesses
+        and picks nested loops (7.3 s instead of 0.7 s for the ledger of 100 k events)."""
+        cached = expr.cache()
+        if self.engine == "postgres":
+            name = cached.op().name
+            self.ibis.raw_sql(f'ANALYZE "{name}"').close()
+        return cached
 
     def write_lock(self) -> WriteLock:
         return WriteLock(self.home / ".lock", self.settings.lock_timeout)
@@ -226,5 +240,13 @@ def connect_postgres(url: str) -> SQLBackend:
         backend: SQLBackend = ibis.connect(url)
     except Exception as exc:  # psycopg's OperationalError, wrapped
         raise ConfigError(f"cannot connect to the PostgreSQL store: {exc}".strip()) from None
-    backend.raw_sql("SET TIME ZONE 'UTC'")
+    # Ibis fetches results through a server-side cursor: PostgreSQL then plans without
+    # parallel workers and for the first 10% of rows, and where it underestimates a join of
+    # correlated keys (customer_id and ref) as one row it picks a nested loop that runs
+    # minutes (28 s instead of 1.1 s for one detector at 1 M events). The analytics read
+    # whole results of scans and joins over the log: plan for all rows, without nested loops
+    # (this connection only; the operational state's connections keep the defaults).
+    backend.raw_sql(
+        "SET TIME ZONE 'UTC'; SET cursor_tuple_fraction = 1.0; SET enable_nestloop = off"
+    ).close()
     return backend
