@@ -337,16 +337,7 @@ def run_postgres(r: Runner, n: int, csv: Path) -> dict[str, Any]:
         p["ledger"] = r.step(
             "ledger", "ledger", r.pg_ledger_timeout, engine="postgres", home=home, url=url
         )
-        # the same build with its cached tables analysed (what the planner lacks)
-        p["ledger_analyzed"] = r.step(
-            "ledger",
-            "ledger, cached tables analysed",
-            engine="postgres",
-            home=home,
-            url=url,
-            analyze_cached=True,
-        )
-        if _ok(p["ledger"]) or _ok(p["ledger_analyzed"]):
+        if _ok(p["ledger"]):
             p["brief"] = r.step("brief", "brief inputs", engine="postgres", home=home, url=url)
     r.server.database(f"bench_{n}", drop=True)
     remove(home)
@@ -425,8 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--pg-ledger-timeout",
         type=float,
         default=600.0,
-        help="give up on PostgreSQL's ledger build (as it is) after this many seconds; "
-        "the build with its cached tables analysed runs after it either way (default 600)",
+        help="give up on PostgreSQL's ledger build after this many seconds (default 600)",
     )
     parser.add_argument("--workdir", type=Path, help="where the temporary directory goes")
     parser.add_argument("--save", type=Path, help="also write the results (JSON) here")
@@ -577,7 +567,6 @@ def section(res: dict[str, Any]) -> list[str]:
         ("raw", "engine's own load of the CSV"),
         ("ingest", "cxloop ingest"),
         ("ledger", "`build_ledger()`"),
-        ("ledger_analyzed", "`build_ledger()`, Ibis's cached tables analysed (a fix)"),
         ("ref_ledger", "hand-written ledger SQL"),
         ("brief", "`brief_inputs()`"),
         ("ref_brief", "hand-written brief-inputs SQL"),
@@ -616,10 +605,6 @@ def section(res: dict[str, Any]) -> list[str]:
     for engine in res["engines"]:
         pairs = [("ingest", "raw", "ingest / engine's own load", None)]
         pairs += [("ledger", "ref_ledger", "ledger / hand-written SQL", None)]
-        if engine == "postgres":
-            pairs.append(
-                ("ledger_analyzed", "ref_ledger", "ledger (cached tables analysed) / SQL", None)
-            )
         if engine == "duckdb":
             pairs.append(("brief", "ref_brief", "brief inputs / hand-written SQL", BRIEF_RATIO))
         for a, b, label, target in pairs:
@@ -679,7 +664,7 @@ def _checks(res: dict[str, Any], sizes: list[str], name: dict[str, str]) -> list
     for s in sizes:
         for engine in res["engines"]:
             e = res["runs"].get(s, {}).get(engine, {})
-            for key, how in (("ledger", ""), ("ledger_analyzed", ", cached tables analysed")):
+            for key, how in (("ledger", ""),):
                 a, b = e.get(key), e.get("ref_ledger")
                 if (
                     not (_ok(a) and _ok(b))

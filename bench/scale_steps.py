@@ -153,29 +153,11 @@ def ingest(args: Args) -> Result:
     }
 
 
-def _analyze_cached(ws: Any) -> None:
-    """PostgreSQL: ``ANALYZE`` each table Ibis's ``.cache()`` creates (temporary tables get
-    no statistics otherwise: autovacuum does not see them, and the planner, guessing, picks
-    nested loops). A workaround the benchmark can apply to measure the fix."""
-    backend = ws.ibis
-    create = backend._create_cached_table
-
-    def cached(name: str, expr: Any) -> Any:
-        table = create(name, expr)
-        backend.raw_sql(f'ANALYZE "{name}"').close()
-        return table
-
-    backend._create_cached_table = cached
-
-
 def ledger(args: Args) -> Result:
-    """``build_ledger(ws)`` on the engine; then (untimed) its promises per rule and state.
-    ``analyze_cached``: with :func:`_analyze_cached` (PostgreSQL)."""
+    """``build_ledger(ws)`` on the engine; then (untimed) its promises per rule and state."""
     from cxloop.services.ledger import build_ledger, promises_table
 
     ws = _workspace(args)
-    if args.get("analyze_cached"):
-        _analyze_cached(ws)
     startup = _spark_session(ws)[1] if args["engine"] == "spark" else 0.0
     started = time.perf_counter()
     build = build_ledger(ws)
