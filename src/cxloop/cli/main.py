@@ -185,7 +185,7 @@ def import_log(
 
 @app.command()
 def compact(home: HomeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
-    """Rewrite the event log as one segment (same rows, sorted by customer and time)."""
+    """Rewrite the event log as one segment (same rows, sorted by event type, customer and time)."""
     commands.compact(home, fmt)
 
 

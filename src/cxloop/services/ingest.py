@@ -203,7 +203,7 @@ def ingest_path(
 
 
 def compact(ws: Workspace) -> dict[str, Any]:
-    """Rewrite the event log as one segment (same rows, sorted by customer and time)."""
+    """Rewrite the event log as one segment (same rows, sorted by event type, customer and time)."""
     ws.writable_log("compact")
     started = datetime.now(UTC)
     con = duckdb.connect()

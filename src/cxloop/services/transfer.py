@@ -57,11 +57,18 @@ def checksum(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, str]:
 
 
 def _bad_hashes(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, int]]:
-    """(event_id, position) of rows whose content does not hash to their content_hash."""
-    rows = con.execute(
-        f"SELECT event_id, _pos FROM (SELECT *, row_number() OVER (ORDER BY event_id) AS _pos "
-        f"FROM {relation}) WHERE content_hash IS DISTINCT FROM {content_hash_sql()} ORDER BY 2"
-    ).fetchall()
+    """(event_id, position) of rows whose content does not hash to their content_hash.
+
+    Also leaves ``_positions`` (each event_id's row position, in event_id order) as a
+    temp table. The window runs in a ``CREATE TABLE`` (executed to completion), never in a
+    streamed result: DuckDB 1.4 can spin forever fetching a streamed window result (seen
+    once in CI, in ``import_log``)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _positions AS SELECT event_id, "
+        "row_number() OVER (ORDER BY event_id) AS _pos, "
+        f"content_hash IS DISTINCT FROM ({content_hash_sql()}) AS _bad FROM {relation}"
+    )
+    rows = con.execute("SELECT event_id, _pos FROM _positions WHERE _bad ORDER BY 2").fetchall()
     return [(str(e), int(p)) for e, p in rows]
 
 
@@ -174,11 +181,9 @@ def import_log(ws: Workspace, path: Path) -> dict[str, Any]:
         ws.state.start_run(ingest_id, "import", str(data.resolve()), started.isoformat())
         with ws.write_lock():
             appended = ws.log.append(con, "_staged", ingest_id)
-            positions = dict(
-                con.execute(
-                    "SELECT event_id, row_number() OVER (ORDER BY event_id) FROM _import"
-                ).fetchall()
-            )
+            positions: dict[str, int] = {}
+            if appended.conflicts:
+                positions = dict(con.execute("SELECT event_id, _pos FROM _positions").fetchall())
             problems += [
                 Problem(
                     str(data),

@@ -93,10 +93,16 @@ class Workspace:
     def configure(self, con: duckdb.DuckDBPyConnection) -> None:
         """Session settings for every DuckDB connection cxloop opens on this store: UTC,
         no progress bars on stdout, spilling (when data outgrows memory) into the store's
-        own tmp/ rather than the working directory, and the functions the analytics call."""
+        own tmp/ rather than the working directory, and the functions the analytics call.
+
+        Results are fetched whole (Ibis and cxloop both read every row), so a streamed
+        result may run ahead of its reader: ``streaming_buffer_size`` is raised from DuckDB's
+        1 MiB so that the query's sink rarely blocks on a full buffer (DuckDB 1.4 spun
+        forever once in CI un-blocking one, under CPU contention)."""
         spill = str(self.home.resolve() / "tmp").replace("'", "''")
         con.execute(
-            f"SET TimeZone = 'UTC'; SET enable_progress_bar = false; SET temp_directory = '{spill}'"
+            "SET TimeZone = 'UTC'; SET enable_progress_bar = false; "
+            f"SET temp_directory = '{spill}'; SET streaming_buffer_size = '256MB'"
         )
         con.execute(DUCKDB_FUNCTIONS)
 
