@@ -72,3 +72,48 @@ def test_compact_on_demand_from_the_cli(tmp_path: Path) -> None:
     out = json.loads(run(home, "compact", "--format", "json").stdout)
     assert out["segments_before"] == out["segments_after"] == 1
     assert "1 segment(s) -> 1" in run(home, "compact").stdout
+
+
+def _mixed_batch(folder: Path, name: str, ids: range) -> Path:
+    """Events of three types, written in time order (types and customers interleaved)."""
+    types = ("order_placed", "contact_inbound", "invoice_issued")
+    rows = [
+        {
+            "event_id": f"{name}{i}",
+            "customer_id": f"C{(i * 5) % 11}",
+            "event_type": types[i % 3],
+            "ts": f"2026-10-{i % 28 + 1:02d}T{i % 24:02d}:00:00Z",
+            "ref": f"O{i}",
+        }
+        for i in ids
+    ]
+    path = folder / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _segment_rows(log: EventLog) -> list[list[tuple[str, str, str, str]]]:
+    import pyarrow.parquet as pq
+
+    out = []
+    for path in log.segment_paths():
+        t = pq.read_table(path, columns=["event_type", "customer_id", "ts", "event_id"])
+        out.append(list(zip(*(t.column(i).to_pylist() for i in range(4)), strict=True)))
+    return out
+
+
+def test_segments_are_sorted_by_type_then_customer_and_time(tmp_path: Path) -> None:
+    """Appended and compacted segments are in SEGMENT_ORDER (event type, customer, time,
+    id), so a query for one event type can skip the row groups of the others."""
+    with cxloop.open(tmp_path / "store") as cx:
+        cx.ingest(_mixed_batch(tmp_path, "a", range(0, 60)))
+        cx.ingest(_mixed_batch(tmp_path, "b", range(60, 90)))
+        log = EventLog(tmp_path / "store" / "events")
+        segments = _segment_rows(log)
+        assert [len(s) for s in segments] == [60, 30]
+        for rows in segments:
+            assert rows == sorted(rows)
+            assert rows[0][0] != rows[-1][0]  # the types were interleaved in the file
+        compact(cx.workspace)
+        (merged,) = _segment_rows(log)
+        assert merged == sorted(r for s in segments for r in s)

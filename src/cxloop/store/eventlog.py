@@ -12,7 +12,8 @@ first, so the Parquet row groups of one type sit together and a query for some t
 voice's answers) skips the other row groups by their min/max statistics; then by customer
 and time, so a timeline reads few row groups within each type and joins on customer meet
 their rows in order. The sort costs ingest time and memory (10 M events: about 45% more
-of each); the analytics that run every day over the log gain more (benchmarks.md, "Scale").
+time, 40% more memory); the analytics that run every day over the log gain more
+(docs/benchmarks.md, "Scale").
 """
 
 from __future__ import annotations
