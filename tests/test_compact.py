@@ -113,7 +113,7 @@ def test_segments_are_sorted_by_type_then_customer_and_time(tmp_path: Path) -> N
         assert [len(s) for s in segments] == [60, 30]
         for rows in segments:
             assert rows == sorted(rows)
-            assert rows[0][0] != rows[-1][0]  # the types were interleaved in the file
+            assert rows[0][0] != rows[-1][0]  # several types: sorting them was not a no-op
         compact(cx.workspace)
         (merged,) = _segment_rows(log)
         assert merged == sorted(r for s in segments for r in s)
