@@ -26,7 +26,7 @@ import cxloop
 from cxloop.api import charts, create_app
 from cxloop.api.deps import COOKIE
 from cxloop.api.pages import safe_next
-from cxloop.services.access import create_key
+from cxloop.services.access import create_key, sign_in
 from cxloop.services.policy import load_policy
 from cxloop.services.workspace import Workspace
 from cxloop.store.brief import BriefActions
@@ -43,11 +43,12 @@ class Site:
     keys: dict[str, str]  # role -> plain key
     case_id: str
     customer_id: str  # has a case and orders whose attributes carry an e-mail address
+    sessions: dict[str, str]  # role -> a signed-in session's cookie
 
     def get(self, path: str, role: str | None = "agent", **kw: Any) -> Any:
         self.client.cookies.clear()
         if role is not None:
-            self.client.cookies.set(COOKIE, self.keys[role])
+            self.client.cookies.set(COOKIE, self.sessions[role])
         return self.client.get(path, **kw)
 
 
@@ -90,10 +91,15 @@ def site(store: Path, keys: dict[str, str]) -> Iterator[Site]:
     ws = Workspace.open(store)
     try:
         first = CaseStore(ws.state).cases()[0]
+        sessions = {}
+        for role, key in keys.items():
+            opened = sign_in(ws, key, 1.0)
+            assert opened is not None
+            sessions[role] = opened[0]
     finally:
         ws.close()
     with TestClient(create_app(home=store)) as client:
-        yield Site(client, store, keys, first["case_id"], first["customer_id"])
+        yield Site(client, store, keys, first["case_id"], first["customer_id"], sessions)
 
 
 def html_of(response: Any, status: int = 200) -> str:
@@ -115,30 +121,116 @@ def test_a_page_without_a_key_sends_you_to_sign_in(site: Site) -> None:
     assert 'name="key"' in form and 'value="/brief"' in form and "<script" not in form
 
 
-def test_sign_in_sets_a_strict_http_only_cookie(site: Site) -> None:
+def login_token(site: Site) -> str:
+    """Open the sign-in form as a browser does: its CSRF token (also set as a cookie)."""
+    form = html_of(site.client.get("/login?next=/cases"))
+    found = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert found is not None
+    return found.group(1)
+
+
+def sign_in_as(site: Site, role: str, **extra: str) -> Any:
     site.client.cookies.clear()
-    bad = site.client.post("/login", data={"key": "cxk_wrong_key", "next": "/cases"})
-    assert "unknown or revoked" in html_of(bad, 401)
-    assert "set-cookie" not in bad.headers
-    good = site.client.post(
-        "/login", data={"key": site.keys["agent"], "next": "/cases"}, follow_redirects=False
+    token = login_token(site)
+    return site.client.post(
+        "/login",
+        data={"key": site.keys[role], "next": "/cases", "csrf": token} | extra,
+        follow_redirects=False,
     )
+
+
+def test_sign_in_opens_a_server_side_session_in_a_strict_http_only_cookie(site: Site) -> None:
+    site.client.cookies.clear()
+    token = login_token(site)
+    bad = site.client.post("/login", data={"key": "cxk_wrong_key", "next": "/cases", "csrf": token})
+    assert "unknown or revoked" in html_of(bad, 401)
+    assert COOKIE not in bad.headers.get("set-cookie", "")
+    good = sign_in_as(site, "agent")
     assert good.status_code == 303 and good.headers["location"] == "/cases"
-    cookie = good.headers["set-cookie"]
-    assert cookie.startswith(f"{COOKIE}={site.keys['agent']};")
+    cookie = next(c for c in good.headers.get_list("set-cookie") if c.startswith(COOKIE))
+    # the cookie holds a session token, never the API key, and it expires
+    assert site.keys["agent"] not in cookie and "cxk_" not in cookie
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Max-Age=" in cookie
     # the cookie now opens the pages
     assert "<h1>Cases</h1>" in html_of(site.client.get("/cases"))
     # another host is never a target after signing in
-    away = site.client.post(
-        "/login",
-        data={"key": site.keys["agent"], "next": "//evil.example/x"},
-        follow_redirects=False,
-    )
+    away = sign_in_as(site, "agent", next="//evil.example/x")
     assert away.headers["location"] == "/"
-    out = site.client.post("/logout", follow_redirects=False)
+
+
+def test_sign_in_needs_the_forms_csrf_token_and_this_origin(site: Site) -> None:
+    site.client.cookies.clear()
+    token = login_token(site)
+    data = {"key": site.keys["agent"], "next": "/"}
+    assert "expired or came from another site" in html_of(
+        site.client.post("/login", data=data | {"csrf": "forged"}), 403
+    )
+    assert "expired or came from another site" in html_of(
+        site.client.post(
+            "/login", data=data | {"csrf": token}, headers={"Origin": "https://evil.example"}
+        ),
+        403,
+    )
+    site.client.cookies.clear()  # a token without its cookie (another browser) is refused
+    html_of(site.client.post("/login", data=data | {"csrf": token}), 403)
+
+
+def test_logout_ends_the_session_on_the_server(site: Site) -> None:
+    sign_in_as(site, "agent")
+    session = site.client.cookies.get(COOKIE)
+    assert session
+    page = html_of(site.client.get("/cases"))
+    csrf = re.search(r'action="/logout"><input type="hidden" name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    # by GET it is not a logout, and without the token it is refused
+    assert site.client.get("/logout").status_code == 405
+    html_of(site.client.post("/logout", data={"csrf": "forged"}), 403)
+    out = site.client.post("/logout", data={"csrf": csrf.group(1)}, follow_redirects=False)
     assert out.status_code == 303 and out.headers["location"] == "/login"
-    assert f'{COOKIE}=""' in out.headers["set-cookie"] or "Max-Age=0" in out.headers["set-cookie"]
+    # a copy of the old cookie opens nothing: the session ended on the server
+    site.client.cookies.set(COOKIE, session)
+    assert site.client.get("/cases", follow_redirects=False).status_code == 303
+    r = site.client.get("/api/v1/me")
+    assert r.status_code == 401 and "sign in again" in r.text
+
+
+def test_a_session_ends_with_its_key_and_with_its_time(site: Site) -> None:
+    from cxloop.store.keys import ApiKeys
+    from cxloop.store.sessions import Sessions
+
+    ws = Workspace.open(site.home)
+    try:
+        token, _ = create_key(ws, "short-lived", "agent", load_policy(None))
+        opened = sign_in(ws, token, 1.0)
+        assert opened is not None
+        cookie = opened[0]
+        gone, _ = Sessions(ws.state).open(opened[2].key_id, -1.0)  # already expired
+    finally:
+        ws.close()
+    site.client.cookies.clear()
+    site.client.cookies.set(COOKIE, gone)
+    assert site.client.get("/cases", follow_redirects=False).status_code == 303
+    site.client.cookies.set(COOKIE, cookie)
+    assert site.client.get("/cases").status_code == 200
+    ws = Workspace.open(site.home)
+    try:
+        ApiKeys(ws.state).revoke(opened[2].key_id)
+    finally:
+        ws.close()
+    assert site.client.get("/cases", follow_redirects=False).status_code == 303
+
+
+def test_the_api_takes_the_session_only_from_this_site(site: Site) -> None:
+    site.client.cookies.clear()
+    site.client.cookies.set(COOKIE, site.sessions["agent"])
+    assert site.client.get("/api/v1/me").json()["role"] == "agent"
+    for other in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        r = site.client.get("/api/v1/me", headers=other)
+        assert r.status_code == 403 and "another site" in r.json()["error"]["message"]
+    # a change through the cookie needs the session's CSRF token
+    r = site.client.post(f"/api/v1/cases/{site.case_id}/start")
+    assert r.status_code == 403 and "X-CSRF-Token" in r.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(

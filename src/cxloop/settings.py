@@ -144,6 +144,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "",
         "Key for the X-Cxloop-Signature HMAC-SHA256 of each webhook body; empty means unsigned.",
     ),
+    SettingSpec(
+        "session_hours",
+        "CXLOOP_SESSION_HOURS",
+        "12",
+        "Hours a dashboard sign-in lasts before the browser must sign in again (logout ends "
+        "it at once; revoking its API key too).",
+    ),
+    SettingSpec(
+        "max_body_mb",
+        "CXLOOP_MAX_BODY_MB",
+        "32",
+        "Largest request body the server reads, in MiB, for every role (an event batch of "
+        "10,000 events is a few MiB); a larger one is refused with 413.",
+    ),
 )
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
@@ -173,6 +187,8 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     webhook_url: str = ""
     webhook_secret: str | None = field(default=None, repr=False)
+    session_hours: float = 12.0
+    max_body_mb: float = 32.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -226,12 +242,27 @@ class Settings:
             actor=str(values["actor"]),
             role=str(values["role"]) or "agent",
             **_channel_settings(values),
+            **_web_settings(values),
         )
 
 
 def _problem(name: str, expected: str, value: object) -> ConfigError:
     env = next(s.env for s in SETTINGS if s.name == name)
     return ConfigError(f"setting {name} ({env}): expected {expected}, got {value!r}")
+
+
+def _web_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """The web server's limits, checked."""
+    found: dict[str, Any] = {}
+    for name in ("session_hours", "max_body_mb"):
+        try:
+            number = float(str(values[name]))
+        except ValueError:
+            raise _problem(name, "a number", values[name]) from None
+        if not 0 < number < 1e6:
+            raise _problem(name, "a number above 0", values[name])
+        found[name] = number
+    return found
 
 
 def _channel_settings(values: Mapping[str, object]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ def create_app(
 ) -> FastAPI:
     """The application over one store (``settings``, or the environment with ``home``)."""
     from cxloop.api import apidocs, pages, routes_cases, routes_data, routes_insight
+    from cxloop.api.guard import Guard
 
     chosen = settings or Settings.from_env(None, home=home)
     runtime = Runtime(chosen, ttl=cache_ttl)
@@ -62,6 +63,7 @@ def create_app(
     )
     app.state.runtime = runtime
     errors.install(app)
+    app.add_middleware(Guard, max_body_bytes=int(chosen.max_body_mb * 1024 * 1024))
     app.include_router(routes_data.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_insight.router)

@@ -16,13 +16,17 @@ from pydantic import BaseModel
 from cxloop.api.errors import ApiError
 from cxloop.api.runtime import Runtime
 from cxloop.serialize import clean
-from cxloop.services.access import Principal, authenticate, mask
+from cxloop.services.access import Principal, authenticate, session_principal
 from cxloop.services.workspace import Workspace
 
-COOKIE = "cxloop_key"
+COOKIE = "cxloop_session"
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cxk_…`")
 header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
-cookie_key = APIKeyCookie(name=COOKIE, auto_error=False, description="The dashboard's sign-in")
+cookie_key = APIKeyCookie(
+    name=COOKIE,
+    auto_error=False,
+    description="The dashboard's sign-in session (from this site only; changes need X-CSRF-Token)",
+)
 
 
 def runtime(request: Request) -> Runtime:
@@ -37,20 +41,58 @@ def workspace(rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[Workspace]:
 
 
 def principal(
+    request: Request,
     ws: Annotated[Workspace, Depends(workspace)],
     cred: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     key: Annotated[str | None, Security(header_key)],
     cookie: Annotated[str | None, Security(cookie_key)],
 ) -> Principal:
-    token = (cred.credentials if cred else None) or key or cookie
-    if not token:
+    token = (cred.credentials if cred else None) or key
+    if token:
+        found = authenticate(ws, token)
+        if found is None:
+            raise ApiError(401, "unauthorized", "unknown or revoked API key")
+    elif cookie:
+        found = _from_session(request, ws, cookie)
+    else:
         raise ApiError(
             401, "unauthorized", "an API key is needed: Authorization: Bearer <key> (or X-API-Key)"
         )
-    found = authenticate(ws, token)
-    if found is None:
-        raise ApiError(401, "unauthorized", "unknown or revoked API key")
+    request.state.sees_personal = found.can("personal_data")
     return found
+
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def same_origin(request: Request) -> bool:
+    """Whether the browser says the request comes from this site (a request without the
+    headers, from a program rather than a page, counts as such)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _from_session(request: Request, ws: Workspace, cookie: str) -> Principal:
+    """The dashboard's session cookie, accepted by the API only from this site's own
+    pages, and for a change only with the session's CSRF token in ``X-CSRF-Token``."""
+    if not same_origin(request):
+        raise ApiError(
+            403, "forbidden", "a signed-in browser session is not accepted from another site"
+        )
+    found = session_principal(ws, cookie)
+    if found is None:
+        raise ApiError(401, "unauthorized", "the session has ended: sign in again")
+    session, who = found
+    if request.method in UNSAFE and not session.csrf_ok(request.headers.get("x-csrf-token")):
+        raise ApiError(
+            403, "forbidden", "a change through a browser session needs its X-CSRF-Token"
+        )
+    return who
 
 
 Rt = Annotated[Runtime, Depends(runtime)]
@@ -82,9 +124,9 @@ class PageOut(BaseModel):
 
 
 def out(who: Principal, value: Any) -> Any:
-    """JSON-safe, and masked unless the caller may see personal data."""
-    value = clean(value)
-    return value if who.can("personal_data") else mask(value)
+    """JSON-safe. (Personal data is masked for callers who may not see it by the one
+    masking layer every response passes: :mod:`cxloop.api.guard`.)"""
+    return clean(value)
 
 
 def rows(df: pd.DataFrame, json_columns: tuple[str, ...] = ("attrs",)) -> list[dict[str, Any]]:

@@ -17,7 +17,10 @@ code                   status  when
 ``invalid_request``    422     the request does not match the API (``details``
                                lists each bad field)
 ``bad_input``          400     the input is readable but wrong (a bad setting,
-                               mapping or file)
+                               mapping or file; a control character in the path)
+``method_not_allowed`` 405     the path exists, not with this method (``Allow``
+                               lists the methods it has)
+``too_large``          413     the body is over ``max_body_mb``
 ``busy``               503     another writer holds the store; retry
 ``internal``           500     a bug: the message says where to look
 =====================  ======  ==================================================
@@ -26,6 +29,7 @@ code                   status  when
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -99,8 +103,10 @@ def from_cxloop(exc: CxloopError) -> ApiError:
     return ApiError(500, "internal", message)
 
 
-def _json(err: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+def _json(err: ApiError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    headers = dict(headers or {})
+    if err.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(body(err.code, err.message, err.details), err.status, headers=headers)
 
 
@@ -129,7 +135,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http_error")
-        return _json(ApiError(exc.status_code, code, str(exc.detail)))
+        # a 405 keeps the Allow header the router set (RFC 9110 requires it)
+        return _json(ApiError(exc.status_code, code, str(exc.detail)), exc.headers)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
@@ -151,6 +158,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "forbidden or policy_denied"),
         (404, "not_found"),
         (409, "conflict"),
+        (413, "too_large"),
         (422, "invalid_request"),
         (503, "busy"),
     )

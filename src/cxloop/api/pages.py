@@ -1,17 +1,23 @@
 """The dashboard: server-rendered pages (Jinja2, autoescaped) with inline SVG charts.
 
 No JavaScript and no build step: plain HTML forms and links, one stylesheet served by the
-app. Signing in stores the API key in an HttpOnly, SameSite=Strict cookie (the REST API
-accepts the same cookie); every page needs it, and a page reached without it redirects to
-``/login?next=<the page>``. The key's role decides what a page shows: viewers see
-personal data masked and grant nothing.
+app. Signing in with an API key opens a server-side session (``store/sessions.py``): the
+HttpOnly, SameSite=Strict cookie holds a random session token, never the key, and the
+session ends at logout (a POST with the session's CSRF token), after ``session_hours``, or
+when its key is revoked. Every form carries a CSRF token (the sign-in form a token
+double-submitted in a short-lived cookie) and a POST from another origin is refused. Every
+page needs a session, and a page reached without one redirects to
+``/login?next=<the page>``. The key's role decides what a page shows: whatever a page
+renders for a viewer is masked in :func:`render`, the one place pages are made.
 
 Errors on a page are pages too (a 404 for an unknown customer, not JSON).
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from functools import cache
@@ -28,10 +34,11 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cxloop.api import dashboard
-from cxloop.api.deps import COOKIE, Rt, Ws
+from cxloop.api.deps import COOKIE, Rt, Ws, same_origin
 from cxloop.api.errors import ApiError, from_cxloop
 from cxloop.errors import CxloopError
-from cxloop.services.access import Principal, authenticate
+from cxloop.services.access import Principal, session_principal, sign_in, sign_out
+from cxloop.services.masking import mask
 
 log = logging.getLogger("cxloop.api")
 
@@ -105,14 +112,30 @@ def render(
     status: int = 200,
     **context: Any,
 ) -> HTMLResponse:
+    """A page. For anyone who may not see personal data, everything it shows is masked
+    here, so no page can forget it."""
+    if who is None or not who.can("personal_data"):
+        context = {k: v if isinstance(v, Markup) else _masked(v) for k, v in context.items()}
+    session = getattr(request.state, "session", None)
     page = (
         templates()
         .get_template(name)
         .render(
-            who=who, path=request.url.path, now=datetime.now().strftime("%Y-%m-%d %H:%M"), **context
+            who=who,
+            path=request.url.path,
+            now=datetime.now().strftime("%Y-%m-%d %H:%M"),
+            csrf=session.csrf if session is not None else "",
+            **context,
         )
     )
     return HTMLResponse(page, status, headers=HEADERS)
+
+
+def _masked(value: Any) -> Any:
+    """``mask`` over a page's context, leaving its prepared markup (charts) as it is."""
+    if isinstance(value, dict):
+        return {k: v if isinstance(v, Markup) else mask(v, str(k)) for k, v in value.items()}
+    return mask(value)
 
 
 def _safe(svgs: dict[str, str]) -> dict[str, Markup]:
@@ -185,10 +208,13 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 def signed_in(request: Request, ws: Ws) -> Principal:
     token = request.cookies.get(COOKIE)
-    who = authenticate(ws, token) if token else None
-    if who is None:
+    found = session_principal(ws, token) if token else None
+    if found is None:
         query = request.url.query
         raise SignIn(request.url.path + (f"?{query}" if query else ""))
+    session, who = found
+    request.state.session = session
+    request.state.sees_personal = who.can("personal_data")
     return who
 
 
@@ -207,46 +233,88 @@ def stylesheet() -> Response:
     return Response(_css(), media_type="text/css", headers=headers)
 
 
-@router.get("/login")
-def login_form(
-    request: Request, next_: Annotated[str, Query(alias="next", max_length=2000)] = "/"
-) -> HTMLResponse:
-    return render(request, "login.html", None, title="Sign in", next=safe_next(next_), error="")
+LOGIN_CSRF = "cxloop_login_csrf"
 
 
-@router.post("/login")
-def login(
-    request: Request,
-    ws: Ws,
-    key: Annotated[str, Form(max_length=500)] = "",
-    next_: Annotated[str, Form(alias="next", max_length=2000)] = "/",
-) -> Response:
-    target = safe_next(next_)
-    who = authenticate(ws, key.strip()) if key.strip() else None
-    if who is None:
-        return render(
-            request,
-            "login.html",
-            None,
-            401,
-            title="Sign in",
-            next=target,
-            error="That key is unknown or revoked. Paste a key from `cxloop keys create`.",
-        )
-    response = RedirectResponse(target, 303)
+def _login_page(request: Request, target: str, error: str = "", status: int = 200) -> Response:
+    """The sign-in form with a fresh CSRF token, double-submitted in a short-lived cookie."""
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "login.html",
+        None,
+        status,
+        title="Sign in",
+        next=target,
+        error=error,
+        login_csrf=token,
+    )
     response.set_cookie(
-        COOKIE,
-        key.strip(),
+        LOGIN_CSRF,
+        token,
+        max_age=3600,
         httponly=True,
         samesite="strict",
-        path="/",
+        path="/login",
         secure=request.url.scheme == "https",
     )
     return response
 
 
-@router.api_route("/logout", methods=["GET", "POST"])
-def logout() -> Response:
+@router.get("/login")
+def login_form(
+    request: Request, next_: Annotated[str, Query(alias="next", max_length=2000)] = "/"
+) -> Response:
+    return _login_page(request, safe_next(next_))
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    rt: Rt,
+    ws: Ws,
+    key: Annotated[str, Form(max_length=500)] = "",
+    next_: Annotated[str, Form(alias="next", max_length=2000)] = "/",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    target = safe_next(next_)
+    expected = request.cookies.get(LOGIN_CSRF, "")
+    if not same_origin(request) or not expected or not hmac.compare_digest(expected, csrf):
+        return _login_page(
+            request, target, "The sign-in form expired or came from another site: try again.", 403
+        )
+    opened = sign_in(ws, key.strip(), rt.settings.session_hours) if key.strip() else None
+    if opened is None:
+        return _login_page(
+            request,
+            target,
+            "That key is unknown or revoked. Paste a key from `cxloop keys create`.",
+            401,
+        )
+    cookie, _, _ = opened
+    response = RedirectResponse(target, 303)
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        max_age=int(rt.settings.session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        path="/",
+        secure=request.url.scheme == "https",
+    )
+    response.delete_cookie(LOGIN_CSRF, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, ws: Ws, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """End the session (server-side: the cookie is worthless afterwards, even if kept)."""
+    token = request.cookies.get(COOKIE, "")
+    found = session_principal(ws, token) if token else None
+    if found is not None:
+        if not same_origin(request) or not found[0].csrf_ok(csrf):
+            return error_page(request, 403, "Sign out from this site's own pages.")
+        sign_out(ws, token)
     response = RedirectResponse("/login", 303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -17,15 +17,18 @@ ladder). Whatever a client sends, the server takes the role from the key.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from cxloop.domain.policy import Policy
-from cxloop.errors import ConfigError, PolicyError
+from cxloop.errors import ConfigError, NotFoundError, PolicyError
 from cxloop.services.cases import Actor
+from cxloop.services.masking import MASK, mask
 from cxloop.services.workspace import Workspace
 from cxloop.store.keys import ApiKeys
+from cxloop.store.sessions import Session, Sessions
+
+__all__ = ["MASK", "PERMISSIONS", "ROLES", "Forbidden", "Principal", "mask"]
 
 ROLES = ("viewer", "agent", "lead", "admin")
 
@@ -43,38 +46,6 @@ PERMISSIONS: dict[str, str] = {
     "ingest": "admin",
     "build_ledger": "admin",
 }
-
-# attribute names that hold a person's contact details or identity
-PERSONAL_KEYS = frozenset(
-    {
-        "email",
-        "e_mail",
-        "phone",
-        "mobile",
-        "first_name",
-        "last_name",
-        "full_name",
-        "customer_name",
-        "address",
-        "street",
-        "zip",
-        "zip_code",
-        "postcode",
-        "postal_code",
-        "ip",
-        "ip_address",
-        "recipient",
-        "to",
-    }
-)
-# ambiguous names, personal only inside what a customer record carries
-RECORD_KEYS = frozenset({"name", "city"})
-RECORDS = frozenset({"attrs", "record", "data"})
-# free-text fields where a phone number may be written out
-TEXT_KEYS = frozenset({"text", "comment", "body", "message", "note", "title", "examples"})
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE = re.compile(r"(?<![\w-])\+?\d(?:[\s().-]?\d){8,14}(?![\w-])")
-MASK = "•••"
 
 
 def rank(role: str) -> int:
@@ -177,23 +148,30 @@ def authenticate(ws: Workspace, token: str) -> Principal | None:
     return Principal(row["key_id"], row["name"], row["role"], row["grant_as"])
 
 
-def _mask_text(text: str, phones: bool) -> str:
-    text = EMAIL.sub(MASK + "@" + MASK, text)
-    return PHONE.sub(MASK, text) if phones else text
+def sign_in(ws: Workspace, token: str, hours: float) -> tuple[str, Session, Principal] | None:
+    """Open a dashboard session with an API key: (session token, session, principal), or
+    None when the key is unknown or revoked. The browser keeps the session token only."""
+    who = authenticate(ws, token)
+    if who is None:
+        return None
+    cookie, session = Sessions(ws.state).open(who.key_id, hours * 3600)
+    return cookie, session, who
 
 
-def mask(value: Any, key: str = "", in_record: bool = False) -> Any:
-    """``value`` with personal data masked: contact/identity attributes replaced (``name``
-    only inside a customer record: event attrs, a quarantined row, a notice's data), e-mail
-    addresses anywhere and phone numbers in free text blotted out."""
-    if isinstance(value, dict):
-        inner = in_record or key in RECORDS
-        return {k: mask(v, str(k).lower(), inner) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask(v, key, in_record) for v in value]
-    personal = key in PERSONAL_KEYS or (in_record and key in RECORD_KEYS)
-    if personal and value not in (None, ""):
-        return MASK
-    if isinstance(value, str):
-        return _mask_text(value, key in TEXT_KEYS)
-    return value
+def session_principal(ws: Workspace, cookie: str) -> tuple[Session, Principal] | None:
+    """The live session behind a cookie and its key's principal; None when the session is
+    unknown, ended or expired, or its key was revoked since."""
+    session = Sessions(ws.state).find(cookie)
+    if session is None:
+        return None
+    try:
+        row = ApiKeys(ws.state, create=False).get(session.key_id)
+    except NotFoundError:
+        return None
+    if row["revoked_at"] is not None:
+        return None
+    return session, Principal(row["key_id"], row["name"], row["role"], row["grant_as"])
+
+
+def sign_out(ws: Workspace, cookie: str) -> bool:
+    return Sessions(ws.state).end(cookie)

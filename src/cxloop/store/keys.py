@@ -17,6 +17,7 @@ from typing import Any
 
 from cxloop.errors import NotFoundError
 from cxloop.store.db import OperationalError
+from cxloop.store.sessions import Sessions
 from cxloop.store.state import StateDB
 
 PREFIX = "cxk"
@@ -95,6 +96,8 @@ class ApiKeys:
                 ).fetchone()
                 if row is None:
                     raise NotFoundError(f"no API key {key_id!r} (see `cxloop keys list`)")
+        # the dashboard sessions opened with it end with it
+        Sessions(self.state).end_all(key_id)
         return self.get(key_id)
 
     def get(self, key_id: str) -> dict[str, Any]:

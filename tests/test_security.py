@@ -1,0 +1,223 @@
+"""The web edge as an attacker meets it: personal data masked by meaning in one layer,
+control characters in paths, oversized bodies, methods, security headers. Over the real app
+and a real store holding attribute names the masking has never been told about."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+import cxloop
+from cxloop.api import create_app
+from cxloop.services.access import create_key
+from cxloop.services.masking import MASK, mask, personal_key
+from cxloop.services.policy import load_policy
+from cxloop.services.workspace import Workspace
+from cxloop.settings import Settings
+
+SECRETS = {
+    "phone_number": "+55 11 98765-4321",
+    "tel": "0044 20 7946 0958",
+    "contact": "Joana Prado",
+    "customer_zip_code_prefix": "01310",
+    "billing_address": "Rua Augusta 1500, ap 12",
+    "cpf": "123.456.789-09",
+    "contactEmail": "joana.prado@mail.example",
+    "DateOfBirth": "1985-04-02",
+    "national_id": "AB123456C",
+    "customerCity": "Campinas",
+}
+SHOWN = {"product_category": "housewares", "hold_seconds": 95, "email_verified": True}
+TEXT = (
+    "Sr. Almeida here, call me on +55 21 99876 5432 or write to joana.prado@mail.example; "
+    "my card 4111 1111 1111 1111 was charged twice. @joana_p"
+)
+
+
+@dataclass
+class Edge:
+    client: TestClient
+    keys: dict[str, str]
+
+    def get(self, path: str, role: str, **kw: Any) -> Any:
+        return self.client.get(path, headers={"X-API-Key": self.keys[role]}, **kw)
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    root = tmp_path_factory.mktemp("security")
+    events = [
+        {
+            "event_id": "e1",
+            "customer_id": "C-1",
+            "event_type": "order_placed",
+            "ts": "2026-11-02T10:00:00Z",
+            "ref": "O-1",
+            "amount": 52.99,
+            "due_at": "2026-11-09T10:00:00Z",
+            "attrs": json.dumps(SECRETS | SHOWN),
+        },
+        {
+            "event_id": "e2",
+            "customer_id": "C-1",
+            "event_type": "contact_inbound",
+            "ts": "2026-11-03T10:00:00Z",
+            "ref": "O-1",
+            "channel": "email",
+            "attrs": json.dumps({"text": TEXT}),
+        },
+    ]
+    (root / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    home = root / "store"
+    with cxloop.open(home) as cx:
+        cx.ingest(root / "events.jsonl")
+        cx.build_ledger()
+    ws = Workspace.open(home)
+    try:
+        policy = load_policy(None)
+        keys = {r: create_key(ws, f"{r}-sec", r, policy)[0] for r in ("viewer", "agent", "admin")}
+    finally:
+        ws.close()
+    settings = Settings.from_env({}, home=str(home), max_body_mb="1")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield Edge(client, keys)
+
+
+def _strings(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def test_viewer_sees_no_personal_data_under_names_never_listed(edge: Edge) -> None:
+    seen = edge.get("/api/v1/customers/C-1/timeline", "viewer")
+    assert seen.status_code == 200, seen.text
+    body = _strings(seen.json())
+    for key, secret in SECRETS.items():
+        assert str(secret) not in body, f"{key} shown to a viewer"
+    for word in ("98765", "99876", "4111 1111", "joana_p", "Almeida", "mail.example"):
+        assert word not in body
+    assert "housewares" in body and "95" in body  # what is not personal stays
+    assert "charged twice" in body  # the text is kept, only its personal bits masked
+    full = _strings(edge.get("/api/v1/customers/C-1/timeline", "agent").json())
+    assert all(str(s) in full for s in SECRETS.values())
+
+
+def test_the_dashboard_masks_for_viewers_too(edge: Edge) -> None:
+    from cxloop.api.deps import COOKIE
+    from cxloop.services.access import sign_in
+
+    home = edge.client.app.state.runtime.settings.home  # type: ignore[attr-defined]
+    ws = Workspace.open(home)
+    try:
+        opened = sign_in(ws, edge.keys["viewer"], 1.0)
+        assert opened is not None
+    finally:
+        ws.close()
+    edge.client.cookies.set(COOKIE, opened[0])
+    page = edge.client.get("/customers/C-1")
+    edge.client.cookies.clear()
+    assert page.status_code == 200
+    for secret in SECRETS.values():
+        assert str(secret) not in page.text
+    assert "98765" not in page.text and "mail.example" not in page.text
+
+
+def test_a_control_character_in_a_path_or_query_is_refused_not_a_500(edge: Edge) -> None:
+    for path in (
+        "/api/v1/customers/a%00b/timeline",
+        "/api/v1/cases/a%00b",
+        "/api/v1/promises?customer_id=a%00b",
+        "/api/v1/customers/%1b%5b31m/timeline",
+        "/customers/a%00b",
+    ):
+        r = edge.get(path, "admin")
+        assert r.status_code == 400, (path, r.text)
+        assert r.json()["error"]["code"] == "bad_input"
+
+
+def test_an_oversized_body_is_refused_with_413_for_every_role(edge: Edge) -> None:
+    big = b"[" + b'{"customer_id": "x"},' * 60_000 + b"{}]"
+    r = edge.client.post(
+        "/api/v1/events",
+        content=big,
+        headers={"X-API-Key": edge.keys["admin"], "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        for _ in range(80):
+            yield b" " * 20_000
+
+    r = edge.client.post(
+        "/api/v1/events",
+        content=chunks(),
+        headers={"X-API-Key": edge.keys["admin"], "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413, r.text
+
+
+def test_405_says_what_is_allowed_and_answers_carry_security_headers(edge: Edge) -> None:
+    r = edge.client.delete("/api/v1/me", headers={"X-API-Key": edge.keys["admin"]})
+    assert r.status_code == 405 and r.headers["allow"] == "GET"
+    assert r.json()["error"]["code"] == "method_not_allowed"
+    for path in ("/api/v1/me", "/health", "/login", "/api/v1/nope"):
+        h = edge.get(path, "agent").headers
+        assert h["x-content-type-options"] == "nosniff", path
+        assert h["x-frame-options"] == "DENY" and "referrer-policy" in h
+        assert h["cache-control"] == "no-store", path
+
+
+@pytest.mark.parametrize(
+    ("key", "personal"),
+    [
+        ("phone_number", True),
+        ("tel", True),
+        ("contact", True),
+        ("customer_zip_code_prefix", True),
+        ("billing_address", True),
+        ("cpf", True),
+        ("mobileNumber", True),
+        ("date_of_birth", True),
+        ("taxNumber", True),
+        ("passport_no", True),
+        ("shipping-street", True),
+        ("email_verified", False),
+        ("phone_type", False),
+        ("contact_reason", False),
+        ("customer_id", False),
+        ("days_to_ship", False),
+        ("first_contact_resolution", False),
+        ("product_name", False),
+        ("seller_city", False),
+    ],
+)
+def test_keys_are_personal_by_meaning(key: str, personal: bool) -> None:
+    assert personal_key(key) is personal
+
+
+def test_bare_name_and_city_are_personal_inside_a_record_only() -> None:
+    assert mask({"name": "outreach detector", "city": "x"}) == {
+        "name": "outreach detector",
+        "city": "x",
+    }
+    assert mask({"attrs": {"name": "Joana", "city": "Campinas"}}) == {
+        "attrs": {"name": MASK, "city": MASK}
+    }
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+        max_leaves=20,
+    )
+)
+def test_masking_is_total_and_idempotent(value: Any) -> None:
+    once = mask({"attrs": value, "text": value})
+    assert mask(once) == once
