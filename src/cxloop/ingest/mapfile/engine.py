@@ -10,6 +10,7 @@ the shared staging (stable ids, content hashes).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -35,7 +36,25 @@ class FileMapping:
         self.spec = spec
         self.name = spec.name
         self.description = spec.description
+        self._text = text
         self.fingerprint = hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def with_params(self, values: dict[str, str]) -> FileMapping:
+        """The same mapping with parameters set (``--param NAME=VALUE``)."""
+        unknown = sorted(set(values) - set(self.spec.params))
+        if unknown:
+            from cxloop.ingest.mapfile.spec import MappingFileError
+
+            known = ", ".join(self.spec.params) or "none"
+            raise MappingFileError(
+                self.spec.file, "params", f"no parameter {unknown[0]!r} (declared: {known})"
+            )
+        spec = replace(self.spec, params={**self.spec.params, **values})
+        out = FileMapping(spec, self._text)
+        out.fingerprint = hashlib.sha256(
+            (self._text + repr(sorted(values.items()))).encode()
+        ).hexdigest()[:16]
+        return out
 
     @classmethod
     def from_file(cls, path: Path, name: str | None = None) -> FileMapping:
@@ -113,6 +132,7 @@ class FileMapping:
                 columns[event.input],
                 event.alias if event.each else None,
                 {k: columns[lk.input] for k, lk in self.spec.lookups.items()},
+                params=self.spec.params,
             )
             table = f"_ev{n}"
             select, checks = event_select(self.spec, event, scope, index), []

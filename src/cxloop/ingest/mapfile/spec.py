@@ -133,6 +133,7 @@ class MapSpec:
     inputs: dict[str, InputSpec]
     lookups: dict[str, Lookup]
     events: tuple[EventSpec, ...]
+    params: dict[str, str | None] = field(default_factory=dict)  # None: must be given
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -151,7 +152,7 @@ def load_spec(path: Path, name: str | None = None) -> MapSpec:
 
 def parse_spec(data: dict[str, Any], file: str, default_name: str) -> MapSpec:
     p = _Parser(file)
-    p.keys(data, "", {"name", "description", "input", "inputs", "lookup", "events"})
+    p.keys(data, "", {"name", "description", "input", "inputs", "lookup", "events", "params"})
     name = p.text(data.get("name", default_name), "name")
     description = p.text(data.get("description", ""), "description")
     inputs = p.inputs(data)
@@ -162,7 +163,10 @@ def parse_spec(data: dict[str, Any], file: str, default_name: str) -> MapSpec:
     if not isinstance(events, list) or not events:
         raise MappingFileError(file, "events", "missing: declare at least one [[events]] table")
     specs = tuple(p.event(i, e, inputs, lookups) for i, e in enumerate(events))
-    return MapSpec(file, name, description, inputs, lookups, specs, data)
+    params: dict[str, str | None] = {}
+    for k, v in p.table(data.get("params", {}), "params").items():
+        params[k] = None if v == "" else p.text(v, f"params.{k}")
+    return MapSpec(file, name, description, inputs, lookups, specs, params, data)
 
 
 class _Parser:
@@ -363,11 +367,12 @@ class _Parser:
                 raise self.fail(f"{key}.{k}", "only for times (ts, due_at)")
         if "format" in t:
             fmt = self.text(t["format"], f"{key}.format")
-            if fmt not in ("iso", "epoch", "epoch_ms") and "%" not in fmt:
+            snowflake = fmt == "snowflake" or re.fullmatch(r"snowflake:[0-9]+", fmt)
+            if fmt not in ("iso", "epoch", "epoch_ms") and "%" not in fmt and not snowflake:
                 raise self.fail(
                     f"{key}.format",
-                    f"{fmt!r} is not iso, epoch, epoch_ms or a strftime format such as "
-                    "'%d/%m/%Y %H:%M'",
+                    f"{fmt!r} is not iso, epoch, epoch_ms, snowflake or a strftime format "
+                    "such as '%d/%m/%Y %H:%M'",
                 )
             opts["format"] = fmt
         if "zone" in t:

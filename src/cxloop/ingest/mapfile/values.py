@@ -14,7 +14,10 @@ from cxloop.ingest.mapfile.spec import MappingFileError, Value
 from cxloop.ingest.staging import lit, q
 
 OFFSET = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+#: Twitter's snowflake ids count milliseconds from this instant (2010-11-04T01:42:54.657Z)
+TWITTER_EPOCH_MS = 1288834974657
 FORMAT_HINTS = {
+    "snowflake": "a snowflake id (milliseconds since its epoch in the top bits)",
     "iso": "ISO 8601, e.g. 2026-05-01T14:30:00Z",
     "epoch": "seconds since 1970-01-01 UTC",
     "epoch_ms": "milliseconds since 1970-01-01 UTC",
@@ -37,12 +40,23 @@ class Scope:
     lookups: dict[str, list[str]] = field(default_factory=dict)
     used_lookups: list[str] = field(default_factory=list)
     used_columns: set[str] = field(default_factory=set)
+    params: dict[str, str | None] = field(default_factory=dict)
 
     def ref(self, ref: str, key: str) -> str:
         """SQL for a reference, as trimmed text (NULL when empty)."""
         return text(self.raw(ref, key))
 
     def raw(self, ref: str, key: str) -> str:
+        if ref.startswith("params."):
+            name = ref.removeprefix("params.")
+            if name not in self.params:
+                raise MappingFileError(self.file, key, f"no parameter {name!r} in [params]")
+            value = self.params[name]
+            if value is None:
+                raise MappingFileError(
+                    self.file, f"params.{name}", f"has no value: give one with --param {name}=..."
+                )
+            return lit(value)
         if self.alias is not None:
             if ref == self.alias:
                 return "json_extract_string(r._el, '$')"
@@ -146,6 +160,11 @@ def time_sql(v: Value, raw: str, scope: Scope) -> str:
     if fmt in ("epoch", "epoch_ms"):
         scale = " / 1000.0" if fmt == "epoch_ms" else ""
         out = f"CAST(to_timestamp(try_cast({raw} AS DOUBLE){scale}) AS TIMESTAMP)"
+        out = _end_of_day(out) if v.end_of_day else out
+    elif fmt.startswith("snowflake"):
+        epoch = int(fmt.partition(":")[2] or TWITTER_EPOCH_MS)
+        ms = f"((try_cast({raw} AS BIGINT) >> 22) + {epoch})"
+        out = f"CAST(to_timestamp({ms} / 1000.0) AS TIMESTAMP)"
         out = _end_of_day(out) if v.end_of_day else out
     elif fmt == "iso":
         aware = f"CAST(try_cast({raw} AS TIMESTAMPTZ) AS TIMESTAMP)"
