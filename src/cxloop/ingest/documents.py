@@ -83,7 +83,9 @@ def _records(doc: object, path: Path, records: str | None) -> list[object]:
         return node
     if isinstance(node, dict):
         return [node]
-    raise InputError(f"{path}: expected a JSON array or object of records, got {type(node).__name__}")
+    raise InputError(
+        f"{path}: expected a JSON array or object of records, got {type(node).__name__}"
+    )
 
 
 def read_json_document(
@@ -162,7 +164,8 @@ def read_csv_dialect(
             json.dumps({"line": text}),
         )
         for line, column, kind, text, message in con.execute(
-            f"SELECT line, column_name, error_type, csv_line, error_message FROM {rej} ORDER BY line"
+            "SELECT line, column_name, error_type, csv_line, error_message "
+            f"FROM {rej} ORDER BY line"
         ).fetchall()
     ]
     con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {scan}")

@@ -45,12 +45,17 @@ def normalise_sql(sql: str) -> str:
 
 
 def vocabulary_checks(
-    dept: str = "department", channel: str = "channel", field_dept: str = "department",
+    dept: str = "department",
+    channel: str = "channel",
+    field_dept: str = "department",
     field_channel: str = "channel",
 ) -> list[Check]:
     """Row checks for a refusing vocabulary (no check at all in accept mode)."""
     checks = []
-    for name, col, field in (("departments", dept, field_dept), ("channels", channel, field_channel)):
+    for name, col, field in (
+        ("departments", dept, field_dept),
+        ("channels", channel, field_channel),
+    ):
         known = f"getvariable('cx_{name}')"
         singular = name[:-1]
         checks.append(

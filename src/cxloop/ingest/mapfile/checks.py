@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_TYPES
-from cxloop.ingest.mapfile.spec import Condition, EventSpec, MapSpec, MappingFileError, Value
+from cxloop.ingest.mapfile.spec import Condition, EventSpec, MappingFileError, MapSpec, Value
 from cxloop.ingest.mapfile.values import (
     Scope,
     format_hint,
@@ -158,7 +158,10 @@ def event_checks(
     f, checks = event.fields, []
     for name in ("customer_id", "event_type", "ts"):
         col = f"{name}_raw" if name == "ts" else name
-        checks.append(Check(label(f[name]), f"{col} IS NULL", _where(event, "'is empty (required)'")))
+        failed = f"{col} IS NULL"
+        if name == "event_type" and f[name].map is not None and f[name].default is None:
+            failed += " AND NOT coalesce(_miss_event_type, false)"  # told once, as a map miss
+        checks.append(Check(label(f[name]), failed, _where(event, "'is empty (required)'")))
     for name in ("event_type", "department", "channel"):
         if name in f and f[name].map is not None and f[name].default is None:
             keys = ", ".join(f[name].map)
@@ -166,8 +169,11 @@ def event_checks(
                 Check(
                     label(f[name]),
                     f"_miss_{name}",
-                    _where(event, f"'value ' || _src_{name} || ' is not in the map of "
-                    f"{event.key}.{name} (mapped: ' || {lit(keys)} || ')'"),
+                    _where(
+                        event,
+                        f"'value ' || _src_{name} || ' is not in the map of "
+                        f"{event.key}.{name} (mapped: ' || {lit(keys)} || ')'",
+                    ),
                     f"_src_{name}",
                 )
             )
@@ -176,8 +182,11 @@ def event_checks(
         Check(
             label(f["event_type"]),
             f"event_type NOT IN ({types})",
-            _where(event, f"'unknown event type ' || event_type || ' (expected one of: ' || "
-            f"{lit(', '.join(sorted(EVENT_TYPES)))} || ')'"),
+            _where(
+                event,
+                f"'unknown event type ' || event_type || ' (expected one of: ' || "
+                f"{lit(', '.join(sorted(EVENT_TYPES)))} || ')'",
+            ),
             "event_type",
         )
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -21,10 +22,12 @@ from cxloop.ingest.documents import SUFFIX_FORMATS, read_any
 from cxloop.ingest.mapfile.checks import event_checks, event_select
 from cxloop.ingest.mapfile.spec import InputSpec, MapSpec, load_spec, parse_spec
 from cxloop.ingest.mapfile.values import Scope
-from cxloop.ingest.mappings.base import Staged
 from cxloop.ingest.readers import RawTable, release
 from cxloop.ingest.staging import finish_staging, lit, q, record_json, split_bad_rows
 from cxloop.store.state import Problem
+
+if TYPE_CHECKING:  # mappings/ imports this module: no import of it at load time
+    from cxloop.ingest.mappings.base import Staged
 
 __all__ = ["DEFAULT_DEPARTMENT", "FileMapping"]
 
@@ -102,7 +105,9 @@ class FileMapping:
         return sorted(
             p
             for p in path.iterdir()
-            if p.is_file() and (SUFFIX_FORMATS.get(p.suffix.lower()) or "") == (spec.format or SUFFIX_FORMATS.get(p.suffix.lower()))
+            if p.is_file()
+            and (SUFFIX_FORMATS.get(p.suffix.lower()) or "")
+            == (spec.format or SUFFIX_FORMATS.get(p.suffix.lower()))
         )
 
     def inputs(self, path: Path) -> list[Path]:
@@ -111,6 +116,8 @@ class FileMapping:
     # -- staging ---------------------------------------------------------------
 
     def stage(self, con: duckdb.DuckDBPyConnection, path: Path, staged: str) -> Staged:
+        from cxloop.ingest.mappings.base import Staged
+
         raws: list[RawTable] = []
         problems: list[Problem] = []
         columns: dict[str, list[str]] = {}
@@ -185,7 +192,9 @@ class FileMapping:
             f"SELECT {lit(r.file)} AS _file, _row, {record_json(r.columns)} AS _record "
             f"FROM {r.name} r"
             for r in raws
-        ] or ["SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row, NULL::JSON AS _record WHERE false"]
+        ] or [
+            "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row, NULL::JSON AS _record WHERE false"
+        ]
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS " + " UNION ALL ".join(selects))
 
 

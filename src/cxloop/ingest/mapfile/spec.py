@@ -180,7 +180,9 @@ class _Parser:
         for k in table:
             if k not in allowed:
                 where = f"{key}.{k}" if key else k
-                raise self.fail(where, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+                raise self.fail(
+                    where, f"unknown key (expected one of: {', '.join(sorted(allowed))})"
+                )
 
     def table(self, value: object, key: str) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -199,7 +201,9 @@ class _Parser:
 
     def inputs(self, data: dict[str, Any]) -> dict[str, InputSpec]:
         if "input" in data and "inputs" in data:
-            raise self.fail("inputs", "declare either [input] (one file) or [inputs.NAME], not both")
+            raise self.fail(
+                "inputs", "declare either [input] (one file) or [inputs.NAME], not both"
+            )
         if "inputs" in data:
             tables = self.table(data["inputs"], "inputs")
             if not tables:
@@ -249,7 +253,9 @@ class _Parser:
                 raise self.fail(f"{key}.{k}", "missing")
         src = self.text(t["input"], f"{key}.input")
         if src not in inputs:
-            raise self.fail(f"{key}.input", f"no input named {src!r} (declared: {', '.join(inputs)})")
+            raise self.fail(
+                f"{key}.input", f"no input named {src!r} (declared: {', '.join(inputs)})"
+            )
         if name in inputs:
             raise self.fail(key, "a lookup cannot have the name of an input")
         return Lookup(
@@ -269,10 +275,14 @@ class _Parser:
         self.keys(t, key, allowed)
         for req in REQUIRED:
             if req not in t:
-                raise self.fail(f"{key}.{req}", "missing (every event needs customer_id, event_type, ts)")
+                raise self.fail(
+                    f"{key}.{req}", "missing (every event needs customer_id, event_type, ts)"
+                )
         src = self.text(t.get("input", next(iter(inputs))), f"{key}.input")
         if src not in inputs:
-            raise self.fail(f"{key}.input", f"no input named {src!r} (declared: {', '.join(inputs)})")
+            raise self.fail(
+                f"{key}.input", f"no input named {src!r} (declared: {', '.join(inputs)})"
+            )
         fields = {c: self.value(t[c], f"{key}.{c}", c) for c in CANONICAL if c in t}
         attrs_t = self.table(t.get("attrs", {}), f"{key}.attrs")
         attrs = {k: self.value(v, f"{key}.attrs.{k}", "attr") for k, v in attrs_t.items()}

@@ -80,13 +80,14 @@ class Scope:
         self.used_columns.add(col)
         c = f"r.{q(col)}"
         return (
-            f"CASE WHEN json_valid({c}) THEN "
-            f"json_extract({c}, {lit(_json_path(path) + '[*]')}) END"
+            f"CASE WHEN json_valid({c}) THEN json_extract({c}, {lit(_json_path(path) + '[*]')}) END"
         )
 
     def missing(self, ref: str, key: str, columns: list[str]) -> MappingFileError:
         shown = ", ".join(columns[:30]) + (" …" if len(columns) > 30 else "")
-        return MappingFileError(self.file, key, f"no column {ref!r} in {self.data} (columns: {shown})")
+        return MappingFileError(
+            self.file, key, f"no column {ref!r} in {self.data} (columns: {shown})"
+        )
 
 
 def _json_path(rest: str) -> str:
@@ -114,7 +115,9 @@ def _column_or_path(
     sql = f"{alias}.{q(col)}"
     if not path:
         return sql
-    return f"CASE WHEN json_valid({sql}) THEN json_extract_string({sql}, {lit(_json_path(path))}) END"
+    return (
+        f"CASE WHEN json_valid({sql}) THEN json_extract_string({sql}, {lit(_json_path(path))}) END"
+    )
 
 
 def source_sql(v: Value, scope: Scope) -> str:
