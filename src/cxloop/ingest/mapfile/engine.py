@@ -140,6 +140,7 @@ class FileMapping:
                 event.alias if event.each else None,
                 {k: columns[lk.input] for k, lk in self.spec.lookups.items()},
                 params=self.spec.params,
+                sparse=self._sparse(event.input),
             )
             table = f"_ev{n}"
             select, checks = event_select(self.spec, event, scope, index), []
@@ -150,6 +151,8 @@ class FileMapping:
             )
             parts.append(table)
             bad.append(f"SELECT _file, _row FROM {table}_bad")
+        if self.spec.unmatched == "quarantine":
+            problems += self._unmatched(con, index, bad)
         cols = "event_id, customer_id, event_type, ts, department, channel, ref, amount, "
         cols += "due_at, attrs, _file, _row"
         con.execute(
@@ -161,6 +164,40 @@ class FileMapping:
             release(con, raw)
         finish_staging(con, "_fm_events", "_fm_bad", staged, self.name)
         return Staged(staged, sum(r.rows for r in raws), sorted(problems, key=_order))
+
+    def _sparse(self, event_input: str) -> set[str]:
+        """Scopes ("" the event's input, else a lookup) read from JSON records."""
+        inputs = self.spec.inputs
+
+        def is_json(name: str) -> bool:
+            return inputs[name].format in ("json", "jsonl") or (
+                (inputs[name].file or "").endswith((".json", ".jsonl", ".ndjson"))
+            )
+
+        out = {k for k, lk in self.spec.lookups.items() if is_json(lk.input)}
+        return out | ({""} if is_json(event_input) else set())
+
+    def _unmatched(
+        self, con: duckdb.DuckDBPyConnection, index: dict[str, int], bad: list[str]
+    ) -> list[Problem]:
+        """Rows of an events' input that no [[events]] table took (nor quarantined)."""
+        problems: list[Problem] = []
+        for name, i in index.items():
+            tables = [f"_ev{n}" for n, e in enumerate(self.spec.events) if e.input == name]
+            if not tables:
+                continue  # an input read for lookups only
+            taken = " UNION ".join([*(f"SELECT _file, _row FROM {t}" for t in tables), *bad])
+            rows = con.execute(f"""
+                SELECT r._file, r._row, CAST(r._record AS VARCHAR) FROM _rec{i} r
+                WHERE NOT EXISTS (SELECT 1 FROM ({taken}) t
+                                  WHERE t._file = r._file AND t._row = r._row)
+                ORDER BY 1, 2""").fetchall()
+            reason = (
+                "matched no [[events]] table (see their when conditions; set "
+                'unmatched = "skip" in the mapping to pass over such rows)'
+            )
+            problems += [Problem(f, int(r), "(row)", reason, None, rec) for f, r, rec in rows]
+        return problems
 
     def _read(self, con: duckdb.DuckDBPyConnection, file: Path, spec: InputSpec) -> RawTable:
         d = spec.csv

@@ -134,6 +134,7 @@ class MapSpec:
     lookups: dict[str, Lookup]
     events: tuple[EventSpec, ...]
     params: dict[str, str | None] = field(default_factory=dict)  # None: must be given
+    unmatched: str = "quarantine"  # a row no [[events]] table takes: quarantine or skip
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -152,7 +153,11 @@ def load_spec(path: Path, name: str | None = None) -> MapSpec:
 
 def parse_spec(data: dict[str, Any], file: str, default_name: str) -> MapSpec:
     p = _Parser(file)
-    p.keys(data, "", {"name", "description", "input", "inputs", "lookup", "events", "params"})
+    p.keys(
+        data,
+        "",
+        {"name", "description", "input", "inputs", "lookup", "events", "params", "unmatched"},
+    )
     name = p.text(data.get("name", default_name), "name")
     description = p.text(data.get("description", ""), "description")
     inputs = p.inputs(data)
@@ -166,7 +171,10 @@ def parse_spec(data: dict[str, Any], file: str, default_name: str) -> MapSpec:
     params: dict[str, str | None] = {}
     for k, v in p.table(data.get("params", {}), "params").items():
         params[k] = None if v == "" else p.text(v, f"params.{k}")
-    return MapSpec(file, name, description, inputs, lookups, specs, params, data)
+    unmatched = p.text(data.get("unmatched", "quarantine"), "unmatched")
+    if unmatched not in ("quarantine", "skip"):
+        raise MappingFileError(file, "unmatched", f"{unmatched!r} is not quarantine or skip")
+    return MapSpec(file, name, description, inputs, lookups, specs, params, unmatched, data)
 
 
 class _Parser:

@@ -41,6 +41,8 @@ class Scope:
     used_lookups: list[str] = field(default_factory=list)
     used_columns: set[str] = field(default_factory=set)
     params: dict[str, str | None] = field(default_factory=dict)
+    #: inputs of JSON records, whose keys are optional: a key no record has is empty
+    sparse: set[str] = field(default_factory=set)
 
     def ref(self, ref: str, key: str) -> str:
         """SQL for a reference, as trimmed text (NULL when empty)."""
@@ -71,6 +73,9 @@ class Scope:
                 self.used_lookups.append(head)
             return _column_or_path(f"lk_{head}", rest, self.lookups[head], self, key, head)
         return _column_or_path("r", ref, self.columns, self, key, None)
+
+    def absent(self, lookup: str | None) -> bool:
+        return (lookup or "") in self.sparse
 
     def json_array(self, ref: str, key: str) -> str:
         """SQL for the list of elements of the JSON array at ``ref`` (NULL when not JSON)."""
@@ -108,6 +113,8 @@ def _column_or_path(
     alias: str, ref: str, columns: list[str], scope: Scope, key: str, lookup: str | None
 ) -> str:
     col, path = _split(ref, columns)
+    if col is None and scope.absent(lookup):
+        return "NULL::VARCHAR"
     if col is None:
         raise scope.missing(f"{lookup}.{ref}" if lookup else ref, key, columns)
     if lookup is None:
