@@ -18,6 +18,7 @@ from cxloop.cli.render import Format, emit_json, make_console, table
 from cxloop.errors import InputError
 from cxloop.ingest.mapfile.engine import FileMapping
 from cxloop.ingest.mappings import BUILTIN_FILES, MAPPINGS
+from cxloop.ingest.vocabulary import Vocabulary
 from cxloop.services.ingest import resolve_mapping
 from cxloop.settings import Settings
 
@@ -122,8 +123,6 @@ def check(
 
 def _try(mapping: FileMapping, sample: Path) -> dict[str, object]:
     """Map ``sample`` in a scratch DuckDB (nothing is loaded)."""
-    from cxloop.services.ingest import Vocabulary
-
     settings = Settings.from_env()
     if not sample.exists():
         raise InputError(f"{sample}: no such file or directory")

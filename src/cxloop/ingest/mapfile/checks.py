@@ -163,8 +163,9 @@ def event_checks(
             failed += " AND NOT coalesce(_miss_event_type, false)"  # told once, as a map miss
         checks.append(Check(label(f[name]), failed, _where(event, "'is empty (required)'")))
     for name in ("event_type", "department", "channel"):
-        if name in f and f[name].map is not None and f[name].default is None:
-            keys = ", ".join(f[name].map)
+        mapped = f[name].map if name in f else None
+        if mapped is not None and f[name].default is None:
+            keys = ", ".join(mapped)
             checks.append(
                 Check(
                     label(f[name]),

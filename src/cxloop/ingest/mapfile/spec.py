@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cxloop.errors import ConfigError
 
-CANONICAL = ("event_id", "customer_id", "event_type", "ts", "department", "channel", "ref")
-CANONICAL += ("amount", "due_at")
+CANONICAL: tuple[str, ...] = ("event_id", "customer_id", "event_type", "ts", "department")
+CANONICAL += ("channel", "ref", "amount", "due_at")
 REQUIRED = ("customer_id", "event_type", "ts")
 FORMATS = ("csv", "json", "jsonl", "parquet")
 TYPES = ("text", "number", "integer", "boolean", "json", "time")
