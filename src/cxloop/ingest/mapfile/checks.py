@@ -77,6 +77,9 @@ def _attrs(event: EventSpec, scope: Scope) -> list[str]:
         raw = mapped_sql(v, scope)[0]
         typed = typed_sql(v, raw, scope)
         out += [f"{raw} AS _a{j}_raw", f"{typed} AS _a{j}"]
+        miss = mapped_sql(v, scope)[1]
+        if miss:
+            out += [f"{miss} AS _amiss{j}", f"{source_sql(v, scope)} AS _asrc{j}"]
         pairs.append(f"{lit(k)}, {typed}")
     if event.attrs_rest:
         taken = set(scope.used_columns)
@@ -87,8 +90,8 @@ def _attrs(event: EventSpec, scope: Scope) -> list[str]:
     return [f"{obj} AS attrs", *out]
 
 
-def _joins(spec: MapSpec, scope: Scope, index: dict[str, int], key: str) -> str:
-    """LEFT JOINs for the lookups used, each after the lookups its match needs."""
+def _joins(spec: MapSpec, scope: Scope, index: dict[str, int]) -> str:
+    """LEFT JOINs for the lookups used, each after the lookup its match reads (if any)."""
     done: list[str] = []
     joins: list[str] = []
 
@@ -96,20 +99,14 @@ def _joins(spec: MapSpec, scope: Scope, index: dict[str, int], key: str) -> str:
         if name in done:
             return
         lk = spec.lookups[name]
-        before = list(scope.used_lookups)
+        head = lk.match.partition(".")[0]
+        if head in spec.lookups and head != name:
+            visit(head)
         match = scope.ref(lk.match, f"lookup.{name}.match")
-        for dep in scope.used_lookups:
-            if dep not in before and dep != name:
-                visit(dep)
-        cols = scope.lookups[name]
-        if lk.key not in cols:
-            raise scope.missing(lk.key, f"lookup.{name}.key", cols)
-        k = f"nullif(trim({q(lk.key)}), '')"
         done.append(name)
         joins.append(
-            f"LEFT JOIN (SELECT * EXCLUDE (_n) FROM (SELECT *, {k} AS _k, row_number() OVER "
-            f"(PARTITION BY {k} ORDER BY _file, _row) AS _n FROM _in{index[lk.input]}) "
-            f"WHERE _n = 1) lk_{name} ON lk_{name}._k = {match}"
+            f"LEFT JOIN {lookup_source(spec, scope, index, name)} lk_{name} "
+            f"ON lk_{name}._k = {match}"
         )
 
     i = 0
@@ -117,6 +114,29 @@ def _joins(spec: MapSpec, scope: Scope, index: dict[str, int], key: str) -> str:
         visit(scope.used_lookups[i])
         i += 1
     return " ".join(joins)
+
+
+def lookup_source(spec: MapSpec, scope: Scope, index: dict[str, int], name: str) -> str:
+    """The rows a lookup matches: the first row per key, or one row of aggregates per key."""
+    lk = spec.lookups[name]
+    if lk.aggregate:
+        return f"_agg_{name}"
+    cols = scope.lookups[name]
+    if lk.key not in cols:
+        raise scope.missing(lk.key, f"lookup.{name}.key", cols)
+    rows = f"_in{index[lk.input]}"
+    skipped = scope.quarantined.get(lk.input, [])
+    if lk.loaded_only and skipped:
+        bad = " UNION ".join(f"SELECT _file, _row FROM {t}" for t in skipped)
+        rows = (
+            f"(SELECT * FROM {rows} x WHERE NOT EXISTS (SELECT 1 FROM ({bad}) b "
+            "WHERE b._file = x._file AND b._row = x._row))"
+        )
+    k = f"nullif(trim({q(lk.key)}), '')"
+    return (
+        f"(SELECT * EXCLUDE (_n) FROM (SELECT *, {k} AS _k, row_number() OVER "
+        f"(PARTITION BY {k} ORDER BY _file, _row) AS _n FROM {rows}) WHERE _n = 1)"
+    )
 
 
 def event_select(spec: MapSpec, event: EventSpec, scope: Scope, index: dict[str, int]) -> str:
@@ -131,13 +151,18 @@ def event_select(spec: MapSpec, event: EventSpec, scope: Scope, index: dict[str,
         src = f"(SELECT *, NULL::JSON AS _el, NULL::BIGINT AS _i FROM {base})"
     cols = _fields(event, scope) + _attrs(event, scope)
     where = " AND ".join(_condition(c, scope, f"{event.key}.when") for c in event.when) or "true"
+    reqs = [
+        f"coalesce({_condition(r.when, scope, event.key) if r.when else 'true'}, false) AND NOT "
+        f"coalesce({_condition(r.condition, scope, event.key)}, false) AS _req{j}"
+        for j, r in enumerate(event.require)
+    ]
+    joins = _joins(spec, scope, index)  # may add the lookups that matches read
     lookups = []
     for name in list(scope.used_lookups):
         lk = spec.lookups[name]
         match = scope.ref(lk.match, f"lookup.{name}.match")
         lookups += [f"{match} AS _lk_{name}_match", f"lk_{name}._k IS NOT NULL AS _lk_{name}_found"]
-    joins = _joins(spec, scope, index, event.key)
-    inner = ", ".join([*cols, *lookups, "r._file AS _file", "r._row AS _row", "r._i AS _i"])
+    inner = ", ".join([*cols, *lookups, *reqs, "r._file AS _file", "r._row AS _row", "r._i AS _i"])
     return f"""
         SELECT * EXCLUDE (event_type_given, department_given, channel_given),
                coalesce(department_given, {_default_department()}) AS department
@@ -224,6 +249,23 @@ def event_checks(
                     f"_a{j}_raw",
                 )
             )
+    for j, (k, v) in enumerate(event.attrs.items()):
+        if v.map is not None and v.default is None:
+            checks.append(
+                Check(
+                    label(v),
+                    f"_amiss{j}",
+                    _where(
+                        event,
+                        f"'value ' || _asrc{j} || "
+                        f"{lit(f' is not in the map of {event.key}.attrs.{k} (mapped: ')} || "
+                        f"{lit(', '.join(v.map) + ')')}",
+                    ),
+                    f"_asrc{j}",
+                )
+            )
+    for j, r in enumerate(event.require):
+        checks.append(Check(r.condition.ref, f"_req{j}", _where(event, lit(r.reason))))
     for name in scope.used_lookups:
         lk = spec.lookups[name]
         if lk.required:

@@ -19,6 +19,7 @@ import duckdb
 from cxloop.domain.events import DEFAULT_DEPARTMENT
 from cxloop.errors import MappingError
 from cxloop.ingest.documents import SUFFIX_FORMATS, read_any
+from cxloop.ingest.mapfile.aggregates import build_aggregate
 from cxloop.ingest.mapfile.checks import event_checks, event_select
 from cxloop.ingest.mapfile.spec import InputSpec, MapSpec, load_spec, parse_spec
 from cxloop.ingest.mapfile.values import Scope
@@ -131,17 +132,30 @@ class FileMapping:
             self._records(con, f"_rec{i}", read)
             data_files[name] = ", ".join(r.file for r in read) or (spec.file or name)
         index = {name: i for i, name in enumerate(self.spec.inputs)}
+        lookups = {
+            k: list(lk.aggregate) if lk.aggregate else columns[lk.input]
+            for k, lk in self.spec.lookups.items()
+        }
+
+        def scope_of(src: str, alias: str | None = None) -> Scope:
+            return Scope(
+                self.spec.file,
+                data_files[src],
+                columns[src],
+                alias,
+                lookups,
+                params=self.spec.params,
+                sparse=self._sparse(src),
+                quarantined=quarantined,
+            )
+
+        quarantined: dict[str, list[str]] = {}
+        for name, lk in self.spec.lookups.items():
+            if lk.aggregate:
+                problems += build_aggregate(con, self.spec, name, scope_of(lk.input), index)
         parts, bad = [], []
         for n, event in enumerate(self.spec.events):
-            scope = Scope(
-                self.spec.file,
-                data_files[event.input],
-                columns[event.input],
-                event.alias if event.each else None,
-                {k: columns[lk.input] for k, lk in self.spec.lookups.items()},
-                params=self.spec.params,
-                sparse=self._sparse(event.input),
-            )
+            scope = scope_of(event.input, event.alias if event.each else None)
             table = f"_ev{n}"
             select, checks = event_select(self.spec, event, scope, index), []
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
@@ -151,6 +165,7 @@ class FileMapping:
             )
             parts.append(table)
             bad.append(f"SELECT _file, _row FROM {table}_bad")
+            quarantined.setdefault(event.input, []).append(f"{table}_bad")
         if self.spec.unmatched == "quarantine":
             problems += self._unmatched(con, index, bad)
         cols = "event_id, customer_id, event_type, ts, department, channel, ref, amount, "

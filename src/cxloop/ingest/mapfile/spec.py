@@ -37,7 +37,10 @@ VALUE_KEYS = {
     "lower",
     "pattern",
     "otherwise",
+    "upper",
+    "latest_of",
 }
+AGGREGATES = ("count", "sum", "min", "max", "list")
 CONDITION_OPS = ("equals", "not_equals", "in", "not_in", "present")
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
@@ -69,6 +72,8 @@ class Value:
     lower: bool = False
     pattern: str | None = None
     otherwise: Value | None = None  # used when this one is empty
+    upper: bool = False
+    latest: bool = False  # refs are times: the latest of them
 
     def columns(self) -> list[str]:
         parts = [r for _, r in self.template or () if r is not None]
@@ -110,6 +115,25 @@ class Lookup:
     key: str  # column of the looked-up input
     match: str  # reference on the event's row
     required: bool
+    loaded_only: bool = False  # rows quarantined by earlier [[events]] tables do not match
+    aggregate: dict[str, Aggregate] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One value per key over the looked-up rows: count, sum, min, max or list."""
+
+    fn: str
+    of: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A row check: where ``when`` holds, ``condition`` must hold, else ``reason``."""
+
+    condition: Condition
+    when: Condition | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -123,6 +147,7 @@ class EventSpec:
     fields: dict[str, Value]
     attrs: dict[str, Value]
     attrs_rest: bool
+    require: tuple[Requirement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,7 +280,7 @@ class _Parser:
     def lookup(self, name: str, value: object, inputs: dict[str, InputSpec]) -> Lookup:
         key = f"lookup.{name}"
         t = self.table(value, key)
-        self.keys(t, key, {"input", "key", "match", "required"})
+        self.keys(t, key, {"input", "key", "match", "required", "loaded_only", "aggregate"})
         for k in ("input", "key", "match"):
             if k not in t:
                 raise self.fail(f"{key}.{k}", "missing")
@@ -264,22 +289,49 @@ class _Parser:
             raise self.fail(
                 f"{key}.input", f"no input named {src!r} (declared: {', '.join(inputs)})"
             )
-        if name in inputs:
-            raise self.fail(key, "a lookup cannot have the name of an input")
         return Lookup(
             name,
             src,
             self.text(t["key"], f"{key}.key"),
             self.text(t["match"], f"{key}.match"),
             self.flag(t.get("required", False), f"{key}.required"),
+            self.flag(t.get("loaded_only", False), f"{key}.loaded_only"),
+            {
+                k: self.aggregate(v, f"{key}.aggregate.{k}")
+                for k, v in self.table(t.get("aggregate", {}), f"{key}.aggregate").items()
+            },
         )
+
+    def aggregate(self, value: object, key: str) -> Aggregate:
+        t = self.table(value, key)
+        self.keys(t, key, {"fn", "of"})
+        fn = self.text(t.get("fn", ""), f"{key}.fn")
+        if fn not in AGGREGATES:
+            raise self.fail(f"{key}.fn", f"{fn!r} is not one of {', '.join(AGGREGATES)}")
+        raw = t.get("of", [])
+        if fn != "count" and raw in ([], None):
+            raise self.fail(f"{key}.of", "missing: the value(s) to aggregate")
+        items = raw if isinstance(raw, list) else [raw]
+        if len(items) > 1 and fn != "sum":
+            raise self.fail(f"{key}.of", "several values only with fn = sum (added per row)")
+        of = tuple(self.value(v, f"{key}.of", "attr") for v in items)
+        return Aggregate(fn, of)
+
+    def requirement(self, value: object, key: str) -> Requirement:
+        t = self.table(value, key)
+        self.keys(t, key, {"column", "reason", "when", *CONDITION_OPS})
+        cond = self.condition({k: v for k, v in t.items() if k not in ("reason", "when")}, key)
+        when = self.condition(t["when"], f"{key}.when") if "when" in t else None
+        reason = self.text(t.get("reason", f"{cond.ref} fails {cond.op}"), f"{key}.reason")
+        return Requirement(cond, when, reason)
 
     def event(
         self, i: int, value: object, inputs: dict[str, InputSpec], lookups: dict[str, Lookup]
     ) -> EventSpec:
         key = f"events[{i}]"
         t = self.table(value, key)
-        allowed = {"name", "input", "each", "as", "when", "attrs", "attrs_rest", *CANONICAL}
+        allowed = {"name", "input", "each", "as", "when", "attrs", "attrs_rest", "require"}
+        allowed |= set(CANONICAL)
         self.keys(t, key, allowed)
         for req in REQUIRED:
             if req not in t:
@@ -310,6 +362,10 @@ class _Parser:
             fields,
             attrs,
             self.flag(t.get("attrs_rest", False), f"{key}.attrs_rest"),
+            tuple(
+                self.requirement(r, f"{key}.require[{j}]")
+                for j, r in enumerate(_as_list(t.get("require", [])))
+            ),
         )
 
     def condition(self, value: object, key: str) -> Condition:
@@ -338,9 +394,11 @@ class _Parser:
             return Value(key, const=str(raw).lower() if isinstance(raw, bool) else str(raw))
         t = self.table(raw, key)
         self.keys(t, key, VALUE_KEYS)
-        sources = [k for k in ("column", "template", "value", "first_of") if k in t]
+        sources = [k for k in ("column", "template", "value", "first_of", "latest_of") if k in t]
         if len(sources) != 1:
-            raise self.fail(key, "expected exactly one of column, template, value, first_of")
+            raise self.fail(
+                key, "expected exactly one of column, template, value, first_of, latest_of"
+            )
         base = self._source(t, sources[0], key)
         opts: dict[str, Any] = {}
         if "map" in t:
@@ -362,8 +420,9 @@ class _Parser:
             if dec not in (".", ","):
                 raise self.fail(f"{key}.decimal", "expected '.' or ','")
             opts["decimal"] = dec
-        if "lower" in t:
-            opts["lower"] = self.flag(t["lower"], f"{key}.lower")
+        for k in ("lower", "upper"):
+            if k in t:
+                opts[k] = self.flag(t[k], f"{key}.{k}")
         if "pattern" in t:
             pattern = self.text(t["pattern"], f"{key}.pattern")
             try:
@@ -417,8 +476,9 @@ class _Parser:
         if kind == "template":
             return self._template(self.text(arg, f"{key}.template"), f"{key}.template")
         if not isinstance(arg, list) or not arg:
-            raise self.fail(f"{key}.first_of", "expected a non-empty list of columns")
-        return Value(key, refs=tuple(self.text(a, f"{key}.first_of") for a in arg))
+            raise self.fail(f"{key}.{kind}", "expected a non-empty list of columns")
+        refs = tuple(self.text(a, f"{key}.{kind}") for a in arg)
+        return Value(key, refs=refs, latest=kind == "latest_of")
 
     def _template_or_const(self, raw: str, key: str) -> Value:
         if "{" in raw or "}" in raw:
@@ -447,6 +507,10 @@ class _Parser:
         if len(parts) == 2 and parts[0][0] == "" and parts[1][0] == "":
             return Value(key, refs=(str(parts[0][1]),))  # "{col}" is the column itself
         return Value(key, template=tuple(parts))
+
+
+def _as_list(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
 
 
 def _kind(value: object) -> str:

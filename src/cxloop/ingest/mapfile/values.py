@@ -8,7 +8,7 @@ or a JSON path into a column (``dialogHeader.company``, ``dialogContent[0].clien
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cxloop.ingest.mapfile.spec import MappingFileError, Value
 from cxloop.ingest.staging import lit, q
@@ -43,6 +43,8 @@ class Scope:
     params: dict[str, str | None] = field(default_factory=dict)
     #: inputs of JSON records, whose keys are optional: a key no record has is empty
     sparse: set[str] = field(default_factory=set)
+    #: per input, the bad-row tables of the [[events]] tables built so far (loaded_only)
+    quarantined: dict[str, list[str]] = field(default_factory=dict)
 
     def ref(self, ref: str, key: str) -> str:
         """SQL for a reference, as trimmed text (NULL when empty)."""
@@ -153,6 +155,8 @@ def mapped_sql(v: Value, scope: Scope) -> tuple[str, str | None]:
         src = f"coalesce({src}, {mapped_sql(v.otherwise, scope)[0]})"
     if v.lower:
         src = f"lower({src})"
+    if v.upper:
+        src = f"upper({src})"
     if v.map is None:
         return (src if v.default is None else f"coalesce({src}, {lit(v.default)})"), None
     cases = " ".join(f"WHEN {lit(k)} THEN {lit(val)}" for k, val in v.map.items())
@@ -166,6 +170,11 @@ def mapped_sql(v: Value, scope: Scope) -> tuple[str, str | None]:
 
 def time_sql(v: Value, raw: str, scope: Scope) -> str:
     """Parse text ``raw`` per the value's format and zone into a UTC TIMESTAMP."""
+    if v.latest:  # latest_of: each parsed alone, the latest kept
+        one = replace(v, latest=False, refs=())
+        return (
+            "greatest(" + ", ".join(time_sql(one, scope.ref(r, v.key), scope) for r in v.refs) + ")"
+        )
     fmt, zone = v.format, v.zone
     if fmt in ("epoch", "epoch_ms"):
         scale = " / 1000.0" if fmt == "epoch_ms" else ""

@@ -14,7 +14,6 @@ from cxloop.errors import InputError
 from cxloop.ingest.mapfile.engine import FileMapping
 from cxloop.ingest.mappings.base import Mapping, Staged
 from cxloop.ingest.mappings.generic import GenericMapping
-from cxloop.ingest.mappings.olist import OlistMapping
 
 
 def _builtin_files() -> dict[str, str]:
@@ -30,7 +29,7 @@ BUILTIN_FILES = _builtin_files()
 
 
 def _builtins() -> dict[str, Mapping]:
-    out: dict[str, Mapping] = {m.name: m for m in (GenericMapping(), OlistMapping())}
+    out: dict[str, Mapping] = {"generic": GenericMapping()}
     for name, text in BUILTIN_FILES.items():
         out[name] = FileMapping.from_text(text, f"{name}.toml (built in)", name)
     return out
