@@ -474,3 +474,114 @@ def test_mappings_list_names_every_builtin() -> None:
     assert result.exit_code == 0, result.output
     names = {m["name"] for m in json.loads(result.output)}
     assert names >= {"generic", "olist", "twcs", "ibm-care", "hr-survey"}
+
+
+AGGREGATES = """
+[inputs.orders]
+file = "orders.csv"
+[inputs.items]
+file = "items.csv"
+[inputs.reviews]
+file = "reviews.csv"
+
+[lookup.items]
+input = "items"
+key = "order"
+match = "id"
+[lookup.items.aggregate]
+n = { fn = "count" }
+total = { fn = "sum", of = [{ column = "price", type = "number" }, { column = "fee", type = "number" }] }
+first_ship = { fn = "min", of = { column = "ship", type = "time" } }
+skus = { fn = "list", of = { column = "sku", upper = true } }
+
+[lookup.order]
+input = "orders"
+key = "id"
+match = "order"
+required = true
+loaded_only = true
+
+[[events]]
+input = "orders"
+event_id = "o:{id}"
+customer_id = "{who}"
+event_type = "order_placed"
+ts = { latest_of = ["placed", "approved"] }
+amount = "{items.total}"
+[[events.require]]
+column = "status"
+in = ["open", "done"]
+when = { column = "who", present = true }
+reason = "unknown status"
+[events.attrs]
+n = { column = "items.n", type = "integer" }
+skus = { column = "items.skus", type = "json" }
+first_ship = { column = "items.first_ship", type = "time" }
+status = { column = "status", map = { open = "open", done = "done" } }
+
+[[events]]
+input = "reviews"
+customer_id = "{order.who}"
+event_type = "review"
+ts = "{at}"
+ref = "{order}"
+"""
+
+
+def test_aggregate_lookups_requirements_and_loaded_only(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "orders.csv").write_text(
+        "id,who,placed,approved,status\n"
+        "1,ana,2024-01-01T10:00:00Z,2024-01-01T12:00:00Z,open\n"
+        "2,bo,2024-01-02T10:00:00Z,,lost\n"
+        "3,cy,2024-01-03T10:00:00Z,,done\n"
+    )
+    (d / "items.csv").write_text(
+        "order,sku,price,fee,ship\n"
+        "1,b,10.1,0.2,2024-01-05T00:00:00Z\n1,a,5,,2024-01-04T00:00:00Z\n"
+        "1,a,1,1,2024-01-06T00:00:00Z\n3,x,ten,1,2024-01-05T00:00:00Z\n"
+    )
+    (d / "reviews.csv").write_text("order,at\n1,2024-01-09\n2,2024-01-09\n9,2024-01-09\n")
+    rows, problems, read = stage(mapping(tmp_path, AGGREGATES), d)
+    assert read == 10
+    one = next(r for r in rows if r["event_id"] == "o:1")
+    assert str(one["ts"]) == "2024-01-01 12:00:00"  # the latest of placed and approved
+    assert one["amount"] == pytest.approx(17.3)
+    assert one["attrs"] == {
+        "n": 3,
+        "skus": ["A", "B"],
+        "first_ship": "2024-01-04T00:00:00",
+        "status": "open",
+    }
+    three = next(r for r in rows if r["event_id"] == "o:3")
+    assert three["attrs"]["n"] is None and three["amount"] is None  # its only item is bad
+    found = {(Path(p.file).name, p.row, p.field): p.reason for p in problems}
+    assert "not a valid number: ten" in found[("items.csv", 4, "price")]
+    assert found[("orders.csv", 2, "status")].startswith("unknown status")
+    # order 2 was quarantined: its review does not match (loaded_only); order 9 never existed
+    assert "no row with id = 2" in found[("reviews.csv", 2, "order")]
+    assert "no row with id = 9" in found[("reviews.csv", 3, "order")]
+    assert [r["ref"] for r in rows if r["event_type"] == "review"] == ["1"]
+
+
+def test_the_first_mapping_in_the_docs_works_as_written(tmp_path: Path) -> None:
+    import re
+
+    from tests.conftest import REPO
+
+    doc = (REPO / "docs" / "mappings.md").read_text()
+    data = re.search(r"```csv\n(Ticket;.*?)```", doc, re.S)
+    toml = re.search(r"```toml\n(name = \"helpdesk\".*?)```", doc, re.S)
+    assert data and toml
+    f = tmp_path / "tickets.csv"
+    f.write_text(data.group(1))
+    rows, problems, read = stage(mapping(tmp_path, toml.group(1), "tickets.toml"), f)
+    assert problems == [] and read == 2
+    ana = next(r for r in rows if r["customer_id"] == "ana@example.org")
+    assert str(ana["ts"]) == "2025-02-03 08:15:00"  # 09:15 in Paris, in UTC
+    assert ana["department"] == "billing" and ana["attrs"] == {
+        "text": "Invoice twice",
+        "status": "open",
+    }
+    assert next(r for r in rows if r["ref"] == "T-102")["department"] == "tech support"
