@@ -490,9 +490,11 @@ key = "order"
 match = "id"
 [lookup.items.aggregate]
 n = { fn = "count" }
-total = { fn = "sum", of = [{ column = "price", type = "number" }, { column = "fee", type = "number" }] }
 first_ship = { fn = "min", of = { column = "ship", type = "time" } }
 skus = { fn = "list", of = { column = "sku", upper = true } }
+[lookup.items.aggregate.total]
+fn = "sum"
+of = [{ column = "price", type = "number" }, { column = "fee", type = "number" }]
 
 [lookup.order]
 input = "orders"
