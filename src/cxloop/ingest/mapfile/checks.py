@@ -181,9 +181,17 @@ def event_checks(
     spec: MapSpec, event: EventSpec, scope: Scope, files: dict[str, str]
 ) -> list[Check]:
     f, checks = event.fields, []
+    # a required lookup that found nothing is the one problem told, not the fields it empties
+    missed = [
+        f"(_lk_{n}_match IS NOT NULL AND NOT _lk_{n}_found)"
+        for n in scope.used_lookups
+        if spec.lookups[n].required
+    ]
     for name in ("customer_id", "event_type", "ts"):
         col = f"{name}_raw" if name == "ts" else name
         failed = f"{col} IS NULL"
+        if missed:
+            failed += f" AND NOT coalesce({' OR '.join(missed)}, false)"
         if name == "event_type" and f[name].map is not None and f[name].default is None:
             failed += " AND NOT coalesce(_miss_event_type, false)"  # told once, as a map miss
         checks.append(Check(label(f[name]), failed, _where(event, "'is empty (required)'")))
