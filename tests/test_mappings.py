@@ -588,3 +588,36 @@ def test_the_first_mapping_in_the_docs_works_as_written(tmp_path: Path) -> None:
         "status": "open",
     }
     assert next(r for r in rows if r["ref"] == "T-102")["department"] == "tech support"
+
+
+def test_department_and_channel_settings_reach_every_mapping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cxloop.errors import ConfigError
+    from cxloop.settings import Settings
+
+    f = tmp_path / "e.csv"
+    f.write_text(
+        "customer_id,event_type,ts,department,channel\n"
+        "c1,review,2024-01-01,Research & Development,web\n"
+        "c2,review,2024-01-01,Sales,Fax\n"
+    )
+    with cxloop.open(tmp_path / "accept") as cx:  # the default: any value, normalised
+        assert cx.ingest(f).rows_quarantined == 0
+        depts = set(cx.events().department.execute())
+    assert depts == {"research & development", "sales"}
+    monkeypatch.setenv("CXLOOP_UNKNOWN_DEPARTMENTS", "refuse")
+    monkeypatch.setenv("CXLOOP_CHANNELS", "web, Email")
+    monkeypatch.setenv("CXLOOP_UNKNOWN_CHANNELS", "refuse")
+    with cxloop.open(tmp_path / "refuse") as cx:
+        report = cx.ingest(f)
+    reasons = {(p.row, p.field): p.reason for p in report.problems}
+    assert reasons[(1, "department")].startswith(
+        "unknown department research & development (configured departments: sales, "
+    )
+    assert reasons[(2, "channel")].startswith(
+        "unknown channel fax (configured channels: web, email"
+    )
+    monkeypatch.setenv("CXLOOP_UNKNOWN_CHANNELS", "maybe")
+    with pytest.raises(ConfigError, match=r"unknown_channels .* accept or refuse"):
+        Settings.from_env()
