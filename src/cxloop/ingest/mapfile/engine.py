@@ -119,23 +119,13 @@ class FileMapping:
     def stage(self, con: duckdb.DuckDBPyConnection, path: Path, staged: str) -> Staged:
         from cxloop.ingest.mappings.base import Staged
 
-        raws: list[RawTable] = []
-        problems: list[Problem] = []
-        columns: dict[str, list[str]] = {}
-        data_files: dict[str, str] = {}
-        for i, (name, files) in enumerate(self.files(path).items()):
-            spec = self.spec.inputs[name]
-            read = [self._read(con, f, spec) for f in files]
-            raws += read
-            problems += [p for r in read for p in r.problems]
-            columns[name] = self._union(con, f"_in{i}", read)
-            self._records(con, f"_rec{i}", read)
-            data_files[name] = ", ".join(r.file for r in read) or (spec.file or name)
+        raws, problems, columns, data_files = self._read_inputs(con, path)
         index = {name: i for i, name in enumerate(self.spec.inputs)}
         lookups = {
             k: list(lk.aggregate) if lk.aggregate else columns[lk.input]
             for k, lk in self.spec.lookups.items()
         }
+        quarantined: dict[str, list[str]] = {}
 
         def scope_of(src: str, alias: str | None = None) -> Scope:
             return Scope(
@@ -149,36 +139,56 @@ class FileMapping:
                 quarantined=quarantined,
             )
 
-        quarantined: dict[str, list[str]] = {}
         for name, lk in self.spec.lookups.items():
             if lk.aggregate:
                 problems += build_aggregate(con, self.spec, name, scope_of(lk.input), index)
-        parts, bad = [], []
         for n, event in enumerate(self.spec.events):
             scope = scope_of(event.input, event.alias if event.each else None)
-            table = f"_ev{n}"
-            select, checks = event_select(self.spec, event, scope, index), []
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _ev{n} AS "
+                + event_select(self.spec, event, scope, index)
+            )
             checks = event_checks(self.spec, event, scope, data_files)
             problems += split_bad_rows(
-                con, table, checks, f"{table}_bad", records_from=f"_rec{index[event.input]}"
+                con, f"_ev{n}", checks, f"_ev{n}_bad", records_from=f"_rec{index[event.input]}"
             )
-            parts.append(table)
-            bad.append(f"SELECT _file, _row FROM {table}_bad")
-            quarantined.setdefault(event.input, []).append(f"{table}_bad")
+            quarantined.setdefault(event.input, []).append(f"_ev{n}_bad")
+        bad = [f"SELECT _file, _row FROM _ev{n}_bad" for n in range(len(self.spec.events))]
         if self.spec.unmatched == "quarantine":
             problems += self._unmatched(con, index, bad)
-        cols = "event_id, customer_id, event_type, ts, department, channel, ref, amount, "
-        cols += "due_at, attrs, _file, _row"
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _fm_events AS "
-            + " UNION ALL ".join(f"SELECT {cols} FROM {t}" for t in parts)
-        )
-        con.execute("CREATE OR REPLACE TEMP TABLE _fm_bad AS " + " UNION ".join(bad))
+        self._finish(con, bad, staged)
         for raw in raws:
             release(con, raw)
-        finish_staging(con, "_fm_events", "_fm_bad", staged, self.name)
         return Staged(staged, sum(r.rows for r in raws), sorted(problems, key=_order))
+
+    def _read_inputs(
+        self, con: duckdb.DuckDBPyConnection, path: Path
+    ) -> tuple[list[RawTable], list[Problem], dict[str, list[str]], dict[str, str]]:
+        """Read every input's files: ``_inN`` (rows, ``_file``), ``_recN`` (raw records)."""
+        raws: list[RawTable] = []
+        problems: list[Problem] = []
+        columns: dict[str, list[str]] = {}
+        data_files: dict[str, str] = {}
+        for i, (name, files) in enumerate(self.files(path).items()):
+            spec = self.spec.inputs[name]
+            read = [self._read(con, f, spec) for f in files]
+            raws += read
+            problems += [p for r in read for p in r.problems]
+            columns[name] = self._union(con, f"_in{i}", read)
+            self._records(con, f"_rec{i}", read)
+            data_files[name] = ", ".join(r.file for r in read) or (spec.file or name)
+        return raws, problems, columns, data_files
+
+    def _finish(self, con: duckdb.DuckDBPyConnection, bad: list[str], staged: str) -> None:
+        cols = "event_id, customer_id, event_type, ts, department, channel, ref, amount, "
+        cols += "due_at, attrs, _file, _row"
+        events = range(len(self.spec.events))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _fm_events AS "
+            + " UNION ALL ".join(f"SELECT {cols} FROM _ev{n}" for n in events)
+        )
+        con.execute("CREATE OR REPLACE TEMP TABLE _fm_bad AS " + " UNION ".join(bad))
+        finish_staging(con, "_fm_events", "_fm_bad", staged, self.name)
 
     def _sparse(self, event_input: str) -> set[str]:
         """Scopes ("" the event's input, else a lookup) read from JSON records."""
