@@ -41,6 +41,13 @@ def build_aggregate(
     """Create ``_agg_NAME``; return the problems of the rows left out."""
     lk = spec.lookups[name]
     i = index[lk.input]
+    if lk.key not in scope.columns and scope.absent(None):  # an optional file that is absent
+        empty = ", ".join(f"NULL::VARCHAR AS {q(a)}" for a in lk.aggregate)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _agg_{name} AS "
+            f"SELECT NULL::VARCHAR AS _k, {empty} WHERE false"
+        )
+        return []
     if lk.key not in scope.columns:
         raise scope.missing(lk.key, f"lookup.{name}.key", scope.columns)
     selects, checks, fns = [], [], []

@@ -122,8 +122,15 @@ def lookup_source(spec: MapSpec, scope: Scope, index: dict[str, int], name: str)
     if lk.aggregate:
         return f"_agg_{name}"
     cols = scope.lookups[name]
+    if lk.key not in cols and name in scope.sparse:  # an optional file that is absent
+        return "(SELECT NULL::VARCHAR AS _k WHERE false)"
     if lk.key not in cols:
-        raise scope.missing(lk.key, f"lookup.{name}.key", cols)
+        shown = ", ".join(cols[:30])
+        raise MappingFileError(
+            scope.file,
+            f"lookup.{name}.key",
+            f"no column {lk.key!r} in input {lk.input} (columns: {shown})",
+        )
     rows = f"_in{index[lk.input]}"
     skipped = scope.quarantined.get(lk.input, [])
     if lk.loaded_only and skipped:

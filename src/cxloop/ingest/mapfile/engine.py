@@ -120,12 +120,14 @@ class FileMapping:
         from cxloop.ingest.mappings.base import Staged
 
         raws, problems, columns, data_files = self._read_inputs(con, path)
+        read_from = {name for name, files in self.files(path).items() if files}
         index = {name: i for i, name in enumerate(self.spec.inputs)}
         lookups = {
             k: list(lk.aggregate) if lk.aggregate else columns[lk.input]
             for k, lk in self.spec.lookups.items()
         }
         quarantined: dict[str, list[str]] = {}
+        absent = {name for name, cols in columns.items() if name not in read_from}
 
         def scope_of(src: str, alias: str | None = None) -> Scope:
             return Scope(
@@ -135,7 +137,7 @@ class FileMapping:
                 alias,
                 lookups,
                 params=self.spec.params,
-                sparse=self._sparse(src),
+                sparse=self._sparse(src, absent),
                 quarantined=quarantined,
             )
 
@@ -190,13 +192,16 @@ class FileMapping:
         con.execute("CREATE OR REPLACE TEMP TABLE _fm_bad AS " + " UNION ".join(bad))
         finish_staging(con, "_fm_events", "_fm_bad", staged, self.name)
 
-    def _sparse(self, event_input: str) -> set[str]:
-        """Scopes ("" the event's input, else a lookup) read from JSON records."""
+    def _sparse(self, event_input: str, absent: set[str]) -> set[str]:
+        """Scopes ("" the event's input, else a lookup) where a column may be missing: read
+        from JSON records, or an optional input whose file is absent (all empty)."""
         inputs = self.spec.inputs
 
         def is_json(name: str) -> bool:
-            return inputs[name].format in ("json", "jsonl") or (
-                (inputs[name].file or "").endswith((".json", ".jsonl", ".ndjson"))
+            return (
+                name in absent
+                or inputs[name].format in ("json", "jsonl")
+                or ((inputs[name].file or "").endswith((".json", ".jsonl", ".ndjson")))
             )
 
         out = {k for k, lk in self.spec.lookups.items() if is_json(lk.input)}
