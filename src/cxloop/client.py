@@ -66,10 +66,16 @@ class Cxloop:
         source: str = "generic",
         progress: ingest_service.Progress | None = None,
         force: bool = False,
+        *,
+        mapping: str | Path | None = None,
+        params: dict[str, str] | None = None,
     ) -> ingest_service.IngestReport:
-        """Load a file or directory through a named mapping (idempotent; unchanged files are
-        not read again unless ``force``)."""
-        return ingest_service.ingest_path(self.workspace, path, source, progress, force)
+        """Load a file or directory through a named mapping, or the mapping file ``mapping``
+        (TOML, docs/mappings.md) with its ``params`` (idempotent; unchanged files are not
+        read again unless ``force``)."""
+        return ingest_service.ingest_path(
+            self.workspace, path, source, progress, force, mapping, params
+        )
 
     def quarantine(self, *, all_loads: bool = False, file: str | None = None) -> pd.DataFrame:
         rows = self.workspace.state.quarantined(current_only=not all_loads, file=file)

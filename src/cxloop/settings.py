@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cxloop.domain.events import DEFAULT_CHANNELS, DEFAULT_DEPARTMENTS
 from cxloop.errors import ConfigError
 
 
@@ -158,7 +159,34 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Largest request body the server reads, in MiB, for every role (an event batch of "
         "10,000 events is a few MiB); a larger one is refused with 413.",
     ),
+    SettingSpec(
+        "departments",
+        "CXLOOP_DEPARTMENTS",
+        ",".join(DEFAULT_DEPARTMENTS),
+        "The departments events may name (comma-separated; compared trimmed, in lower case).",
+    ),
+    SettingSpec(
+        "unknown_departments",
+        "CXLOOP_UNKNOWN_DEPARTMENTS",
+        "accept",
+        "A department not in `departments`: accept (loaded as given, normalised: trimmed, "
+        "lower case, inner spaces collapsed) or refuse (the row is quarantined, naming the list).",
+    ),
+    SettingSpec(
+        "channels",
+        "CXLOOP_CHANNELS",
+        ",".join(DEFAULT_CHANNELS),
+        "The channels events may name (comma-separated; compared trimmed, in lower case).",
+    ),
+    SettingSpec(
+        "unknown_channels",
+        "CXLOOP_UNKNOWN_CHANNELS",
+        "accept",
+        "A channel not in `channels`: accept (loaded as given, normalised) or refuse "
+        "(quarantined, naming the list).",
+    ),
 )
+VOCABULARY_MODES = ("accept", "refuse")
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
 ENGINES = ("", "duckdb", "postgres", "spark")
@@ -189,6 +217,10 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     session_hours: float = 12.0
     max_body_mb: float = 32.0
+    departments: tuple[str, ...] = DEFAULT_DEPARTMENTS
+    unknown_departments: str = "accept"
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    unknown_channels: str = "accept"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -243,6 +275,7 @@ class Settings:
             role=str(values["role"]) or "agent",
             **_channel_settings(values),
             **_web_settings(values),
+            **_vocabulary_settings(values),
         )
 
 
@@ -291,3 +324,20 @@ def _channel_settings(values: Mapping[str, object]) -> dict[str, Any]:
         "webhook_url": url,
         "webhook_secret": str(values["webhook_secret"]) or None,
     }
+
+
+def _vocabulary_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """Departments and channels: the lists and what to do with other values."""
+    out: dict[str, Any] = {}
+    for name in ("departments", "channels"):
+        items = tuple(
+            dict.fromkeys(" ".join(v.split()).lower() for v in str(values[name]).split(","))
+        )
+        out[name] = tuple(v for v in items if v)
+        mode = str(values[f"unknown_{name}"]).strip().lower()
+        if mode not in VOCABULARY_MODES:
+            raise _problem(f"unknown_{name}", "accept or refuse", values[f"unknown_{name}"])
+        if mode == "refuse" and not out[name]:
+            raise _problem(name, f"at least one name when unknown_{name} = refuse", "")
+        out[f"unknown_{name}"] = mode
+    return out

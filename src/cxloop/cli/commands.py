@@ -29,7 +29,15 @@ err = make_console(stderr=True)
 INGEST_STEPS = 4
 
 
-def ingest(cx: client.Cxloop, path: Path, source: str, force: bool, fmt: Format) -> None:
+def ingest(
+    cx: client.Cxloop,
+    path: Path,
+    source: str,
+    force: bool,
+    fmt: Format,
+    mapping: Path | None = None,
+    params: dict[str, str] | None = None,
+) -> None:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -45,7 +53,9 @@ def ingest(cx: client.Cxloop, path: Path, source: str, force: bool, fmt: Format)
             bar.update(task, description=message)
             bar.advance(task)
 
-        report = cx.ingest(path, source, progress=step, force=force)
+        report = cx.ingest(
+            path, source, progress=step, force=force, mapping=mapping, params=params or None
+        )
     if fmt is Format.JSON:
         emit_json(out, report.as_dict())
         return

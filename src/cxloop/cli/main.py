@@ -17,6 +17,7 @@ from cxloop import client
 from cxloop.cli import commands
 from cxloop.cli.brief import brief_app
 from cxloop.cli.cases import cases_app, recover
+from cxloop.cli.mappings import ParamOpt, mappings_app, parse_params
 from cxloop.cli.migrate import migrate
 from cxloop.cli.outreach import outreach_app
 from cxloop.cli.policy import policy_app
@@ -41,6 +42,7 @@ app.add_typer(outreach_app, name="outreach")
 app.add_typer(voice_app, name="voice")
 app.add_typer(brief_app, name="brief")
 app.add_typer(keys_app, name="keys")
+app.add_typer(mappings_app, name="mappings")
 app.command()(serve)
 app.command()(recover)
 app.command()(migrate)
@@ -61,18 +63,28 @@ def _open(home: Path | None, rules: Path | None = None) -> client.Cxloop:
 
 @app.command()
 def ingest(
-    path: Annotated[Path, typer.Argument(help="A file (CSV, JSONL, Parquet) or a directory.")],
+    path: Annotated[
+        Path, typer.Argument(help="A file (CSV, JSON, JSONL, Parquet) or a directory.")
+    ],
     source: Annotated[
-        str, typer.Option("--source", "-s", help="Mapping: generic, olist.")
+        str,
+        typer.Option(
+            "--source", "-s", help="Built-in mapping (cxloop mappings list): generic, olist, ..."
+        ),
     ] = "generic",
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--mapping", "-m", help="Your own mapping file (TOML, docs/mappings.md)."),
+    ] = None,
+    params: ParamOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Read files even if loaded unchanged before.")
     ] = False,
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """Load events through a named mapping; bad rows go to the quarantine."""
-    commands.ingest(_open(home), path, source, force, fmt)
+    """Load events through a mapping; bad rows go to the quarantine."""
+    commands.ingest(_open(home), path, source, force, fmt, mapping, parse_params(params))
 
 
 @app.command()

@@ -94,6 +94,22 @@ INTERNAL_EVENT_TYPES: frozenset[str] = frozenset(
 #: Types whose ``customer_id`` is an employee (pseudonymous), not a customer.
 EMPLOYEE_EVENT_TYPES: frozenset[str] = frozenset({EventType.EMPLOYEE_FEEDBACK.value})
 DEPARTMENTS: frozenset[str] = frozenset(d.value for d in Department)
+#: The default ``departments`` setting (a store may configure others).
+DEFAULT_DEPARTMENTS: tuple[str, ...] = tuple(d.value for d in Department)
+#: The default ``channels`` setting: the channels cxloop's own data and mappings use.
+DEFAULT_CHANNELS: tuple[str, ...] = (
+    "web",
+    "phone",
+    "chat",
+    "email",
+    "store",
+    "carrier",
+    "sms",
+    "social",
+    "twitter",
+    "survey",
+    "pulse",
+)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from cxloop.domain.events import DEPARTMENTS, EVENT_COLUMNS, EVENT_TYPES
+from cxloop.domain.events import EVENT_COLUMNS, EVENT_TYPES
 from cxloop.store.state import Problem
 
 ISO_HINT = "expected ISO 8601, e.g. 2026-05-01T14:30:00Z"
@@ -73,8 +73,9 @@ def timestamp_checks(field: str, raw: str, parsed: str, required: bool) -> list[
 def canonical_checks() -> list[Check]:
     """Checks every canonical event must pass, over columns named as the schema
     (``ts_raw``, ``due_at_raw``, ``amount_raw`` hold the original text)."""
+    from cxloop.ingest.vocabulary import vocabulary_checks
+
     types = ", ".join(lit(t) for t in sorted(EVENT_TYPES))
-    depts = ", ".join(lit(d) for d in sorted(DEPARTMENTS))
     return [
         Check("customer_id", "customer_id IS NULL", "'is empty (required)'"),
         Check("event_type", "event_type IS NULL", "'is empty (required)'"),
@@ -93,13 +94,8 @@ def canonical_checks() -> list[Check]:
             "'not a number: ' || amount_raw",
             "amount_raw",
         ),
-        Check(
-            "department",
-            f"department IS NOT NULL AND department NOT IN ({depts})",
-            f"'unknown department ' || department || ' (expected one of: ' || "
-            f"{lit(', '.join(sorted(DEPARTMENTS)))} || ')'",
-            "department",
-        ),
+        # departments and channels: as configured (cxloop.ingest.vocabulary)
+        *vocabulary_checks(),
         Check(
             "attrs",
             "attrs IS NOT NULL AND (NOT json_valid(attrs) OR json_type(attrs) <> 'OBJECT')",

@@ -14,7 +14,9 @@ from typing import Any
 import duckdb
 
 from cxloop.errors import InputError
-from cxloop.ingest.mappings import get_mapping
+from cxloop.ingest.mapfile.engine import FileMapping
+from cxloop.ingest.mappings import Mapping, get_mapping
+from cxloop.ingest.vocabulary import Vocabulary
 from cxloop.services.workspace import Workspace
 from cxloop.store.eventlog import AppendResult
 from cxloop.store.state import Problem
@@ -126,12 +128,32 @@ def _unchanged(
     )
 
 
+def vocabulary(ws: Workspace) -> Vocabulary:
+    """The store's configured departments and channels (settings)."""
+    s = ws.settings
+    return Vocabulary(s.departments, s.unknown_departments, s.channels, s.unknown_channels)
+
+
+def resolve_mapping(
+    source: str = "generic", mapping: str | Path | None = None, params: dict[str, str] | None = None
+) -> Mapping:
+    """A built-in mapping by name, or the mapping file ``mapping``, with its parameters set."""
+    chosen = FileMapping.from_file(Path(mapping)) if mapping is not None else get_mapping(source)
+    if params:
+        if not isinstance(chosen, FileMapping):
+            raise InputError(f"mapping {chosen.name} takes no parameters (--param)")
+        chosen = chosen.with_params(params)
+    return chosen
+
+
 def ingest_path(
     ws: Workspace,
     path: str | Path,
     source: str = "generic",
     progress: Progress | None = None,
     force: bool = False,
+    mapping: str | Path | None = None,
+    params: dict[str, str] | None = None,
 ) -> IngestReport:
     """Map, validate and append; bad rows go to the quarantine. Safe to re-run.
 
@@ -141,15 +163,17 @@ def ingest_path(
     """
     ws.writable_log("ingest")
     step = progress or (lambda _msg: None)
-    mapping = get_mapping(source)
+    chosen = resolve_mapping(source, mapping, params)
+    source = chosen.name
     target = Path(path).resolve()
     if not target.exists():
         raise InputError(f"{path}: no such file or directory")
-    files = mapping.inputs(target)
+    files = chosen.inputs(target)
     step(f"hashing {len(files)} file(s)")
     hashes = {str(f): _sha256(f) for f in files}
     ingest_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-    signature = _signature(source, hashes)
+    # a mapping file's text (and parameters) decide the outcome as much as the data do
+    signature = _signature(source + ":" + getattr(chosen, "fingerprint", ""), hashes)
     ws.state.start_run(ingest_id, source, str(target), _now(), signature)
     previous = None if force else ws.state.last_done_run(signature)
     if previous is not None:
@@ -157,8 +181,9 @@ def ingest_path(
     con = duckdb.connect()
     try:
         ws.configure(con)
+        vocabulary(ws).apply(con)
         step("reading and validating rows")
-        staged = mapping.stage(con, target, "_staged")
+        staged = chosen.stage(con, target, "_staged")
         step("appending new events")
         with ws.write_lock():
             appended = ws.log.append(con, staged.table, ingest_id)

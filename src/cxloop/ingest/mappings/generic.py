@@ -12,8 +12,9 @@ import duckdb
 
 from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_COLUMNS
 from cxloop.errors import MappingError
+from cxloop.ingest.documents import SUFFIX_FORMATS, read_any
 from cxloop.ingest.mappings.base import Staged
-from cxloop.ingest.readers import FORMATS, RawTable, read_file, release
+from cxloop.ingest.readers import RawTable, release
 from cxloop.ingest.staging import (
     canonical_checks,
     finish_staging,
@@ -24,6 +25,7 @@ from cxloop.ingest.staging import (
     text,
     ts,
 )
+from cxloop.ingest.vocabulary import normalise_sql
 
 CANONICAL = [c.name for c in EVENT_COLUMNS]
 REQUIRED = [c.name for c in EVENT_COLUMNS if c.required]
@@ -40,15 +42,17 @@ class GenericMapping:
     name = "generic"
     description = (
         "Canonical event columns (event_id, customer_id, event_type, ts, department, "
-        "channel, ref, amount, due_at, attrs) in CSV, JSON Lines or Parquet; a "
-        "directory loads every such file in it."
+        "channel, ref, amount, due_at, attrs) in CSV, JSON (an array of records or one "
+        "record), JSON Lines or Parquet; a directory loads every such file in it."
     )
 
     def inputs(self, path: Path) -> list[Path]:
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in FORMATS)
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIX_FORMATS)
             if not files:
-                raise MappingError(f"{path}: no CSV, JSON Lines or Parquet files in this directory")
+                raise MappingError(
+                    f"{path}: no CSV, JSON, JSON Lines or Parquet files in this directory"
+                )
             return files
         return [path]
 
@@ -58,7 +62,7 @@ class GenericMapping:
         raws: list[RawTable] = []
         rows = 0
         for i, file in enumerate(self.inputs(path)):
-            raw = read_file(con, file)
+            raw = read_any(con, file)
             raws.append(raw)
             missing = [c for c in REQUIRED if c not in raw.columns]
             if missing:
@@ -115,8 +119,8 @@ class GenericMapping:
                      {text(col("customer_id"))} AS customer_id,
                      lower({text(col("event_type"))}) AS event_type,
                      {text(col("ts"))} AS ts_raw, {ts(col("ts"))} AS ts,
-                     lower({text(col("department"))}) AS department_given,
-                     lower({text(col("channel"))}) AS channel,
+                     {normalise_sql(col("department"))} AS department_given,
+                     {normalise_sql(col("channel"))} AS channel,
                      {text(col("ref"))} AS ref,
                      {text(col("amount"))} AS amount_raw,
                      try_cast({text(col("amount"))} AS DOUBLE) AS amount,

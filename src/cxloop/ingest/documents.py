@@ -1,0 +1,184 @@
+"""Read JSON documents and CSV files of any dialect into DuckDB, like readers.py does.
+
+A JSON document is an array of records, one record (an object), or an object holding
+the array at a path (``records = "data.items"``). Each record becomes a row whose
+columns are its top-level keys as text (nested objects and arrays as JSON text, for
+paths to reach into); ``_row`` is the record's position (the first is 1). A record
+that is not an object is a problem naming file and row, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from cxloop.errors import InputError
+from cxloop.ingest import readers
+from cxloop.ingest.readers import RawTable
+from cxloop.store.state import Problem
+
+SUFFIX_FORMATS = {**readers.FORMATS, ".json": "json"}
+
+
+def format_of(path: Path, declared: str | None = None) -> str:
+    if declared:
+        return declared
+    fmt = SUFFIX_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(
+            f"{path}: unknown file format {path.suffix!r}; expected one of "
+            + ", ".join(sorted(SUFFIX_FORMATS))
+            + " (or declare format in the mapping)"
+        )
+    return fmt
+
+
+def read_any(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str | None = None,
+    records: str | None = None,
+    dialect: dict[str, object] | None = None,
+) -> RawTable:
+    """Read one file as ``fmt`` (default: by its extension) into an all-text table."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    kind = format_of(path, fmt)
+    name = f"raw_{uuid.uuid4().hex[:8]}"
+    if kind == "json":
+        return read_json_document(con, path, name, records)
+    if kind == "csv" and (dialect or path.suffix.lower() not in (".csv", ".tsv")):
+        return read_csv_dialect(con, path, name, dialect or {})
+    if SUFFIX_FORMATS.get(path.suffix.lower()) == kind:
+        return readers.read_file(con, path, name)
+    raise InputError(f"{path}: declared format {kind} needs a .{kind} file name")
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _records(doc: object, path: Path, records: str | None) -> list[object]:
+    node = doc
+    if records:
+        for i, part in enumerate(records.split(".")):
+            if not isinstance(node, dict) or part not in node:
+                where = ".".join(records.split(".")[: i + 1])
+                raise InputError(f"{path}: no {where!r} in the document (records = {records!r})")
+            node = node[part]
+    if isinstance(node, list):
+        return node
+    if isinstance(node, dict):
+        return [node]
+    raise InputError(
+        f"{path}: expected a JSON array or object of records, got {type(node).__name__}"
+    )
+
+
+def read_json_document(
+    con: duckdb.DuckDBPyConnection, path: Path, name: str, records: str | None = None
+) -> RawTable:
+    try:
+        with path.open(encoding="utf-8-sig") as fh:
+            doc = json.load(fh)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg} "
+            "(a file of one JSON object per line is JSON Lines: name it .jsonl)"
+        ) from None
+    items = _records(doc, path, records)
+    columns: dict[str, list[str | None]] = {}
+    rows: list[int] = []
+    problems: list[Problem] = []
+    for i, obj in enumerate(items, start=1):
+        if not isinstance(obj, dict):
+            problems.append(
+                Problem(str(path), i, "(record)", "expected a JSON object", _text(obj), None)
+            )
+            continue
+        n = len(rows)
+        for key, value in obj.items():
+            columns.setdefault(str(key), [None] * n).append(_text(value))
+        rows.append(i)
+        for col in columns.values():
+            if len(col) < n + 1:
+                col.append(None)
+    table = pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
+    if not columns:
+        table = pa.table({"_empty": pa.array([None] * len(rows), type=pa.string())})
+    table = table.append_column("_row", pa.array(np.array(rows, dtype=np.int64), type=pa.int64()))
+    con.register(name, table)
+    return RawTable(name, str(path), list(columns), len(items), problems)
+
+
+def _sql(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_csv_dialect(
+    con: duckdb.DuckDBPyConnection, path: Path, name: str, dialect: dict[str, object]
+) -> RawTable:
+    """A CSV with a declared delimiter, quote, escape, encoding, header and lines to skip;
+    rows DuckDB cannot split are problems (file, row, reason), as in readers.py."""
+    rej, scan, rows = f"{name}_rej", f"{name}_scan", f"{name}_rows"
+    delim = str(dialect.get("delimiter", "\t" if path.suffix.lower() == ".tsv" else ","))
+    quote, escape = str(dialect.get("quote", '"')), str(dialect.get("escape", '"'))
+    encoding = str(dialect.get("encoding", "utf-8")).replace("iso-8859-1", "latin-1")
+    options = (
+        f"all_varchar = true, header = {'true' if dialect.get('header', True) else 'false'}, "
+        f"delim = {_sql(delim)}, quote = {_sql(quote)}, escape = {_sql(escape)}, "
+        f"skip = {int(str(dialect.get('skip', 0)))}, encoding = {_sql(encoding)}, "
+        f"store_rejects = true, rejects_table = '{rej}', rejects_scan = '{scan}'"
+    )
+    if encoding == "cp1252":
+        options = options.replace("encoding = 'cp1252'", "encoding = 'latin-1'")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM read_csv({_sql(str(path))}, "
+            f"{options})"
+        )
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot be read as CSV ({delim!r}-separated): {exc}") from exc
+    problems = [
+        Problem(
+            str(path),
+            int(line) - (1 if dialect.get("header", True) else 0),
+            column or "(row)",
+            f"{kind.lower().replace('_', ' ')}: {message}",
+            None,
+            json.dumps({"line": text}),
+        )
+        for line, column, kind, text, message in con.execute(
+            "SELECT line, column_name, error_type, csv_line, error_message "
+            f"FROM {rej} ORDER BY line"
+        ).fetchall()
+    ]
+    con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {scan}")
+    columns = [d[0] for d in con.execute(f"SELECT * FROM {rows} LIMIT 0").description]
+    (good,) = con.execute(f"SELECT count(*) FROM {rows}").fetchone() or (0,)
+    bad = sorted({p.row for p in problems})
+    row = "rowid + 1"
+    if bad:
+        values = ", ".join(f"({r - j})" for j, r in enumerate(bad, start=1))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name}_skips AS "
+            f"SELECT * FROM (VALUES {values}) v(good_before)"
+        )
+        row = f"rowid + 1 + (SELECT count(*) FROM {name}_skips k WHERE k.good_before <= r.rowid)"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT r.*, {row} AS _row FROM {rows} r")
+    return RawTable(name, str(path), columns, int(good) + len(bad), problems, registered=False)
