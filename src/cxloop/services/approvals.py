@@ -113,14 +113,14 @@ def _request_of(
     amount: float,
     actor: Actor,
     policy: Policy,
-    exclude_approval: int | None = None,
+    before_approval: int | None = None,
 ) -> tuple[dict[str, Any], CaseFacts, GrantRequest]:
     """The request as the policy judges it: the case's facts, the running totals it adds
     to and the case's standing for this actor. Call under :func:`grant_lock`."""
     if amount < 0 or amount != amount:
         raise PolicyError(f"amount must be a number >= 0, got {amount}")
     case, facts = case_facts(ws, case_id)
-    totals = running_totals(ws, case, remedy, policy, now_utc(), exclude_approval)
+    totals = running_totals(ws, case, remedy, policy, now_utc(), before_approval)
     closed, others = standing(case, actor.name)
     req = GrantRequest(
         remedy,

@@ -71,20 +71,19 @@ def running_totals(
     remedy: Remedy,
     policy: Policy,
     now: datetime,
-    exclude_approval: int | None = None,
+    before_approval: int | None = None,
 ) -> Totals:
     """The totals a request for ``remedy`` on ``case`` adds to (see the module doc);
-    ``exclude_approval``: the request being decided, which must not count itself."""
+    ``before_approval``: deciding that request, count only the requests asked for before it
+    (requests queue in order: the first may be approved as it was asked)."""
     if remedy not in MONETARY:
         return Totals()
     store, names = CaseStore(ws.state), [remedy.value]
     cust, subject = case["customer_id"], case["subject"]
     with ws.state.connect() as con:
-        pending_cust = store.pending_total(con, names, customer_id=cust, exclude=exclude_approval)
+        pending_cust = store.pending_total(con, names, customer_id=cust, before=before_approval)
         on_case = store.granted_total(con, names, case_id=case["case_id"])
-        on_case += store.pending_total(
-            con, names, case_id=case["case_id"], exclude=exclude_approval
-        )
+        on_case += store.pending_total(con, names, case_id=case["case_id"], before=before_approval)
         customer: dict[int | None, float] = {}
         for days in policy.periods(remedy):
             since = None if days is None else (now - timedelta(days=days)).isoformat()
@@ -94,7 +93,7 @@ def running_totals(
         if remedy in REFUND_LIKE:
             like = [r.value for r in REFUND_LIKE]
             refunded = store.pending_total(
-                con, like, customer_id=cust, subject=subject, exclude=exclude_approval
+                con, like, customer_id=cust, subject=subject, before=before_approval
             )
     if remedy in REFUND_LIKE:
         refunded += _refunded_in_log(ws, cust, subject)

@@ -190,16 +190,17 @@ class CaseStore:
         case_id: str | None = None,
         customer_id: str | None = None,
         subject: str | None = None,
-        exclude: int | None = None,
+        before: int | None = None,
     ) -> float:
-        """The amount of these remedies waiting for approval (all undecided requests)."""
+        """The amount of these remedies waiting for approval (undecided requests; with
+        ``before``, only those asked for before that approval)."""
         sql = (
             "SELECT COALESCE(SUM(p.amount), 0) FROM approvals p JOIN cases c ON c.case_id = "
             "p.case_id WHERE p.decision IS NULL"
         )
         sql, args = _scoped(sql, "p.remedy", remedies, case_id, customer_id, subject)
-        if exclude is not None:
-            sql, args = sql + " AND p.approval_id <> ?", [*args, exclude]
+        if before is not None:
+            sql, args = sql + " AND p.approval_id < ?", [*args, before]
         row = con.execute(sql, args).fetchone()
         return float(row[0] if row else 0.0)
 
