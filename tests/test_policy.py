@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cxloop.cli.policy import _entitlement_table, policy_app
+from cxloop.domain.limits import REFUND_LIKE, Totals
 from cxloop.domain.policy import (
     GRANT_KEYS,
     POLICY_KEYS,
@@ -29,7 +30,6 @@ from cxloop.domain.policy import (
     entitlements,
     policy_from_dict,
 )
-from cxloop.domain.limits import REFUND_LIKE, Totals
 from cxloop.domain.remedies import MONETARY, CustomerTier, Remedy, Severity
 from cxloop.errors import ConfigError, PolicyError
 from cxloop.services.policy import load_policy
@@ -54,6 +54,9 @@ def grant_lines(draw: st.DrawFn, roles: list[str]) -> dict[str, Any]:
         line["max_amount"] = "unlimited" if cap is None and share is None else cap
         if share is not None:
             line["max_order_share"] = share
+        scopes = st.lists(st.sampled_from(["request", "case", "customer"]), min_size=1, unique=True)
+        line["per"] = draw(st.one_of(st.none(), scopes))
+        line["period_days"] = draw(st.sampled_from([None, 7, 30]))
         line = {k: v for k, v in line.items() if v is not None}
     when: dict[str, Any] = {}
     if draw(st.integers(0, 2)) == 0:
@@ -90,7 +93,17 @@ def cases(draw: st.DrawFn) -> tuple[Policy, GrantRequest]:
         order_amount=order,
         severity=draw(st.sampled_from([None, *Severity])),
         customer_tier=draw(st.sampled_from([None, *CustomerTier])),
+        totals=draw(running_totals()),
     )
+
+
+@st.composite
+def running_totals(draw: st.DrawFn) -> Totals:
+    """Nothing granted yet (half the time), or some running totals."""
+    if draw(st.booleans()):
+        return Totals()
+    customer = {draw(st.sampled_from([None, 7, 30])): draw(money)}
+    return Totals(draw(money), customer, draw(money))
 
 
 def oracle_limits(policy: Policy, req: GrantRequest, role: str) -> dict[int, float]:
@@ -181,7 +194,7 @@ def test_deterministic_and_round_trips(case: tuple[Policy, GrantRequest]) -> Non
 def test_can_grant_at_most_agrees_with_decide(case: tuple[Policy, GrantRequest]) -> None:
     policy, req = case
     most = can_grant_at_most(
-        policy, req.role, req.remedy, req.severity, req.customer_tier, req.order_amount
+        policy, req.role, req.remedy, req.severity, req.customer_tier, req.order_amount, req.totals
     )
     if req.remedy not in MONETARY:
         assert (most is None) == decide(policy, req).allowed
