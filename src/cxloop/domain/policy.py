@@ -388,7 +388,7 @@ def _authority_text(policy: Policy, request: GrantRequest, own: _Authority) -> s
     if request.remedy in MONETARY and own.used > 0 and not math.isinf(own.limit):
         per = describe_per(grant.per, grant.period_days)
         left = used_text(own.used, own.scope, own.limit, grant.period_days)
-        text += f" {per} ({left})"
+        text += f", {per} ({left})"
     return text
 
 
