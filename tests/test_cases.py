@@ -27,7 +27,7 @@ from cxloop.domain.cases import (
 )
 from cxloop.domain.policy import can_grant_at_most
 from cxloop.domain.remedies import CustomerTier, Remedy, Severity
-from cxloop.errors import NotFoundError, PolicyError
+from cxloop.errors import ConflictError, NotFoundError, PolicyError
 from cxloop.services.cases import Actor
 from tests.conftest import demo_copy
 from tests.test_cli import run
@@ -158,11 +158,13 @@ def test_grant_beyond_authority_needs_an_approval_and_the_wait_is_measured(
         cx.grant(case_id, Remedy.CREDIT, 120, ALICE)
     approval = cx.request_approval(case_id, "credit", 120, ALICE, note="3rd late order")
     assert approval["needs_role"] == "lead" and approval["decision"] is None
-    with pytest.raises(PolicyError, match="alice \\(agent\\) cannot approve"):
-        cx.decide_approval(approval["approval_id"], ALICE, True)
+    with pytest.raises(PolicyError, match="alan \\(agent\\) cannot approve"):
+        cx.decide_approval(approval["approval_id"], Actor("alan", "agent"), True)
+    with pytest.raises(PolicyError, match="four eyes: alice asked for approval"):
+        cx.decide_approval(approval["approval_id"], Actor(" Alice ", "director"), True)
     done = cx.decide_approval(approval["approval_id"], BOB, True)
     assert (done["decision"], done["decided_by"]) == ("approved", "bob")
-    with pytest.raises(PolicyError, match="already approved by bob"):
+    with pytest.raises(ConflictError, match="already approved by bob"):
         cx.decide_approval(approval["approval_id"], CAROL, False)
     actions = [(a["actor"], a["action"], a["amount"]) for a in cx.audit(case_id)]
     assert actions[-3:] == [

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cxloop.cli.policy import _entitlement_table, policy_app
+from cxloop.domain.limits import REFUND_LIKE, Totals
 from cxloop.domain.policy import (
     GRANT_KEYS,
     POLICY_KEYS,
@@ -53,6 +54,9 @@ def grant_lines(draw: st.DrawFn, roles: list[str]) -> dict[str, Any]:
         line["max_amount"] = "unlimited" if cap is None and share is None else cap
         if share is not None:
             line["max_order_share"] = share
+        scopes = st.lists(st.sampled_from(["request", "case", "customer"]), min_size=1, unique=True)
+        line["per"] = draw(st.one_of(st.none(), scopes))
+        line["period_days"] = draw(st.sampled_from([None, 7, 30]))
         line = {k: v for k, v in line.items() if v is not None}
     when: dict[str, Any] = {}
     if draw(st.integers(0, 2)) == 0:
@@ -89,7 +93,17 @@ def cases(draw: st.DrawFn) -> tuple[Policy, GrantRequest]:
         order_amount=order,
         severity=draw(st.sampled_from([None, *Severity])),
         customer_tier=draw(st.sampled_from([None, *CustomerTier])),
+        totals=draw(running_totals()),
     )
+
+
+@st.composite
+def running_totals(draw: st.DrawFn) -> Totals:
+    """Nothing granted yet (half the time), or some running totals."""
+    if draw(st.booleans()):
+        return Totals()
+    customer = {draw(st.sampled_from([None, 7, 30])): draw(money)}
+    return Totals(draw(money), customer, draw(money))
 
 
 def oracle_limits(policy: Policy, req: GrantRequest, role: str) -> dict[int, float]:
@@ -108,7 +122,14 @@ def oracle_limits(policy: Policy, req: GrantRequest, role: str) -> dict[int, flo
             if req.order_amount is None:
                 continue
             caps.append(g.max_order_share * req.order_amount)
-        limits[i] = min(caps, default=math.inf)
+        used = max(
+            [0.0]
+            + ([req.totals.case] if "case" in g.per else [])
+            + ([req.totals.customer_total(g.period_days)] if "customer" in g.per else [])
+        )
+        if req.remedy in REFUND_LIKE and req.order_amount is not None:
+            caps.append(req.order_amount - req.totals.order_refunded + used)  # never past paid
+        limits[i] = min(caps, default=math.inf) - used
     return limits
 
 
@@ -173,7 +194,7 @@ def test_deterministic_and_round_trips(case: tuple[Policy, GrantRequest]) -> Non
 def test_can_grant_at_most_agrees_with_decide(case: tuple[Policy, GrantRequest]) -> None:
     policy, req = case
     most = can_grant_at_most(
-        policy, req.role, req.remedy, req.severity, req.customer_tier, req.order_amount
+        policy, req.role, req.remedy, req.severity, req.customer_tier, req.order_amount, req.totals
     )
     if req.remedy not in MONETARY:
         assert (most is None) == decide(policy, req).allowed
@@ -206,6 +227,8 @@ def test_entitlements_table_agrees_with_can_grant_at_most(
         if g.when.severity is None or req.severity in g.when.severity
     ]
     best = max((x for x in limits if x is not None), default=None)
+    if best is not None and req.remedy in REFUND_LIKE and req.order_amount is not None:
+        best = min(best, req.order_amount)
     most = can_grant_at_most(policy, req.role, req.remedy, req.severity, tier, req.order_amount)
     if best is None:
         assert most == 0.0
@@ -254,9 +277,10 @@ def default() -> Policy:
         (
             GrantRequest(Remedy.REFUND, "agent", 25, order_amount=20),
             False,
-            "director",
+            None,
             "agent may grant refund up to 20.00 USD (100% of the order amount 20.00); "
-            "25.00 needs approval from director",
+            "refunds never exceed what was paid: 20.00 paid for the order, 0.00 already "
+            "refunded or waiting, so at most 20.00 more, not 25.00; no role may grant it",
         ),
         (
             GrantRequest(Remedy.REFUND, "agent", 40, order_amount=60),
@@ -305,7 +329,7 @@ def test_default_policy_decisions(
 def test_decision_fields(default: Policy) -> None:
     d = decide(default, GrantRequest(Remedy.CREDIT, "lead", 150))
     assert (d.allowed, d.limit, d.policy_digest) == (True, 200.0, default.digest)
-    assert default.grants[d.grant_index or 0] == Grant(Remedy.CREDIT, "lead", 200.0)
+    assert default.grants[d.grant_index or 0] == Grant(Remedy.CREDIT, "lead", 200.0, period_days=30)
     assert can_grant_at_most(default, "agent", Remedy.REFUND, None, None, 12.5) == 12.5
     assert can_grant_at_most(default, "agent", Remedy.REFUND) == 0.0
     assert can_grant_at_most(default, "director", Remedy.REFUND) is None
@@ -449,7 +473,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
             "grants.1.limit",
             5,
             "grants[1].limit: unknown key; expected one of remedy, role, max_amount, "
-            "max_order_share, when, note",
+            "max_order_share, when, note, per, period_days",
         ),
         ("grants.1", "credit", "grants[1]: expected a table, got 'credit'"),
         ("grants", [], "grants: expected a non-empty list of [[grants]] tables, got []"),
@@ -458,7 +482,8 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         (
             "verison",
             "v2",
-            "verison: unknown key; expected one of version, currency, roles, grants, description",
+            "verison: unknown key; expected one of version, currency, roles, grants, "
+            "description, per, period_days, cases",
         ),
         ("version", ..., 'version: missing; expected a non-empty string such as "2026-11-01"'),
         (
@@ -556,6 +581,8 @@ def test_cli_show_json(default: Policy) -> None:
         "remedy": "credit",
         "role": "agent",
         "max_amount": 25.0,
+        "per": ["case", "customer"],
+        "period_days": 30,
     }
     assert cell["agent", "keep_item", "new"]["grants"][0]["when"] == {
         "severity": ["high", "critical"]
@@ -583,6 +610,8 @@ def test_cli_decide(default: Policy) -> None:
         "reason": "agent may grant credit up to 25.00 USD; 40.00 needs approval from lead",
         "policy_version": "2026-11-01",
         "policy_digest": default.digest,
+        "remaining": 25.0,
+        "totals": {"case": 0.0, "customer": {}, "order_refunded": 0.0, "order_amount": None},
     }
     text = runner.invoke(policy_app, [*args, "--tier", "high", "--severity", "low"])
     assert text.stdout == (

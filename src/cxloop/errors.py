@@ -11,6 +11,7 @@
     │   └── Unsupported        this store/engine combination cannot do that (names what can)
     ├── NotFoundError          a customer, promise, case or ingest run does not exist
     ├── PolicyError            an action the empowerment policy or a state table forbids
+    ├── ConflictError          someone else did it first (an approval decided concurrently)
     └── DeliveryError          a notice was certainly not delivered (rejected, unreachable)
 
 Bad *rows* are not exceptions: they are quarantined and reported.
@@ -53,6 +54,11 @@ class NotFoundError(CxloopError):
 
 class PolicyError(CxloopError):
     """An action is not allowed: by the empowerment policy, or by a state's transitions."""
+
+
+class ConflictError(CxloopError):
+    """Someone else changed it first: e.g. of concurrent decisions on one approval, all but
+    the winner get this (HTTP 409). Not a PolicyError: nothing forbids it, it is done."""
 
 
 class DeliveryError(CxloopError):

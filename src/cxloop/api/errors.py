@@ -13,7 +13,9 @@ code                   status  when
                                grant it (``details`` says who may)
 ``not_found``          404     a customer, case, incident, approval … does not exist
 ``conflict``           409     the state does not allow it (a closed case, an
-                               approval already decided)
+                               approval already decided, or decided by a
+                               concurrent request just now, a case with a remedy
+                               waiting for approval)
 ``invalid_request``    422     the request does not match the API (``details``
                                lists each bad field)
 ``bad_input``          400     the input is readable but wrong (a bad setting,
@@ -40,6 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cxloop.errors import (
     ConfigError,
+    ConflictError,
     CxloopError,
     InputError,
     NotFoundError,
@@ -94,7 +97,7 @@ def from_cxloop(exc: CxloopError) -> ApiError:
         return ApiError(403, "forbidden", message)
     if isinstance(exc, NotFoundError):
         return ApiError(404, "not_found", message)
-    if isinstance(exc, PolicyError):
+    if isinstance(exc, ConflictError | PolicyError):
         return ApiError(409, "conflict", message)
     if isinstance(exc, StoreError) and "busy" in message:
         return ApiError(503, "busy", message)

@@ -16,10 +16,25 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any, TypeGuard
 
+from cxloop.domain.limits import (
+    DEFAULT_PER,
+    CaseRules,
+    Totals,
+    case_rule_rank,
+    default_case_rules,
+    describe_per,
+    parse_case_rules,
+    parse_per,
+    parse_period,
+    per_as_list,
+    refund_room,
+    refund_text,
+    used_text,
+)
 from cxloop.domain.remedies import MONETARY, CustomerTier, Remedy, Severity
 from cxloop.errors import ConfigError, PolicyError
 
@@ -64,7 +79,9 @@ class Grant:
     """One line of the policy: ``role`` may grant ``remedy`` (within limits, when ...).
 
     ``max_amount`` None is no cap; ``max_order_share`` caps the amount at that
-    fraction of the order amount. Non-monetary remedies have neither.
+    fraction of the order amount. Non-monetary remedies have neither. The cap is on
+    the running total ``per`` these scopes (case, customer; the customer total over
+    ``period_days``, None: ever), see :mod:`cxloop.domain.limits`.
     """
 
     remedy: Remedy
@@ -73,6 +90,8 @@ class Grant:
     max_order_share: float | None = None
     when: Conditions = Conditions()
     note: str = ""
+    per: frozenset[str] = DEFAULT_PER
+    period_days: int | None = None
 
     def effective_limit(self, order_amount: float | None) -> float | None:
         """The most this line allows (``math.inf``: no limit), or None if it does not
@@ -90,6 +109,10 @@ class Grant:
             line["max_amount"] = UNLIMITED if self.max_amount is None else self.max_amount
         if self.max_order_share is not None:
             line["max_order_share"] = self.max_order_share
+        if self.remedy in MONETARY:
+            line["per"] = per_as_list(self.per)
+            if self.period_days is not None:
+                line["period_days"] = self.period_days
         when = self.when.as_dict()
         return line | ({"when": when} if when else {}) | ({"note": self.note} if self.note else {})
 
@@ -102,6 +125,15 @@ class Policy:
     roles: tuple[str, ...]  # lowest first
     grants: tuple[Grant, ...]
     description: str = ""
+    case_rules: CaseRules | None = None  # None: the defaults for these roles
+
+    @property
+    def cases(self) -> CaseRules:
+        return self.case_rules or default_case_rules(self.roles)
+
+    def periods(self, remedy: Remedy) -> set[int | None]:
+        """The customer-total periods the lines of ``remedy`` need (None: ever)."""
+        return {g.period_days for g in self.grants if g.remedy == remedy and "customer" in g.per}
 
     def rank(self, role: str) -> int:
         """The role's place on the ladder (0 = lowest); PolicyError for an unknown role."""
@@ -114,6 +146,7 @@ class Policy:
         """The canonical content (what the digest is computed from); a valid policy document."""
         doc: dict[str, Any] = {"version": self.version, "currency": self.currency}
         doc |= {"roles": list(self.roles), "grants": [g.as_dict() for g in self.grants]}
+        doc["cases"] = self.cases.as_dict()
         return doc | {"description": self.description} if self.description else doc
 
 
@@ -125,6 +158,9 @@ class GrantRequest:
     order_amount: float | None = None
     severity: Severity | None = None
     customer_tier: CustomerTier | None = None
+    totals: Totals = field(default_factory=Totals)  # what is already granted or waiting
+    closed_case: bool = False  # the case is resolved or followed up
+    others_case: bool = False  # another person owns the case
 
 
 @dataclass(frozen=True)
@@ -132,9 +168,11 @@ class Decision:
     """The answer to one request.
 
     ``needs_role``: the lowest role that may grant exactly this request (None when
-    allowed, or when no role may). ``limit``: the most the role may grant here (None:
-    no limit, a non-monetary remedy, or nothing at all). ``grant_index``: the policy
-    line that allows it (0-based), None when not allowed.
+    allowed, or when no role may). ``limit``: the most the role's line lets the running
+    total reach here (None: no limit, a non-monetary remedy, or nothing at all);
+    ``remaining``: what is left of it after ``totals`` (the running totals the decision
+    saw). ``grant_index``: the policy line that allows it (0-based), None when not
+    allowed.
     """
 
     allowed: bool
@@ -145,6 +183,8 @@ class Decision:
     reason: str
     policy_version: str
     policy_digest: str
+    remaining: float | None = None
+    totals: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,13 +194,19 @@ class Decision:
 class _Authority:
     """What one role may do for one remedy in one situation."""
 
-    best: int | None  # the applying line with the highest effective limit (first on ties)
+    best: int | None  # the applying line with the most room left (first on ties)
     limit: float  # its effective limit (inf: none); -1 when nothing applies
     needs_order: bool  # a line would apply given an order amount
     unmatched: tuple[str, ...]  # conditions of the lines that do not match
+    used: float = 0.0  # the running total the best line caps
+    scope: str = "request"  # which total that is
+
+    @property
+    def room(self) -> float:
+        return self.limit - self.used
 
     def allows(self, amount: float) -> bool:
-        return self.best is not None and amount <= self.limit
+        return self.best is not None and amount <= self.room
 
 
 def _authority(
@@ -170,8 +216,11 @@ def _authority(
     severity: Severity | None,
     tier: CustomerTier | None,
     order_amount: float | None,
+    totals: Totals | None = None,
 ) -> _Authority:
-    best, best_limit, needs_order, unmatched = None, -1.0, False, []
+    totals = totals or Totals()
+    best: _Authority | None = None
+    needs_order, unmatched = False, []
     for i, grant in enumerate(policy.grants):
         if grant.remedy != remedy or policy.rank(grant.role) > rank:
             continue
@@ -181,38 +230,81 @@ def _authority(
         limit = grant.effective_limit(order_amount)
         if limit is None:
             needs_order = True
-        elif limit > best_limit:
-            best, best_limit = i, limit
-    return _Authority(best, best_limit, needs_order, tuple(dict.fromkeys(unmatched)))
+            continue
+        used, scope = (
+            (0.0, "request")
+            if remedy not in MONETARY
+            else totals.used(grant.per, grant.period_days)
+        )
+        if best is None or limit - used > best.room:
+            best = _Authority(i, limit, False, (), used, scope)
+    if best is None:
+        return _Authority(None, -1.0, needs_order, tuple(dict.fromkeys(unmatched)))
+    return replace(best, needs_order=needs_order, unmatched=tuple(dict.fromkeys(unmatched)))
 
 
 def decide(policy: Policy, request: GrantRequest) -> Decision:
-    """May ``request.role`` grant this without approval? If not, who may?"""
+    """May ``request.role`` grant this without approval? If not, who may?
+
+    The amount is added to the running totals the request carries; the case rules
+    (closed, someone else's) and the refund cap (never more than was paid) apply to
+    every role.
+    """
     rank = policy.rank(request.role)
     request = replace(request, remedy=_checked_request(request))
     ladder = [
         _authority(
-            policy, r, request.remedy, request.severity, request.customer_tier, request.order_amount
+            policy,
+            r,
+            request.remedy,
+            request.severity,
+            request.customer_tier,
+            request.order_amount,
+            request.totals,
         )
         for r in range(len(policy.roles))
     ]
+    case_rank, case_why = case_rule_rank(
+        policy.roles, policy.cases, request.closed_case, request.others_case
+    )
+    room = refund_room(request.remedy, request.order_amount, request.totals)
+    within = room is None or request.amount <= room
+
+    def able(r: int) -> bool:
+        return within and r >= case_rank and ladder[r].allows(request.amount)
+
     own = ladder[rank]
-    allowed = own.allows(request.amount)
+    allowed = able(rank)
     needs = None
     if not allowed:
-        able = (policy.roles[r] for r, a in enumerate(ladder) if a.allows(request.amount))
-        needs = next(able, None)
-    limit = own.limit if own.best is not None and request.remedy in MONETARY else None
+        needs = next((policy.roles[r] for r in range(rank, len(ladder)) if able(r)), None)
+    monetary = own.best is not None and request.remedy in MONETARY and not math.isinf(own.limit)
+    reason = _reason(policy, request, own, allowed, needs)
+    if case_why and rank < case_rank:
+        reason = _with(reason, "; ".join(case_why), needs)
+    if not within and request.order_amount is not None:
+        cap = refund_text(request.order_amount, request.totals, request.amount)
+        reason = _with(reason, cap, None)
     return Decision(
         allowed=allowed,
         role=request.role,
         needs_role=needs,
-        limit=None if limit is None or math.isinf(limit) else limit,
+        limit=own.limit if monetary else None,
         grant_index=own.best if allowed else None,
-        reason=_reason(policy, request, own, allowed, needs),
+        reason=reason,
         policy_version=policy.version,
         policy_digest=policy.digest,
+        remaining=max(own.room, 0.0) if monetary else None,
+        totals=request.totals.as_dict() | {"order_amount": request.order_amount},
     )
+
+
+def _with(reason: str, rule: str, needs: str | None) -> str:
+    """``reason`` with a case or refund rule said before its conclusion."""
+    head = reason.split("; ")[0]
+    if needs is None:
+        return f"{head}; {rule}; no role may grant it"
+    return f"{head}; {rule}; it needs approval from {needs}"
 
 
 def can_grant_at_most(
@@ -222,15 +314,22 @@ def can_grant_at_most(
     severity: Severity | None = None,
     tier: CustomerTier | None = None,
     order_amount: float | None = None,
+    totals: Totals | None = None,
 ) -> float | None:
-    """The largest amount ``role`` may grant without approval: None for no limit (and
-    for a non-monetary remedy it may grant), 0.0 when it may grant none."""
+    """The largest amount ``role`` may grant without approval, after ``totals``: None for
+    no limit (and for a non-monetary remedy it may grant), 0.0 when it may grant none.
+    The case rules are not applied (they depend on the case, not the amount)."""
     rank = policy.rank(role)
     remedy = _checked_request(GrantRequest(remedy, role, 0.0, order_amount))
-    own = _authority(policy, rank, remedy, severity, tier, order_amount)
+    totals = totals or Totals()
+    own = _authority(policy, rank, remedy, severity, tier, order_amount, totals)
     if own.best is None:
         return 0.0
-    return None if remedy not in MONETARY or math.isinf(own.limit) else own.limit
+    if remedy not in MONETARY:
+        return None
+    room = refund_room(remedy, order_amount, totals)
+    most = own.room if room is None else min(own.room, room)
+    return None if math.isinf(most) else max(most, 0.0)
 
 
 def _checked_request(request: GrantRequest) -> Remedy:
@@ -284,7 +383,13 @@ def _authority_text(policy: Policy, request: GrantRequest, own: _Authority) -> s
             if share is not None and order is not None and share * order == own.limit:
                 text += f" ({share * 100:g}% of the order amount {order:.2f})"
     conditions = grant.when.describe()
-    return f"{text} when {conditions}" if conditions else text
+    if conditions:
+        text += f" when {conditions}"
+    if request.remedy in MONETARY and own.used > 0 and not math.isinf(own.limit):
+        per = describe_per(grant.per, grant.period_days)
+        left = used_text(own.used, own.scope, own.limit, grant.period_days)
+        text += f", {per} ({left})"
+    return text
 
 
 @dataclass(frozen=True)
@@ -334,13 +439,42 @@ def _covers(a: Grant, b: Grant) -> bool:
             a.max_order_share is None
             or (b.max_order_share is not None and b.max_order_share <= a.max_order_share)
         )
+        and _looser_totals(a, b)
     )
+
+
+def _looser_totals(a: Grant, b: Grant) -> bool:
+    """Whether line ``a``'s running totals restrict no more than ``b``'s."""
+    scopes_a, scopes_b = a.per - {"request"}, b.per - {"request"}
+    if not scopes_a <= scopes_b:
+        return False
+    if "customer" not in scopes_a:
+        return True
+    return b.period_days is None or (a.period_days is not None and a.period_days <= b.period_days)
 
 
 # --- the policy file -------------------------------------------------------------------
 
-POLICY_KEYS = ("version", "currency", "roles", "grants", "description")
-GRANT_KEYS = ("remedy", "role", "max_amount", "max_order_share", "when", "note")
+POLICY_KEYS = (
+    "version",
+    "currency",
+    "roles",
+    "grants",
+    "description",
+    "per",
+    "period_days",
+    "cases",
+)
+GRANT_KEYS = (
+    "remedy",
+    "role",
+    "max_amount",
+    "max_order_share",
+    "when",
+    "note",
+    "per",
+    "period_days",
+)
 WHEN_KEYS = ("customer_tier", "severity", "min_severity")
 
 
@@ -388,8 +522,11 @@ def policy_from_dict(data: Mapping[str, Any]) -> Policy:
     raw = data.get("grants")
     if not isinstance(raw, list) or not raw:
         raise _expected("grants", "a non-empty list of [[grants]] tables", raw)
-    grants = tuple(_grant(f"grants[{i}]", g, roles) for i, g in enumerate(raw))
-    policy = Policy(version, "", currency.upper(), roles, grants, description)
+    per = parse_per("per", data.get("per", sorted(DEFAULT_PER)))
+    period = parse_period("period_days", data.get("period_days"))
+    grants = tuple(_grant(f"grants[{i}]", g, roles, per, period) for i, g in enumerate(raw))
+    cases = parse_case_rules("cases", data.get("cases"), roles)
+    policy = Policy(version, "", currency.upper(), roles, grants, description, cases)
     text = json.dumps(policy.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return replace(policy, digest=hashlib.sha256(text.encode()).hexdigest()[:12])
 
@@ -405,7 +542,13 @@ def _roles(value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _grant(where: str, data: object, roles: tuple[str, ...]) -> Grant:
+def _grant(
+    where: str,
+    data: object,
+    roles: tuple[str, ...],
+    per: frozenset[str] = DEFAULT_PER,
+    period: int | None = None,
+) -> Grant:
     if not isinstance(data, Mapping):
         raise _bad(where, f"expected a table, got {data!r}")
     _known_keys(where, data, GRANT_KEYS)
@@ -416,7 +559,7 @@ def _grant(where: str, data: object, roles: tuple[str, ...]) -> Grant:
         raise _bad(f"{where}.note", f"expected a string, got {note!r}")
     max_amount, share = data.get("max_amount"), data.get("max_order_share")
     if remedy not in MONETARY:
-        for key in ("max_amount", "max_order_share"):
+        for key in ("max_amount", "max_order_share", "per", "period_days"):
             if key in data:
                 raise _bad(f"{where}.{key}", f"{remedy} carries no amount; remove {key}")
     elif max_amount is None and share is None:
@@ -434,7 +577,18 @@ def _grant(where: str, data: object, roles: tuple[str, ...]) -> Grant:
         max_order_share=None if share is None else _number(f"{where}.max_order_share", share),
         when=_conditions(f"{where}.when", data.get("when", {})),
         note=note,
+        **_line_totals(where, data, per, period) if remedy in MONETARY else {},
     )
+
+
+def _line_totals(
+    where: str, data: Mapping[str, Any], per: frozenset[str], period: int | None
+) -> dict[str, Any]:
+    """A monetary line's ``per`` and ``period_days`` (the policy's when it gives none)."""
+    return {
+        "per": parse_per(f"{where}.per", data["per"]) if "per" in data else per,
+        "period_days": parse_period(f"{where}.period_days", data.get("period_days", period)),
+    }
 
 
 def _number(where: str, value: object, expected: str = "a number >= 0") -> float:

@@ -17,9 +17,10 @@ from cxloop.domain.events import EventType
 from cxloop.domain.policy import Decision, GrantRequest, Policy, decide
 from cxloop.domain.recovery import CaseFacts
 from cxloop.domain.remedies import MONETARY, Remedy
-from cxloop.errors import NotFoundError, PolicyError
+from cxloop.errors import ConflictError, NotFoundError, PolicyError
 from cxloop.services.cases import Actor, audit_entry, now_utc
 from cxloop.services.internal import event_row, record_events
+from cxloop.services.limits import grant_lock, running_totals, same_person, standing
 from cxloop.services.recovery import case_facts
 from cxloop.services.workspace import Workspace
 from cxloop.store.cases import CaseStore
@@ -106,18 +107,31 @@ def _remedy_events(
 
 
 def _request_of(
-    ws: Workspace, case_id: str, remedy: Remedy, amount: float, role: str
+    ws: Workspace,
+    case_id: str,
+    remedy: Remedy,
+    amount: float,
+    actor: Actor,
+    policy: Policy,
+    before_approval: int | None = None,
 ) -> tuple[dict[str, Any], CaseFacts, GrantRequest]:
+    """The request as the policy judges it: the case's facts, the running totals it adds
+    to and the case's standing for this actor. Call under :func:`grant_lock`."""
     if amount < 0 or amount != amount:
         raise PolicyError(f"amount must be a number >= 0, got {amount}")
     case, facts = case_facts(ws, case_id)
+    totals = running_totals(ws, case, remedy, policy, now_utc(), before_approval)
+    closed, others = standing(case, actor.name)
     req = GrantRequest(
         remedy,
-        role,
+        actor.role,
         amount if remedy in MONETARY else 0.0,
         facts.order_amount,
         facts.severity,
         facts.customer.tier,
+        totals,
+        closed,
+        others,
     )
     return case, facts, req
 
@@ -148,9 +162,16 @@ def _audit_remedy(
 ) -> None:
     """An audit entry about a remedy: what, how much (monetary only), under which policy."""
     money = amount if remedy in MONETARY else None
+    detail = {**entry["detail"], "totals": decision.totals, "remaining": decision.remaining}
     store.audit(
         con,
-        {**entry, "remedy": remedy.value, "amount": money, "policy_version": _version(decision)},
+        {
+            **entry,
+            "detail": detail,
+            "remedy": remedy.value,
+            "amount": money,
+            "policy_version": _version(decision),
+        },
     )
 
 
@@ -190,8 +211,22 @@ def grant(
     policy: Policy,
     note: str = "",
 ) -> Decision:
-    """Grant a remedy the actor's role may give without approval."""
-    case, _facts, req = _request_of(ws, case_id, remedy, amount, actor.role)
+    """Grant a remedy the actor's role may give without approval (after what was already
+    granted or asked for: the running totals)."""
+    with grant_lock(ws):
+        return _grant(ws, case_id, remedy, amount, actor, policy, note)
+
+
+def _grant(
+    ws: Workspace,
+    case_id: str,
+    remedy: Remedy,
+    amount: float,
+    actor: Actor,
+    policy: Policy,
+    note: str,
+) -> Decision:
+    case, _facts, req = _request_of(ws, case_id, remedy, amount, actor, policy)
     decision = decide(policy, req)
     if not decision.allowed:
         hint = (
@@ -219,8 +254,22 @@ def request_approval(
     policy: Policy,
     note: str = "",
 ) -> int:
-    """Ask for a remedy beyond the actor's authority; returns the approval id."""
-    _case, _facts, req = _request_of(ws, case_id, remedy, amount, actor.role)
+    """Ask for a remedy beyond the actor's authority; returns the approval id. The request
+    counts in the running totals while it waits, so requests cannot split a limit either."""
+    with grant_lock(ws):
+        return _request(ws, case_id, remedy, amount, actor, policy, note)
+
+
+def _request(
+    ws: Workspace,
+    case_id: str,
+    remedy: Remedy,
+    amount: float,
+    actor: Actor,
+    policy: Policy,
+    note: str,
+) -> int:
+    _case, _facts, req = _request_of(ws, case_id, remedy, amount, actor, policy)
     decision = decide(policy, req)
     if decision.allowed:
         raise PolicyError(
@@ -259,17 +308,47 @@ def decide_approval(
     ws: Workspace, approval_id: int, actor: Actor, policy: Policy, approve: bool, note: str = ""
 ) -> dict[str, Any]:
     """Approve (and so grant) or deny a pending request. The approver's role must be one
-    the policy lets grant it."""
-    store = CaseStore(ws.state)
+    the policy lets grant it, after the running totals; nobody approves their own request
+    (four eyes: the same person under any key). Of concurrent decisions one wins; the
+    others get :class:`ConflictError`."""
+    with grant_lock(ws):
+        row = _pending(CaseStore(ws.state), approval_id)
+        if approve and same_person(row["requested_by"], actor.name):
+            raise PolicyError(
+                f"four eyes: {row['requested_by']} asked for approval {approval_id} and may not "
+                f"approve it, under any key; another {row['needs_role']} or above must decide (the "
+                "requester may deny it to withdraw it)"
+            )
+        _decide(ws, row, actor, policy, approve, note)
+    result = CaseStore(ws.state).approval(approval_id)
+    assert result is not None
+    return result
+
+
+def _pending(store: CaseStore, approval_id: int) -> dict[str, Any]:
     row = store.approval(approval_id)
     if row is None:
         raise NotFoundError(f"no approval {approval_id} (list them with `cxloop cases approvals`)")
     if row["decision"] is not None:
-        raise PolicyError(
+        raise ConflictError(
             f"approval {approval_id} was already {row['decision']} by {row['decided_by']}"
         )
+    return row
+
+
+def _decide(
+    ws: Workspace,
+    row: dict[str, Any],
+    actor: Actor,
+    policy: Policy,
+    approve: bool,
+    note: str,
+) -> None:
+    store, approval_id = CaseStore(ws.state), int(row["approval_id"])
     remedy = Remedy(row["remedy"])
-    case, _facts, req = _request_of(ws, row["case_id"], remedy, row["amount"], actor.role)
+    case, _facts, req = _request_of(
+        ws, row["case_id"], remedy, row["amount"], actor, policy, approval_id
+    )
     decision = decide(policy, req)
     if approve and not decision.allowed:
         raise PolicyError(f"{actor.name} ({actor.role}) cannot approve this: {decision.reason}")
@@ -287,8 +366,8 @@ def decide_approval(
             decided_role=actor.role,
             decided_at=now.isoformat(),
         )
-        if not won:
-            raise PolicyError(f"approval {approval_id} was decided by someone else just now")
+        if not won:  # only without the lock (another host on a shared database)
+            raise ConflictError(f"approval {approval_id} was decided by someone else just now")
         detail = {"approval": approval_id, "wait_seconds": wait, "note": note}
         entry = audit_entry(actor, "approve" if approve else "deny", row["case_id"], detail)
         _audit_remedy(store, con, entry, remedy, row["amount"], decision)
@@ -296,6 +375,3 @@ def decide_approval(
             _record_grant(
                 store, con, case, remedy, row["amount"], actor, decision, approval_id, note
             )
-    result = store.approval(approval_id)
-    assert result is not None
-    return result

@@ -36,6 +36,7 @@ from cxloop.domain.remedies import CustomerTier, Severity
 from cxloop.errors import NotFoundError
 from cxloop.services.internal import event_row, iso, record_events
 from cxloop.services.ledger import promises_table
+from cxloop.services.limits import refuse_if_pending
 from cxloop.services.workspace import Workspace
 from cxloop.store.cases import CaseStore
 from cxloop.store.db import Connection
@@ -276,7 +277,8 @@ def _auto_resolve(ws: Workspace, store: CaseStore) -> int:
     with ws.state.connect() as con:
         rows = con.execute(
             "SELECT c.case_id, s.kind, s.source_ref FROM cases c "
-            "JOIN signals s ON s.case_id = c.case_id WHERE c.state = 'open'"
+            "JOIN signals s ON s.case_id = c.case_id WHERE c.state = 'open' AND NOT EXISTS "
+            "(SELECT 1 FROM approvals p WHERE p.case_id = c.case_id AND p.decision IS NULL)"
         ).fetchall()
     kinds: dict[str, set[str]] = {}
     refs: dict[str, list[str]] = {}
@@ -382,6 +384,7 @@ def resolve(
     store = CaseStore(ws.state)
     case = get_case(ws, case_id)
     check_transition(case_id, CaseState(case["state"]), CaseState.RESOLVED)
+    refuse_if_pending(ws, case_id, "resolved")
     when = at or now_utc()
     due = when + follow_up_in
     n = count_contacts(ws, case["customer_id"], case["subject"], when)
@@ -424,6 +427,7 @@ def follow_up(
     store = CaseStore(ws.state)
     case = get_case(ws, case_id)
     check_transition(case_id, CaseState(case["state"]), CaseState.FOLLOWED_UP)
+    refuse_if_pending(ws, case_id, "closed")
     when = at or now_utc()
     record_events(
         ws,

@@ -18,6 +18,7 @@ import pandas as pd
 from cxloop.analytics.signals import customer_value, remedy_history
 from cxloop.domain.cases import SignalFacts, SignalKind
 from cxloop.domain.events import EventType
+from cxloop.domain.limits import Totals
 from cxloop.domain.policy import Decision, GrantRequest, Policy, decide
 from cxloop.domain.promises import PromiseState
 from cxloop.domain.recovery import (
@@ -33,8 +34,9 @@ from cxloop.domain.recovery import (
 )
 from cxloop.domain.remedies import MONETARY, Severity
 from cxloop.errors import NotFoundError
-from cxloop.services.cases import get_case
+from cxloop.services.cases import get_case, now_utc
 from cxloop.services.ledger import promises_table
+from cxloop.services.limits import running_totals
 from cxloop.services.workspace import Workspace
 from cxloop.store.cases import CaseStore
 
@@ -177,7 +179,9 @@ def case_facts(ws: Workspace, case_id: str) -> tuple[dict[str, Any], CaseFacts]:
     return case, facts
 
 
-def judge(policy: Policy, role: str, line: RemedyLine, facts: CaseFacts) -> Decision:
+def judge(
+    policy: Policy, role: str, line: RemedyLine, facts: CaseFacts, totals: Totals | None = None
+) -> Decision:
     return decide(
         policy,
         GrantRequest(
@@ -187,6 +191,7 @@ def judge(policy: Policy, role: str, line: RemedyLine, facts: CaseFacts) -> Deci
             order_amount=facts.order_amount,
             severity=facts.severity,
             customer_tier=facts.customer.tier,
+            totals=totals or Totals(),
         ),
     )
 
@@ -199,5 +204,10 @@ def advise(ws: Workspace, case_id: str, role: str, policy: Policy) -> Advice:
     if primary.kind is SignalKind.BROKEN_PROMISE and primary.promise_kind:
         history = history_for(ws, primary.promise_kind, datetime.fromisoformat(case["opened_at"]))
     rec = recommend(facts, history)
-    lines = tuple(AdvisedLine(line, judge(policy, role, line, facts)) for line in rec.lines)
+    now = now_utc()
+    totals = {r: running_totals(ws, case, r, policy, now) for r in {ln.remedy for ln in rec.lines}}
+    lines = tuple(
+        AdvisedLine(line, judge(policy, role, line, facts, totals[line.remedy]))
+        for line in rec.lines
+    )
     return Advice(case, rec, facts, lines)

@@ -149,6 +149,61 @@ class CaseStore:
         with self.state.connect() as con:
             return [dict(r) for r in con.execute(sql + " ORDER BY approval_id").fetchall()]
 
+    def pending_for_case(self, case_id: str) -> list[dict[str, Any]]:
+        """The case's approval requests nobody has decided yet."""
+        with self.state.connect() as con:
+            rows = con.execute(
+                "SELECT * FROM approvals WHERE case_id = ? AND decision IS NULL "
+                "ORDER BY approval_id",
+                (case_id,),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    # ------------------------------------------------------------ running totals
+    def granted_total(
+        self,
+        con: Connection,
+        remedies: Iterable[str],
+        *,
+        case_id: str | None = None,
+        customer_id: str | None = None,
+        subject: str | None = None,
+        since: str | None = None,
+    ) -> float:
+        """The amount granted of these remedies (the audit's grant entries), on a case,
+        to a customer, on a subject, at or after ``since``."""
+        sql = (
+            "SELECT COALESCE(SUM(a.amount), 0) FROM audit a JOIN cases c ON c.case_id = "
+            "a.case_id WHERE a.action = 'grant' AND a.amount IS NOT NULL"
+        )
+        sql, args = _scoped(sql, "a.remedy", remedies, case_id, customer_id, subject)
+        if since is not None:
+            sql, args = sql + " AND a.at >= ?", [*args, since]
+        row = con.execute(sql, args).fetchone()
+        return float(row[0] if row else 0.0)
+
+    def pending_total(
+        self,
+        con: Connection,
+        remedies: Iterable[str],
+        *,
+        case_id: str | None = None,
+        customer_id: str | None = None,
+        subject: str | None = None,
+        before: int | None = None,
+    ) -> float:
+        """The amount of these remedies waiting for approval (undecided requests; with
+        ``before``, only those asked for before that approval)."""
+        sql = (
+            "SELECT COALESCE(SUM(p.amount), 0) FROM approvals p JOIN cases c ON c.case_id = "
+            "p.case_id WHERE p.decision IS NULL"
+        )
+        sql, args = _scoped(sql, "p.remedy", remedies, case_id, customer_id, subject)
+        if before is not None:
+            sql, args = sql + " AND p.approval_id < ?", [*args, before]
+        row = con.execute(sql, args).fetchone()
+        return float(row[0] if row else 0.0)
+
     # ------------------------------------------------------------ audit
     def audit(self, con: Connection, entry: dict[str, Any]) -> None:
         row = {
@@ -173,3 +228,22 @@ class CaseStore:
         with self.state.connect() as con:
             rows = con.execute(sql + " ORDER BY audit_id", args).fetchall()
         return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+
+def _scoped(
+    sql: str,
+    column: str,
+    remedies: Iterable[str],
+    case_id: str | None,
+    customer_id: str | None,
+    subject: str | None,
+) -> tuple[str, list[Any]]:
+    names = sorted(set(remedies))
+    args: list[Any] = list(names)
+    sql += f" AND {column} IN ({', '.join('?' for _ in names)})"
+    for col, value in (("c.case_id", case_id), ("c.customer_id", customer_id)):
+        if value is not None:
+            sql, args = sql + f" AND {col} = ?", [*args, value]
+    if subject is not None:
+        sql, args = sql + " AND c.subject = ?", [*args, subject]
+    return sql, args
