@@ -17,6 +17,7 @@ from cxloop import client
 from cxloop.cli import commands
 from cxloop.cli.brief import brief_app
 from cxloop.cli.cases import cases_app, recover
+from cxloop.cli.corrections import forget, ingest_app
 from cxloop.cli.migrate import migrate
 from cxloop.cli.outreach import outreach_app
 from cxloop.cli.policy import policy_app
@@ -41,6 +42,8 @@ app.add_typer(outreach_app, name="outreach")
 app.add_typer(voice_app, name="voice")
 app.add_typer(brief_app, name="brief")
 app.add_typer(keys_app, name="keys")
+app.add_typer(ingest_app, name="ingest")
+app.command()(forget)
 app.command()(serve)
 app.command()(recover)
 app.command()(migrate)
@@ -59,7 +62,7 @@ def _open(home: Path | None, rules: Path | None = None) -> client.Cxloop:
     return client.open(home, rules=rules)
 
 
-@app.command()
+@ingest_app.command("load")
 def ingest(
     path: Annotated[Path, typer.Argument(help="A file (CSV, JSONL, Parquet) or a directory.")],
     source: Annotated[

@@ -39,7 +39,12 @@ if TYPE_CHECKING:
     import psycopg
 
 #: The revisions of the state schema, oldest first; the last is the head.
-REVISIONS: tuple[str, ...] = ("0001_baseline", "0002_event_log", "0003_attr_casts")
+REVISIONS: tuple[str, ...] = (
+    "0001_baseline",
+    "0002_event_log",
+    "0003_attr_casts",
+    "0004_corrections",
+)
 HEAD = REVISIONS[-1]
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: pg_advisory_xact_lock key taken while migrating (concurrent `cxloop migrate` take turns)
