@@ -48,7 +48,6 @@ RoleOpt = Annotated[str, typer.Option("--role", envvar="CXLOOP_ROLE", help="Thei
 RUN_COLUMNS = [
     "ingest_id",
     "source",
-    "path",
     "started_at",
     "status",
     "rows_read",

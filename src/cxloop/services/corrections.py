@@ -60,6 +60,11 @@ def _check_revertible(ws: Workspace, ingest_id: str) -> dict[str, Any]:
             "that loaded them",
         }.get(run["status"], f"has status {run['status']}")
         raise InputError(f"ingest run {ingest_id} {why}")
+    if not int(run["events_new"] or 0) and not int(run["rows_quarantined"] or 0):
+        raise InputError(
+            f"ingest run {ingest_id} added nothing to the log and quarantined nothing "
+            "(its events were already there): nothing to revert"
+        )
     return run
 
 

@@ -1,0 +1,162 @@
+"""Correcting the store: ``ingest revert`` takes one load back, ``forget`` erases a person;
+on the embedded store and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import psycopg
+import pytest
+
+import cxloop
+from cxloop.errors import InputError, NotFoundError
+from cxloop.services import corrections, outreach
+from cxloop.services.cases import Actor
+from cxloop.services.corrections import Operator
+from cxloop.services.internal import event_row, record_events
+from cxloop.services.transfer import export_log, import_log
+from cxloop.services.workspace import Workspace
+from cxloop.store import db
+from tests.conftest import demo_copy
+from tests.test_backends import new_database
+from tests.test_notify import SmtpServer, smtp
+
+__all__ = ["smtp"]
+
+HEADER = "event_id,customer_id,event_type,ts,department,channel,ref,amount,due_at,attrs\n"
+GOOD = [
+    "a1,c1,order_placed,2026-03-01T10:00:00Z,,web,O-1,120.5,2026-03-05T23:59:59Z,",
+    "a2,c1,order_delivered,2026-03-04T15:00:00Z,,carrier,O-1,,,",
+    "a3,c2,order_placed,2026-03-02T10:00:00Z,,web,O-2,40,2026-03-06T23:59:59Z,",
+]
+#: a wrong export: c3's order at the wrong amount, c2's order never delivered, a bad type
+WRONG = [
+    "b1,c3,order_placed,2026-03-03T10:00:00Z,,web,O-3,9999,2026-03-07T23:59:59Z,",
+    "b2,c2,order_teleported,2026-03-05T10:00:00Z,,carrier,O-2,,,",
+]
+FIXED = [
+    "b1,c3,order_placed,2026-03-03T10:00:00Z,,web,O-3,99.99,2026-03-07T23:59:59Z,",
+    "b2,c2,order_delivered,2026-03-05T10:00:00Z,,carrier,O-2,,,",
+]
+ANN = Operator("ann", "admin")
+
+
+def _csv(path: Path, lines: list[str]) -> Path:
+    path.write_text(HEADER + "\n".join(lines) + "\n")
+    return path
+
+
+def _events(ws: Workspace) -> pd.DataFrame:
+    cols = ["event_id", "customer_id", "event_type", "amount"]
+    return ws.events().select(*cols).execute().sort_values("event_id").reset_index(drop=True)
+
+
+def _promises(cx: cxloop.Cxloop) -> pd.DataFrame:
+    cols = ["promise_id", "customer_id", "state", "due_at", "fulfilled_at"]
+    return cx.promises()[cols].sort_values("promise_id").reset_index(drop=True)
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if request.param == "embedded":
+        return {}
+    base = request.getfixturevalue("pg_server")
+    return {"database_url": new_database(base, "revert"), "engine": "postgres"}
+
+
+def test_revert_takes_a_load_back_and_the_corrected_file_loads_cleanly(
+    settings: dict[str, Any], tmp_path: Path
+) -> None:
+    good, wrong = _csv(tmp_path / "good.csv", GOOD), _csv(tmp_path / "wrong.csv", WRONG)
+    fixed = _csv(tmp_path / "fixed.csv", FIXED)
+    with cxloop.open(tmp_path / "only-good") as ref:
+        ref.ingest(good)
+        want_events, want_promises = _events(ref.workspace), _promises(ref)
+    with cxloop.Cxloop(Workspace.open(tmp_path / "store", **settings)) as cx:
+        ws = cx.workspace
+        first = cx.ingest(good)
+        bad = cx.ingest(wrong)
+        assert (bad.events_new, bad.rows_quarantined) == (1, 1)
+        assert len(_promises(cx)) == 3
+        if ws.log.backend == "parquet":
+            ws.log.compact(ws.duck, "t")  # the rows keep their run in the compacted segment
+        version = ws.log.version
+
+        done = corrections.revert_ingest(ws, bad.ingest_id, ANN)
+        assert (done["events"], done["actor"], done["log_version"]) == (1, "ann", version + 1)
+        assert done["quarantine_rows"] == 1
+        assert ws.log.version == version + 1  # every cache keyed by the version moves on
+        # as if it had never loaded: the log, the ledger, the quarantine
+        pd.testing.assert_frame_equal(_events(ws), want_events, check_dtype=False)
+        pd.testing.assert_frame_equal(_promises(cx), want_promises, check_dtype=False)
+        assert cx.quarantine().empty
+        assert set(cx.quarantine(all_loads=True).ingest_id) == {bad.ingest_id}
+
+        # a wrong load, then its correction clashes; revert the wrong one and load again
+        again = cx.ingest(_csv(tmp_path / "wrong-again.csv", WRONG))
+        clash = cx.ingest(fixed)
+        assert clash.rows_quarantined == 1 and "loaded by ingest" in clash.problems[0].reason
+        assert corrections.revert_ingest(ws, again.ingest_id, ANN)["quarantine_rows"] == 2
+        assert cx.quarantine().empty  # its bad row, and the clash with its event
+        reload = cx.ingest(fixed)
+        assert (reload.events_new, reload.rows_quarantined, reload.unchanged) == (1, 0, False)
+        row = _events(ws).set_index("event_id").loc["b1"]
+        assert (row.customer_id, row.amount) == ("c3", 99.99)
+
+        runs = {r["ingest_id"]: r for r in corrections.runs(ws)}
+        assert runs[bad.ingest_id]["status"] == "retracted"
+        assert runs[bad.ingest_id]["retraction"]["events"] == 1
+        assert runs[first.ingest_id]["retraction"] is None
+        audit = [e for e in cx.audit() if e["action"] == "ingest_revert"]
+        assert [e["actor"] for e in audit] == ["ann", "ann"]
+        assert audit[0]["detail"]["ingest_id"] == bad.ingest_id
+        assert audit[0]["detail"]["events"] == 1
+
+        with pytest.raises(InputError, match="already reverted at .* by ann"):
+            corrections.revert_ingest(ws, bad.ingest_id, ANN)
+        with pytest.raises(NotFoundError, match="no ingest run 'nope'"):
+            corrections.revert_ingest(ws, "nope", ANN)
+        reread = cx.ingest(good)  # read again after a revert: its events were there
+        unchanged = cx.ingest(good)
+        assert unchanged.unchanged and not reread.unchanged
+        for run in (reread, unchanged):
+            with pytest.raises(InputError, match="added nothing"):
+                corrections.revert_ingest(ws, run.ingest_id, ANN)
+        own = record_events(
+            ws, "remedies", [event_row("x1", "c1", "credit_issued", datetime(2026, 3, 6), "O-1")]
+        )
+        with pytest.raises(InputError, match="cxloop's own events"):
+            corrections.revert_ingest(ws, own.ingest_id, ANN)
+
+
+def test_cli_ingest_runs_revert_and_plain_ingest(tmp_path: Path) -> None:
+    home = tmp_path / "store"
+    good = _csv(tmp_path / "good.csv", GOOD)
+
+    def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "cxloop", *args, "--home", str(home)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (done.returncode == 0) is ok, done.stderr
+        return done
+
+    cli("ingest", str(good))  # `cxloop ingest PATH` as before
+    loaded = json.loads(cli("ingest", "-f", "json", str(_csv(tmp_path / "w.csv", WRONG))).stdout)
+    out = cli("ingest", "revert", loaded["ingest_id"], "--actor", "ann").stdout
+    assert f"Reverted ingest {loaded['ingest_id']}: 1 event(s)" in out
+    err = cli("ingest", "revert", loaded["ingest_id"], "--actor", "ann", ok=False).stderr
+    assert "already reverted" in err
+    runs = json.loads(cli("ingest", "runs", "-f", "json").stdout)["runs"]
+    assert [r["status"] for r in runs] == ["done", "retracted"]
+    assert runs[1]["retraction"]["actor"] == "ann" and runs[0]["retraction"] is None
