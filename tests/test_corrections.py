@@ -160,3 +160,152 @@ def test_cli_ingest_runs_revert_and_plain_ingest(tmp_path: Path) -> None:
     runs = json.loads(cli("ingest", "runs", "-f", "json").stdout)["runs"]
     assert [r["status"] for r in runs] == ["done", "retracted"]
     assert runs[1]["retraction"]["actor"] == "ann" and runs[0]["retraction"] is None
+
+
+# ------------------------------------------------------------------ forget
+
+ALICE = Actor("alice", "agent")
+
+
+@pytest.fixture(scope="module")
+def forget_export(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("forget-export") / "demo"
+    ws = Workspace.open(demo_store)
+    try:
+        export_log(ws, out)
+    finally:
+        ws.close()
+    return out
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def demo(
+    request: pytest.FixtureRequest, demo_store: Path, tmp_path: Path
+) -> tuple[Path, dict[str, Any]]:
+    """The demo company on either backend (a private copy)."""
+    if request.param == "embedded":
+        return demo_copy(demo_store, tmp_path), {}
+    base = request.getfixturevalue("pg_server")
+    settings = {"database_url": new_database(base, "forget"), "engine": "postgres"}
+    home = tmp_path / "store"
+    shutil.copytree(demo_store / "voice", home / "voice")
+    ws = Workspace.open(home, **settings)
+    try:
+        import_log(ws, request.getfixturevalue("forget_export"))
+    finally:
+        ws.close()
+    return home, settings
+
+
+def _person(cx: cxloop.Cxloop, smtp: SmtpServer) -> tuple[str, str, str]:
+    """A customer with a case, a notice sent to their address and a text of theirs."""
+    from cxloop.analytics.voice import voice_expr
+
+    cx.sync_cases()
+    incident = next(
+        i.incident_id
+        for i in outreach.detect_incidents(cx.workspace)
+        if i.detector == "billing_deviation_by_run"
+    )
+    outreach.send(cx.workspace, incident, smtp.channel())
+    sent = {r["customer_id"]: r["address"] for r in outreach.send_status(cx.workspace, incident)}
+    v = voice_expr(cx.workspace.events())
+    texts = v.filter(v.text.notnull() & v.customer_id.isin(list(sent))).execute()
+    with_case = {c["customer_id"] for c in cx.cases()}
+    cid = sorted(set(texts.customer_id) & with_case)[0]
+    return cid, sent[cid], str(texts[texts.customer_id == cid].text.iloc[0])
+
+
+def _store_hits(home: Path, needles: list[str]) -> list[str]:
+    """Every file under ``home`` (Parquet decoded) that holds one of ``needles``."""
+    import re
+
+    pattern = re.compile("|".join(re.escape(n) for n in needles))
+    found = []
+    for path in sorted(p for p in home.rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            text = duckdb.sql(
+                f"SELECT string_agg(CAST(COLUMNS(*) AS VARCHAR), '|') FROM read_parquet('{path}')"
+            ).fetchall()
+            body = json.dumps(text, default=str, ensure_ascii=False)
+        else:
+            body = path.read_bytes().decode("utf-8", "replace")
+        if pattern.search(body):
+            found.append(str(path.relative_to(home)))
+    return found
+
+
+def _pg_hits(url: str, needles: list[str]) -> list[str]:
+    found = []
+    with psycopg.connect(url, autocommit=True) as con:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "current_schema() AND table_type = 'BASE TABLE'"
+            ).fetchall()
+        ]
+        for table in tables:
+            for needle in needles:
+                row = con.execute(
+                    f'SELECT count(*) FROM "{table}" t WHERE t::text LIKE %s', (f"%{needle}%",)
+                ).fetchone()
+                if row and row[0]:
+                    found.append(f"{table}: {needle}")
+    return found
+
+
+def test_forget_erases_a_person_everywhere_and_leaves_the_others(
+    demo: tuple[Path, dict[str, Any]], smtp: SmtpServer, tmp_path: Path
+) -> None:
+    home, settings = demo
+    with cxloop.Cxloop(Workspace.open(home, **settings)) as cx:
+        ws = cx.workspace
+        cid, email, text = _person(cx, smtp)
+        case_id = next(c["case_id"] for c in cx.cases(customer_id=cid))
+        cx.start_case(case_id, ALICE)
+        cx.resolve_case(case_id, ALICE, f"called {cid} at {email}: refund on its way")
+        bad = _csv(tmp_path / "late.csv", [f"z1,{cid},order_teleported,2026-03-01T10:00:00Z,,,,,,"])
+        assert cx.ingest(bad).rows_quarantined == 1
+        inbox = ws.home / "inbox" / "api-1.jsonl"  # as the API writes a batch it received
+        inbox.parent.mkdir(exist_ok=True)
+        inbox.write_text(json.dumps({"event_id": "z2", "customer_id": cid}) + "\n")
+        as_of = ws.events().ts.max().execute().to_pydatetime()
+        cx.build_ledger(as_of)
+        before = _promises(cx)
+        others_before = before[before.customer_id != cid].reset_index(drop=True)
+        events_before = int(ws.events().count().execute())
+        theirs = int(ws.events().filter(ws.events().customer_id == cid).count().execute())
+        audit_before = cx.audit()
+        assert _store_hits(home, [cid, email, text])  # the test can fail
+
+        done = corrections.forget(ws, cid, Operator("dpo", "admin"))
+
+        assert done["leftovers"] == []
+        assert done["counts"]["events"] == theirs and done["counts"]["notices"] == 1
+        assert int(ws.events().count().execute()) == events_before - theirs
+        assert _store_hits(home, [cid, email, text]) == []
+        if settings:
+            assert _pg_hits(settings["database_url"], [cid, email, text]) == []
+        after = _promises(cx)
+        assert cid not in set(after.customer_id)
+        pd.testing.assert_frame_equal(after, others_before, check_dtype=False)
+
+        audit = cx.audit()
+        assert len(audit) == len(audit_before) + 1 and audit[-1]["action"] == "forget"
+        assert audit[-1]["detail"]["erasure_id"] == done["erasure_id"]
+        theirs_audit = [e for e in audit if e["case_id"] == case_id]
+        assert theirs_audit and all(e["detail"] == {"erased": done["erasure_id"]} for e in theirs_audit)
+        assert [e["at"] for e in audit[:-1]] == [e["at"] for e in audit_before]
+        case = cx.case(case_id)["case"]
+        assert case["customer_id"] == f"erased-{done['erasure_id']}"
+        erasure = corrections.erasures(ws)
+        assert [e["erasure_id"] for e in erasure] == [done["erasure_id"]]
+        assert not {cid, email} & set(json.dumps(erasure).split('"'))
+        for sql in (
+            "UPDATE audit SET amount = 1000",
+            f"UPDATE audit SET detail = '{{\"erased\": \"ER-forged\"}}'",
+            "DELETE FROM audit",
+        ):
+            with pytest.raises(db.IntegrityError, match="append-only"), ws.state.connect() as con:
+                con.execute(sql)
