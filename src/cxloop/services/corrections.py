@@ -135,7 +135,12 @@ def forget(ws: Workspace, customer_id: str, operator: Operator) -> dict[str, Any
     addresses, texts = _personal(ws, customer_id)
     tokens = [customer_id, *addresses]
     eid = "ER-" + secrets.token_hex(8)
-    entry = {"erasure_id": eid, "at": _now(), "actor": operator.name, "role": operator.role}
+    entry: dict[str, Any] = {
+        "erasure_id": eid,
+        "at": _now(),
+        "actor": operator.name,
+        "role": operator.role,
+    }
     con = duckdb.connect()
     try:
         ws.configure(con)

@@ -139,7 +139,8 @@ def erase_person(
         for marks, part in _in(cases):
             audit |= set(_ids(con, f"SELECT audit_id FROM audit WHERE case_id IN ({marks})", part))
         erased = json.dumps({"erased": eid})
-        audit -= set(_ids(con, "SELECT audit_id FROM audit WHERE detail = ?", [erased]))
+        done = "SELECT audit_id FROM audit WHERE detail LIKE ?"  # by an earlier erasure
+        audit -= set(_ids(con, done, ['{"erased": %']))
         quarantine = _naming(con, "quarantine", "id", ("value", "record"), tokens)
         counts = {
             "cases": len(cases),
