@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -136,30 +134,36 @@ def test_revert_takes_a_load_back_and_the_corrected_file_loads_cleanly(
         with pytest.raises(InputError, match="cxloop's own events"):
             corrections.revert_ingest(ws, own.ingest_id, ANN)
 
+        # the reverted file loaded again: its bad row is a current problem again
+        assert not cx.ingest(wrong).unchanged
+        assert set(cx.quarantine(file="wrong.csv").field) == {"event_type", "event_id"}
 
-def test_cli_ingest_runs_revert_and_plain_ingest(tmp_path: Path) -> None:
+
+def test_cli_ingest_runs_revert_forget_and_plain_ingest(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cxloop.cli.main import app
+
     home = tmp_path / "store"
     good = _csv(tmp_path / "good.csv", GOOD)
 
-    def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "cxloop", *args, "--home", str(home)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert (done.returncode == 0) is ok, done.stderr
+    def cli(*args: str, ok: bool = True) -> Any:
+        done = CliRunner().invoke(app, [*args, "--home", str(home)])
+        assert (done.exit_code == 0) is ok, done.output
         return done
 
     cli("ingest", str(good))  # `cxloop ingest PATH` as before
     loaded = json.loads(cli("ingest", "-f", "json", str(_csv(tmp_path / "w.csv", WRONG))).stdout)
     out = cli("ingest", "revert", loaded["ingest_id"], "--actor", "ann").stdout
     assert f"Reverted ingest {loaded['ingest_id']}: 1 event(s)" in out
-    err = cli("ingest", "revert", loaded["ingest_id"], "--actor", "ann", ok=False).stderr
-    assert "already reverted" in err
+    again = cli("ingest", "revert", loaded["ingest_id"], "--actor", "ann", ok=False)
+    assert isinstance(again.exception, InputError) and "already reverted" in str(again.exception)
     runs = json.loads(cli("ingest", "runs", "-f", "json").stdout)["runs"]
     assert [r["status"] for r in runs] == ["done", "retracted"]
     assert runs[1]["retraction"]["actor"] == "ann" and runs[0]["retraction"] is None
+    gone = json.loads(cli("forget", "c1", "--actor", "dpo", "-f", "json").stdout)
+    assert gone["counts"]["events"] == 2 and gone["leftovers"] == []
+    assert gone["erasure_id"].startswith("ER-") and '"c1"' not in json.dumps(gone)
 
 
 # ------------------------------------------------------------------ forget
