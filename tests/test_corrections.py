@@ -164,6 +164,9 @@ def test_cli_ingest_runs_revert_forget_and_plain_ingest(tmp_path: Path) -> None:
     gone = json.loads(cli("forget", "c1", "--actor", "dpo", "-f", "json").stdout)
     assert gone["counts"]["events"] == 2 and gone["leftovers"] == []
     assert gone["erasure_id"].startswith("ER-") and '"c1"' not in json.dumps(gone)
+    again = cli("forget", "c1", "--actor", "dpo", ok=False)
+    assert isinstance(again.exception, NotFoundError)
+    assert "nothing in this store names customer 'c1'" in str(again.exception)
 
 
 # ------------------------------------------------------------------ forget

@@ -134,6 +134,8 @@ def forget(ws: Workspace, customer_id: str, operator: Operator) -> dict[str, Any
         raise InputError("forget: the customer id is empty")
     addresses, texts = _personal(ws, customer_id)
     tokens = [customer_id, *addresses]
+    if not erasure.leftovers(ws, tokens):
+        raise NotFoundError(f"nothing in this store names customer {customer_id!r}")
     eid = "ER-" + secrets.token_hex(8)
     entry: dict[str, Any] = {
         "erasure_id": eid,

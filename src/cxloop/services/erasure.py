@@ -134,6 +134,13 @@ def _holds(path: Path, needles: list[bytes]) -> bool:
 
 
 def _ledger_leftovers(ws: Workspace, tokens: list[str]) -> list[str]:
+    if ws.engine == "postgres":
+        out = []
+        for name in ws.ibis.list_tables(like="cx_ledger_"):
+            t = ws.ibis.table(name)
+            if int(t.filter(t.customer_id.isin(tokens)).count().execute()):
+                out.append(f"table {name}")
+        return out
     if not isinstance(ws.log, EventLog) or ws.engine != "duckdb":
         return []
     out = []
