@@ -134,18 +134,11 @@ def erase_person(
     with state.connect() as con:
         if con.dialect == "sqlite":
             con.execute("PRAGMA secure_delete = ON")
-        cases = _ids(con, "SELECT case_id FROM cases WHERE customer_id = ?", [customer_id])
-        audit = set(_naming(con, "audit", "audit_id", ("detail",), tokens))
-        for marks, part in _in(cases):
-            audit |= set(_ids(con, f"SELECT audit_id FROM audit WHERE case_id IN ({marks})", part))
-        erased = json.dumps({"erased": eid})
-        done = "SELECT audit_id FROM audit WHERE detail LIKE ?"  # by an earlier erasure
-        audit -= set(_ids(con, done, ['{"erased": %']))
-        quarantine = _naming(con, "quarantine", "id", ("value", "record"), tokens)
+        rows = _targets(con, customer_id, tokens)
         counts = {
-            "cases": len(cases),
-            "audit_entries": len(audit),
-            "quarantine_rows": len(quarantine),
+            "cases": len(rows["cases"]),
+            "audit_entries": len(rows["audit"]),
+            "quarantine_rows": len(rows["quarantine"]),
             **_delete_counts(con, customer_id),
             **entry.get("log", {}),
         }
@@ -153,21 +146,48 @@ def erase_person(
             "INSERT INTO erasures (erasure_id, at, actor, role, counts) VALUES (?, ?, ?, ?, ?)",
             (eid, entry["at"], entry["actor"], entry["role"], json.dumps(counts, sort_keys=True)),
         )
-        for marks, part in _in(sorted(audit)):
-            con.execute(f"UPDATE audit SET detail = ? WHERE audit_id IN ({marks})", [erased, *part])
-        for marks, part in _in(cases):
-            con.execute(f"UPDATE approvals SET note = '' WHERE case_id IN ({marks})", part)
-        for marks, part in _in(quarantine):
-            con.execute(f"DELETE FROM quarantine WHERE id IN ({marks})", part)
-        con.execute(
-            "UPDATE cases SET customer_id = ?, resolution = CASE WHEN resolution IS NULL "
-            "THEN NULL ELSE '' END WHERE customer_id = ?",
-            (f"erased-{eid}", customer_id),
-        )
-        con.execute("DELETE FROM signals WHERE customer_id = ?", (customer_id,))
-        con.execute("DELETE FROM outreach_sends WHERE customer_id = ?", (customer_id,))
+        _erase(con, customer_id, eid, rows)
         _audit(con, entry, "forget", {"erasure_id": eid, **counts})
     return counts
+
+
+def _targets(con: Connection, customer_id: str, tokens: list[str]) -> dict[str, list[Any]]:
+    """The keys of the rows to redact or delete: the person's cases, the audit entries of
+    those cases or naming the person (not yet redacted), approvals of those cases or naming
+    the person, quarantine rows naming the person."""
+    cases = _ids(con, "SELECT case_id FROM cases WHERE customer_id = ?", [customer_id])
+    audit = set(_naming(con, "audit", "audit_id", ("detail",), tokens))
+    approvals = set(_naming(con, "approvals", "approval_id", ("note",), tokens))
+    for marks, part in _in(cases):
+        audit |= set(_ids(con, f"SELECT audit_id FROM audit WHERE case_id IN ({marks})", part))
+        approvals |= set(
+            _ids(con, f"SELECT approval_id FROM approvals WHERE case_id IN ({marks})", part)
+        )
+    done = "SELECT audit_id FROM audit WHERE detail LIKE ?"  # by an earlier erasure
+    audit -= set(_ids(con, done, ['{"erased": %']))
+    return {
+        "cases": cases,
+        "audit": sorted(audit),
+        "approvals": sorted(approvals),
+        "quarantine": _naming(con, "quarantine", "id", ("value", "record"), tokens),
+    }
+
+
+def _erase(con: Connection, customer_id: str, eid: str, rows: dict[str, list[Any]]) -> None:
+    erased = json.dumps({"erased": eid})
+    for marks, part in _in(rows["audit"]):
+        con.execute(f"UPDATE audit SET detail = ? WHERE audit_id IN ({marks})", [erased, *part])
+    for marks, part in _in(rows["approvals"]):
+        con.execute(f"UPDATE approvals SET note = '' WHERE approval_id IN ({marks})", part)
+    for marks, part in _in(rows["quarantine"]):
+        con.execute(f"DELETE FROM quarantine WHERE id IN ({marks})", part)
+    con.execute(
+        "UPDATE cases SET customer_id = ?, resolution = CASE WHEN resolution IS NULL "
+        "THEN NULL ELSE '' END WHERE customer_id = ?",
+        (f"erased-{eid}", customer_id),
+    )
+    con.execute("DELETE FROM signals WHERE customer_id = ?", (customer_id,))
+    con.execute("DELETE FROM outreach_sends WHERE customer_id = ?", (customer_id,))
 
 
 def _delete_counts(con: Connection, customer_id: str) -> dict[str, int]:
