@@ -28,9 +28,14 @@ _CHUNK = 500
 
 
 def mentions(tokens: Iterable[str]) -> re.Pattern[str]:
-    """A pattern that finds any of ``tokens`` as a whole value (not inside a longer id)."""
-    alts = "|".join(re.escape(t) for t in sorted(set(tokens), key=len, reverse=True) if t)
-    return re.compile(rf"(?<![\w.@+-])(?:{alts})(?![\w@-])", re.IGNORECASE)
+    """A pattern that finds any of ``tokens`` as a whole value (not inside a longer id);
+    ids as written, e-mail addresses in any case."""
+    alts = "|".join(
+        f"(?i:{re.escape(t)})" if "@" in t else re.escape(t)
+        for t in sorted(set(tokens), key=len, reverse=True)
+        if t
+    )
+    return re.compile(rf"(?<![\w.@+-])(?:{alts})(?![\w@-])")
 
 
 def run_of(state: StateDB, ingest_id: str) -> dict[str, Any] | None:
