@@ -10,10 +10,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from cxloop.services.workspace import Workspace
 from cxloop.store import corrections as store
 from cxloop.store.artifacts import Artifacts
-from cxloop.store.eventlog import EventLog
 
 #: folders under HOME whose JSON Lines files are batches the store wrote and ingested
 BATCH_DIRS = ("inbox", "internal")
@@ -122,7 +123,7 @@ def leftovers(ws: Workspace, tokens: list[str]) -> list[str]:
             continue  # the log and the ledger are checked by query
         if _holds(path, needles) and pattern.search(path.read_bytes().decode("utf-8", "replace")):
             found.append(str(path.relative_to(ws.home)))
-    found += _ledger_leftovers(ws, tokens)
+    found += _tabular_leftovers(ws, tokens)
     return found
 
 
@@ -133,19 +134,26 @@ def _holds(path: Path, needles: list[bytes]) -> bool:
         return any(mm.find(n) >= 0 for n in needles)
 
 
-def _ledger_leftovers(ws: Workspace, tokens: list[str]) -> list[str]:
+def _tabular_leftovers(ws: Workspace, tokens: list[str]) -> list[str]:
+    """PostgreSQL ledger tables, and every Parquet file under HOME (log segments, ledgers,
+    exports written there) with a ``customer_id`` column, that hold one of ``tokens``."""
+    out = []
     if ws.engine == "postgres":
-        out = []
         for name in ws.ibis.list_tables(like="cx_ledger_"):
             t = ws.ibis.table(name)
             if int(t.filter(t.customer_id.isin(tokens)).count().execute()):
                 out.append(f"table {name}")
-        return out
-    if not isinstance(ws.log, EventLog) or ws.engine != "duckdb":
-        return []
-    out = []
-    for path in sorted(ws.ledger_dir.glob("*.parquet")):
-        t = ws.ledger_file(path)
-        if int(t.filter(t.customer_id.isin(tokens)).count().execute()):
-            out.append(str(path.relative_to(ws.home)))
+    ids = ", ".join("'" + t.replace("'", "''") + "'" for t in tokens)
+    with contextlib.closing(duckdb.connect()) as con:
+        for path in sorted(p for p in ws.home.rglob("*.parquet") if p.is_file()):
+            source = "read_parquet('" + str(path).replace("'", "''") + "')"
+            if "customer_id" not in {
+                r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            }:
+                continue
+            (n,) = con.execute(
+                f"SELECT count(*) FROM {source} WHERE customer_id IN ({ids})"
+            ).fetchone() or (0,)
+            if n:
+                out.append(str(path.relative_to(ws.home)))
     return out
