@@ -65,7 +65,7 @@ def ingest(
         f"[bold]{report.events_new:,}[/] new events from {report.rows_read:,} rows "
         f"({len(report.files)} file(s), source {report.source}); "
         f"{report.events_duplicate:,} already in the log; "
-        f"{report.rows_quarantined:,} row(s) quarantined.",
+        f"{report.rows_quarantined:,} row(s) quarantined. Ingest {report.ingest_id}.",
         highlight=False,
     )
     if report.problems:

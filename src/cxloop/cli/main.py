@@ -17,6 +17,7 @@ from cxloop import client
 from cxloop.cli import commands
 from cxloop.cli.brief import brief_app
 from cxloop.cli.cases import cases_app, recover
+from cxloop.cli.corrections import forget, ingest_app
 from cxloop.cli.mappings import ParamOpt, mappings_app, parse_params
 from cxloop.cli.migrate import migrate
 from cxloop.cli.outreach import outreach_app
@@ -43,6 +44,8 @@ app.add_typer(voice_app, name="voice")
 app.add_typer(brief_app, name="brief")
 app.add_typer(keys_app, name="keys")
 app.add_typer(mappings_app, name="mappings")
+app.add_typer(ingest_app, name="ingest")
+app.command()(forget)
 app.command()(serve)
 app.command()(recover)
 app.command()(migrate)
@@ -61,7 +64,7 @@ def _open(home: Path | None, rules: Path | None = None) -> client.Cxloop:
     return client.open(home, rules=rules)
 
 
-@app.command()
+@ingest_app.command("load")
 def ingest(
     path: Annotated[
         Path, typer.Argument(help="A file (CSV, JSON, JSONL, Parquet) or a directory.")

@@ -44,6 +44,7 @@ REVISIONS: tuple[str, ...] = (
     "0002_event_log",
     "0003_attr_casts",
     "0004_web_sessions",
+    "0005_corrections",
 )
 HEAD = REVISIONS[-1]
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

@@ -83,10 +83,12 @@ class StateDB:
             )
 
     def last_done_run(self, signature: str) -> dict[str, Any] | None:
-        """The latest completed run that read exactly these file contents the same way."""
+        """The latest completed run that read exactly these file contents the same way,
+        since the last retraction (a retraction changes what a file's rows meet in the log)."""
         with self.connect() as con:
             row = con.execute(
                 "SELECT * FROM ingest_runs WHERE signature = ? AND status = 'done' "
+                "AND started_at > (SELECT coalesce(max(at), '') FROM retractions) "
                 "ORDER BY started_at DESC LIMIT 1",
                 (signature,),
             ).fetchone()
@@ -143,7 +145,9 @@ class StateDB:
             con.executemany(
                 "INSERT INTO quarantine (ingest_id, source, file, file_sha256, row, field, "
                 "reason, value, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
+                "ON CONFLICT (file_sha256, row, field, reason) DO UPDATE SET "
+                "ingest_id = excluded.ingest_id, retracted_at = NULL "
+                "WHERE quarantine.retracted_at IS NOT NULL",  # reloaded after a revert
                 rows,
             )
         return len(rows)
@@ -166,6 +170,8 @@ class StateDB:
             where.append("(q.file = ? OR q.file LIKE ? ESCAPE '\\')")
             escaped = file.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             args += [resolved, "%/" + escaped]
+        if current_only:  # a retracted run's rows are history, not current problems
+            where.append("q.retracted_at IS NULL")
         if ingest_id:
             where.append("q.ingest_id = ?")
             args.append(ingest_id)
