@@ -55,9 +55,12 @@ class IngestReport:
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:  # a symbolic link loop, a directory, no permission
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     return digest.hexdigest()
 
 
@@ -142,8 +145,12 @@ def ingest_path(
     ws.writable_log("ingest")
     step = progress or (lambda _msg: None)
     mapping = get_mapping(source)
-    target = Path(path).resolve()
-    if not target.exists():
+    try:
+        target = Path(path).resolve()
+        exists = target.exists()
+    except (OSError, RuntimeError) as exc:  # a symbolic link loop
+        raise InputError(f"{path}: cannot be read ({exc})") from exc
+    if not exists:
         raise InputError(f"{path}: no such file or directory")
     files = mapping.inputs(target)
     step(f"hashing {len(files)} file(s)")
