@@ -15,7 +15,9 @@ import duckdb
 
 from cxloop.errors import InputError
 from cxloop.ingest.mappings import get_mapping
+from cxloop.services import journal
 from cxloop.services.workspace import Workspace
+from cxloop.store import crash
 from cxloop.store.eventlog import AppendResult
 from cxloop.store.state import Problem
 from cxloop.version import __version__
@@ -118,6 +120,7 @@ def _unchanged(
     }
     ws.state.record_files(ingest_id, hashes, _now())
     ws.state.finish_run(ingest_id, _now(), counts, "unchanged")
+    journal.Journal(ws.home).end(ingest_id)
     return IngestReport(
         ingest_id,
         previous["source"],
@@ -157,44 +160,55 @@ def ingest_path(
     hashes = {str(f): _sha256(f) for f in files}
     ingest_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     signature = _signature(source, hashes)
+    journal.recover(ws, wait=False)  # runs of killed writers, if the store is free now
+    runs = journal.Journal(ws.home)
+    runs.begin(ingest_id)
     ws.state.start_run(ingest_id, source, str(target), _now(), signature)
     previous = None if force else ws.state.last_done_run(signature)
     if previous is not None:
         return _unchanged(ws, previous, ingest_id, hashes)
     con = duckdb.connect()
+    committed = False
     try:
         ws.configure(con)
         step("reading and validating rows")
         staged = mapping.stage(con, target, "_staged")
+        crash.point("staged")
         step("appending new events")
         with ws.write_lock():
-            appended = ws.log.append(con, staged.table, ingest_id)
-            problems = staged.problems + _conflicts(appended)
-            step("recording quarantine")
-            ws.state.record_files(ingest_id, hashes, _now())
-            ws.state.quarantine(ingest_id, source, hashes, problems)
-            bad_rows = len({(p.file, p.row) for p in problems})
-            counts = {
-                "rows_read": staged.rows_read,
-                "events_new": appended.new,
-                "events_duplicate": appended.duplicates,
-                "rows_quarantined": bad_rows,
-                "log_version": appended.version,
-            }
+            journal.recover_locked(ws)
+            entry: dict[str, Any] = {}
+
+            def before_commit(appended: AppendResult) -> None:
+                problems = staged.problems + _conflicts(appended)
+                counts = {
+                    "rows_read": staged.rows_read,
+                    "events_new": appended.new,
+                    "events_duplicate": appended.duplicates,
+                    "rows_quarantined": len({(p.file, p.row) for p in problems}),
+                    "log_version": appended.version,
+                }
+                entry.update(journal.record(source, hashes, problems, counts))
+                runs.commit(ingest_id, entry)
+
+            appended = ws.log.append(con, staged.table, ingest_id, before_commit)
+            committed = True
             limit = ws.settings.compact_segments
             if appended.new and ws.log.needs_compaction(limit):
                 step("compacting the event log")
                 ws.log.compact(con, ingest_id)
-                counts["log_version"] = ws.log.version
-            ws.state.finish_run(ingest_id, _now(), counts)
+                entry["counts"]["log_version"] = ws.log.version
+            step("recording quarantine")
+            journal.apply(ws, ingest_id, entry)
     except BaseException:
-        failed = dict.fromkeys(
-            ("rows_read", "events_new", "events_duplicate", "rows_quarantined"), 0
-        )
-        ws.state.finish_run(ingest_id, _now(), {**failed, "log_version": ws.log.version}, "failed")
+        if not committed:  # else the journal finishes the run (journal.recover)
+            failed = {**journal.FAILED, "log_version": ws.log.version}
+            ws.state.finish_run(ingest_id, _now(), failed, "failed")
+            runs.end(ingest_id)
         raise
     finally:
         con.close()
+    counts = entry["counts"]
     return IngestReport(
         ingest_id,
         source,
@@ -203,9 +217,9 @@ def ingest_path(
         staged.rows_read,
         appended.new,
         appended.duplicates,
-        bad_rows,
+        counts["rows_quarantined"],
         counts["log_version"],
-        problems,
+        [Problem(**p) for p in entry["problems"]],
     )
 
 
