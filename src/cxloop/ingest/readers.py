@@ -113,19 +113,44 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# one problem per rejected row and column; a row with too few or too many fields is one
+# problem of the whole row (DuckDB reports a missing-columns row once per missing column)
+_REJECTS = """
+    SELECT line, CASE WHEN _count THEN NULL ELSE column_name END, error_type, csv_line,
+           error_message
+    FROM (SELECT *, CAST(error_type AS VARCHAR) IN ('MISSING COLUMNS', 'TOO MANY COLUMNS')
+                    AS _count FROM {0})
+    QUALIFY row_number() OVER (PARTITION BY line, CASE WHEN _count THEN '' ELSE column_name END
+                               ORDER BY error_message) = 1
+    ORDER BY line, column_name
+"""
+
+
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable:
     """Load the CSV into a DuckDB temp table; its ``rowid`` follows the file order
     (DuckDB preserves insertion order), which numbers the rows without another copy."""
     rej, scan, rows = f"{name}_rej", f"{name}_scan", f"{name}_rows"
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
-    check_header(path, delim)
+    names, newline = check_header(path, delim)
+    read = (
+        f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM read_csv("
+        f"{_sql_text(str(path))}, header = true, "
+        f"delim = {_sql_text(delim)}, quote = '\"', escape = '\"', store_rejects = true, "
+        f"rejects_table = '{rej}', rejects_scan = '{scan}', max_line_size = {MAX_ROW_BYTES}"
+    )
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM read_csv("
-            f"{_sql_text(str(path))}, all_varchar = true, header = true, "
-            f"delim = {_sql_text(delim)}, quote = '\"', escape = '\"', store_rejects = true, "
-            f"rejects_table = '{rej}', rejects_scan = '{scan}', max_line_size = {MAX_ROW_BYTES})"
-        )
+        try:
+            con.execute(read + ", all_varchar = true)")
+        except duckdb.InvalidInputException as exc:
+            if "sniffing" not in str(exc):
+                raise
+            # a small file with a ragged row defeats the dialect sniffer: read it with the
+            # header's own columns, so the bad rows are rejected one by one
+            columns = ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names)
+            con.execute(
+                read + f", auto_detect = false, columns = {{{columns}}}, "
+                f"new_line = {_sql_text(newline)})"
+            )
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot be read as CSV: {short(exc)}") from exc
     problems = [
@@ -138,8 +163,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable
             json.dumps({"line": csv_line}),
         )
         for line, column, error_type, csv_line, message in con.execute(
-            f"SELECT line, column_name, error_type, csv_line, error_message FROM {rej} "
-            "ORDER BY line"
+            _REJECTS.format(rej)
         ).fetchall()
     ]
     con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {scan}")

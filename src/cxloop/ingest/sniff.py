@@ -50,15 +50,17 @@ def check_text_file(path: Path, fmt: str) -> None:
         )
 
 
-def check_header(path: Path, delim: str) -> None:
-    """Refuse a CSV header that names a column twice (the reader would rename one)."""
+def check_header(path: Path, delim: str) -> tuple[list[str], str]:
+    """The CSV header's column names and its line ending; refuses a header that names a
+    column twice (the reader would rename one silently)."""
     with path.open("rb") as fh:
         first = fh.readline(1 << 20)
+    newline = "\\r\\n" if first.endswith(b"\r\n") else "\\n"
     line = first.decode("utf-8", errors="replace").removeprefix("\ufeff")
     try:
         names = next(csv.reader(io.StringIO(line), delimiter=delim), [])
     except csv.Error:
-        return  # a broken header is reported by the reader itself
+        return [], newline  # a broken header is reported by the reader itself
     seen: dict[str, int] = {}
     for i, name in enumerate(names, start=1):
         key = name.strip()
@@ -68,3 +70,4 @@ def check_header(path: Path, delim: str) -> None:
                 f"{i}); rename one, nothing was loaded"
             )
         seen[key] = i
+    return [n.strip() or f"column{i}" for i, n in enumerate(names)], newline
