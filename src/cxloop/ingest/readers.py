@@ -210,6 +210,14 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return obj
 
 
+def _encodable(obj: dict[str, object]) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _parse_line(data: bytes, lineno: int) -> tuple[dict[str, object] | None, str, str]:
     """One JSON Lines line as an object, or (None, field, reason)."""
     if len(data) > MAX_ROW_BYTES:
@@ -231,6 +239,12 @@ def _parse_line(data: bytes, lineno: int) -> tuple[dict[str, object] | None, str
         return None, "(line)", "invalid JSON: nested too deep"
     if not isinstance(obj, dict):
         return None, "(line)", "expected a JSON object per line"
+    if ("\\ud" in line or "\\uD" in line) and not _encodable(obj):
+        return (
+            None,
+            "(line)",
+            "invalid JSON: a lone surrogate escape (\\ud800-\\udfff) is no character",
+        )
     reserved = sorted(RESERVED.intersection(obj))
     if reserved:
         return None, reserved[0], "reserved for cxloop's lineage (the file and row); rename it"

@@ -180,7 +180,9 @@ def ingest_path(
             entry: dict[str, Any] = {}
 
             def before_commit(appended: AppendResult) -> None:
-                problems = staged.problems + _conflicts(appended)
+                problems = sorted(
+                    staged.problems + _conflicts(appended), key=lambda p: (p.file, p.row, p.field)
+                )
                 counts = {
                     "rows_read": staged.rows_read,
                     "events_new": appended.new,
