@@ -146,9 +146,9 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable
                 raise
             # a small file with a ragged row defeats the dialect sniffer: read it with the
             # header's own columns, so the bad rows are rejected one by one
-            columns = ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names)
+            types = ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names)
             con.execute(
-                read + f", auto_detect = false, columns = {{{columns}}}, "
+                read + f", auto_detect = false, columns = {{{types}}}, "
                 f"new_line = {_sql_text(newline)})"
             )
     except duckdb.Error as exc:
