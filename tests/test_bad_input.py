@@ -148,16 +148,20 @@ def test_the_api_batch_with_bad_rows_is_not_a_server_error(tmp_path: Path) -> No
         {**ROW, "event_id": "a3", "_row": 99},
         {**ROW, "event_id": "a4", "amount": "NaN"},
         {**ROW, "event_id": "a5", "ts": "infinity"},
+        {**ROW, "event_id": "a6", "customer_id": "c\ud800"},  # a lone surrogate
     ]
     with TestClient(create_app(home=home)) as client:
         r = client.post(
             "/api/v1/events",
-            headers={"Authorization": f"Bearer {keys['admin']}"},
-            json={"events": events},
+            headers={
+                "Authorization": f"Bearer {keys['admin']}",
+                "content-type": "application/json",
+            },
+            content=json.dumps({"events": events}),  # ASCII: the surrogate as an escape
         )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["events_new"] == 1
     got = [(p["row"], p["field"]) for p in body["problems"]]
-    assert got == [(2, "attrs"), (3, "_row"), (4, "amount"), (5, "ts")]
+    assert got == [(2, "attrs"), (3, "_row"), (4, "amount"), (5, "ts"), (6, "(line)")]
     assert all(len(p["reason"]) < 300 for p in body["problems"])
