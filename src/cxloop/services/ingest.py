@@ -233,6 +233,7 @@ def compact(ws: Workspace) -> dict[str, Any]:
     try:
         ws.configure(con)
         with ws.write_lock():
+            journal.recover_locked(ws)  # runs of killed writers first: see journal.py
             result = ws.log.compact(con, started.strftime("%Y%m%dT%H%M%S"))
     finally:
         con.close()
