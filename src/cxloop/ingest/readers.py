@@ -268,7 +268,10 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTab
                 continue
             n = len(rows)
             for key, value in obj.items():
-                columns.setdefault(key, [None] * n).append(_to_text(value))
+                col = columns.get(key)
+                if col is None:  # not setdefault: its default list would be built every time
+                    col = columns[key] = [None] * n
+                col.append(_to_text(value))
             rows.append(lineno)
             for col in columns.values():
                 if len(col) < n + 1:
