@@ -3,7 +3,10 @@
 Every reader registers a table whose columns are the file's columns as text
 plus ``_row`` (the 1-based data row: the first row after a CSV header is 1; in
 JSON Lines it is the line number). Rows that cannot be parsed at all (wrong
-number of CSV fields, invalid JSON) come back as problems, never dropped.
+number of CSV fields, invalid JSON, bytes that are not UTF-8, a line over
+:data:`MAX_ROW_BYTES`) come back as problems, never dropped. A file that cannot be read
+as its format at all (compressed, binary, a duplicated column name, a column named as
+the lineage) is refused with :class:`~cxloop.errors.InputError` naming the file.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cxloop.errors import InputError
+from cxloop.ingest.sniff import check_header, check_text_file, short
 from cxloop.store.state import Problem
 
 FORMATS = {
@@ -30,6 +34,12 @@ FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+#: The longest row (CSV line or JSON Lines line) read; a longer one is quarantined (JSON
+#: Lines) or refuses the file with its row named (CSV).
+MAX_ROW_BYTES = 64 << 20
+#: Column names the readers and mappings use for lineage: a source column so named is
+#: refused (CSV, Parquet: the file; JSON Lines: the line), never allowed to overwrite it.
+RESERVED = frozenset({"_row", "_file", "_record"})
 
 
 @dataclass(frozen=True)
@@ -61,13 +71,28 @@ def detect_format(path: Path) -> str:
 
 
 def read_file(con: duckdb.DuckDBPyConnection, path: Path, name: str | None = None) -> RawTable:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    if path.stat().st_size == 0:
+    try:
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        size = path.stat().st_size
+    except (OSError, RuntimeError) as exc:  # a symbolic link loop, no permission
+        raise InputError(f"{path}: cannot be read ({short(exc)})") from exc
+    if size == 0:
         raise InputError(f"{path}: the file is empty")
     name = name or f"raw_{uuid.uuid4().hex[:8]}"
+    fmt = detect_format(path)
+    if fmt != "parquet":
+        check_text_file(path, fmt)
     reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
-    return reader[detect_format(path)](con, path, name)
+    raw = reader[fmt](con, path, name)
+    reserved = sorted(RESERVED.intersection(raw.columns))
+    if reserved:
+        release(con, raw)
+        raise InputError(
+            f"{path}: column {reserved[0]!r} is reserved for cxloop's lineage (the file and "
+            "row an event came from); rename it in the source"
+        )
+    return raw
 
 
 def _register(
@@ -88,32 +113,57 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# one problem per rejected row and column; a row with too few or too many fields is one
+# problem of the whole row (DuckDB reports a missing-columns row once per missing column)
+_REJECTS = """
+    SELECT line, CASE WHEN _count THEN NULL ELSE column_name END, error_type, csv_line,
+           error_message
+    FROM (SELECT *, CAST(error_type AS VARCHAR) IN ('MISSING COLUMNS', 'TOO MANY COLUMNS')
+                    AS _count FROM {0})
+    QUALIFY row_number() OVER (PARTITION BY line, CASE WHEN _count THEN '' ELSE column_name END
+                               ORDER BY error_message) = 1
+    ORDER BY line, column_name
+"""
+
+
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable:
     """Load the CSV into a DuckDB temp table; its ``rowid`` follows the file order
     (DuckDB preserves insertion order), which numbers the rows without another copy."""
     rej, scan, rows = f"{name}_rej", f"{name}_scan", f"{name}_rows"
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
+    names, newline = check_header(path, delim)
+    read = (
+        f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM read_csv("
+        f"{_sql_text(str(path))}, header = true, "
+        f"delim = {_sql_text(delim)}, quote = '\"', escape = '\"', store_rejects = true, "
+        f"rejects_table = '{rej}', rejects_scan = '{scan}', max_line_size = {MAX_ROW_BYTES}"
+    )
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM read_csv("
-            f"{_sql_text(str(path))}, all_varchar = true, header = true, "
-            f"delim = {_sql_text(delim)}, quote = '\"', escape = '\"', store_rejects = true, "
-            f"rejects_table = '{rej}', rejects_scan = '{scan}')"
-        )
+        try:
+            con.execute(read + ", all_varchar = true)")
+        except duckdb.InvalidInputException as exc:
+            if "sniffing" not in str(exc):
+                raise
+            # a small file with a ragged row defeats the dialect sniffer: read it with the
+            # header's own columns, so the bad rows are rejected one by one
+            types = ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names)
+            con.execute(
+                read + f", auto_detect = false, columns = {{{types}}}, "
+                f"new_line = {_sql_text(newline)})"
+            )
     except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot be read as CSV: {exc}") from exc
+        raise InputError(f"{path}: cannot be read as CSV: {short(exc)}") from exc
     problems = [
         Problem(
             str(path),
             int(line) - 1,
             column or "(row)",
-            f"{error_type.lower().replace('_', ' ')}: {message}",
+            f"{error_type.lower().replace('_', ' ')}: {short(message)}",
             None,
             json.dumps({"line": csv_line}),
         )
         for line, column, error_type, csv_line, message in con.execute(
-            f"SELECT line, column_name, error_type, csv_line, error_message FROM {rej} "
-            "ORDER BY line"
+            _REJECTS.format(rej)
         ).fetchall()
     ]
     con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {scan}")
@@ -145,44 +195,83 @@ def _to_text(value: object) -> str | None:
     return str(value)
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _encodable(obj: dict[str, object]) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _parse_line(data: bytes, lineno: int) -> tuple[dict[str, object] | None, str, str]:
+    """One JSON Lines line as an object, or (None, field, reason)."""
+    if len(data) > MAX_ROW_BYTES:
+        return None, "(line)", f"line of {len(data)} bytes, over the limit of {MAX_ROW_BYTES}"
+    try:
+        line = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = f"byte 0x{data[exc.start]:02x} at column {exc.start + 1}"
+        return None, "(line)", f"not UTF-8 text: {where}"
+    if lineno == 1:
+        line = line.removeprefix("\ufeff")
+    try:
+        obj = json.loads(line, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        return None, "(line)", f"invalid JSON: {exc.msg} at column {exc.colno}"
+    except _DuplicateKey as exc:
+        return None, str(exc), f"key {str(exc)!r} appears twice in the object"
+    except RecursionError:
+        return None, "(line)", "invalid JSON: nested too deep"
+    if not isinstance(obj, dict):
+        return None, "(line)", "expected a JSON object per line"
+    if ("\\ud" in line or "\\uD" in line) and not _encodable(obj):
+        return (
+            None,
+            "(line)",
+            "invalid JSON: a lone surrogate escape (\\ud800-\\udfff) is no character",
+        )
+    reserved = sorted(RESERVED.intersection(obj))
+    if reserved:
+        return None, reserved[0], "reserved for cxloop's lineage (the file and row); rename it"
+    return obj, "", ""
+
+
 def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable:
     columns: dict[str, list[str | None]] = {}
     rows: list[int] = []
     problems: list[Problem] = []
     total = 0
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
+    with path.open("rb") as fh:
+        for lineno, data in enumerate(fh, start=1):
+            if not data.strip():
                 continue
             total = lineno
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(
-                    Problem(
-                        str(path),
-                        lineno,
-                        "(line)",
-                        f"invalid JSON: {exc.msg} at column {exc.colno}",
-                        line.strip()[:200],
-                        None,
-                    )
-                )
-                continue
-            if not isinstance(obj, dict):
-                problems.append(
-                    Problem(
-                        str(path),
-                        lineno,
-                        "(line)",
-                        "expected a JSON object per line",
-                        line.strip()[:200],
-                    )
-                )
+            obj, field, reason = _parse_line(data, lineno)
+            if obj is None:
+                shown = data.strip()[:200].decode("utf-8", errors="backslashreplace")
+                problems.append(Problem(str(path), lineno, field, reason, shown, None))
                 continue
             n = len(rows)
             for key, value in obj.items():
-                columns.setdefault(key, [None] * n).append(_to_text(value))
+                col = columns.get(key)
+                if col is None:  # not setdefault: its default list would be built every time
+                    col = columns[key] = [None] * n
+                col.append(_to_text(value))
             rows.append(lineno)
             for col in columns.values():
                 if len(col) < n + 1:
@@ -198,11 +287,15 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawT
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: cannot be read as Parquet: {exc}") from exc
+        raise InputError(f"{path}: cannot be read as Parquet: {short(exc)}") from exc
     arrays = []
     for col in table.columns:
         if pa.types.is_nested(col.type):
             arrays.append(pa.array([_to_text(v) for v in col.to_pylist()], type=pa.string()))
+        elif pa.types.is_timestamp(col.type) and col.type.tz is not None:
+            # a zone-aware time: its instant, in UTC (strftime would print the local time)
+            utc = pc.cast(col, pa.timestamp(col.type.unit, "UTC"))
+            arrays.append(pc.strftime(utc, format="%Y-%m-%dT%H:%M:%SZ"))
         elif pa.types.is_timestamp(col.type):
             arrays.append(pc.strftime(col, format="%Y-%m-%dT%H:%M:%S"))
         else:

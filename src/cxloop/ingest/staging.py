@@ -16,6 +16,16 @@ from cxloop.domain.events import EVENT_COLUMNS, EVENT_TYPES
 from cxloop.store.state import Problem
 
 ISO_HINT = "expected ISO 8601, e.g. 2026-05-01T14:30:00Z"
+#: The times an event may carry (UTC); outside them a time is a typo or a placeholder
+#: (0001-01-01, 9999-12-31, infinity) and is quarantined.
+TIME_RANGE = ("1900-01-01", "2200-01-01")
+#: A UTC offset at the end of a time (``+05:30``, ``-0800``); more than 14 hours (the
+#: widest real one) or 59 minutes is quarantined, not wrapped into another day.
+OFFSET_RE = r"\d:\d{2}(:\d{2}(\.\d+)?)?\s*[+-](\d{2}):?(\d{2})?$"
+#: The longest identifier (event_id, customer_id, ref, channel) accepted.
+MAX_ID_CHARS = 1000
+#: Control characters (NUL, terminal escapes) are quarantined in identifiers.
+CONTROL_RE = "[\\x00-\\x1f\\x7f-\\x9f]"
 
 
 def q(identifier: str) -> str:
@@ -57,13 +67,30 @@ class Check:
 
 
 def timestamp_checks(field: str, raw: str, parsed: str, required: bool) -> list[Check]:
+    low, high = TIME_RANGE
+    hours = f"try_cast(regexp_extract({raw}, {lit(OFFSET_RE)}, 3) AS INTEGER)"
+    minutes = f"coalesce(try_cast(regexp_extract({raw}, {lit(OFFSET_RE)}, 4) AS INTEGER), 0)"
     checks = [
         Check(
             field,
             f"{raw} IS NOT NULL AND {parsed} IS NULL",
-            f"'unparsable date ' || {raw} || ' ({ISO_HINT})'",
+            f"'unparsable date ' || left({raw}, 80) || ' ({ISO_HINT})'",
             raw,
-        )
+        ),
+        Check(
+            field,
+            f"{parsed} IS NOT NULL AND ({hours} > 14 OR {minutes} > 59)",
+            f"'UTC offset out of range in ' || left({raw}, 80) || ' (at most +/-14:00)'",
+            raw,
+        ),
+        Check(
+            field,
+            f"{parsed} IS NOT NULL AND NOT (isfinite({parsed}) AND {parsed} >= TIMESTAMP "
+            f"{lit(low)} AND {parsed} < TIMESTAMP {lit(high)})",
+            f"'time out of range: ' || left({raw}, 80) || ' (expected {low[:4]} to "
+            f"{int(high[:4]) - 1})'",
+            raw,
+        ),
     ]
     if required:
         checks.insert(0, Check(field, f"{raw} IS NULL", "'is empty (required)'"))
@@ -77,6 +104,7 @@ def canonical_checks() -> list[Check]:
 
     types = ", ".join(lit(t) for t in sorted(EVENT_TYPES))
     return [
+        *identifier_checks(("event_id", "customer_id", "ref", "channel")),
         Check("customer_id", "customer_id IS NULL", "'is empty (required)'"),
         Check("event_type", "event_type IS NULL", "'is empty (required)'"),
         Check(
@@ -91,18 +119,54 @@ def canonical_checks() -> list[Check]:
         Check(
             "amount",
             "amount_raw IS NOT NULL AND amount IS NULL",
-            "'not a number: ' || amount_raw",
+            "'not a number: ' || left(amount_raw, 80)",
+            "amount_raw",
+        ),
+        Check(
+            "amount",
+            "amount IS NOT NULL AND NOT isfinite(amount)",
+            "'not a finite number: ' || left(amount_raw, 80)",
             "amount_raw",
         ),
         # departments and channels: as configured (cxloop.ingest.vocabulary)
         *vocabulary_checks(),
         Check(
             "attrs",
-            "attrs IS NOT NULL AND (NOT json_valid(attrs) OR json_type(attrs) <> 'OBJECT')",
-            "'not a JSON object: ' || left(attrs, 80)",
-            "attrs",
+            # json_type only where json_valid: it raises on invalid JSON
+            "attrs IS NOT NULL AND CASE WHEN json_valid(attrs) THEN json_type(attrs) <> 'OBJECT'"
+            " ELSE true END",
+            "CASE WHEN json_valid(attrs) THEN 'not a JSON object: ' ELSE 'invalid JSON: ' END"
+            " || left(attrs, 80)",
+            "left(attrs, 200)",
         ),
     ]
+
+
+def identifier_checks(columns: Sequence[str]) -> list[Check]:
+    """Identifiers with control characters (NUL, terminal escapes) or over
+    :data:`MAX_ID_CHARS` characters are quarantined, never stored."""
+    checks = []
+    for col in columns:
+        checks.append(
+            Check(
+                col,
+                f"regexp_matches({col}, {lit(CONTROL_RE)})",
+                "'contains a control character (NUL, escape, line break) at position ' || "
+                f"CAST(length(regexp_extract({col}, '^[^\\x00-\\x1f\\x7f-\\x9f]*')) + 1 "
+                "AS VARCHAR)",
+                f"left({col}, 200)",
+            )
+        )
+        checks.append(
+            Check(
+                col,
+                f"length({col}) > {MAX_ID_CHARS}",
+                f"'is ' || CAST(length({col}) AS VARCHAR) || ' characters long "
+                f"(at most {MAX_ID_CHARS})'",
+                f"left({col}, 200)",
+            )
+        )
+    return checks
 
 
 def split_bad_rows(

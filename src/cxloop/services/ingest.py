@@ -17,7 +17,9 @@ from cxloop.errors import InputError
 from cxloop.ingest.mapfile.engine import FileMapping
 from cxloop.ingest.mappings import Mapping, get_mapping
 from cxloop.ingest.vocabulary import Vocabulary
+from cxloop.services import journal
 from cxloop.services.workspace import Workspace
+from cxloop.store import crash
 from cxloop.store.eventlog import AppendResult
 from cxloop.store.state import Problem
 from cxloop.version import __version__
@@ -57,9 +59,12 @@ class IngestReport:
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:  # a symbolic link loop, a directory, no permission
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     return digest.hexdigest()
 
 
@@ -117,6 +122,7 @@ def _unchanged(
     }
     ws.state.record_files(ingest_id, hashes, _now())
     ws.state.finish_run(ingest_id, _now(), counts, "unchanged")
+    journal.Journal(ws.home).end(ingest_id)
     return IngestReport(
         ingest_id,
         previous["source"],
@@ -165,8 +171,12 @@ def ingest_path(
     step = progress or (lambda _msg: None)
     chosen = resolve_mapping(source, mapping, params)
     source = chosen.name
-    target = Path(path).resolve()
-    if not target.exists():
+    try:
+        target = Path(path).resolve()
+        exists = target.exists()
+    except (OSError, RuntimeError) as exc:  # a symbolic link loop
+        raise InputError(f"{path}: cannot be read ({exc})") from exc
+    if not exists:
         raise InputError(f"{path}: no such file or directory")
     files = chosen.inputs(target)
     step(f"hashing {len(files)} file(s)")
@@ -174,45 +184,58 @@ def ingest_path(
     ingest_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     # a mapping file's text (and parameters) decide the outcome as much as the data do
     signature = _signature(source + ":" + getattr(chosen, "fingerprint", ""), hashes)
+    journal.recover(ws, wait=False)  # runs of killed writers, if the store is free now
+    runs = journal.Journal(ws.home)
+    runs.begin(ingest_id)
     ws.state.start_run(ingest_id, source, str(target), _now(), signature)
     previous = None if force else ws.state.last_done_run(signature)
     if previous is not None:
         return _unchanged(ws, previous, ingest_id, hashes)
     con = duckdb.connect()
+    committed = False
     try:
         ws.configure(con)
         vocabulary(ws).apply(con)
         step("reading and validating rows")
         staged = chosen.stage(con, target, "_staged")
+        crash.point("staged")
         step("appending new events")
         with ws.write_lock():
-            appended = ws.log.append(con, staged.table, ingest_id)
-            problems = staged.problems + _conflicts(appended)
-            step("recording quarantine")
-            ws.state.record_files(ingest_id, hashes, _now())
-            ws.state.quarantine(ingest_id, source, hashes, problems)
-            bad_rows = len({(p.file, p.row) for p in problems})
-            counts = {
-                "rows_read": staged.rows_read,
-                "events_new": appended.new,
-                "events_duplicate": appended.duplicates,
-                "rows_quarantined": bad_rows,
-                "log_version": appended.version,
-            }
+            journal.recover_locked(ws)
+            entry: dict[str, Any] = {}
+
+            def before_commit(appended: AppendResult) -> None:
+                problems = sorted(
+                    staged.problems + _conflicts(appended), key=lambda p: (p.file, p.row, p.field)
+                )
+                counts = {
+                    "rows_read": staged.rows_read,
+                    "events_new": appended.new,
+                    "events_duplicate": appended.duplicates,
+                    "rows_quarantined": len({(p.file, p.row) for p in problems}),
+                    "log_version": appended.version,
+                }
+                entry.update(journal.record(source, hashes, problems, counts))
+                runs.commit(ingest_id, entry)
+
+            appended = ws.log.append(con, staged.table, ingest_id, before_commit)
+            committed = True
             limit = ws.settings.compact_segments
             if appended.new and ws.log.needs_compaction(limit):
                 step("compacting the event log")
                 ws.log.compact(con, ingest_id)
-                counts["log_version"] = ws.log.version
-            ws.state.finish_run(ingest_id, _now(), counts)
+                entry["counts"]["log_version"] = ws.log.version
+            step("recording quarantine")
+            journal.apply(ws, ingest_id, entry)
     except BaseException:
-        failed = dict.fromkeys(
-            ("rows_read", "events_new", "events_duplicate", "rows_quarantined"), 0
-        )
-        ws.state.finish_run(ingest_id, _now(), {**failed, "log_version": ws.log.version}, "failed")
+        if not committed:  # else the journal finishes the run (journal.recover)
+            failed = {**journal.FAILED, "log_version": ws.log.version}
+            ws.state.finish_run(ingest_id, _now(), failed, "failed")
+            runs.end(ingest_id)
         raise
     finally:
         con.close()
+    counts = entry["counts"]
     return IngestReport(
         ingest_id,
         source,
@@ -221,9 +244,9 @@ def ingest_path(
         staged.rows_read,
         appended.new,
         appended.duplicates,
-        bad_rows,
+        counts["rows_quarantined"],
         counts["log_version"],
-        problems,
+        [Problem(**p) for p in entry["problems"]],
     )
 
 
@@ -235,6 +258,7 @@ def compact(ws: Workspace) -> dict[str, Any]:
     try:
         ws.configure(con)
         with ws.write_lock():
+            journal.recover_locked(ws)  # runs of killed writers first: see journal.py
             result = ws.log.compact(con, started.strftime("%Y%m%dT%H%M%S"))
     finally:
         con.close()

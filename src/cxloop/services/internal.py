@@ -55,6 +55,17 @@ def event_row(
     }
 
 
+def _line(row: dict[str, Any]) -> str:
+    """One JSON Lines line; a text no UTF-8 can hold (a lone surrogate) is written escaped,
+    for the ingest to quarantine that row alone."""
+    line = json.dumps(row, default=str, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(row, default=str)
+    return line + "\n"
+
+
 def write_batch(folder: Path, name: str, rows: Iterable[dict[str, Any]]) -> Path:
     """Rows as a new JSON Lines file ``folder/name-<time>-<random>.jsonl``, written under a
     temporary name and renamed, so an ingest never reads half a batch."""
@@ -62,9 +73,9 @@ def write_batch(folder: Path, name: str, rows: Iterable[dict[str, Any]]) -> Path
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     path = folder / f"{name}-{stamp}-{secrets.token_hex(4)}.jsonl"
     tmp = path.with_suffix(".part")
-    with tmp.open("w") as fh:
+    with tmp.open("w", encoding="utf-8") as fh:
         for row in rows:
-            fh.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+            fh.write(_line(row))
     tmp.replace(path)
     return path
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ import duckdb
 
 from cxloop.domain.events import LOG_COLUMNS
 from cxloop.errors import StoreError
-from cxloop.store.files import read_json, write_json_atomic
+from cxloop.store import crash, sameevent
+from cxloop.store.files import fsync_dir, fsync_file, read_json, write_json_atomic
 
 _SQL_TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP", "float64": "DOUBLE", "int64": "BIGINT"}
 LOG_COLUMN_NAMES = [c.name for c in LOG_COLUMNS]
@@ -44,6 +46,11 @@ class AppendResult:
     conflicts: list[dict[str, Any]]  # same event_id, different content: to quarantine
     segment: str | None
     version: int
+
+
+#: Called with the outcome of an append just before it commits (the manifest rename, the
+#: PostgreSQL commit): the ingest journals the run there (see cxloop.services.journal).
+BeforeCommit = Callable[[AppendResult], None]
 
 
 class EventLog:
@@ -83,12 +90,20 @@ class EventLog:
         files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
         return f"read_parquet([{files}])"
 
-    def append(self, con: duckdb.DuckDBPyConnection, staged: str, ingest_id: str) -> AppendResult:
+    def append(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        staged: str,
+        ingest_id: str,
+        before_commit: BeforeCommit | None = None,
+    ) -> AppendResult:
         """Append the rows of relation ``staged`` (log columns); call under the write lock.
 
         Idempotent by ``event_id``: an id already in the log (or earlier in the
-        batch) with the same ``content_hash`` is a duplicate and is skipped; with
-        a different hash it is a conflict, returned for quarantine.
+        batch) with the same content is a duplicate and is skipped (``attrs`` compared as
+        JSON: see :mod:`cxloop.store.sameevent`); with other content it is a conflict,
+        returned for quarantine. The segment file and its directory are on the disk before
+        ``before_commit`` runs and the manifest is renamed (the commit).
         """
         manifest = self.manifest()
         con.execute(f"""
@@ -107,6 +122,7 @@ class EventLog:
             SELECT source_file, source_row, event_id, NULL FROM _repeats WHERE _differs
             ORDER BY 1, 2
         """).fetchall()
+        same = self._settle(con, manifest) if conflicts else set()
         (candidates, known_dupes) = con.execute("""
             SELECT count(*) FILTER (WHERE _log_hash IS NULL),
                    count(*) FILTER (WHERE _log_hash = content_hash)
@@ -116,39 +132,95 @@ class EventLog:
             "SELECT count(*) FILTER (WHERE NOT _differs) FROM _repeats"
         ).fetchone() or (0,)
         new = int(candidates) - repeats
-        segment = None
-        version = int(manifest["version"])
-        if new:
-            version += 1
-            segment = f"seg-{version:06d}-{ingest_id}.parquet"
-            self.root.mkdir(parents=True, exist_ok=True)
-            tmp = self.root / f".tmp-{segment}"
-            cols = ", ".join(LOG_COLUMN_NAMES)
-            keep = "_log_hash IS NULL"
-            if repeats:
-                keep += (
-                    " AND NOT EXISTS (SELECT 1 FROM _repeats r WHERE r.source_file = i.source_file"
-                    " AND r.source_row = i.source_row)"
-                )
-            con.execute(
-                f"COPY (SELECT {cols} FROM _incoming i WHERE {keep} ORDER BY {SEGMENT_ORDER}) "
-                f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
-            )
-            os.replace(tmp, self.root / segment)
-            manifest["segments"].append({"file": segment, "rows": new, "ingest_id": ingest_id})
-            manifest["version"] = version
-            write_json_atomic(self.manifest_path, manifest)
+        version = int(manifest["version"]) + (1 if new else 0)
+        segment = f"seg-{version:06d}-{ingest_id}.parquet" if new else None
+        if segment:
+            self._write_segment(con, segment, repeats)
         con.execute("DROP TABLE IF EXISTS _incoming; DROP TABLE IF EXISTS _repeats")
-        return AppendResult(
+        result = AppendResult(
             new=new,
-            duplicates=int(known_dupes) + int(repeat_dupes),
+            duplicates=int(known_dupes) + int(repeat_dupes) + len(same),
             conflicts=[
                 {"file": f, "row": r, "event_id": eid, "log_ingest": li}
                 for f, r, eid, li in conflicts
+                if (f, r) not in same
             ],
             segment=segment,
             version=version,
         )
+        if before_commit is not None:
+            before_commit(result)
+        if segment:
+            manifest["segments"].append({"file": segment, "rows": new, "ingest_id": ingest_id})
+            manifest["version"] = version
+            write_json_atomic(self.manifest_path, manifest)
+        crash.point("log-committed")
+        return result
+
+    def _write_segment(self, con: duckdb.DuckDBPyConnection, segment: str, repeats: int) -> None:
+        """The new rows of ``_incoming`` as segment file ``segment``, fsynced with its
+        directory (not yet listed in the manifest)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".tmp-{segment}"
+        cols = ", ".join(LOG_COLUMN_NAMES)
+        keep = "_log_hash IS NULL"
+        if repeats:
+            keep += (
+                " AND NOT EXISTS (SELECT 1 FROM _repeats r WHERE r.source_file = i.source_file"
+                " AND r.source_row = i.source_row)"
+            )
+        con.execute(
+            f"COPY (SELECT {cols} FROM _incoming i WHERE {keep} ORDER BY {SEGMENT_ORDER}) "
+            f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
+        )
+        fsync_file(tmp)
+        crash.point("segment-written")
+        os.replace(tmp, self.root / segment)
+        fsync_dir(self.root)
+        crash.point("segment-renamed")
+
+    def _settle(self, con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> set[Any]:
+        """The (file, row) of hash mismatches that are the same event after all (``attrs``
+        with other whitespace or key order): duplicates, not conflicts."""
+        log = self.relation_sql(manifest)
+        cols = ", ".join(sameevent.CONTENT_COLUMNS)
+        pairs = con.execute(f"""
+            SELECT {sameevent.select_pair("i", "e")} FROM _incoming i
+            JOIN (SELECT event_id, {cols} FROM {log} WHERE event_id IN (
+                  SELECT event_id FROM _incoming WHERE _log_hash <> content_hash)) e
+              USING (event_id)
+            WHERE i._log_hash <> i.content_hash
+            UNION ALL
+            SELECT {sameevent.select_pair("i", "f")}
+            FROM _repeats r JOIN _incoming i USING (source_file, source_row)
+            JOIN (SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY event_id
+                    ORDER BY source_file, source_row) AS _n FROM _incoming
+                    WHERE _log_hash IS NULL) WHERE _n = 1) f ON f.event_id = r.event_id
+            WHERE r._differs
+        """).fetchall()
+        return sameevent.settled(pairs)
+
+    def committed(self, ingest_id: str) -> bool:
+        """Whether a segment of run ``ingest_id`` is in the log (or was compacted into it)."""
+        for seg in self.manifest()["segments"]:
+            if seg.get("ingest_id") == ingest_id or ingest_id in seg.get("of", []):
+                return True
+        return False
+
+    def clean_temp(self) -> list[str]:
+        """Delete what a killed writer left: temporary files, and segment files the
+        manifest never listed (renamed, then killed before the commit). Call under the
+        write lock (no append is half-way then)."""
+        if not self.root.exists():
+            return []
+        m = self.manifest()
+        listed = {s["file"] for s in m["segments"]} | {r["file"] for r in m.get("retired", [])}
+        gone = []
+        for path in [*self.root.glob(".tmp-*"), *self.root.glob("seg-*.parquet")]:
+            if path.name not in listed:
+                path.unlink(missing_ok=True)
+                gone.append(path.name)
+        return gone
 
     @staticmethod
     def _repeats_in_batch(con: duckdb.DuckDBPyConnection) -> int:
@@ -203,7 +275,9 @@ class EventLog:
             raise StoreError(
                 f"compaction wrote {written} rows for {rows} in the log; nothing was changed"
             )
+        fsync_file(tmp)
         os.replace(tmp, self.root / segment)
+        fsync_dir(self.root)
         ingests = sorted({str(s.get("ingest_id", "")) for s in old})
         manifest["segments"] = [
             {"file": segment, "rows": rows, "ingest_id": f"compact-{stamp}", "of": ingests}

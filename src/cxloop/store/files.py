@@ -1,4 +1,4 @@
-"""Small file helpers: atomic JSON manifests."""
+"""Small file helpers: atomic JSON manifests, fsync of files and directories."""
 
 from __future__ import annotations
 
@@ -11,8 +11,27 @@ from typing import Any
 from cxloop.errors import StoreError
 
 
+def fsync_file(path: Path) -> None:
+    """Flush a written file's contents to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (a rename or a new file in it) to the disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON so that readers see either the old or the new file, never half."""
+    """Write JSON so that readers see either the old or the new file, never half; the file
+    and the rename are on the disk when this returns."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
     with os.fdopen(fd, "w") as fh:
@@ -20,6 +39,7 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 def read_json(path: Path, default: dict[str, Any]) -> dict[str, Any]:

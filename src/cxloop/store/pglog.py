@@ -26,8 +26,8 @@ import psycopg
 
 from cxloop.domain.events import LOG_COLUMNS
 from cxloop.errors import StoreError
-from cxloop.store import db
-from cxloop.store.eventlog import LOG_COLUMN_NAMES, AppendResult
+from cxloop.store import crash, db, sameevent
+from cxloop.store.eventlog import LOG_COLUMN_NAMES, AppendResult, BeforeCommit
 
 APPEND_LOCK = 0x63786C6F67  # pg_advisory_xact_lock key shared by every cxloop appender
 _DUCK_TYPES = {
@@ -76,8 +76,16 @@ class PgEventLog:
         """PostgreSQL keeps one table: there are no segments to merge."""
         return False
 
-    def append(self, con: duckdb.DuckDBPyConnection, staged: str, ingest_id: str) -> AppendResult:
-        """Append the rows of DuckDB relation ``staged`` (log columns); idempotent by id."""
+    def append(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        staged: str,
+        ingest_id: str,
+        before_commit: BeforeCommit | None = None,
+    ) -> AppendResult:
+        """Append the rows of DuckDB relation ``staged`` (log columns); idempotent by id
+        (``attrs`` compared as JSON). ``before_commit`` runs inside the transaction, just
+        before it commits."""
         cols = ", ".join(LOG_COLUMN_NAMES)
         self.scratch.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="append-", suffix=".csv", dir=self.scratch)
@@ -89,7 +97,11 @@ class PgEventLog:
                 f"FROM {staged})) TO {_quote(csv)} (FORMAT csv, HEADER false)"
             )
             with self.connect() as pg:
-                return self._append(pg, csv)
+                result = self._append(pg, csv)
+                if before_commit is not None:
+                    before_commit(result)
+            crash.point("log-committed")
+            return result
         finally:
             csv.unlink(missing_ok=True)
 
@@ -123,6 +135,8 @@ class PgEventLog:
             FROM _cand
         """).fetchone()
         new, duplicates = (int(row[0]), int(row[1])) if row else (0, 0)
+        same = self._settle(pg) if conflicts else set()
+        duplicates += len(same)
         version_row = pg.execute("SELECT version FROM cx_log WHERE id = 1 FOR UPDATE").fetchone()
         if version_row is None:
             raise StoreError("the PostgreSQL store has no cx_log row: run `cxloop migrate`")
@@ -142,10 +156,44 @@ class PgEventLog:
             conflicts=[
                 {"file": f, "row": int(r), "event_id": eid, "log_ingest": li}
                 for f, r, eid, li in conflicts
+                if (f, int(r)) not in same
             ],
             segment=None,
             version=version,
         )
+
+    @staticmethod
+    def _settle(pg: psycopg.Connection[Any]) -> set[tuple[str, int]]:
+        """The (file, row) of hash mismatches that are the same event after all (``attrs``
+        with other whitespace or key order): duplicates, not conflicts."""
+        pairs = pg.execute(f"""
+            SELECT {sameevent.select_pair("c", "e")} FROM _cand c
+            JOIN cx_events e ON e.event_id = c.event_id
+            WHERE c._log_hash IS NOT NULL AND c._log_hash <> c.content_hash
+            UNION ALL
+            SELECT {sameevent.select_pair("c", "f")} FROM _cand c
+            JOIN _cand f ON f.event_id = c.event_id AND f._k = 1
+            WHERE c._log_hash IS NULL AND c._k > 1 AND c.content_hash <> c._first
+        """).fetchall()
+        return sameevent.settled(pairs)
+
+    def committed(self, ingest_id: str) -> bool:
+        """Whether run ``ingest_id`` added events to the log (its transaction committed)."""
+        with self.connect() as pg:
+            row = pg.execute(
+                "SELECT 1 FROM cx_events WHERE ingest_id = %s LIMIT 1", (ingest_id,)
+            ).fetchone()
+        return row is not None
+
+    def clean_temp(self) -> list[str]:
+        """Delete CSV files a killed appender left in the scratch folder (under the lock)."""
+        if not self.scratch.exists():
+            return []
+        gone = []
+        for tmp in self.scratch.glob("append-*.csv"):
+            tmp.unlink(missing_ok=True)
+            gone.append(tmp.name)
+        return gone
 
     def compact(self, con: duckdb.DuckDBPyConnection, stamp: str) -> dict[str, Any]:
         """There are no segments; refreshes the planner's statistics (``ANALYZE``)."""

@@ -34,6 +34,10 @@ class Problem:
     record: str | None = None  # the whole raw row, as JSON
 
 
+def _storable(text: str | None) -> str | None:
+    return text.replace("\x00", "\\u0000") if text else text
+
+
 class StateDB:
     """The operational state of one store: a SQLite file or a PostgreSQL URL.
 
@@ -126,7 +130,8 @@ class StateDB:
     def quarantine(
         self, ingest_id: str, source: str, hashes: dict[str, str], problems: Iterable[Problem]
     ) -> int:
-        """Store problems; the same problem of the same file content is stored once."""
+        """Store problems; the same problem of the same file content is stored once. A NUL
+        character (PostgreSQL text cannot hold one) is stored as the escape ``\\u0000``."""
         rows = [
             (
                 ingest_id,
@@ -134,10 +139,10 @@ class StateDB:
                 p.file,
                 hashes.get(p.file, ""),
                 p.row,
-                p.field,
-                p.reason,
-                p.value,
-                p.record,
+                _storable(p.field),
+                _storable(p.reason),
+                _storable(p.value),
+                _storable(p.record),
             )
             for p in problems
         ]

@@ -65,7 +65,7 @@ class GenericMapping:
             raw = read_any(con, file)
             raws.append(raw)
             missing = [c for c in REQUIRED if c not in raw.columns]
-            if missing:
+            if missing and (raw.columns or not raw.problems):  # else: every line is bad
                 raise MappingError(
                     f"{file}: missing column(s) {', '.join(missing)}; the generic mapping needs "
                     f"{', '.join(REQUIRED)} (optional: "

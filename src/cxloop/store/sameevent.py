@@ -1,0 +1,52 @@
+"""Whether two versions of one event say the same thing.
+
+``content_hash`` is a hash of the event's text as loaded; two rows whose ``attrs`` hold the
+same JSON object written with other whitespace or key order hash differently. Before a
+hash mismatch is reported as a conflict, the log compares the two rows here: every
+content column equal, ``attrs`` equal as parsed JSON. Hashes already stored are never
+recomputed, so stores written by earlier versions keep their duplicates as duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cxloop.domain.events import EVENT_COLUMNS
+
+#: The columns a content hash covers (every canonical column but the id), in log order.
+CONTENT_COLUMNS = [c.name for c in EVENT_COLUMNS if c.name != "event_id"]
+
+
+def select_pair(incoming: str, other: str) -> str:
+    """SQL select list: ``source_file, source_row``, then the content columns of both rows."""
+    mine = ", ".join(f"{incoming}.{c}" for c in CONTENT_COLUMNS)
+    theirs = ", ".join(f"{other}.{c}" for c in CONTENT_COLUMNS)
+    return f"{incoming}.source_file, {incoming}.source_row, {mine}, {theirs}"
+
+
+def _attrs(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError, RecursionError):
+        return value
+
+
+def same(mine: Sequence[Any], theirs: Sequence[Any]) -> bool:
+    """Content columns (in :data:`CONTENT_COLUMNS` order) of two rows, compared canonically."""
+    for name, a, b in zip(CONTENT_COLUMNS, mine, theirs, strict=True):
+        if name == "attrs":
+            if _attrs(a) != _attrs(b):
+                return False
+        elif a != b:
+            return False
+    return True
+
+
+def settled(pairs: Iterable[Sequence[Any]]) -> set[tuple[str, int]]:
+    """The (file, row) of each pair (as :func:`select_pair` selects) that is the same event."""
+    n = len(CONTENT_COLUMNS)
+    return {(str(p[0]), int(p[1])) for p in pairs if same(p[2 : 2 + n], p[2 + n : 2 + 2 * n])}
