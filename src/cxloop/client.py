@@ -300,7 +300,10 @@ def open(
     *,
     rules: str | Path | None = None,
     policy: str | Path | None = None,
+    **settings: object,
 ) -> Cxloop:
     """Open (or create) the store at ``home`` (default: $CXLOOP_HOME or ./.cxloop).
-    ``policy``: the empowerment policy file (default: the built-in policy)."""
-    return Cxloop(Workspace.open(home, rules=rules, policy=policy))
+    ``policy``: the empowerment policy file (default: the built-in policy); any other
+    setting by name (``metrics=``, ``currency=``, ``language=``, ``brand=`` ...,
+    docs/settings.md) overrides its environment variable."""
+    return Cxloop(Workspace.open(home, rules=rules, policy=policy, **settings))

@@ -144,6 +144,55 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "",
         "Key for the X-Cxloop-Signature HMAC-SHA256 of each webhook body; empty means unsigned.",
     ),
+    SettingSpec(
+        "metrics",
+        "CXLOOP_METRICS",
+        "",
+        "Score metrics file (TOML, docs/voice.md): each metric's scale, top and bottom "
+        "boxes; its entries replace or add to the built-in nps, enps, csat, review, ces "
+        "and pulse. Empty means the built-in metrics.",
+    ),
+    SettingSpec(
+        "currency",
+        "CXLOOP_CURRENCY",
+        "USD",
+        "The data's currency (3-letter code): shown with every amount reported; a policy "
+        "in another currency is refused.",
+    ),
+    SettingSpec(
+        "language",
+        "CXLOOP_LANGUAGE",
+        "en",
+        "Language of customer notices: picks the built-in templates (en, pt); another "
+        "language needs notice_templates.",
+    ),
+    SettingSpec(
+        "brand",
+        "CXLOOP_BRAND",
+        "",
+        "Who signs customer notices (your company or brand); empty means the templates' "
+        'own signature ("Customer care").',
+    ),
+    SettingSpec(
+        "sender",
+        "CXLOOP_SENDER",
+        "",
+        "Where customers reply to, named in notices; empty means smtp_sender.",
+    ),
+    SettingSpec(
+        "notice_templates",
+        "CXLOOP_NOTICE_TEMPLATES",
+        "",
+        "Notice templates file (TOML, docs/outreach.md); empty means the built-in ones "
+        "of language. `--templates` overrides it.",
+    ),
+    SettingSpec(
+        "notice_lost_after",
+        "CXLOOP_NOTICE_LOST_AFTER",
+        "14",
+        "Days past its due time after which an undelivered order is told as never arrived "
+        "rather than running late.",
+    ),
 )
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
@@ -173,6 +222,13 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     webhook_url: str = ""
     webhook_secret: str | None = field(default=None, repr=False)
+    metrics: Path | None = None
+    currency: str = "USD"
+    language: str = "en"
+    brand: str = ""
+    sender: str = ""
+    notice_templates: Path | None = None
+    notice_lost_after: float = 14.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -226,6 +282,7 @@ class Settings:
             actor=str(values["actor"]),
             role=str(values["role"]) or "agent",
             **_channel_settings(values),
+            **_vocabulary_settings(values),
         )
 
 
@@ -259,4 +316,32 @@ def _channel_settings(values: Mapping[str, object]) -> dict[str, Any]:
         "smtp_password": str(values["smtp_password"]) or None,
         "webhook_url": url,
         "webhook_secret": str(values["webhook_secret"]) or None,
+    }
+
+
+def _vocabulary_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """The organization's own vocabulary: metrics, currency, language, brand, sender."""
+    currency = str(values["currency"] or "").strip().upper()
+    if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise _problem("currency", 'a 3-letter currency code such as "USD"', values["currency"])
+    language = str(values["language"] or "").strip().lower()
+    if not language or not all(part.isalnum() and part.isascii() for part in language.split("-")):
+        raise _problem("language", 'a language code such as "en" or "pt"', values["language"])
+    raw_lost = values["notice_lost_after"]
+    try:
+        lost = float(str(raw_lost))
+    except ValueError:
+        raise _problem("notice_lost_after", "a number of days", raw_lost) from None
+    if not lost >= 0:
+        raise _problem("notice_lost_after", "0 days or more", lost)
+    metrics = str(values["metrics"] or "").strip()
+    templates = str(values["notice_templates"] or "").strip()
+    return {
+        "metrics": Path(metrics) if metrics else None,
+        "currency": currency,
+        "language": language,
+        "brand": str(values["brand"] or "").strip(),
+        "sender": str(values["sender"] or "").strip(),
+        "notice_templates": Path(templates) if templates else None,
+        "notice_lost_after": lost,
     }

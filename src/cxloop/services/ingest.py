@@ -15,6 +15,7 @@ import duckdb
 
 from cxloop.errors import InputError
 from cxloop.ingest.mappings import get_mapping
+from cxloop.ingest.scales import quarantine_out_of_scale
 from cxloop.services.workspace import Workspace
 from cxloop.store.eventlog import AppendResult
 from cxloop.store.state import Problem
@@ -51,6 +52,12 @@ class IngestReport:
             "problems": [p.__dict__ for p in self.problems],
             "unchanged": self.unchanged,
         }
+
+
+def _metrics_source(ws: Workspace) -> str:
+    """Where the scales are configured, for the quarantine's messages."""
+    path = ws.settings.metrics
+    return "built-in metrics" if path is None else f"metrics file {path.name}"
 
 
 def _sha256(path: Path) -> str:
@@ -149,7 +156,9 @@ def ingest_path(
     step(f"hashing {len(files)} file(s)")
     hashes = {str(f): _sha256(f) for f in files}
     ingest_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-    signature = _signature(source, hashes)
+    # configured scales decide what is quarantined: another metrics file is another run
+    scales = "" if ws.settings.metrics is None else f"\0{sorted(ws.scales.items())!r}"
+    signature = _signature(source + scales, hashes)
     ws.state.start_run(ingest_id, source, str(target), _now(), signature)
     previous = None if force else ws.state.last_done_run(signature)
     if previous is not None:
@@ -159,6 +168,7 @@ def ingest_path(
         ws.configure(con)
         step("reading and validating rows")
         staged = mapping.stage(con, target, "_staged")
+        staged = quarantine_out_of_scale(con, staged, ws.scales, _metrics_source(ws))
         step("appending new events")
         with ws.write_lock():
             appended = ws.log.append(con, staged.table, ingest_id)
