@@ -122,3 +122,22 @@ def test_vocabulary_settings_are_checked() -> None:
         Settings.from_env({}, currency="reais")
     with pytest.raises(ConfigError, match="notice_lost_after"):
         Settings.from_env({}, notice_lost_after="-1")
+
+
+def test_a_policy_in_another_currency_than_the_data_is_refused(tmp_path: Path) -> None:
+    from importlib import resources
+
+    with cxloop.open(tmp_path / "store", currency="BRL") as cx:
+        with pytest.raises(ConfigError) as refused:
+            _ = cx.policy
+    message = str(refused.value)
+    assert message.startswith("built-in policy: the policy's amounts are in USD")
+    assert "the data's currency is BRL (setting currency, CXLOOP_CURRENCY)" in message
+    text = resources.files("cxloop.rules").joinpath("policy.toml").read_text("utf-8")
+    brl = tmp_path / "policy-brl.toml"
+    brl.write_text(text.replace('currency = "USD"', 'currency = "BRL"'))
+    with cxloop.open(tmp_path / "store", currency="BRL", policy=brl) as cx:
+        assert cx.policy.currency == "BRL"
+    with cxloop.open(tmp_path / "store", policy=brl) as cx:  # the default currency is USD
+        with pytest.raises(ConfigError, match="policy's amounts are in BRL"):
+            _ = cx.policy

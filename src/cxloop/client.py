@@ -53,7 +53,9 @@ class Cxloop:
     def policy(self) -> Policy:
         """The empowerment policy (the built-in default unless a file was given)."""
         if self._policy is None:
-            self._policy = load_policy(self.workspace.settings.policy)
+            self._policy = load_policy(
+                self.workspace.settings.policy, self.workspace.settings.currency
+            )
         return self._policy
 
     @property
