@@ -127,9 +127,9 @@ def test_vocabulary_settings_are_checked() -> None:
 def test_a_policy_in_another_currency_than_the_data_is_refused(tmp_path: Path) -> None:
     from importlib import resources
 
-    with cxloop.open(tmp_path / "store", currency="BRL") as cx:
-        with pytest.raises(ConfigError) as refused:
-            _ = cx.policy
+    with cxloop.open(tmp_path / "store", currency="BRL") as cx, pytest.raises(ConfigError) as no:
+        _ = cx.policy
+    refused = no
     message = str(refused.value)
     assert message.startswith("built-in policy: the policy's amounts are in USD")
     assert "the data's currency is BRL (setting currency, CXLOOP_CURRENCY)" in message
@@ -138,6 +138,6 @@ def test_a_policy_in_another_currency_than_the_data_is_refused(tmp_path: Path) -
     brl.write_text(text.replace('currency = "USD"', 'currency = "BRL"'))
     with cxloop.open(tmp_path / "store", currency="BRL", policy=brl) as cx:
         assert cx.policy.currency == "BRL"
-    with cxloop.open(tmp_path / "store", policy=brl) as cx:  # the default currency is USD
-        with pytest.raises(ConfigError, match="policy's amounts are in BRL"):
-            _ = cx.policy
+    usd = cxloop.open(tmp_path / "store", policy=brl)  # the default currency is USD
+    with usd as cx, pytest.raises(ConfigError, match="policy's amounts are in BRL"):
+        _ = cx.policy

@@ -211,7 +211,8 @@ def render_html(b: dict[str, Any]) -> str:
         parts.append(
             f"<div class='one'><strong>The one thing to do today:</strong> "
             f"{esc(one['action'])}<br>{esc(one['title'])} — {one['customers']:,} customers, "
-            f"{one['revenue']:,.2f} {esc(b.get('currency', ''))} in orders.<div class='ids'>{esc(ids)}</div></div>"
+            f"{one['revenue']:,.2f} {esc(b.get('currency', ''))} in orders."
+            f"<div class='ids'>{esc(ids)}</div></div>"
         )
     parts.append("<h2>1. What customers are saying</h2>")
     parts.append(

@@ -32,6 +32,7 @@ from cxloop.store.outbox import Outbox
 
 PLACEHOLDERS = notices.PLACEHOLDERS
 
+
 @dataclass(frozen=True)
 class Draft:
     """An incident, its cohort (one row per affected fact) and one notice per customer."""
