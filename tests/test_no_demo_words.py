@@ -49,12 +49,14 @@ def test_the_check_finds_what_it_looks_for() -> None:
 
 
 def test_no_demo_word_in_src_outside_the_demo_package() -> None:
-    found = []
+    words = {w.lower() for w in demo_words()}
+    found: list[str] = []
     for path in sorted(SRC.rglob("*")):
         if not path.is_file() or path.suffix not in TEXT or DEMO in path.parents:
             continue
         text = path.read_text("utf-8")
-        if demo_mentions(text):  # then say where
+        low = text.lower()
+        if any(w in low for w in words) and demo_mentions(text):  # then say where
             for n, line in enumerate(text.splitlines(), 1):
                 found += [f"{path.relative_to(REPO)}:{n}: {w!r}" for w in demo_mentions(line)]
     assert not found, "demo-company words outside src/cxloop/demo:\n" + "\n".join(found)
