@@ -127,9 +127,11 @@ def test_vocabulary_settings_are_checked() -> None:
 def test_a_policy_in_another_currency_than_the_data_is_refused(tmp_path: Path) -> None:
     from importlib import resources
 
-    with cxloop.open(tmp_path / "store", currency="BRL") as cx, pytest.raises(ConfigError) as no:
+    with (
+        cxloop.open(tmp_path / "store", currency="BRL") as cx,
+        pytest.raises(ConfigError) as refused,
+    ):
         _ = cx.policy
-    refused = no
     message = str(refused.value)
     assert message.startswith("built-in policy: the policy's amounts are in USD")
     assert "the data's currency is BRL (setting currency, CXLOOP_CURRENCY)" in message
@@ -141,3 +143,25 @@ def test_a_policy_in_another_currency_than_the_data_is_refused(tmp_path: Path) -
     usd = cxloop.open(tmp_path / "store", policy=brl)  # the default currency is USD
     with usd as cx, pytest.raises(ConfigError, match="policy's amounts are in BRL"):
         _ = cx.policy
+
+
+def test_undeclared_metrics_are_accepted_or_refused_as_configured(tmp_path: Path) -> None:
+    data = tmp_path / "answers.csv"
+    data.write_text(
+        "customer_id,event_type,ts,attrs\n"
+        'c1,survey_response,2024-01-01T00:00:00Z,"{""metric"": ""nps"", ""score"": 9}"\n'
+        'c2,survey_response,2024-01-01T00:00:00Z,"{""metric"": ""joy"", ""score"": 3}"\n'
+        'c3,survey_response,2024-01-01T00:00:00Z,"{""score"": 3}"\n'
+    )
+    with cxloop.open(tmp_path / "a") as cx:
+        assert cx.ingest(data).rows_quarantined == 0
+    with cxloop.open(tmp_path / "r", unknown_metrics="refuse") as cx:
+        report = cx.ingest(data)
+    reasons = {p.row: (p.field, p.reason) for p in report.problems}
+    assert report.events_new == 1 and set(reasons) == {2, 3}
+    assert reasons[2][0] == "attrs.metric"
+    assert reasons[2][1].startswith(
+        "metric 'joy' is not declared (declared: nps, enps, csat, review, ces, pulse; "
+        "built-in metrics; unknown_metrics = refuse)"
+    )
+    assert reasons[3][1].startswith("a score without a metric (declared: nps,")

@@ -153,6 +153,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "and pulse. Empty means the built-in metrics.",
     ),
     SettingSpec(
+        "unknown_metrics",
+        "CXLOOP_UNKNOWN_METRICS",
+        "accept",
+        "A scored answer whose metric is not declared: accept (loaded, left out of the "
+        "scores) or refuse (quarantined, naming the declared metrics).",
+    ),
+    SettingSpec(
         "currency",
         "CXLOOP_CURRENCY",
         "USD",
@@ -197,6 +204,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
 ENGINES = ("", "duckdb", "postgres", "spark")
+UNKNOWN_VALUES = ("accept", "refuse")
 
 
 @dataclass(frozen=True)
@@ -223,6 +231,7 @@ class Settings:
     webhook_url: str = ""
     webhook_secret: str | None = field(default=None, repr=False)
     metrics: Path | None = None
+    unknown_metrics: str = "accept"
     currency: str = "USD"
     language: str = "en"
     brand: str = ""
@@ -335,9 +344,13 @@ def _vocabulary_settings(values: Mapping[str, object]) -> dict[str, Any]:
     if not lost >= 0:
         raise _problem("notice_lost_after", "0 days or more", lost)
     metrics = str(values["metrics"] or "").strip()
+    unknown = str(values["unknown_metrics"] or "").strip().lower()
+    if unknown not in UNKNOWN_VALUES:
+        raise _problem("unknown_metrics", " or ".join(UNKNOWN_VALUES), values["unknown_metrics"])
     templates = str(values["notice_templates"] or "").strip()
     return {
         "metrics": Path(metrics) if metrics else None,
+        "unknown_metrics": unknown,
         "currency": currency,
         "language": language,
         "brand": str(values["brand"] or "").strip(),

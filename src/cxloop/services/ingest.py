@@ -157,7 +157,8 @@ def ingest_path(
     hashes = {str(f): _sha256(f) for f in files}
     ingest_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     # configured scales decide what is quarantined: another metrics file is another run
-    scales = "" if ws.settings.metrics is None else f"\0{sorted(ws.scales.items())!r}"
+    configured = ws.settings.metrics is not None or ws.settings.unknown_metrics != "accept"
+    scales = f"\0{sorted(ws.scales.items())!r}{ws.settings.unknown_metrics}" if configured else ""
     signature = _signature(source + scales, hashes)
     ws.state.start_run(ingest_id, source, str(target), _now(), signature)
     previous = None if force else ws.state.last_done_run(signature)
@@ -168,7 +169,13 @@ def ingest_path(
         ws.configure(con)
         step("reading and validating rows")
         staged = mapping.stage(con, target, "_staged")
-        staged = quarantine_out_of_scale(con, staged, ws.scales, _metrics_source(ws))
+        staged = quarantine_out_of_scale(
+            con,
+            staged,
+            ws.scales,
+            _metrics_source(ws),
+            refuse_unknown=ws.settings.unknown_metrics == "refuse",
+        )
         step("appending new events")
         with ws.write_lock():
             appended = ws.log.append(con, staged.table, ingest_id)
