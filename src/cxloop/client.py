@@ -53,7 +53,9 @@ class Cxloop:
     def policy(self) -> Policy:
         """The empowerment policy (the built-in default unless a file was given)."""
         if self._policy is None:
-            self._policy = load_policy(self.workspace.settings.policy)
+            self._policy = load_policy(
+                self.workspace.settings.policy, self.workspace.settings.currency
+            )
         return self._policy
 
     @property
@@ -306,7 +308,10 @@ def open(
     *,
     rules: str | Path | None = None,
     policy: str | Path | None = None,
+    **settings: object,
 ) -> Cxloop:
     """Open (or create) the store at ``home`` (default: $CXLOOP_HOME or ./.cxloop).
-    ``policy``: the empowerment policy file (default: the built-in policy)."""
-    return Cxloop(Workspace.open(home, rules=rules, policy=policy))
+    ``policy``: the empowerment policy file (default: the built-in policy); any other
+    setting by name (``metrics=``, ``currency=``, ``language=``, ``brand=`` ...,
+    docs/settings.md) overrides its environment variable."""
+    return Cxloop(Workspace.open(home, rules=rules, policy=policy, **settings))

@@ -185,8 +185,65 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "A channel not in `channels`: accept (loaded as given, normalised) or refuse "
         "(quarantined, naming the list).",
     ),
+    SettingSpec(
+        "metrics",
+        "CXLOOP_METRICS",
+        "",
+        "Score metrics file (TOML, docs/voice.md): each metric's scale, top and bottom "
+        "boxes; its entries replace or add to the built-in nps, enps, csat, review, ces "
+        "and pulse. Empty means the built-in metrics.",
+    ),
+    SettingSpec(
+        "unknown_metrics",
+        "CXLOOP_UNKNOWN_METRICS",
+        "accept",
+        "A scored answer whose metric is not declared: accept (loaded, left out of the "
+        "scores) or refuse (quarantined, naming the declared metrics).",
+    ),
+    SettingSpec(
+        "currency",
+        "CXLOOP_CURRENCY",
+        "USD",
+        "The data's currency (3-letter code): shown with every amount reported; a policy "
+        "in another currency is refused.",
+    ),
+    SettingSpec(
+        "language",
+        "CXLOOP_LANGUAGE",
+        "en",
+        "Language of customer notices: picks the built-in templates (en, pt); another "
+        "language needs notice_templates.",
+    ),
+    SettingSpec(
+        "brand",
+        "CXLOOP_BRAND",
+        "",
+        "Who signs customer notices (your company or brand); empty means the templates' "
+        'own signature ("Customer care").',
+    ),
+    SettingSpec(
+        "sender",
+        "CXLOOP_SENDER",
+        "",
+        "Where customers reply to, named in notices; empty means smtp_sender.",
+    ),
+    SettingSpec(
+        "notice_templates",
+        "CXLOOP_NOTICE_TEMPLATES",
+        "",
+        "Notice templates file (TOML, docs/outreach.md); empty means the built-in ones "
+        "of language. `--templates` overrides it.",
+    ),
+    SettingSpec(
+        "notice_lost_after",
+        "CXLOOP_NOTICE_LOST_AFTER",
+        "14",
+        "Days past its due time after which an undelivered order is told as never arrived "
+        "rather than running late.",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
+UNKNOWN_VALUES = ("accept", "refuse")
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
 ENGINES = ("", "duckdb", "postgres", "spark")
@@ -221,6 +278,14 @@ class Settings:
     unknown_departments: str = "accept"
     channels: tuple[str, ...] = DEFAULT_CHANNELS
     unknown_channels: str = "accept"
+    metrics: Path | None = None
+    unknown_metrics: str = "accept"
+    currency: str = "USD"
+    language: str = "en"
+    brand: str = ""
+    sender: str = ""
+    notice_templates: Path | None = None
+    notice_lost_after: float = 14.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -276,6 +341,7 @@ class Settings:
             **_channel_settings(values),
             **_web_settings(values),
             **_vocabulary_settings(values),
+            **_organization_settings(values),
         )
 
 
@@ -341,3 +407,35 @@ def _vocabulary_settings(values: Mapping[str, object]) -> dict[str, Any]:
             raise _problem(name, f"at least one name when unknown_{name} = refuse", "")
         out[f"unknown_{name}"] = mode
     return out
+
+
+def _organization_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """The organization's own vocabulary: metrics, currency, language, brand, sender."""
+    currency = str(values["currency"] or "").strip().upper()
+    if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise _problem("currency", 'a 3-letter currency code such as "USD"', values["currency"])
+    language = str(values["language"] or "").strip().lower()
+    if not language or not all(part.isalnum() and part.isascii() for part in language.split("-")):
+        raise _problem("language", 'a language code such as "en" or "pt"', values["language"])
+    raw_lost = values["notice_lost_after"]
+    try:
+        lost = float(str(raw_lost))
+    except ValueError:
+        raise _problem("notice_lost_after", "a number of days", raw_lost) from None
+    if not lost >= 0:
+        raise _problem("notice_lost_after", "0 days or more", lost)
+    metrics = str(values["metrics"] or "").strip()
+    unknown = str(values["unknown_metrics"] or "").strip().lower()
+    if unknown not in UNKNOWN_VALUES:
+        raise _problem("unknown_metrics", " or ".join(UNKNOWN_VALUES), values["unknown_metrics"])
+    templates = str(values["notice_templates"] or "").strip()
+    return {
+        "metrics": Path(metrics) if metrics else None,
+        "unknown_metrics": unknown,
+        "currency": currency,
+        "language": language,
+        "brand": str(values["brand"] or "").strip(),
+        "sender": str(values["sender"] or "").strip(),
+        "notice_templates": Path(templates) if templates else None,
+        "notice_lost_after": lost,
+    }

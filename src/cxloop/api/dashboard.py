@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from cxloop.api.routes_insight import brief_of
 from cxloop.api.runtime import Runtime
 from cxloop.domain.cases import CaseState
 from cxloop.domain.promises import PromiseState
-from cxloop.domain.scores import SCALES, wilson
+from cxloop.domain.scores import SCALES, Scale, wilson
 from cxloop.errors import NotFoundError
 from cxloop.serialize import clean
 from cxloop.services import cases as case_service
@@ -170,8 +171,8 @@ def overview(rt: Runtime, ws: Workspace, who: Principal) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the brief
-def _scale(metric: str) -> tuple[float, float]:
-    s = SCALES.get(metric)
+def _scale(metric: str, scales: Mapping[str, Scale] | None = None) -> tuple[float, float]:
+    s = (SCALES if scales is None else scales).get(metric)
     if s is None:
         return 0.0, 100.0
     if s.headline == "net":
@@ -181,10 +182,12 @@ def _scale(metric: str) -> tuple[float, float]:
     return float(s.low), float(s.high)
 
 
-def score_chart(scores: list[dict[str, Any]], label: str) -> str:
+def score_chart(
+    scores: list[dict[str, Any]], label: str, scales: Mapping[str, Scale] | None = None
+) -> str:
     intervals = []
     for s in scores:
-        lo, hi = _scale(str(s.get("metric", "")))
+        lo, hi = _scale(str(s.get("metric", "")), scales)
         intervals.append(
             charts.Interval(
                 str(s["headline"]),
@@ -250,7 +253,9 @@ def brief_page(rt: Runtime, ws: Workspace, who: Principal) -> dict[str, Any]:
         "one": one,
         "candidates": candidates,
         "charts": {
-            "customer_scores": score_chart(c["scores"], "Customer scores this week, 95% interval"),
+            "customer_scores": score_chart(
+                c["scores"], "Customer scores this week, 95% interval", ws.scales
+            ),
             "topics": charts.hbar_chart(
                 [
                     charts.Bar(
@@ -263,7 +268,9 @@ def brief_page(rt: Runtime, ws: Workspace, who: Principal) -> dict[str, Any]:
                 ],
                 label="Topics of the last 28 days (texts per topic)",
             ),
-            "employee_scores": score_chart(e["scores"], "Employee scores this week, 95% interval"),
+            "employee_scores": score_chart(
+                e["scores"], "Employee scores this week, 95% interval", ws.scales
+            ),
             "subjects": charts.hbar_chart(
                 [
                     charts.Bar(

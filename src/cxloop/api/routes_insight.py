@@ -54,11 +54,19 @@ def voice_scores(
     rt: Rt,
     ws: Ws,
     by: ScoreBy | None = None,
-    metric: Literal["nps", "csat", "ces", "review", "enps", "pulse"] | None = None,
+    metric: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[a-z0-9_]+$",
+            description="A declared metric: nps, csat, ces, review, enps, pulse or one of "
+            "the metrics file's (setting metrics); unknown is a 400 naming them.",
+        ),
+    ] = None,
     voice: Literal["customer", "employee"] | None = None,
 ) -> list[dict[str, Any]]:
-    """NPS / CSAT / CES / review and the employees' eNPS / pulse, with 95% intervals;
-    per period with the change from the previous one and its p-value."""
+    """NPS / CSAT / CES / review and the employees' eNPS / pulse (or the metrics configured),
+    with 95% intervals; per period with the change from the previous one and its p-value."""
     result = rt.cached(
         ("voice_scores", by, metric, voice),
         lambda w: _frame(Voice(w).scores(by=by, metric=metric, voice=voice)),

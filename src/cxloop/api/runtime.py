@@ -42,7 +42,7 @@ class Runtime:
         self.generation = 0
         with self.checkout() as first:  # create the store and its tables before serving
             ApiKeys(first.state)
-        self.policy: Policy = load_policy(settings.policy)
+        self.policy: Policy = load_policy(settings.policy, settings.currency)
 
     @contextmanager
     def checkout(self) -> Iterator[Workspace]:

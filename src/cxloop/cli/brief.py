@@ -90,7 +90,7 @@ def brief(
         return
     con.print(
         f"\n[bold]3. The one thing to do today:[/] {one['action']}\n   {one['title']} — "
-        f"{one['customers']:,} customers, {one['revenue']:,.2f} in orders"
+        f"{one['customers']:,} customers, {one['revenue']:,.2f} {b.get('currency', '')} in orders"
         + (f"; cases {', '.join(one['case_ids'][:10])}" if one["case_ids"] else "")
         + f"; customers {', '.join(one['customer_ids'][:10])}…",
         highlight=False,
@@ -211,7 +211,8 @@ def render_html(b: dict[str, Any]) -> str:
         parts.append(
             f"<div class='one'><strong>The one thing to do today:</strong> "
             f"{esc(one['action'])}<br>{esc(one['title'])} — {one['customers']:,} customers, "
-            f"{one['revenue']:,.2f} in orders.<div class='ids'>{esc(ids)}</div></div>"
+            f"{one['revenue']:,.2f} {esc(b.get('currency', ''))} in orders."
+            f"<div class='ids'>{esc(ids)}</div></div>"
         )
     parts.append("<h2>1. What customers are saying</h2>")
     parts.append(

@@ -54,7 +54,8 @@ def keys_create(
     """Create a key; it is printed once (only its SHA-256 digest is stored)."""
     ws = _workspace(home, policy)
     try:
-        token, row = create_key(ws, name, role, load_policy(ws.settings.policy), grant_as)
+        policy_now = load_policy(ws.settings.policy, ws.settings.currency)
+        token, row = create_key(ws, name, role, policy_now, grant_as)
     finally:
         ws.close()
     if fmt is Format.JSON:

@@ -85,7 +85,8 @@ def scores(
         typer.Option("--by", help="week, month, department, channel, stage, survey or voice."),
     ] = None,
     metric: Annotated[
-        str | None, typer.Option("--metric", help="nps, csat, ces, review, enps or pulse.")
+        str | None,
+        typer.Option("--metric", help="nps, csat, ces, review, enps, pulse, or a metric of yours."),
     ] = None,
     who: Annotated[
         str | None, typer.Option("--voice", help="customer or employee (default both).")

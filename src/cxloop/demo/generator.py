@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from cxloop.demo import texts as tx
+from cxloop.demo.company import CUSTOMER_EMAIL_DOMAIN
 from cxloop.demo.employees import write_employee_pulse
 from cxloop.demo.texts import Part, cat, fill, iso, join, money, obj, padded, to_str
 from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_COLUMNS
@@ -413,7 +414,7 @@ def _events(
             product=product,
             sku=cat([c[1] for c in tx.CATALOG], o["product"]),
             items=o["items"],
-            email=join(n, padded("cu-", cust + 1), "@customers.northwind.example"),
+            email=join(n, padded("cu-", cust + 1), "@" + CUSTOMER_EMAIL_DOMAIN),
         ),
         amount=o["amount"],
         due=o["due"],

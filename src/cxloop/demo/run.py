@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from cxloop.cli.render import (
     RATE_COLUMNS,
     table,
 )
+from cxloop.demo import company
 from cxloop.demo.generator import generate_demo
 from cxloop.services.voice import Voice
 
@@ -24,11 +26,11 @@ DEMO_KEY_NAME = "demo"
 
 def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Console) -> None:
     data_dir, home = workdir / "data", workdir / "store"
-    with err.status("generating the demo company (Northwind Home)…"):
+    with err.status(f"generating the demo company ({company.BRAND})…"):
         dataset = generate_demo(data_dir, customers=customers, seed=seed)
     out.print(
         Panel.fit(
-            f"Northwind Home: {dataset.n_customers:,} customers, {dataset.n_events:,} events from "
+            f"{company.BRAND}: {dataset.n_customers:,} customers, {dataset.n_events:,} events from "
             f"{len(dataset.files)} department exports ({dataset.start:%Y-%m-%d} to "
             f"{dataset.end:%Y-%m-%d}), {dataset.bad_rows} deliberately bad rows.\n"
             + "\n".join(f"• {name}: {text}" for name, text in dataset.scenarios.items()),
@@ -36,7 +38,7 @@ def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Consol
         ),
         highlight=False,
     )
-    with client.open(home) as cx:
+    with client.open(home, **company.SETTINGS) as cx:
         with err.status("ingesting every department's export…"):
             report = cx.ingest(data_dir, "generic")
         out.print(
@@ -77,12 +79,14 @@ def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Consol
         if one:
             out.print(
                 f"\n[bold]The one thing to do today[/] (`cxloop brief`): {one['action']}.\n"
-                f"  {one['title']} — {one['customers']:,} customers, {one['revenue']:,.2f} in "
+                f"  {one['title']} — {one['customers']:,} customers, {one['revenue']:,.2f} "
+                f"{cx.workspace.settings.currency} in "
                 "orders.",
                 highlight=False,
             )
+    env = " ".join(f"{k}='{v}'" for k, v in company.ENV.items())
     out.print(
-        f"\nNext: [bold]cxloop --help[/]; with CXLOOP_HOME={home}: "
+        f"\nNext: [bold]cxloop --help[/]; with CXLOOP_HOME={home} {env}: "
         "`cxloop timeline CUSTOMER`, `cxloop promises --customer CUSTOMER`, "
         "`cxloop cases list`, `cxloop recover CASE`, `cxloop outreach preview INCIDENT`, "
         "`cxloop voice topics`, `cxloop voice emerging`, `cxloop voice drivers`, `cxloop brief`, "
@@ -210,6 +214,8 @@ def serve_demo(workdir: Path, port: int) -> None:
     from cxloop.store.keys import ApiKeys
 
     home = (workdir / "store").resolve()
+    for name, value in company.ENV.items():  # the served store signs as the demo company
+        os.environ.setdefault(name, value)
     with client.open(home) as cx:
         keys = ApiKeys(cx.workspace.state)
         for row in keys.list():

@@ -20,7 +20,7 @@ class Incident:
     detector: str  # the detector spec's name, e.g. "late_deliveries"
     kind: str  # late_delivery | billing_deviation | contact_spike | promise_breaks
     dimension: str  # what it is grouped by, e.g. "carrier+region", "run", "sku"
-    value: str  # the group, e.g. "Meridian Freight / southeast"
+    value: str  # the group, e.g. "<carrier> / southeast" for carrier+region
     window_start: datetime
     window_end: datetime  # exclusive
     n: int  # facts in the group and window (orders, invoices, shipments)

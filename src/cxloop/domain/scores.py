@@ -11,14 +11,19 @@ ces        1-7      CES = mean effort score (7 = very easy)         Student t
 pulse      1-5      mean pulse score                                Student t
 =========  =======  =============================================  =========================
 
+These are the built-in metrics; an organization declares its own (an HR survey's 1-4
+pulse, a 1-10 satisfaction score) in a metrics file (setting ``metrics``, docs/voice.md):
+:func:`scales_from_dict` checks it, and every function here takes the scales in use.
+
 Pure functions, no I/O. ``normalised`` puts every scale on 0-100 so drivers can pool them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cxloop.errors import ConfigError
 
@@ -49,13 +54,71 @@ SCALES: dict[str, Scale] = {
 }
 
 
-def scale(metric: str) -> Scale:
+HEADLINES = ("net", "share", "mean")
+METRIC_KEYS = ("label", "low", "high", "headline", "top", "bottom")
+
+
+def scale(metric: str, scales: Mapping[str, Scale] | None = None) -> Scale:
+    known = SCALES if scales is None else scales
     try:
-        return SCALES[metric]
+        return known[metric]
     except KeyError:
         raise ConfigError(
-            f"unknown score metric {metric!r} (expected one of {', '.join(SCALES)})"
+            f"unknown score metric {metric!r} (expected one of {', '.join(known)})"
         ) from None
+
+
+def describe(s: Scale) -> str:
+    """The scale in words, for messages: ``pulse (1-4)``."""
+    return f"{s.metric} ({s.low:g}-{s.high:g})"
+
+
+def _number(where: str, entry: Mapping[str, Any], key: str) -> float:
+    value = entry.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        got = "missing" if value is None else f"got {value!r}"
+        raise ConfigError(f"{where}, field {key!r}: expected a number, {got}")
+    return float(value)
+
+
+def scale_from_dict(metric: str, entry: Mapping[str, Any], where: str) -> Scale:
+    """One metric's scale from its table (``[pulse]``); errors name the metric and field."""
+    at = f"{where}: metric {metric!r}"
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{at}: expected a table with {', '.join(METRIC_KEYS)}")
+    unknown = sorted(set(entry) - set(METRIC_KEYS))
+    if unknown:
+        raise ConfigError(f"{at}: unknown field {unknown[0]!r} (expected {', '.join(METRIC_KEYS)})")
+    low, high = _number(at, entry, "low"), _number(at, entry, "high")
+    top, bottom = _number(at, entry, "top"), _number(at, entry, "bottom")
+    headline = entry.get("headline", "mean")
+    if headline not in HEADLINES:
+        raise ConfigError(
+            f"{at}, field 'headline': expected one of {', '.join(HEADLINES)}, got {headline!r}"
+        )
+    if not low < high:
+        raise ConfigError(f"{at}: low ({low:g}) must be below high ({high:g})")
+    if not low <= bottom < top <= high:
+        raise ConfigError(
+            f"{at}: expected low <= bottom < top <= high, got bottom {bottom:g} and top {top:g} "
+            f"on {low:g}-{high:g}"
+        )
+    label = entry.get("label", metric)
+    if not isinstance(label, str) or not label.strip():
+        raise ConfigError(f"{at}, field 'label': expected a non-empty string, got {label!r}")
+    return Scale(metric, low, high, str(headline), label, top, bottom)
+
+
+def scales_from_dict(data: Mapping[str, Any], where: str) -> dict[str, Scale]:
+    """The built-in scales, with a metrics file's tables (one per metric, lower-case name)
+    replacing or adding to them."""
+    scales = dict(SCALES)
+    for metric, entry in data.items():
+        name = str(metric).strip().lower()
+        if not name or name != metric:
+            raise ConfigError(f"{where}: metric name {metric!r} must be lower case, no spaces")
+        scales[name] = scale_from_dict(name, entry, where)
+    return scales
 
 
 @dataclass(frozen=True)
@@ -96,9 +159,11 @@ def t_quantile(df: int) -> float:
     )
 
 
-def estimate(metric: str, scores: Sequence[float]) -> Estimate:
+def estimate(
+    metric: str, scores: Sequence[float], scales: Mapping[str, Scale] | None = None
+) -> Estimate:
     """The headline figure of ``scores`` on ``metric``'s scale, with its 95% interval."""
-    s = scale(metric)
+    s = scale(metric, scales)
     values = [float(v) for v in scores if v is not None and not math.isnan(float(v))]
     n = len(values)
     if n == 0:
@@ -123,9 +188,9 @@ def estimate(metric: str, scores: Sequence[float]) -> Estimate:
     return Estimate(metric, n, value, low, high, mean, top, bottom)
 
 
-def normalised(metric: str, score: float) -> float:
+def normalised(metric: str, score: float, scales: Mapping[str, Scale] | None = None) -> float:
     """A score on 0-100 (the scale's lowest answer is 0, its highest 100)."""
-    s = scale(metric)
+    s = scale(metric, scales)
     return 100.0 * (score - s.low) / (s.high - s.low)
 
 

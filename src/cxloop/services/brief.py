@@ -334,6 +334,7 @@ def brief(ws: Workspace, v: Voice | None = None) -> dict[str, Any]:
     items.sort(key=lambda i: -i.reach)
     return {
         "as_of": end.isoformat(),
+        "currency": ws.settings.currency,
         "method": METHOD,
         "customers": {
             "scores": _scores_window(v, "customer", end),

@@ -22,6 +22,7 @@ No raw SQL: every part is an Ibis expression over ``ws.events()`` and the ledger
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import ibis.expr.types as ir
@@ -32,7 +33,7 @@ from cxloop.analytics.systemic import Sources, facts
 from cxloop.analytics.voice import voice_expr
 from cxloop.domain.cases import SignalRules
 from cxloop.domain.events import EventType
-from cxloop.domain.scores import SCALES
+from cxloop.domain.scores import SCALES, Scale
 from cxloop.services.ledger import ensure_ledger, latest_event_time, promises_table
 from cxloop.services.systemic import load_detectors
 from cxloop.services.workspace import Workspace
@@ -50,10 +51,10 @@ def order_values(events: ir.Table) -> ir.Table:
     return o.group_by("ref").aggregate(value=o.amount.sum())
 
 
-def voice_scores(events: ir.Table) -> ir.Table:
+def voice_scores(events: ir.Table, scales: Mapping[str, Scale] | None = None) -> ir.Table:
     """Scored answers counted by ``voice``, ``week`` (its Monday), ``metric`` and ``score``."""
     v = voice_expr(events)
-    v = v.filter(v.metric.isin(list(SCALES)) & v.score.notnull())
+    v = v.filter(v.metric.isin(list(SCALES if scales is None else scales)) & v.score.notnull())
     return v.group_by(["voice", v.ts.truncate("W").name("week"), "metric", "score"]).aggregate(
         n=v.count()
     )
@@ -77,7 +78,7 @@ def brief_input_exprs(ws: Workspace, rules: SignalRules | None = None) -> dict[s
     src = Sources(known, events, ledger, ws.rules, as_of)
     exprs: dict[str, ir.Table] = {
         "order_values": order_values(events),
-        "voice_scores": voice_scores(events),
+        "voice_scores": voice_scores(events, ws.scales),
     }
     for spec in load_detectors():
         exprs[f"systemic_cells.{spec.name}"] = cells_expr(facts(spec, src), spec.window)

@@ -16,6 +16,7 @@ import duckdb
 from cxloop.errors import InputError
 from cxloop.ingest.mapfile.engine import FileMapping
 from cxloop.ingest.mappings import Mapping, get_mapping
+from cxloop.ingest.scales import quarantine_out_of_scale
 from cxloop.ingest.vocabulary import Vocabulary
 from cxloop.services import journal
 from cxloop.services.workspace import Workspace
@@ -55,6 +56,12 @@ class IngestReport:
             "problems": [p.__dict__ for p in self.problems],
             "unchanged": self.unchanged,
         }
+
+
+def _metrics_source(ws: Workspace) -> str:
+    """Where the scales are configured, for the quarantine's messages."""
+    path = ws.settings.metrics
+    return "built-in metrics" if path is None else f"metrics file {path.name}"
 
 
 def _sha256(path: Path) -> str:
@@ -182,8 +189,11 @@ def ingest_path(
     step(f"hashing {len(files)} file(s)")
     hashes = {str(f): _sha256(f) for f in files}
     ingest_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-    # a mapping file's text (and parameters) decide the outcome as much as the data do
-    signature = _signature(source + ":" + getattr(chosen, "fingerprint", ""), hashes)
+    # a mapping file's text (and parameters) decide the outcome as much as the data do, and
+    # configured scales decide what is quarantined: another metrics file is another run
+    configured = ws.settings.metrics is not None or ws.settings.unknown_metrics != "accept"
+    scales = f"\0{sorted(ws.scales.items())!r}{ws.settings.unknown_metrics}" if configured else ""
+    signature = _signature(source + ":" + getattr(chosen, "fingerprint", "") + scales, hashes)
     journal.recover(ws, wait=False)  # runs of killed writers, if the store is free now
     runs = journal.Journal(ws.home)
     runs.begin(ingest_id)
@@ -198,6 +208,13 @@ def ingest_path(
         vocabulary(ws).apply(con)
         step("reading and validating rows")
         staged = chosen.stage(con, target, "_staged")
+        staged = quarantine_out_of_scale(
+            con,
+            staged,
+            ws.scales,
+            _metrics_source(ws),
+            refuse_unknown=ws.settings.unknown_metrics == "refuse",
+        )
         crash.point("staged")
         step("appending new events")
         with ws.write_lock():

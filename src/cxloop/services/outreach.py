@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import ibis
@@ -22,27 +21,16 @@ from cxloop.analytics.attrs import attr_text
 from cxloop.domain.events import EventType
 from cxloop.domain.incidents import Incident
 from cxloop.domain.sending import SendStatus
-from cxloop.errors import ConfigError, NotFoundError
+from cxloop.errors import NotFoundError
 from cxloop.notify.base import Channel, Notice
-from cxloop.services import systemic
-from cxloop.services.config import read_toml
+from cxloop.services import notices, systemic
 from cxloop.services.internal import event_row, record_events
 from cxloop.services.sending import DeliveryReport, deliver, enqueue
 from cxloop.services.workspace import Workspace
 from cxloop.store.incidents import IncidentStore
 from cxloop.store.outbox import Outbox
 
-PLACEHOLDERS = (
-    "customer_id",
-    "refs",
-    "value",
-    "window_start",
-    "window_end",
-    "fact",
-    "amount",
-    "company",
-    "contact",
-)
+PLACEHOLDERS = notices.PLACEHOLDERS
 
 
 @dataclass(frozen=True)
@@ -68,34 +56,13 @@ class Draft:
         }
 
 
-def load_templates(path: Path | None = None) -> dict[str, Any]:
-    """Notice templates from a TOML file, or the built-in ones."""
-    return read_toml(path, "notices.toml", "notice templates")[0]
-
-
-def _template(templates: dict[str, Any], incident: Incident) -> tuple[str, dict[str, str]]:
-    """The most specific table: ``[kind.rule]``, else ``[kind]``."""
-    table = templates.get(incident.kind)
-    rule = str(incident.details.get("spec", {}).get("rule", ""))
-    if isinstance(table, dict) and isinstance(table.get(rule), dict):
-        return f"[{incident.kind}.{rule}]", table[rule]
-    if isinstance(table, dict) and "subject" in table and "body" in table:
-        return f"[{incident.kind}]", table
-    raise ConfigError(
-        f"notice templates: no [{incident.kind}] table with subject and body "
-        f"(needed by incident {incident.incident_id})"
-    )
+def load_templates(path: Path | None = None, language: str = "en") -> dict[str, Any]:
+    """Notice templates from a TOML file, or the built-in ones of ``language``."""
+    return notices.load_templates(path, language)
 
 
 def render(text: str, values: dict[str, str], where: str) -> str:
-    try:
-        return Template(text).substitute(values)
-    except KeyError as exc:
-        raise ConfigError(
-            f"{where}: unknown placeholder ${exc.args[0]} (known: {', '.join(PLACEHOLDERS)})"
-        ) from None
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    return notices.render(text, values, where, PLACEHOLDERS)
 
 
 def detect_incidents(
@@ -130,56 +97,26 @@ def addresses(ws: Workspace, customers: list[str]) -> dict[str, str]:
     return dict(zip(frame.customer_id, frame.email, strict=True))
 
 
-def _one_fact(fact: str, ref: str, value: float | None, rule: str) -> str:
-    if fact in ("overcharged", "undercharged") and value is not None:
-        much = "too much" if fact == "overcharged" else "too little"
-        return f"Order {ref} was invoiced {abs(value):,.2f} {much}."
-    if fact.startswith("reported_"):
-        return f"You told us about {fact.removeprefix('reported_').replace('_', ' ')} on {ref}."
-    if fact == "shipped_in_window":
-        return f"Your order {ref} was part of it."
-    what = "Order" if rule == "delivery" else f"Our {rule.replace('_', ' ')} promise on"
-    if fact == "late" and value is not None:
-        late = f"{value / 24:.1f} days" if value >= 24 else f"{value:.0f} hours"
-        return (
-            f"{what} {ref} came {late} late."
-            if rule != "delivery"
-            else (f"Order {ref} arrived {late} after the promised date.")
-        )
-    if fact == "at_risk":
-        return f"{what} {ref} is at risk of being late."
-    return f"{what} {ref} was not kept on time."
-
-
-def _fact_text(rows: pd.DataFrame, rule: str) -> tuple[str, float]:
-    """What happened to this customer, in words, and the money involved."""
-    parts, money = [], 0.0
-    for r in rows.itertuples():
-        value = None if pd.isna(r.fact_value) else float(r.fact_value)
-        parts.append(_one_fact(str(r.fact), str(r.ref), value, rule))
-        if r.fact == "overcharged" and value is not None:
-            money += value
-    return " ".join(parts), money
-
-
 def _notice(
     incident: Incident,
     customer: str,
     rows: pd.DataFrame,
     address: str,
-    tpl: tuple[str, dict[str, str]],
+    writer: notices.FactWriter,
     common: dict[str, str],
 ) -> Notice:
-    where, table = tpl
+    rule = str(incident.details.get("spec", {}).get("rule", ""))
     refs = sorted(set(rows.ref.astype(str)))
-    fact, money = _fact_text(rows, str(incident.details.get("spec", {}).get("rule", "")))
+    fact, money, situation = writer.text(rows, rule)
+    where, table = notices.template_for(writer.t, incident, situation)
     values = {
         **common,
         "customer_id": customer,
         "refs": ", ".join(refs),
         "fact": fact,
-        "amount": f"{money:,.2f}",
+        "amount": writer.money(money),
     }
+    data = {"refs": refs, "kind": incident.kind, "value": incident.value, "amount": money}
     return Notice(
         key=f"{incident.incident_id}/{customer}",
         incident_id=incident.incident_id,
@@ -187,8 +124,16 @@ def _notice(
         address=address,
         subject=render(table["subject"], values, f"{where} subject"),
         body=render(table["body"], values, f"{where} body"),
-        data={"refs": refs, "kind": incident.kind, "value": incident.value, "amount": money},
+        data=data | {"currency": writer.currency, "situation": situation},
     )
+
+
+def _signed(ws: Workspace, templates: dict[str, Any]) -> dict[str, str]:
+    """Who signs (the brand setting, else the templates' own) and where to reply."""
+    s = ws.settings
+    company = s.brand or str(templates.get("company", "") or templates.get("signature", ""))
+    contact = s.sender or str(templates.get("contact", "") or s.smtp_sender)
+    return {"company": company, "contact": contact, "currency": s.currency}
 
 
 def draft(
@@ -201,26 +146,26 @@ def draft(
     (customer, ref) facts in ``exclude`` (already told in another incident's notice)."""
     incident = get_incident(ws, incident_id)
     cohort = systemic.cohort(ws, incident)
-    data = load_templates(templates)
-    tpl = _template(data, incident)
+    settings = ws.settings
+    data = load_templates(templates or settings.notice_templates, settings.language)
+    writer = notices.FactWriter(data, settings.currency, settings.notice_lost_after)
     last_day = incident.window_end - pd.Timedelta(seconds=1)
     common = {
         "value": incident.value,
         "window_start": f"{incident.window_start:%Y-%m-%d}",
         "window_end": f"{last_day:%Y-%m-%d}",
-        "company": str(data.get("company", "")),
-        "contact": str(data.get("contact", "")),
+        **_signed(ws, data),
     }
     todo = cohort
     if exclude:
         pairs = pd.Series(list(zip(cohort.customer_id, cohort.ref.astype(str), strict=True)))
         todo = cohort[~pairs.isin(exclude).to_numpy()]
     mail = addresses(ws, sorted(set(todo.customer_id)))
-    notices = tuple(
-        _notice(incident, c, rows, mail.get(c, ""), tpl, common)
+    drafted = tuple(
+        _notice(incident, c, rows, mail.get(c, ""), writer, common)
         for c, rows in todo.groupby("customer_id", sort=True)
     )
-    return Draft(incident, cohort, notices)
+    return Draft(incident, cohort, drafted)
 
 
 def send(
@@ -235,8 +180,8 @@ def send(
 ) -> tuple[int, DeliveryReport]:
     """Queue the incident's notices (a customer is queued once per incident, whatever the
     channel) and deliver what is pending; returns (newly queued, delivery report)."""
-    notices = draft(ws, incident_id, templates, told_elsewhere(ws, incident_id)).notices
-    queued = enqueue(ws, notices, channel.name)
+    drafted = draft(ws, incident_id, templates, told_elsewhere(ws, incident_id)).notices
+    queued = enqueue(ws, drafted, channel.name)
     before = _sent_keys(ws, incident_id)
     report = deliver(
         ws,

@@ -13,14 +13,24 @@ DEFAULT_POLICY = "policy.toml"
 DEFAULT_POLICY_NAME = "built-in default policy"  # how the CLI names it
 
 
-def load_policy(path: Path | None) -> Policy:
+def load_policy(path: Path | None, currency: str | None = None) -> Policy:
     """The empowerment policy from a TOML file (None: the built-in default).
 
     Every error is a ConfigError that starts with the file, e.g.
     ``policy.toml: grants[2].role: unknown role 'boss' (known: agent, lead, manager, director)``.
+    With ``currency`` (the data's, setting ``currency``), a policy whose amounts are in
+    another currency is refused: its limits would be read as the wrong money.
     """
     data, where = read_toml(path, DEFAULT_POLICY, "policy")
     try:
-        return policy_from_dict(data)
+        policy = policy_from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    if currency is not None and policy.currency != currency.upper():
+        raise ConfigError(
+            f"{where}: the policy's amounts are in {policy.currency} but the data's currency "
+            f"is {currency.upper()} (setting currency, CXLOOP_CURRENCY); write the policy's "
+            f'limits in {currency.upper()} (currency = "{currency.upper()}") or set the '
+            "currency setting to the policy's"
+        )
+    return policy

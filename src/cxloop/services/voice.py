@@ -22,7 +22,7 @@ import pandas as pd
 
 from cxloop.analytics.voice import voice_expr
 from cxloop.domain.promises import PromiseState
-from cxloop.domain.scores import SCALES, change_p, estimate
+from cxloop.domain.scores import change_p, estimate
 from cxloop.errors import ConfigError, NotFoundError
 from cxloop.services.ledger import promises_table
 from cxloop.services.workspace import Workspace
@@ -70,6 +70,7 @@ class Voice:
                 f"unknown sentiment mode {sentiment!r} (expected {', '.join(SENTIMENT_MODES)})"
             )
         self.ws = ws
+        self.scales = ws.scales
         self.sentiment_mode = sentiment
         self.k = k
         self.progress = progress or _no_progress
@@ -84,9 +85,9 @@ class Voice:
         ``period`` helpers."""
         df = voice_expr(self.ws.events()).execute()
         df["ts"] = pd.to_datetime(df["ts"])
-        known = df["metric"].isin(list(SCALES))
+        known = df["metric"].isin(list(self.scales))
         df["norm"] = np.nan
-        for metric, s in SCALES.items():
+        for metric, s in self.scales.items():
             m = known & (df["metric"] == metric)
             df.loc[m, "norm"] = 100 * (df.loc[m, "score"] - s.low) / (s.high - s.low)
         df["about_department"] = self._attribute(df)
@@ -159,10 +160,11 @@ class Voice:
         """NPS / CSAT / CES / review (and the employees' eNPS / pulse) with counts and 95%
         intervals; ``by`` a period (week, month) adds the change from the previous period
         and its p-value, a group (department, channel, stage, survey, voice) one row each."""
-        df = self.frame[self.frame["metric"].isin(list(SCALES)) & self.frame["score"].notna()]
+        scales = self.scales
+        df = self.frame[self.frame["metric"].isin(list(scales)) & self.frame["score"].notna()]
         if metric:
-            if metric not in SCALES:
-                raise ConfigError(f"unknown metric {metric!r} (expected {', '.join(SCALES)})")
+            if metric not in scales:
+                raise ConfigError(f"unknown metric {metric!r} (expected {', '.join(scales)})")
             df = df[df["metric"] == metric]
         if voice:
             if voice not in ("customer", "employee"):
@@ -185,11 +187,11 @@ class Voice:
         previous: dict[str, Any] = {}
         for name, part in groups:
             for m, values in part.groupby("metric", sort=True):
-                e = estimate(str(m), values["score"].tolist())
+                e = estimate(str(m), values["score"].tolist(), scales)
                 row: dict[str, Any] = {} if by is None else {by: name}
                 row |= {
                     "metric": m,
-                    "headline": SCALES[str(m)].label,
+                    "headline": scales[str(m)].label,
                     "n": e.n,
                     "value": e.value,
                     "ci_low": e.low,
@@ -215,7 +217,7 @@ class Voice:
             parts = list(rated.groupby("metric", sort=False))
             labels = np.concatenate(
                 [
-                    stars_to_label(p["score"], SCALES[str(m)].bottom, SCALES[str(m)].top)
+                    stars_to_label(p["score"], self.scales[str(m)].bottom, self.scales[str(m)].top)
                     for m, p in parts
                 ]
             )

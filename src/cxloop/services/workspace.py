@@ -35,8 +35,10 @@ import ibis.expr.types as ir
 from ibis.backends.sql import SQLBackend
 
 from cxloop.domain.promises import RuleSet, ruleset_from_dict
+from cxloop.domain.scores import Scale
 from cxloop.errors import ConfigError, Unsupported
 from cxloop.services.config import read_toml
+from cxloop.services.metrics import load_metrics
 from cxloop.settings import Settings
 from cxloop.store.eventlog import EventLog
 from cxloop.store.lock import WriteLock
@@ -82,6 +84,11 @@ class Workspace:
     @cached_property
     def rules(self) -> RuleSet:
         return load_rules(self.settings.rules)
+
+    @cached_property
+    def scales(self) -> dict[str, Scale]:
+        """The score metrics in use (built-in, and the ``metrics`` setting's file)."""
+        return load_metrics(self.settings.metrics)
 
     @cached_property
     def duck(self) -> duckdb.DuckDBPyConnection:
