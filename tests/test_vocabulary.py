@@ -161,7 +161,7 @@ def test_undeclared_metrics_are_accepted_or_refused_as_configured(tmp_path: Path
     assert report.events_new == 1 and set(reasons) == {2, 3}
     assert reasons[2][0] == "attrs.metric"
     assert reasons[2][1].startswith(
-        "metric 'joy' is not declared (declared: nps, enps, csat, review, ces, pulse; "
+        "metric 'joy' is not declared (declared: nps, enps, csat, review, ces, pulse, likert4; "
         "built-in metrics; unknown_metrics = refuse)"
     )
     assert reasons[3][1].startswith("a score without a metric (declared: nps,")

@@ -9,6 +9,8 @@ csat       1-5      CSAT = % answering 4 or 5                       Wilson score
 review     1-5      % of reviews with 4 or 5 stars                  Wilson score
 ces        1-7      CES = mean effort score (7 = very easy)         Student t
 pulse      1-5      mean pulse score                                Student t
+likert4    1-4      % answering 3 or 4 (a 4-point agreement or       Wilson score
+                    satisfaction item, as many HR surveys ask)
 =========  =======  =============================================  =========================
 
 These are the built-in metrics; an organization declares its own (an HR survey's 1-4
@@ -50,6 +52,7 @@ SCALES: dict[str, Scale] = {
         Scale("review", 1, 5, "share", "reviews % 4-5 stars", 4, 2),
         Scale("ces", 1, 7, "mean", "CES mean (7 = easy)", 5, 3),
         Scale("pulse", 1, 5, "mean", "pulse mean", 4, 2),
+        Scale("likert4", 1, 4, "share", "% satisfied (3-4 of 4)", 3, 2),
     )
 }
 
