@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,16 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "",
         "Key for the X-Cxloop-Signature HMAC-SHA256 of each webhook body; empty means unsigned.",
     ),
+    SettingSpec(
+        "clock",
+        "CXLOOP_CLOCK",
+        "data",
+        "The store's now, which every action is stamped with and every report is as of: "
+        "`data` (the latest event loaded from a source; cxloop's own events not counted), "
+        "`wall` (the computer's clock, for a live store) or an ISO 8601 time "
+        "(`2018-10-22T00:00:00Z`). The CLI's global `--as-of` sets it for one command "
+        "(docs/settings.md#the-stores-clock).",
+    ),
 )
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
@@ -173,6 +184,7 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     webhook_url: str = ""
     webhook_secret: str | None = field(default=None, repr=False)
+    clock: str = "data"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -226,12 +238,26 @@ class Settings:
             actor=str(values["actor"]),
             role=str(values["role"]) or "agent",
             **_channel_settings(values),
+            clock=_clock(values["clock"]),
         )
 
 
 def _problem(name: str, expected: str, value: object) -> ConfigError:
     env = next(s.env for s in SETTINGS if s.name == name)
     return ConfigError(f"setting {name} ({env}): expected {expected}, got {value!r}")
+
+
+def _clock(value: object) -> str:
+    from cxloop.domain.clock import parse_clock
+
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    try:
+        return parse_clock(str(value or "data"))
+    except ValueError:
+        raise _problem(
+            "clock", "data, wall, or an ISO 8601 time such as 2018-10-22T00:00:00Z", value
+        ) from None
 
 
 def _channel_settings(values: Mapping[str, object]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
@@ -105,12 +105,13 @@ def render(
     status: int = 200,
     **context: Any,
 ) -> HTMLResponse:
+    with request.app.state.runtime.checkout() as ws:
+        as_of = ws.clock.describe()  # the store's now: what every figure on the page is as of
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")  # wall clock: when it was made
     page = (
         templates()
         .get_template(name)
-        .render(
-            who=who, path=request.url.path, now=datetime.now().strftime("%Y-%m-%d %H:%M"), **context
-        )
+        .render(who=who, path=request.url.path, now=made, as_of=as_of, **context)
     )
     return HTMLResponse(page, status, headers=HEADERS)
 
