@@ -104,13 +104,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "actor",
         "CXLOOP_ACTOR",
         "",
-        "Who acts on cases (grants, approvals, resolutions) when --actor is not given.",
+        "Who acts on cases from the CLI without a key (the keyless operator, judged in the "
+        "policy's lowest role) when --actor is not given.",
     ),
     SettingSpec(
         "role",
         "CXLOOP_ROLE",
-        "agent",
-        "The actor's role in the empowerment policy when --role is not given.",
+        "",
+        "A lower policy role to act in than the key's (or the operator's) when --role is "
+        "not given; it never raises a role. Empty: the key's own.",
     ),
     SettingSpec("smtp_host", "CXLOOP_SMTP_HOST", "127.0.0.1", "SMTP server for e-mail notices."),
     SettingSpec("smtp_port", "CXLOOP_SMTP_PORT", "25", "Port of the SMTP server."),
@@ -155,6 +157,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "(`2018-10-22T00:00:00Z`). The CLI's global `--as-of` sets it for one command "
         "(docs/settings.md#the-stores-clock).",
     ),
+    SettingSpec(
+        "api_key",
+        "CXLOOP_API_KEY",
+        "",
+        "The CLI user's API key (from `cxloop keys create`): case actions are taken under "
+        "its name and role, as on the API (docs/recovery.md#who-acts). Empty: the keyless "
+        "operator.",
+    ),
 )
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
@@ -175,7 +185,7 @@ class Settings:
     spark_output: str = ""
     policy: Path | None = None
     actor: str = ""
-    role: str = "agent"
+    role: str = ""
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_sender: str = "care@localhost"
@@ -185,6 +195,7 @@ class Settings:
     webhook_url: str = ""
     webhook_secret: str | None = field(default=None, repr=False)
     clock: str = "data"
+    api_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -236,9 +247,10 @@ class Settings:
             spark_output=str(values["spark_output"] or "").strip(),
             policy=Path(policy) if policy else None,
             actor=str(values["actor"]),
-            role=str(values["role"]) or "agent",
+            role=str(values["role"] or "").strip(),
             **_channel_settings(values),
             clock=_clock(values["clock"]),
+            api_key=str(values["api_key"] or "").strip() or None,
         )
 
 
