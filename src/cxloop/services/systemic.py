@@ -108,7 +108,7 @@ def _cell_rows(spec: DetectorSpec, src: Sources) -> list[CellRow]:
 def detect(
     ws: Workspace, *, as_of: datetime | None = None, detectors_path: Path | None = None
 ) -> list[Incident]:
-    """Run every detector over the log as of ``as_of`` (default: the latest event).
+    """Run every detector over the log as of ``as_of`` (default: the store's clock).
 
     Incidents come in the detectors' order, then by group and window; their ids are
     stable across runs over the same data.
