@@ -118,7 +118,8 @@ def _show(payload: Any, fmt: Format, title: str, columns: list[str] | None = Non
 def sync(
     home: HomeOpt = None,
     as_of: Annotated[
-        datetime | None, typer.Option("--as-of", help="Judge signals as of (default: the store's clock).")
+        datetime | None,
+        typer.Option("--as-of", help="Judge signals as of (default: the store's clock)."),
     ] = None,
     window: Annotated[
         str, typer.Option("--window", help="Only signals this recent open cases.")

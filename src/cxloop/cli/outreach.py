@@ -34,7 +34,9 @@ INCIDENT_COLUMNS = ["incident_id", "detector", "value", "window_start", "n", "hi
 @outreach_app.command()
 def detect(
     home: HomeOpt = None,
-    as_of: Annotated[datetime | None, typer.Option("--as-of", help="Default: the store's clock.")] = None,
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", help="Default: the store's clock.")
+    ] = None,
     detectors: Annotated[
         Path | None, typer.Option("--detectors", help="Detector specs (TOML); default built-in.")
     ] = None,
