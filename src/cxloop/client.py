@@ -97,6 +97,10 @@ class Cxloop:
             ],
         )
 
+    def now(self) -> datetime:
+        """The store's now (its clock): what actions are stamped with, reports are as of."""
+        return self.workspace.clock.now()
+
     def events(self) -> ir.Table:
         return self.workspace.events()
 
@@ -308,10 +312,15 @@ def open(
     *,
     rules: str | Path | None = None,
     policy: str | Path | None = None,
+    as_of: datetime | str | None = None,
     **settings: object,
 ) -> Cxloop:
     """Open (or create) the store at ``home`` (default: $CXLOOP_HOME or ./.cxloop).
-    ``policy``: the empowerment policy file (default: the built-in policy); any other
-    setting by name (``metrics=``, ``currency=``, ``language=``, ``brand=`` ...,
-    docs/settings.md) overrides its environment variable."""
-    return Cxloop(Workspace.open(home, rules=rules, policy=policy, **settings))
+    ``policy``: the empowerment policy file (default: the built-in policy).
+    ``as_of``: the store's clock for this handle: a time, ``"data"`` or ``"wall"``
+    (default: the ``clock`` setting, $CXLOOP_CLOCK, else ``data``); every action is
+    stamped with it and every report is as of it (``cx.now()``). Any other setting by name
+    (``metrics=``, ``currency=``, ``language=``, ``brand=`` ..., docs/settings.md)
+    overrides its environment variable."""
+    clock = as_of.isoformat() if isinstance(as_of, datetime) else as_of
+    return Cxloop(Workspace.open(home, rules=rules, policy=policy, clock=clock, **settings))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,13 +105,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "actor",
         "CXLOOP_ACTOR",
         "",
-        "Who acts on cases (grants, approvals, resolutions) when --actor is not given.",
+        "Who acts on cases from the CLI without a key (the keyless operator, judged in the "
+        "policy's lowest role) when --actor is not given.",
     ),
     SettingSpec(
         "role",
         "CXLOOP_ROLE",
-        "agent",
-        "The actor's role in the empowerment policy when --role is not given.",
+        "",
+        "A lower policy role to act in than the key's (or the operator's) when --role is "
+        "not given; it never raises a role. Empty: the key's own.",
     ),
     SettingSpec("smtp_host", "CXLOOP_SMTP_HOST", "127.0.0.1", "SMTP server for e-mail notices."),
     SettingSpec("smtp_port", "CXLOOP_SMTP_PORT", "25", "Port of the SMTP server."),
@@ -241,6 +244,24 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Days past its due time after which an undelivered order is told as never arrived "
         "rather than running late.",
     ),
+    SettingSpec(
+        "clock",
+        "CXLOOP_CLOCK",
+        "data",
+        "The store's now, which every action is stamped with and every report is as of: "
+        "`data` (the latest event loaded from a source; cxloop's own events not counted), "
+        "`wall` (the computer's clock, for a live store) or an ISO 8601 time "
+        "(`2018-10-22T00:00:00Z`). The CLI's global `--as-of` sets it for one command "
+        "(docs/settings.md#the-stores-clock).",
+    ),
+    SettingSpec(
+        "api_key",
+        "CXLOOP_API_KEY",
+        "",
+        "The CLI user's API key (from `cxloop keys create`): case actions are taken under "
+        "its name and role, as on the API (docs/recovery.md#who-acts). Empty: the keyless "
+        "operator.",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -263,7 +284,7 @@ class Settings:
     spark_output: str = ""
     policy: Path | None = None
     actor: str = ""
-    role: str = "agent"
+    role: str = ""
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_sender: str = "care@localhost"
@@ -286,6 +307,8 @@ class Settings:
     sender: str = ""
     notice_templates: Path | None = None
     notice_lost_after: float = 14.0
+    clock: str = "data"
+    api_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -337,7 +360,9 @@ class Settings:
             spark_output=str(values["spark_output"] or "").strip(),
             policy=Path(policy) if policy else None,
             actor=str(values["actor"]),
-            role=str(values["role"]) or "agent",
+            role=str(values["role"] or "").strip(),
+            clock=_clock(values["clock"]),
+            api_key=str(values["api_key"] or "").strip() or None,
             **_channel_settings(values),
             **_web_settings(values),
             **_vocabulary_settings(values),
@@ -439,3 +464,16 @@ def _organization_settings(values: Mapping[str, object]) -> dict[str, Any]:
         "notice_templates": Path(templates) if templates else None,
         "notice_lost_after": lost,
     }
+
+
+def _clock(value: object) -> str:
+    from cxloop.domain.clock import parse_clock
+
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    try:
+        return parse_clock(str(value or "data"))
+    except ValueError:
+        raise _problem(
+            "clock", "data, wall, or an ISO 8601 time such as 2018-10-22T00:00:00Z", value
+        ) from None

@@ -72,10 +72,11 @@ def create_app(
 
     @app.get("/health", tags=["access"])
     def health() -> dict[str, object]:
-        """Liveness, without a key: the version and the event log's version."""
+        """Liveness, without a key: the version, the event log's version and the store's
+        clock (``mode``: data, wall or fixed; ``now``: what every report is as of)."""
         with runtime.checkout() as ws:
-            version = ws.log.version
-        return {"status": "ok", "version": __version__, "log_version": version}
+            version, clock = ws.log.version, ws.clock.as_dict()
+        return {"status": "ok", "version": __version__, "log_version": version, "clock": clock}
 
     return app
 

@@ -19,7 +19,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
@@ -117,13 +117,17 @@ def render(
     if who is None or not who.can("personal_data"):
         context = {k: v if isinstance(v, Markup) else _masked(v) for k, v in context.items()}
     session = getattr(request.state, "session", None)
+    with request.app.state.runtime.checkout() as ws:
+        as_of = ws.clock.describe()  # the store's now: what every figure on the page is as of
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")  # wall clock: when it was made
     page = (
         templates()
         .get_template(name)
         .render(
             who=who,
             path=request.url.path,
-            now=datetime.now().strftime("%Y-%m-%d %H:%M"),
+            now=made,
+            as_of=as_of,
             csrf=session.csrf if session is not None else "",
             **context,
         )

@@ -16,6 +16,7 @@ from cxloop.domain.cases import SignalRules
 from cxloop.domain.promises import parse_duration
 from cxloop.domain.remedies import Remedy
 from cxloop.services.cases import Actor
+from cxloop.services.identity import acting, cli_principal
 
 cases_app = typer.Typer(
     no_args_is_help=True, help="Cases: customer problems raised by signals, tracked to closure."
@@ -27,10 +28,37 @@ HomeOpt = Annotated[
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json.")]
 ActorOpt = Annotated[
-    str, typer.Option("--actor", envvar="CXLOOP_ACTOR", help="Who acts (name or login).")
+    str | None,
+    typer.Option(
+        "--actor",
+        envvar="CXLOOP_ACTOR",
+        help="Without a key: who acts (the keyless operator, in the policy's lowest role).",
+    ),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        envvar="CXLOOP_API_KEY",
+        help="Your API key (cxloop keys create): you act under its name and role.",
+        show_default=False,
+    ),
 ]
 RoleOpt = Annotated[
-    str, typer.Option("--role", envvar="CXLOOP_ROLE", help="The actor's role in the policy.")
+    str | None,
+    typer.Option(
+        "--role",
+        envvar="CXLOOP_ROLE",
+        help="Act in a lower policy role than your key's (never a higher one).",
+    ),
+]
+AdviceRoleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--role",
+        envvar="CXLOOP_ROLE",
+        help="The policy role to advise (default: your key's, else the lowest).",
+    ),
 ]
 PolicyOpt = Annotated[
     Path | None,
@@ -64,6 +92,15 @@ def _open(home: Path | None, policy: Path | None = None) -> client.Cxloop:
     return client.open(home, policy=policy)
 
 
+def _actor(
+    cx: client.Cxloop, action: str, key: str | None, actor: str | None, role: str | None
+) -> Actor:
+    """Who acts: the key's holder in the key's role, else the keyless operator (see
+    :mod:`cxloop.services.identity`); ``role`` may only lower it."""
+    principal = cli_principal(cx.workspace, cx.policy, key, actor)
+    return acting(principal, cx.policy, action, role)
+
+
 def _show(payload: Any, fmt: Format, title: str, columns: list[str] | None = None) -> None:
     out = make_console()
     if fmt is Format.JSON:
@@ -81,7 +118,8 @@ def _show(payload: Any, fmt: Format, title: str, columns: list[str] | None = Non
 def sync(
     home: HomeOpt = None,
     as_of: Annotated[
-        datetime | None, typer.Option("--as-of", help="Judge signals as of (default: latest).")
+        datetime | None,
+        typer.Option("--as-of", help="Judge signals as of (default: the store's clock)."),
     ] = None,
     window: Annotated[
         str, typer.Option("--window", help="Only signals this recent open cases.")
@@ -124,37 +162,43 @@ def show(case_id: CaseArg, home: HomeOpt = None, fmt: FormatOpt = Format.TABLE) 
 @cases_app.command()
 def start(
     case_id: CaseArg,
-    actor: ActorOpt,
-    role: RoleOpt = "agent",
+    actor: ActorOpt = None,
+    key: KeyOpt = None,
+    role: RoleOpt = None,
     owner: Annotated[str | None, typer.Option("--owner", help="Default: the actor.")] = None,
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Take a case: it is in progress, owned by you (or --owner)."""
-    _show(_open(home).start_case(case_id, Actor(actor, role), owner), fmt, case_id, CASE_COLUMNS)
+    cx = _open(home)
+    who = _actor(cx, "work_cases", key, actor, role)
+    _show(cx.start_case(case_id, who, owner), fmt, case_id, CASE_COLUMNS)
 
 
 @cases_app.command()
 def assign(
     case_id: CaseArg,
     owner: Annotated[str, typer.Argument(help="Who owns it now.")],
-    actor: ActorOpt,
-    role: RoleOpt = "agent",
+    actor: ActorOpt = None,
+    key: KeyOpt = None,
+    role: RoleOpt = None,
     department: Annotated[str | None, typer.Option("--department")] = None,
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Give a case to an owner (and optionally another department)."""
-    case = _open(home).assign_case(case_id, Actor(actor, role), owner, department)
+    cx = _open(home)
+    case = cx.assign_case(case_id, _actor(cx, "work_cases", key, actor, role), owner, department)
     _show(case, fmt, case_id, CASE_COLUMNS)
 
 
 @cases_app.command()
 def resolve(
     case_id: CaseArg,
-    actor: ActorOpt,
     note: NoteOpt,
-    role: RoleOpt = "agent",
+    actor: ActorOpt = None,
+    key: KeyOpt = None,
+    role: RoleOpt = None,
     follow_up_in: Annotated[
         str, typer.Option("--follow-up-in", help="When to follow up (a promise in the ledger).")
     ] = "3d",
@@ -162,23 +206,25 @@ def resolve(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """The problem is fixed; a follow-up with the customer is promised."""
-    case = _open(home).resolve_case(
-        case_id, Actor(actor, role), note, _duration("--follow-up-in", follow_up_in)
-    )
+    cx = _open(home)
+    who = _actor(cx, "work_cases", key, actor, role)
+    case = cx.resolve_case(case_id, who, note, _duration("--follow-up-in", follow_up_in))
     _show(case, fmt, case_id, [*CASE_COLUMNS, "contacts", "follow_up_due_at"])
 
 
 @cases_app.command("follow-up")
 def follow_up(
     case_id: CaseArg,
-    actor: ActorOpt,
     note: NoteOpt,
-    role: RoleOpt = "agent",
+    actor: ActorOpt = None,
+    key: KeyOpt = None,
+    role: RoleOpt = None,
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """You contacted the customer after the fix: the loop is closed."""
-    case = _open(home).follow_up_case(case_id, Actor(actor, role), note)
+    cx = _open(home)
+    case = cx.follow_up_case(case_id, _actor(cx, "work_cases", key, actor, role), note)
     _show(case, fmt, case_id, [*CASE_COLUMNS, "followed_up_at"])
 
 
@@ -190,16 +236,18 @@ AmountOpt = Annotated[float, typer.Option("--amount", help="Money (monetary reme
 def grant(
     case_id: CaseArg,
     remedy: RemedyOpt,
-    actor: ActorOpt,
+    actor: ActorOpt = None,
+    key: KeyOpt = None,
     amount: AmountOpt = 0.0,
-    role: RoleOpt = "agent",
+    role: RoleOpt = None,
     note: NoteOpt = "",
     policy: PolicyOpt = None,
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Grant a remedy your role may give without approval (audited)."""
-    decision = _open(home, policy).grant(case_id, remedy, amount, Actor(actor, role), note)
+    cx = _open(home, policy)
+    decision = cx.grant(case_id, remedy, amount, _actor(cx, "grant", key, actor, role), note)
     _show({"case_id": case_id, "granted": remedy.value, "amount": amount, **decision}, fmt, "Grant")
 
 
@@ -207,22 +255,25 @@ def grant(
 def request(
     case_id: CaseArg,
     remedy: RemedyOpt,
-    actor: ActorOpt,
+    actor: ActorOpt = None,
+    key: KeyOpt = None,
     amount: AmountOpt = 0.0,
-    role: RoleOpt = "agent",
+    role: RoleOpt = None,
     note: NoteOpt = "",
     policy: PolicyOpt = None,
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Ask for approval of a remedy beyond your authority (the wait is measured)."""
-    row = _open(home, policy).request_approval(case_id, remedy, amount, Actor(actor, role), note)
+    cx = _open(home, policy)
+    row = cx.request_approval(case_id, remedy, amount, _actor(cx, "grant", key, actor, role), note)
     _show(row, fmt, "Approval requested")
 
 
-def _decide(approval_id: int, actor: str, role: str, note: str, ok: bool, **kw: Any) -> None:
+def _decide(approval_id: int, note: str, ok: bool, **kw: Any) -> None:
     cx = _open(kw["home"], kw["policy"])
-    row = cx.decide_approval(approval_id, Actor(actor, role), ok, note)
+    who = _actor(cx, "decide_approvals", kw["key"], kw["actor"], kw["role"])
+    row = cx.decide_approval(approval_id, who, ok, note)
     _show(row, kw["fmt"], f"Approval {approval_id}")
 
 
@@ -232,29 +283,33 @@ ApprovalArg = Annotated[int, typer.Argument(help="The approval id.")]
 @cases_app.command()
 def approve(
     approval_id: ApprovalArg,
-    actor: ActorOpt,
-    role: RoleOpt = "lead",
+    key: KeyOpt = None,
+    actor: ActorOpt = None,
+    role: RoleOpt = None,
     note: NoteOpt = "",
     policy: PolicyOpt = None,
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """Approve a request (your role must be allowed to grant it); the remedy is granted."""
-    _decide(approval_id, actor, role, note, True, home=home, policy=policy, fmt=fmt)
+    """Approve a request (your key's role must be allowed to grant it); the remedy is granted."""
+    who = {"key": key, "actor": actor, "role": role}
+    _decide(approval_id, note, True, home=home, policy=policy, fmt=fmt, **who)
 
 
 @cases_app.command()
 def deny(
     approval_id: ApprovalArg,
-    actor: ActorOpt,
-    role: RoleOpt = "lead",
+    key: KeyOpt = None,
+    actor: ActorOpt = None,
+    role: RoleOpt = None,
     note: NoteOpt = "",
     policy: PolicyOpt = None,
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """Deny a request (recorded, with the wait)."""
-    _decide(approval_id, actor, role, note, False, home=home, policy=policy, fmt=fmt)
+    """Deny a request (recorded, with the wait); needs a key of role lead or above."""
+    who = {"key": key, "actor": actor, "role": role}
+    _decide(approval_id, note, False, home=home, policy=policy, fmt=fmt, **who)
 
 
 @cases_app.command()
@@ -301,13 +356,18 @@ def metrics(
 
 def recover(
     case_id: CaseArg,
-    role: RoleOpt = "agent",
+    role: AdviceRoleOpt = None,
+    key: KeyOpt = None,
     policy: PolicyOpt = None,
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Recommend a proportionate remedy for a case, and say what your role may grant now."""
-    advice = _open(home, policy).recover(case_id, role).as_dict()
+    cx = _open(home, policy)
+    if not role:
+        principal = cli_principal(cx.workspace, cx.policy, key, None) if key else None
+        role = (principal.grant_as if principal else None) or cx.policy.roles[0]
+    advice = cx.recover(case_id, role).as_dict()
     out = make_console()
     if fmt is Format.JSON:
         emit_json(out, advice)

@@ -6,6 +6,7 @@ exit with status 1.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from cxloop.cli.render import Format, make_console
 from cxloop.cli.serve import keys_app, serve
 from cxloop.cli.voice import voice_app
 from cxloop.errors import CxloopError
+from cxloop.settings import Settings
 
 app = typer.Typer(
     add_completion=False,
@@ -58,6 +60,40 @@ RulesOpt = Annotated[
     Path | None, typer.Option("--rules", envvar="CXLOOP_RULES", help="Promise rules file (TOML).")
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json.")]
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The store's clock for this command: a time (2018-10-22, "
+            "2018-10-22T12:00:00Z), data or wall (default: CXLOOP_CLOCK, else data). Every "
+            "action is stamped with it and every report is as of it.",
+        ),
+    ] = None,
+) -> None:
+    """cxloop: one customer timeline, the promise ledger, and what to do today."""
+    if as_of is not None:
+        use_clock(ctx, as_of)
+
+
+def use_clock(ctx: typer.Context, value: str) -> None:
+    """``CXLOOP_CLOCK`` for the rest of this command (every way a command opens the store
+    reads it), restored when the command ends."""
+    clock = Settings.from_env({"CXLOOP_CLOCK": value}).clock  # checked: a ConfigError if bad
+    before = os.environ.get("CXLOOP_CLOCK")
+    os.environ["CXLOOP_CLOCK"] = clock
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop("CXLOOP_CLOCK", None)
+        else:
+            os.environ["CXLOOP_CLOCK"] = before
+
+    ctx.call_on_close(restore)
 
 
 def _open(home: Path | None, rules: Path | None = None) -> client.Cxloop:
@@ -149,7 +185,11 @@ def baselines(
 def ledger_build(
     as_of: Annotated[
         datetime | None,
-        typer.Option("--as-of", help="Judge promises as of this time (default: the latest event)."),
+        typer.Option(
+            "--as-of",
+            help="Judge promises as of this time, once (default: the store's clock; the next "
+            "report rebuilds as of the clock: to keep a time, use cxloop --as-of TIME).",
+        ),
     ] = None,
     home: HomeOpt = None,
     rules: RulesOpt = None,

@@ -34,7 +34,9 @@ INCIDENT_COLUMNS = ["incident_id", "detector", "value", "window_start", "n", "hi
 @outreach_app.command()
 def detect(
     home: HomeOpt = None,
-    as_of: Annotated[datetime | None, typer.Option("--as-of", help="Default: latest.")] = None,
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", help="Default: the store's clock.")
+    ] = None,
     detectors: Annotated[
         Path | None, typer.Option("--detectors", help="Detector specs (TOML); default built-in.")
     ] = None,
@@ -72,11 +74,15 @@ def cohort(incident_id: IncidentArg, home: HomeOpt = None, fmt: FormatOpt = Form
     """Every affected customer-fact, whether they complained and left a low review."""
     with client.open(home) as cx:
         d = outreach.draft(cx.workspace, incident_id)
+    when = d.incident.detected_at  # the cohort's figures are as of the detection
     if fmt is Format.JSON:
-        emit_json(make_console(), {**d.summary(), "cohort": records(d.cohort)})
+        as_of = when.isoformat() if when else None
+        emit_json(make_console(), {**d.summary(), "as_of": as_of, "cohort": records(d.cohort)})
         return
     out = make_console()
-    out.print(d.incident.summary, highlight=False)
+    out.print(
+        d.incident.summary + (f" (as of {when:%Y-%m-%d %H:%M})" if when else ""), highlight=False
+    )
     out.print(
         ", ".join(
             f"{k.replace('_', ' ')}: {v}" for k, v in d.summary().items() if isinstance(v, int)

@@ -205,7 +205,8 @@ def emerging(
         str, typer.Option("--baseline", help="The baseline before it, or 'all'.")
     ] = "168d",
     as_of: Annotated[
-        datetime | None, typer.Option("--as-of", help="End of the latest period (default: newest).")
+        datetime | None,
+        typer.Option("--as-of", help="End of the latest period (default: the store's clock)."),
     ] = None,
     k: KOpt = None,
     model: SentimentOpt = "auto",

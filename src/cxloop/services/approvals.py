@@ -31,10 +31,15 @@ REPLACEMENT_WITHIN = timedelta(days=7)
 
 
 def _remedy_events(
-    case: dict[str, Any], remedy: Remedy, amount: float, by: Actor, approval: int | None
+    case: dict[str, Any],
+    remedy: Remedy,
+    amount: float,
+    by: Actor,
+    approval: int | None,
+    when: datetime,
 ) -> list[dict[str, Any]]:
-    """The events a granted remedy writes: the grant itself, and what it promises."""
-    when = now_utc()
+    """The events a granted remedy writes (at ``when``, the store's clock): the grant
+    itself, and what it promises."""
     tag = f"{case['case_id']}-{remedy.value}-{when:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
     if approval is not None:  # the same approval always writes the same events
         tag = f"{case['case_id']}-approval-{approval}"
@@ -120,7 +125,7 @@ def _request_of(
     if amount < 0 or amount != amount:
         raise PolicyError(f"amount must be a number >= 0, got {amount}")
     case, facts = case_facts(ws, case_id)
-    totals = running_totals(ws, case, remedy, policy, now_utc(), before_approval)
+    totals = running_totals(ws, case, remedy, policy, now_utc(ws), before_approval)
     closed, others = standing(case, actor.name)
     req = GrantRequest(
         remedy,
@@ -144,7 +149,7 @@ def _write_grant(
     by: Actor,
     approval: int | None,
 ) -> None:
-    rows = _remedy_events(case, remedy, amount, by, approval)
+    rows = _remedy_events(case, remedy, amount, by, approval, now_utc(ws))
     record_events(ws, f"remedy-{case['case_id']}", rows)
 
 
@@ -185,9 +190,10 @@ def _record_grant(
     decision: Decision,
     approval: int | None,
     note: str,
+    when: datetime,
 ) -> None:
-    """The grant in the audit log; an open case is now in progress."""
-    now = now_utc().isoformat()
+    """The grant in the audit log (at ``when``); an open case is now in progress."""
+    now = when.isoformat()
     if case["state"] == "open":
         store.update_case(
             con,
@@ -198,7 +204,7 @@ def _record_grant(
             updated_at=now,
         )
     detail = {"note": note, "approval": approval, "policy_line": decision.grant_index}
-    entry = audit_entry(by, "grant", case["case_id"], detail)
+    entry = audit_entry(by, "grant", case["case_id"], detail, at=when)
     _audit_remedy(store, con, entry, remedy, amount, decision)
 
 
@@ -241,7 +247,7 @@ def _grant(
     _write_grant(ws, case, remedy, amount, actor, None)
     store = CaseStore(ws.state)
     with ws.state.connect() as con:
-        _record_grant(store, con, case, remedy, amount, actor, decision, None, note)
+        _record_grant(store, con, case, remedy, amount, actor, decision, None, note, now_utc(ws))
     return decision
 
 
@@ -278,7 +284,8 @@ def _request(
     if decision.needs_role is None:
         raise PolicyError(decision.reason)
     store = CaseStore(ws.state)
-    now = now_utc().isoformat()
+    when = now_utc(ws)
+    now = when.isoformat()
     with ws.state.connect() as con:
         approval_id = store.add_approval(
             con,
@@ -299,6 +306,7 @@ def _request(
             "request",
             case_id,
             {"approval": approval_id, "needs_role": decision.needs_role, "note": note},
+            at=when,
         )
         _audit_remedy(store, con, entry, remedy, amount, decision)
     return approval_id
@@ -354,7 +362,7 @@ def _decide(
         raise PolicyError(f"{actor.name} ({actor.role}) cannot approve this: {decision.reason}")
     if approve:  # events first (their ids come from the approval: a retry adds nothing)
         _write_grant(ws, case, remedy, row["amount"], actor, approval_id)
-    now = now_utc()
+    now = now_utc(ws)
     wait = (now - datetime.fromisoformat(row["requested_at"])).total_seconds()
     verdict = "approved" if approve else "denied"
     with ws.state.connect() as con:
@@ -369,9 +377,10 @@ def _decide(
         if not won:  # only without the lock (another host on a shared database)
             raise ConflictError(f"approval {approval_id} was decided by someone else just now")
         detail = {"approval": approval_id, "wait_seconds": wait, "note": note}
-        entry = audit_entry(actor, "approve" if approve else "deny", row["case_id"], detail)
+        verb = "approve" if approve else "deny"
+        entry = audit_entry(actor, verb, row["case_id"], detail, at=now)
         _audit_remedy(store, con, entry, remedy, row["amount"], decision)
         if approve:
             _record_grant(
-                store, con, case, remedy, row["amount"], actor, decision, approval_id, note
+                store, con, case, remedy, row["amount"], actor, decision, approval_id, note, now
             )

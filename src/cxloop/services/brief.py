@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -25,7 +25,6 @@ import pandas as pd
 from cxloop.domain.events import EventType
 from cxloop.errors import ConfigError, NotFoundError
 from cxloop.services import outreach as outreach_service
-from cxloop.services.ledger import latest_event_time
 from cxloop.services.voice import Voice
 from cxloop.services.voice_insights import emerging, side_by_side, subject_texts
 from cxloop.services.workspace import Workspace
@@ -290,7 +289,7 @@ def act(
     if item is None:
         keys = ", ".join(c["key"] for c in b["candidates"][:10])
         raise NotFoundError(f"no brief item {key!r} today (items: {keys})")
-    acted = datetime.now(UTC).isoformat(timespec="seconds")
+    acted = ws.clock.now().isoformat(timespec="seconds")
     return BriefActions(ws.state).record(item, note.strip(), actor.strip(), acted)
 
 
@@ -300,8 +299,7 @@ def brief(ws: Workspace, v: Voice | None = None) -> dict[str, Any]:
     values = _order_values(ws)
     aov = float(values.mean()) if len(values) else 1.0
     texts = v.customer_texts
-    # "today" is the newest voice row, or the newest event where nobody has spoken yet
-    end = pd.Timestamp(latest_event_time(ws.events()) if v.frame.empty else v.as_of)
+    end = pd.Timestamp(ws.clock.now())  # "today": the store's clock
     top: list[dict[str, Any]] = []
     found = pd.DataFrame()
     if len(texts) >= 3:  # enough to find topics

@@ -34,7 +34,7 @@ from cxloop.analytics.voice import voice_expr
 from cxloop.domain.cases import SignalRules
 from cxloop.domain.events import EventType
 from cxloop.domain.scores import SCALES, Scale
-from cxloop.services.ledger import ensure_ledger, latest_event_time, promises_table
+from cxloop.services.ledger import ensure_ledger, promises_table
 from cxloop.services.systemic import load_detectors
 from cxloop.services.workspace import Workspace
 
@@ -65,7 +65,7 @@ def _as_of(ws: Workspace) -> datetime:
     status = ensure_ledger(ws)
     if status.get("as_of"):
         return datetime.fromisoformat(str(status["as_of"]))
-    return latest_event_time(ws.events())
+    return ws.clock.now()
 
 
 def brief_input_exprs(ws: Workspace, rules: SignalRules | None = None) -> dict[str, ir.Table]:

@@ -82,7 +82,7 @@ def _follow_ups(ws: Workspace) -> dict[str, int]:
 def case_metrics(ws: Workspace, department: str | None = None) -> dict[str, Any]:
     """Figures over every case (or one department's)."""
     store = CaseStore(ws.state)
-    now = now_utc()
+    now = now_utc(ws)
     cases = pd.DataFrame(store.cases(department=department))
     if cases.empty:
         cases = pd.DataFrame(

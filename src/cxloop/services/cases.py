@@ -10,8 +10,9 @@ ledger; following up writes ``follow_up_made``.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -29,6 +30,7 @@ from cxloop.domain.cases import (
     check_transition,
     signal_severity,
 )
+from cxloop.domain.clock import wall_now
 from cxloop.domain.events import EventType
 from cxloop.domain.promises import KEPT_STATES
 from cxloop.domain.recovery import describe, tier_for
@@ -67,8 +69,10 @@ class SyncReport:
         return asdict(self)
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+def now_utc(ws: Workspace) -> datetime:
+    """The store's now (its clock: ``ws.clock``), naive UTC: what every case change,
+    grant and approval is stamped with."""
+    return ws.clock.now()
 
 
 def _ts(text: str | None) -> datetime | None:
@@ -149,7 +153,7 @@ def _department(signals: list[dict[str, Any]]) -> str:
     return ranked[0]["department"] if ranked else "support"
 
 
-def _refresh(store: CaseStore, con: Connection, case_id: str, high: bool) -> None:
+def _refresh(store: CaseStore, con: Connection, case_id: str, high: bool, now: datetime) -> None:
     rows = [
         dict(r)
         for r in con.execute(
@@ -166,7 +170,7 @@ def _refresh(store: CaseStore, con: Connection, case_id: str, high: bool) -> Non
         severity=sev.value,
         department=_department(rows),
         sla_due_at=due.isoformat(),
-        updated_at=now_utc().isoformat(),
+        updated_at=now.isoformat(),
     )
 
 
@@ -182,7 +186,8 @@ def _file_signal(store: CaseStore, con: Connection, s: Signal, now: datetime) ->
             check_transition(latest["case_id"], state, CaseState.IN_PROGRESS)
             store.update_case(con, latest["case_id"], state=CaseState.IN_PROGRESS.value)
             store.audit(
-                con, audit_entry(SYSTEM, "reopen", latest["case_id"], {"signal": s.signal_id})
+                con,
+                audit_entry(SYSTEM, "reopen", latest["case_id"], {"signal": s.signal_id}, at=now),
             )
             return latest["case_id"], "reopened"
     case_id = store.next_case_id(con)
@@ -207,16 +212,20 @@ def _file_signal(store: CaseStore, con: Connection, s: Signal, now: datetime) ->
             "updated_at": now.isoformat(),
         },
     )
-    store.audit(con, audit_entry(SYSTEM, "open", case_id, {"signal": s.signal_id}))
+    store.audit(con, audit_entry(SYSTEM, "open", case_id, {"signal": s.signal_id}, at=now))
     return case_id, "opened"
 
 
 def audit_entry(
-    actor: tuple[str, str] | Actor, action: str, case_id: str, detail: Any
+    actor: tuple[str, str] | Actor, action: str, case_id: str, detail: Any, *, at: datetime
 ) -> dict[str, Any]:
+    """An audit record stamped ``at`` (the store's clock); a dict ``detail`` also keeps the
+    wall-clock time it was written (``recorded_at``), which differs on a historical store."""
     name, role = (actor.name, actor.role) if isinstance(actor, Actor) else actor
+    if isinstance(detail, dict):
+        detail = {**detail, "recorded_at": wall_now().isoformat()}
     return {
-        "at": now_utc().isoformat(),
+        "at": at.isoformat(),
         "actor": name,
         "role": role,
         "action": action,
@@ -236,7 +245,7 @@ def sync_cases(
     high = _high_value(ws, {s.customer_id for s in signals if s.signal_id in maybe_new})
     counts = {"opened": 0, "updated": 0, "reopened": 0}
     touched: dict[str, bool] = {}
-    now = now_utc()
+    now = now_utc(ws)
     with ws.write_lock():  # one sync at a time: what is new is decided under the lock
         new_ids = store.new_signals(s.signal_id for s in signals)
         fresh = [s for s in signals if s.signal_id in new_ids]
@@ -247,8 +256,8 @@ def sync_cases(
                 counts[what] += 1
                 touched[case_id] = s.customer_id in high
             for case_id, is_high in touched.items():
-                _refresh(store, con, case_id, is_high)
-    auto = _auto_resolve(ws, store)
+                _refresh(store, con, case_id, is_high, now)
+    auto = _auto_resolve(ws, store, now)
     return SyncReport(
         iso(when),
         len(signals),
@@ -272,7 +281,7 @@ def _signal_row(s: Signal, case_id: str, now: datetime) -> dict[str, Any]:
     return row
 
 
-def _auto_resolve(ws: Workspace, store: CaseStore) -> int:
+def _auto_resolve(ws: Workspace, store: CaseStore, when: datetime) -> int:
     """Open cases raised only by at-risk warnings whose promises were kept after all."""
     with ws.state.connect() as con:
         rows = con.execute(
@@ -299,7 +308,7 @@ def _auto_resolve(ws: Workspace, store: CaseStore) -> int:
     )
     kept = {s.value for s in KEPT_STATES}
     done = [c for c, refs in candidates.items() if all(states.get(p) in kept for p in refs)]
-    now = now_utc().isoformat()
+    now = when.isoformat()
     with ws.state.connect() as con:
         for case_id in done:
             store.update_case(
@@ -311,7 +320,8 @@ def _auto_resolve(ws: Workspace, store: CaseStore) -> int:
                 contacts=0,
                 updated_at=now,
             )
-            store.audit(con, audit_entry(SYSTEM, "auto_resolve", case_id, {"promises": "kept"}))
+            entry = audit_entry(SYSTEM, "auto_resolve", case_id, {"promises": "kept"}, at=when)
+            store.audit(con, entry)
     return len(done)
 
 
@@ -328,7 +338,8 @@ def start(ws: Workspace, case_id: str, actor: Actor, owner: str | None = None) -
     store = CaseStore(ws.state)
     case = get_case(ws, case_id)
     check_transition(case_id, CaseState(case["state"]), CaseState.IN_PROGRESS)
-    now = now_utc().isoformat()
+    when = now_utc(ws)
+    now = when.isoformat()
     with ws.state.connect() as con:
         store.update_case(
             con,
@@ -338,7 +349,8 @@ def start(ws: Workspace, case_id: str, actor: Actor, owner: str | None = None) -
             started_at=case["started_at"] or now,
             updated_at=now,
         )
-        store.audit(con, audit_entry(actor, "start", case_id, {"owner": owner or actor.name}))
+        detail = {"owner": owner or actor.name}
+        store.audit(con, audit_entry(actor, "start", case_id, detail, at=when))
     return get_case(ws, case_id)
 
 
@@ -347,16 +359,17 @@ def assign(
 ) -> dict[str, Any]:
     store = CaseStore(ws.state)
     case = get_case(ws, case_id)
+    when = now_utc(ws)
     with ws.state.connect() as con:
         store.update_case(
             con,
             case_id,
             owner=owner,
             department=department or case["department"],
-            updated_at=now_utc().isoformat(),
+            updated_at=when.isoformat(),
         )
         detail = {"owner": owner, "department": department or case["department"]}
-        store.audit(con, audit_entry(actor, "assign", case_id, detail))
+        store.audit(con, audit_entry(actor, "assign", case_id, detail, at=when))
     return get_case(ws, case_id)
 
 
@@ -385,7 +398,7 @@ def resolve(
     case = get_case(ws, case_id)
     check_transition(case_id, CaseState(case["state"]), CaseState.RESOLVED)
     refuse_if_pending(ws, case_id, "resolved")
-    when = at or now_utc()
+    when = at or now_utc(ws)
     due = when + follow_up_in
     n = count_contacts(ws, case["customer_id"], case["subject"], when)
     attrs = {"case": case_id, "subject": case["subject"], "owner": case["owner"] or actor.name}
@@ -394,7 +407,9 @@ def resolve(
         f"follow-up-{case_id}",
         [
             event_row(
-                f"cx-follow_up_promised-{case_id}-{when:%Y%m%d%H%M%S}",
+                # a store's clock may stand still (data, fixed): the token tells resolutions
+                # of one case at one time apart
+                f"cx-follow_up_promised-{case_id}-{when:%Y%m%d%H%M%S}-{secrets.token_hex(2)}",
                 case["customer_id"],
                 EventType.FOLLOW_UP_PROMISED.value,
                 when,
@@ -414,9 +429,10 @@ def resolve(
             resolution=note,
             contacts=n,
             follow_up_due_at=due.isoformat(),
-            updated_at=now_utc().isoformat(),
+            updated_at=now_utc(ws).isoformat(),
         )
-        store.audit(con, audit_entry(actor, "resolve", case_id, {"note": note, "contacts": n}))
+        detail = {"note": note, "contacts": n}
+        store.audit(con, audit_entry(actor, "resolve", case_id, detail, at=now_utc(ws)))
     return get_case(ws, case_id)
 
 
@@ -428,7 +444,7 @@ def follow_up(
     case = get_case(ws, case_id)
     check_transition(case_id, CaseState(case["state"]), CaseState.FOLLOWED_UP)
     refuse_if_pending(ws, case_id, "closed")
-    when = at or now_utc()
+    when = at or now_utc(ws)
     record_events(
         ws,
         f"follow-up-made-{case_id}",
@@ -450,7 +466,8 @@ def follow_up(
             case_id,
             state=CaseState.FOLLOWED_UP.value,
             followed_up_at=when.isoformat(),
-            updated_at=now_utc().isoformat(),
+            updated_at=now_utc(ws).isoformat(),
         )
-        store.audit(con, audit_entry(actor, "follow_up", case_id, {"note": note}))
+        detail = {"note": note}
+        store.audit(con, audit_entry(actor, "follow_up", case_id, detail, at=now_utc(ws)))
     return get_case(ws, case_id)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cxloop.domain.clock import INTERNAL_PREFIX
 from cxloop.errors import StoreError
 from cxloop.services.ingest import IngestReport, ingest_path
 from cxloop.services.workspace import Workspace
@@ -67,7 +68,7 @@ def _line(row: dict[str, Any]) -> str:
 
 
 def write_batch(folder: Path, name: str, rows: Iterable[dict[str, Any]]) -> Path:
-    """Rows as a new JSON Lines file ``folder/name-<time>-<random>.jsonl``, written under a
+    """Rows as a new JSON Lines file ``folder/name-<wall time>-<random>.jsonl``, written under a
     temporary name and renamed, so an ingest never reads half a batch."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -81,7 +82,13 @@ def write_batch(folder: Path, name: str, rows: Iterable[dict[str, Any]]) -> Path
 
 
 def record_events(ws: Workspace, name: str, rows: list[dict[str, Any]]) -> IngestReport:
-    """Append cxloop's own events; raises :class:`StoreError` if any row is refused."""
+    """Append cxloop's own events; raises :class:`StoreError` if any row is refused.
+
+    Their ids begin with ``cx-`` (:data:`INTERNAL_PREFIX`): the store's data clock does not
+    count them, so acting on a historical store does not move its time."""
+    strays = [r["event_id"] for r in rows if not str(r["event_id"]).startswith(INTERNAL_PREFIX)]
+    if strays:
+        raise StoreError(f"cxloop's own event ids must begin {INTERNAL_PREFIX!r}: {strays[0]!r}")
     path = write_batch(ws.home / "internal", name, rows)
     report = ingest_path(ws, path, "generic")
     if report.rows_quarantined:

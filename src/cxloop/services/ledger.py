@@ -23,7 +23,7 @@ from cxloop.store.files import read_json, write_json_atomic
 class LedgerBuild:
     promises: int
     as_of: str
-    as_of_mode: str  # "latest_event" (default) or "fixed"
+    as_of_mode: str  # the clock's: "data" (default), "wall", "fixed" (also an explicit as_of)
     log_version: int
     rules_version: str
     seconds: float
@@ -40,7 +40,8 @@ def _manifest(ws: Workspace) -> dict[str, Any]:
 
 
 def latest_event_time(events: ir.Table) -> datetime:
-    """The time of the latest event (now, for an empty log)."""
+    """The time of the latest event, cxloop's own included (now, for an empty log).
+    Reports are as of the store's clock (``ws.clock.now()``), not this."""
     value = events.ts.max().execute()
     if value is None or value != value:  # empty log (None or NaT)
         return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
@@ -48,13 +49,18 @@ def latest_event_time(events: ir.Table) -> datetime:
 
 
 def build_ledger(ws: Workspace, as_of: datetime | None = None) -> LedgerBuild:
-    """Rebuild the ledger from the whole log. ``as_of`` defaults to the latest event."""
+    """Rebuild the ledger from the whole log, as of ``as_of`` (default: the store's clock).
+
+    A ledger built as of another time than the clock's is a one-off: the next read
+    rebuilds it as of the clock (set the clock to keep a time: ``CXLOOP_CLOCK``)."""
     started = time.perf_counter()
     with ws.write_lock():
         manifest = ws.log.manifest()
         events = ws.events(manifest)
-        mode = "fixed" if as_of is not None else "latest_event"
-        when = as_of.replace(tzinfo=None) if as_of is not None else latest_event_time(events)
+        mode = "fixed" if as_of is not None else ws.clock.mode
+        if as_of is not None and as_of.tzinfo is not None:
+            as_of = as_of.astimezone(UTC)
+        when = as_of.replace(tzinfo=None) if as_of is not None else ws.clock.now()
         ws.ledger_dir.mkdir(parents=True, exist_ok=True)
         name = f"promises-{manifest['version']:06d}-{int(time.time() * 1000)}.parquet"
         # materialise the events the rules read once, instead of one log scan per rule
@@ -86,24 +92,29 @@ def build_ledger(ws: Workspace, as_of: datetime | None = None) -> LedgerBuild:
 
 
 def ledger_status(ws: Workspace) -> dict[str, Any]:
+    """The built ledger's record, ``stale`` when the log, the rules, the engine or the
+    store's clock moved since (a rebuild is then due), and ``clock``: the store's now."""
     m = _manifest(ws)
+    version = ws.log.version
+    if m.get("as_of_mode") == "data" and m.get("log_version") == version:
+        # a ledger built on the data clock knows the data time of this log version
+        ws.clock.seed(version, datetime.fromisoformat(str(m["as_of"])))
     stale = (
         not m
-        or m.get("log_version") != ws.log.version
+        or m.get("log_version") != version
         or m.get("rules_version") != ws.rules.version
         or m.get("engine", "duckdb") != ws.engine
+        or not ws.clock.current(str(m["as_of"]))
     )
-    return {**m, "stale": stale, "log_version_now": ws.log.version}
+    return {**m, "stale": stale, "log_version_now": version, "clock": ws.clock.as_dict()}
 
 
 def ensure_ledger(ws: Workspace) -> dict[str, Any]:
-    """Rebuild when the log or the rules changed since the last build."""
+    """Rebuild (as of the store's clock) when the log, the rules or the clock moved since
+    the last build."""
     status = ledger_status(ws)
     if status["stale"]:
-        as_of = (
-            datetime.fromisoformat(status["as_of"]) if status.get("as_of_mode") == "fixed" else None
-        )
-        build_ledger(ws, as_of)
+        build_ledger(ws)
         status = ledger_status(ws)
     return status
 
@@ -112,5 +123,5 @@ def promises_table(ws: Workspace, refresh: bool = True) -> ir.Table:
     """The ledger as an Ibis table (rebuilt first when stale, unless ``refresh`` is off)."""
     status = ensure_ledger(ws) if refresh else ledger_status(ws)
     if not status.get("file"):
-        return ledger_expr(ws.events(), ws.rules, latest_event_time(ws.events()))
+        return ledger_expr(ws.events(), ws.rules, ws.clock.now())
     return ws.ledger_table(str(status["file"]))

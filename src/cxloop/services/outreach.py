@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +70,7 @@ def detect_incidents(
 ) -> list[Incident]:
     """Run the detectors and keep their incidents (same ids on every run)."""
     found = systemic.detect(ws, as_of=as_of, detectors_path=detectors)
-    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0).isoformat()
-    IncidentStore(ws.state).record(found, now)
+    IncidentStore(ws.state).record(found, ws.clock.now().isoformat())
     return found
 
 
@@ -201,16 +200,23 @@ def _sent_keys(ws: Workspace, incident_id: str) -> set[str]:
 
 def _record_sent(ws: Workspace, incident_id: str, before: set[str]) -> None:
     """A ``notice_sent`` event per notice this run delivered, so the customer's timeline
-    shows that we told them first (ids come from the notice: a retry adds nothing)."""
+    shows that we told them first (ids come from the notice: a retry adds nothing). The
+    event is stamped on the store's clock; ``sent_at`` keeps the wall time of the send."""
+    now = ws.clock.now()
     rows = [
         event_row(
             f"cx-notice-{r.key}",
             r.customer_id,
             EventType.NOTICE_SENT.value,
-            datetime.fromisoformat(r.sent_at or r.created_at),
+            now,
             incident_id,
             channel=r.channel,
-            attrs={"incident": incident_id, "subject": r.subject, "refs": r.data.get("refs", [])},
+            attrs={
+                "incident": incident_id,
+                "subject": r.subject,
+                "refs": r.data.get("refs", []),
+                "sent_at": r.sent_at or r.created_at,
+            },
         )
         for r in Outbox(ws.state).rows(incident_id, SendStatus.SENT)
         if r.key not in before

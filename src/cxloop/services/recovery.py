@@ -204,7 +204,7 @@ def advise(ws: Workspace, case_id: str, role: str, policy: Policy) -> Advice:
     if primary.kind is SignalKind.BROKEN_PROMISE and primary.promise_kind:
         history = history_for(ws, primary.promise_kind, datetime.fromisoformat(case["opened_at"]))
     rec = recommend(facts, history)
-    now = now_utc()
+    now = now_utc(ws)
     totals = {r: running_totals(ws, case, r, policy, now) for r in {ln.remedy for ln in rec.lines}}
     lines = tuple(
         AdvisedLine(line, judge(policy, role, line, facts, totals[line.remedy]))

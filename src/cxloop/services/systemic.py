@@ -27,7 +27,7 @@ from cxloop.domain.incidents import Incident
 from cxloop.domain.promises import RuleSet
 from cxloop.errors import ConfigError
 from cxloop.services.config import read_toml
-from cxloop.services.ledger import ensure_ledger, latest_event_time, promises_table
+from cxloop.services.ledger import ensure_ledger, promises_table
 from cxloop.services.workspace import Workspace
 
 #: A review or survey score at or below this is a low one (1-5 stars, CSAT 1-5, CES 1-7,
@@ -67,13 +67,13 @@ def specs_from_data(data: dict[str, Any], where: str) -> tuple[DetectorSpec, ...
 def _sources(
     ws: Workspace, as_of: datetime | None, specs: Sequence[DetectorSpec]
 ) -> Iterator[Sources]:
-    """Events and ledger as of ``as_of`` (default: the built ledger's, i.e. the latest event).
+    """Events and ledger as of ``as_of`` (default: the built ledger's, i.e. the store's clock).
     Another time computes the ledger of the rules the specs read, once, for the block."""
     status = ensure_ledger(ws)
     built = datetime.fromisoformat(status["as_of"]) if status.get("file") else None
     if as_of is not None and as_of.tzinfo is not None:
         as_of = as_of.astimezone(UTC).replace(tzinfo=None)
-    when = as_of or built or latest_event_time(ws.events())
+    when = as_of or built or ws.clock.now()
     events = ws.events()
     known = events.filter(events.ts <= when)
     needed = {s.rule for s in specs if isinstance(s, PromiseBreaks)}
@@ -108,7 +108,7 @@ def _cell_rows(spec: DetectorSpec, src: Sources) -> list[CellRow]:
 def detect(
     ws: Workspace, *, as_of: datetime | None = None, detectors_path: Path | None = None
 ) -> list[Incident]:
-    """Run every detector over the log as of ``as_of`` (default: the latest event).
+    """Run every detector over the log as of ``as_of`` (default: the store's clock).
 
     Incidents come in the detectors' order, then by group and window; their ids are
     stable across runs over the same data.

@@ -95,11 +95,10 @@ class Voice:
 
     @property
     def as_of(self) -> datetime:
-        ts = self.frame["ts"]
-        if ts.empty:
+        """The end of the voice windows: the store's clock (``ws.clock``)."""
+        if self.frame["ts"].empty:
             raise NotFoundError("no survey answers, reviews, contacts or employee feedback")
-        latest: datetime = pd.Timestamp(ts.max()).to_pydatetime()
-        return latest
+        return self.ws.clock.now()
 
     @cached_property
     def promises(self) -> pd.DataFrame:

@@ -48,7 +48,7 @@ def emerging(
     min_texts: int = 5,
 ) -> pd.DataFrame:
     """Topics whose volume or negativity rose significantly in the period up to ``as_of``
-    (default: the newest text), against the baseline before it."""
+    (default: the store's clock), against the baseline before it."""
     model, topic = v.topic_model
     rows = v.customer_texts.assign(topic=topic).join(v.sentiment[["sentiment"]])
     end = pd.Timestamp(as_of or v.as_of).tz_localize(None)

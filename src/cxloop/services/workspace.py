@@ -25,6 +25,7 @@ turns on the lock. Nothing is opened at import time.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends.sql import SQLBackend
 
+from cxloop.domain.clock import INTERNAL_PREFIX, Clock
 from cxloop.domain.promises import RuleSet, ruleset_from_dict
 from cxloop.domain.scores import Scale
 from cxloop.errors import ConfigError, Unsupported
@@ -89,6 +91,14 @@ class Workspace:
     def scales(self) -> dict[str, Scale]:
         """The score metrics in use (built-in, and the ``metrics`` setting's file)."""
         return load_metrics(self.settings.metrics)
+
+    @property
+    def clock(self) -> Clock:
+        """The store's now (``settings.clock``: data, wall or a fixed time; see
+        :mod:`cxloop.domain.clock`): every action is stamped with it, every report is as of it."""
+        return Clock(
+            self.settings.clock, lambda: latest_source_time(self.events()), lambda: self.log.version
+        )
 
     @cached_property
     def duck(self) -> duckdb.DuckDBPyConnection:
@@ -240,6 +250,16 @@ class Workspace:
         backend = self.__dict__.pop("ibis", None)
         if self.engine == "postgres" and backend is not None:
             backend.disconnect()
+
+
+def latest_source_time(events: ir.Table) -> datetime | None:
+    """The time of the latest event not written by cxloop itself (None for none)."""
+    mine = events.filter(~events.event_id.startswith(INTERNAL_PREFIX))
+    value = mine.ts.max().execute()
+    if value is None or value != value:  # no rows (None or NaT)
+        return None
+    found: datetime = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+    return found.replace(tzinfo=None)
 
 
 def _ledger_table_name(name: str) -> str:
