@@ -107,7 +107,7 @@ def test_rules_check_names_the_bad_field(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "rule #1 (x), field 'fulfilled_by': unknown event type 'nope'" in proc.stderr
     ok = json.loads(run(tmp_path / "s", "rules", "check", "--format", "json").stdout)
-    assert len(ok["rules"]) == 7
+    assert len(ok["rules"]) == 8
 
 
 def test_quarantine_filtered_by_file_name(loaded: Path) -> None:

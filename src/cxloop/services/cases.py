@@ -127,9 +127,10 @@ def find_signals(
     ws: Workspace, rules: SignalRules, as_of: datetime | None = None
 ) -> tuple[list[Signal], datetime]:
     """The signals of the last ``rules.open_window`` before ``as_of`` (default: the
-    ledger's as-of time, i.e. the latest event)."""
+    ledger's as-of time, the store's clock; with no promises at all, the clock itself)."""
     ledger = promises_table(ws)
-    when = as_of or pd.Timestamp(ledger.as_of.max().execute()).to_pydatetime()
+    built = pd.Timestamp(ledger.as_of.max().execute())
+    when = as_of or (ws.clock.now() if pd.isna(built) else built.to_pydatetime())
     frame = all_signals(ws.events(), ledger, rules, when).execute()
     return [_signal(r) for r in frame.to_dict("records")], when
 
