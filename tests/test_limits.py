@@ -230,6 +230,23 @@ def test_closed_and_others_cases_follow_the_declared_rules(cx: cxloop.Cxloop) ->
     cx.decide_approval(asked["approval_id"], CAROL, True)
 
 
+def test_an_agent_cannot_take_another_agents_case_to_grant_on_it(cx: cxloop.Cxloop) -> None:
+    mine = cases_of(cx, "C2")[0]
+    cx.start_case(mine, ALICE)
+    for take in (
+        lambda: cx.assign_case(mine, ALAN, ALAN.name, None),
+        lambda: cx.start_case(mine, ALAN, ALAN.name),
+    ):
+        with pytest.raises(PolicyError, match="owned by alice: only lead and above may give it"):
+            take()
+    assert cx.case(mine)["case"]["owner"] == ALICE.name
+    with pytest.raises(PolicyError, match="another person owns"):
+        cx.grant(mine, "apology", 0, ALAN)
+    cx.assign_case(mine, ALICE, ALAN.name, None)  # the owner may hand it over
+    cx.grant(mine, "apology", 0, ALAN)
+    cx.assign_case(mine, BOB, ALICE.name, None)  # and a lead may reassign it
+
+
 def test_a_case_with_a_remedy_waiting_for_approval_is_not_resolved(cx: cxloop.Cxloop) -> None:
     case_id = cases_of(cx, "C1")[1]
     approval = cx.request_approval(case_id, "credit", 60, ALICE)

@@ -152,12 +152,12 @@ class Cxloop:
         }
 
     def start_case(self, case_id: str, actor: Actor, owner: str | None = None) -> dict[str, Any]:
-        return case_service.start(self.workspace, case_id, actor, owner)
+        return case_service.start(self.workspace, case_id, actor, owner, self.policy)
 
     def assign_case(
         self, case_id: str, actor: Actor, owner: str, department: str | None = None
     ) -> dict[str, Any]:
-        return case_service.assign(self.workspace, case_id, actor, owner, department)
+        return case_service.assign(self.workspace, case_id, actor, owner, department, self.policy)
 
     def resolve_case(
         self,

@@ -124,7 +124,7 @@ def recommendation(case_id: str, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
 @router.post("/cases/{case_id}/start", tags=["cases"])
 def start(case_id: str, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Take the case: in progress, owned by the key's name."""
-    result = case_service.start(ws, case_id, _worker(who, rt))
+    result = case_service.start(ws, case_id, _worker(who, rt), policy=rt.policy)
     rt.wrote()
     return out(who, result)  # type: ignore[no-any-return]
 
@@ -132,7 +132,9 @@ def start(case_id: str, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
 @router.post("/cases/{case_id}/assign", tags=["cases"])
 def assign(case_id: str, body: AssignIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Give the case to an owner (and, optionally, another department)."""
-    result = case_service.assign(ws, case_id, _worker(who, rt), body.owner, body.department)
+    result = case_service.assign(
+        ws, case_id, _worker(who, rt), body.owner, body.department, rt.policy
+    )
     rt.wrote()
     return out(who, result)  # type: ignore[no-any-return]
 

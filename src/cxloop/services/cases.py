@@ -32,13 +32,14 @@ from cxloop.domain.cases import (
 )
 from cxloop.domain.clock import wall_now
 from cxloop.domain.events import EventType
+from cxloop.domain.policy import Policy
 from cxloop.domain.promises import KEPT_STATES
 from cxloop.domain.recovery import describe, tier_for
 from cxloop.domain.remedies import CustomerTier, Severity
 from cxloop.errors import NotFoundError
 from cxloop.services.internal import event_row, iso, record_events
 from cxloop.services.ledger import promises_table
-from cxloop.services.limits import refuse_if_pending
+from cxloop.services.limits import refuse_if_pending, refuse_taking_over
 from cxloop.services.workspace import Workspace
 from cxloop.store.cases import CaseStore
 from cxloop.store.db import Connection
@@ -334,10 +335,26 @@ def get_case(ws: Workspace, case_id: str) -> dict[str, Any]:
     return case
 
 
-def start(ws: Workspace, case_id: str, actor: Actor, owner: str | None = None) -> dict[str, Any]:
-    """Someone takes the case: in progress, owned by ``owner`` (default: the actor)."""
+def ws_policy(ws: Workspace) -> Policy:
+    """The store's empowerment policy (its setting, in its currency)."""
+    from cxloop.services.policy import load_policy
+
+    return load_policy(ws.settings.policy, ws.settings.currency)
+
+
+def start(
+    ws: Workspace,
+    case_id: str,
+    actor: Actor,
+    owner: str | None = None,
+    policy: Policy | None = None,
+) -> dict[str, Any]:
+    """Someone takes the case: in progress, owned by ``owner`` (default: the actor). Taking
+    over another person's case needs the policy's ``[cases] others`` role."""
     store = CaseStore(ws.state)
     case = get_case(ws, case_id)
+    new_owner = owner or case["owner"] or actor.name
+    refuse_taking_over(case, actor.name, actor.role, new_owner, policy or ws_policy(ws))
     check_transition(case_id, CaseState(case["state"]), CaseState.IN_PROGRESS)
     when = now_utc(ws)
     now = when.isoformat()
@@ -356,10 +373,18 @@ def start(ws: Workspace, case_id: str, actor: Actor, owner: str | None = None) -
 
 
 def assign(
-    ws: Workspace, case_id: str, actor: Actor, owner: str, department: str | None
+    ws: Workspace,
+    case_id: str,
+    actor: Actor,
+    owner: str,
+    department: str | None,
+    policy: Policy | None = None,
 ) -> dict[str, Any]:
+    """Give the case to ``owner``; away from another person only with the policy's
+    ``[cases] others`` role."""
     store = CaseStore(ws.state)
     case = get_case(ws, case_id)
+    refuse_taking_over(case, actor.name, actor.role, owner, policy or ws_policy(ws))
     when = now_utc(ws)
     with ws.state.connect() as con:
         store.update_case(

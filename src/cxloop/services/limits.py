@@ -100,6 +100,26 @@ def running_totals(
     return Totals(round(on_case, 6), customer, round(refunded, 6))
 
 
+def refuse_taking_over(
+    case: dict[str, Any], actor_name: str, actor_role: str, new_owner: str, policy: Policy
+) -> None:
+    """Taking a case another person owns (or giving it away from them) needs the role the
+    policy's case rules require for granting on others' cases: otherwise an agent could
+    assign another agent's case to themselves and grant on it after all."""
+    owner = case.get("owner")
+    if not owner or same_person(owner, actor_name) or same_person(owner, new_owner):
+        return
+    needed = policy.cases.others
+    roles = policy.roles
+    rank = roles.index(actor_role) if actor_role in roles else -1
+    if rank < roles.index(needed):
+        raise PolicyError(
+            f"case {case['case_id']} is owned by {owner}: only {needed} and above may give it "
+            f"to someone else (policy {policy.version}, [cases] others); ask {owner} or a "
+            f"{needed}"
+        )
+
+
 def refuse_if_pending(ws: Workspace, case_id: str, doing: str) -> None:
     """A case whose remedy is still waiting for approval cannot be resolved or closed."""
     waiting = CaseStore(ws.state).pending_for_case(case_id)
