@@ -144,6 +144,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "",
         "Key for the X-Cxloop-Signature HMAC-SHA256 of each webhook body; empty means unsigned.",
     ),
+    SettingSpec(
+        "language",
+        "CXLOOP_LANGUAGE",
+        "en",
+        "Language of texts that do not say theirs (attrs.lang), as a code such as en or pt: "
+        "voice compare's keywords, topic stop words.",
+    ),
 )
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
@@ -173,6 +180,7 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     webhook_url: str = ""
     webhook_secret: str | None = field(default=None, repr=False)
+    language: str = "en"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -225,8 +233,17 @@ class Settings:
             policy=Path(policy) if policy else None,
             actor=str(values["actor"]),
             role=str(values["role"]) or "agent",
+            language=_language(values["language"]),
             **_channel_settings(values),
         )
+
+
+def _language(value: object) -> str:
+    """A language code's primary subtag, lower case (``pt-BR`` -> ``pt``)."""
+    code = str(value or "en").strip().lower().replace("_", "-").split("-")[0]
+    if not code.isalpha() or not 2 <= len(code) <= 8:
+        raise _problem("language", "a language code such as en or pt", value)
+    return code
 
 
 def _problem(name: str, expected: str, value: object) -> ConfigError:
