@@ -25,6 +25,7 @@ __all__ = [
     "drivers",
     "emerging",
     "load_subjects",
+    "most_negative",
     "side_by_side",
     "subject_texts",
     "verdict",
@@ -126,6 +127,15 @@ def emerging(
         },
     }
     return out.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ most negative
+def most_negative(rows: pd.DataFrame, days: int = 30, n: int = 10) -> pd.DataFrame:
+    """The ``n`` lowest-polarity texts of the last ``days`` (up to the newest text) among
+    those scored negative: never a neutral or positive text, even when fewer are left."""
+    recent = rows[rows["ts"] > rows["ts"].max() - pd.Timedelta(days=days)]
+    negative = recent[(recent["sentiment"] == "negative") & (recent["polarity"] < 0)]
+    return negative.sort_values("polarity", kind="stable").head(n)
 
 
 # ------------------------------------------------------------------ drivers
