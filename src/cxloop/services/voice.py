@@ -228,7 +228,7 @@ class Voice:
     def _learned(self, rated: pd.DataFrame, full: bool) -> tuple[StarSentiment | None, CrossFit]:
         """The cross-fitted scores of the rated texts (in ``rated``'s order) and, when
         ``full``, a model trained on all of them for texts without a rating."""
-        key = Artifacts.key(v=self.version, n=len(rated), folds=FOLDS, full=full)
+        key = Artifacts.key(v=self.version, n=len(rated), folds=FOLDS, full=full, split="rows")
         cached = self.artifacts.get("sentiment", key)
         if isinstance(cached, tuple) and isinstance(cached[1], CrossFit):
             return cached[0], cached[1]
