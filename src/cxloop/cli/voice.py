@@ -190,7 +190,12 @@ def topics(
     shown = df.assign(example=df["examples"].map(lambda e: e[0] if e else ""))
     table(
         out,
-        f"{df.attrs['k']} topics in {df.attrs['texts']:,} customer texts",
+        f"{df.attrs['k']} topics in {df.attrs['texts']:,} customer texts"
+        + (
+            f" ({df.attrs['k_found']} clusters, near-duplicates merged)"
+            if df.attrs.get("k_found", 0) > df.attrs["k"]
+            else ""
+        ),
         shown,
         [
             "topic",

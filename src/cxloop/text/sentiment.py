@@ -215,7 +215,10 @@ class StarSentiment:
 def macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> float:
     from sklearn.metrics import f1_score
 
-    return float(f1_score(list(truth), list(predicted), labels=list(LABELS), average="macro"))
+    labels = [x for x in LABELS if x in set(truth) | set(predicted)]
+    return float(
+        f1_score(list(truth), list(predicted), labels=labels, average="macro", zero_division=0)
+    )
 
 
 @dataclass(frozen=True)
