@@ -17,6 +17,7 @@ from cxloop.errors import ConfigError
 from cxloop.services import voice_insights
 from cxloop.services.voice import FOLDS, Voice
 from cxloop.services.voice_subjects import load
+from cxloop.settings import Settings
 from cxloop.text.keywords import KeywordMatcher, fold, language_code
 from cxloop.text.sentiment import StarSentiment, cross_fit, fold_of, stars_to_label
 from cxloop.text.topics import clean, merge_similar, stop_words
@@ -328,3 +329,36 @@ def test_near_duplicate_topics_merge_and_distinct_ones_do_not() -> None:
     merged = merge_similar(texts, assigned, 3, stop, threshold=0.4)
     assert merged.tolist() == [0, 0, 0, 0, 1, 1]
     assert merge_similar(texts, assigned, 3, stop, threshold=1.0).tolist() == [0, 0, 1, 1, 2, 2]
+
+
+# ------------------------------------------------------------------ the language setting
+def test_language_setting_is_the_default_for_texts_without_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert Settings.from_env({"CXLOOP_LANGUAGE": "pt-BR"}).language == "pt"
+    assert Settings.from_env({}).language == "en"
+    with pytest.raises(ConfigError, match="setting language"):
+        Settings.from_env({"CXLOOP_LANGUAGE": "??"})
+    said = ["Não recebi o pedido", "Entrega atrasada de novo", "Quero o reembolso", "Oi"]
+    events = pd.DataFrame(
+        {
+            "event_id": [f"c{i}" for i in range(len(said))],
+            "customer_id": [f"p{i}" for i in range(len(said))],
+            "event_type": "contact_inbound",
+            "ts": "2026-03-01T10:00:00Z",
+            "attrs": [json.dumps({"text": t}) for t in said],
+        }
+    )
+    events.to_csv(tmp_path / "contacts.csv", index=False)
+    monkeypatch.setenv("CXLOOP_LANGUAGE", "pt")
+    with cxloop.open(tmp_path / "store") as cx:
+        cx.ingest(tmp_path / "contacts.csv")
+        _, texts = voice_insights.subject_texts(cx.voice())
+    assert texts["subject"].fillna("-").tolist() == [
+        "delivery_promises",
+        "delivery_promises",
+        "refund_policy",
+        "-",
+    ]
+    assert set(texts["lang"]) == {"pt"} and texts.attrs["language"] == "pt"
+    assert texts["matched_by"].tolist()[:3] == ["keywords"] * 3
