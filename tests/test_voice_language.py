@@ -335,7 +335,7 @@ def test_near_duplicate_topics_merge_and_distinct_ones_do_not() -> None:
 def test_language_setting_is_the_default_for_texts_without_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert Settings.from_env({"CXLOOP_LANGUAGE": "pt-BR"}).language == "pt"
+    assert language_code(Settings.from_env({"CXLOOP_LANGUAGE": "pt-BR"}).language, "en") == "pt"
     assert Settings.from_env({}).language == "en"
     with pytest.raises(ConfigError, match="setting language"):
         Settings.from_env({"CXLOOP_LANGUAGE": "??"})
@@ -350,7 +350,7 @@ def test_language_setting_is_the_default_for_texts_without_one(
         }
     )
     events.to_csv(tmp_path / "contacts.csv", index=False)
-    monkeypatch.setenv("CXLOOP_LANGUAGE", "pt")
+    monkeypatch.setenv("CXLOOP_LANGUAGE", "pt-BR")
     with cxloop.open(tmp_path / "store") as cx:
         cx.ingest(tmp_path / "contacts.csv")
         _, texts = voice_insights.subject_texts(cx.voice())

@@ -365,7 +365,7 @@ class Voice:
 
     def languages(self, rows: pd.DataFrame) -> list[str]:
         """The languages of ``rows`` (attrs.lang; else the ``language`` setting)."""
-        default = self.ws.settings.language
+        default = language_code(self.ws.settings.language, "en")
         return sorted({language_code(x, default) for x in rows["lang"]})
 
     def topics(self) -> pd.DataFrame:

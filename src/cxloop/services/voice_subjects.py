@@ -189,7 +189,7 @@ def subject_texts(
     by their ``about`` tag first."""
     config = load(subjects_path)
     texts = v.frame[v.frame["text"].notna()].join(v.sentiment)
-    language = v.ws.settings.language
+    language = language_code(v.ws.settings.language, "en")
     lang, subject, how = match(v, texts, config, language)
     staff = texts["voice"] == "employee"
     tagged = staff & texts["about"].notna()
