@@ -214,8 +214,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "language",
         "CXLOOP_LANGUAGE",
         "en",
-        "Language of customer notices: picks the built-in templates (en, pt); another "
-        "language needs notice_templates.",
+        "Language of the data and of customer notices (en, pt, ...): the language of texts "
+        "that do not say theirs (attrs.lang) for voice compare's keywords and topic stop "
+        "words, and the built-in notice templates (en, pt; another language needs "
+        "notice_templates).",
     ),
     SettingSpec(
         "brand",

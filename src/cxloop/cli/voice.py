@@ -132,6 +132,7 @@ def sentiment(
     """Sentiment per text, summarised by source; the most negative texts of the last 30 days."""
     with _voice(home, sentiment=model) as v:
         rows = v.frame.join(v.sentiment, how="inner")
+        check = v.sentiment_check
     if rows.empty:
         if fmt is Format.JSON:
             emit_json(make_console(), {"summary": [], "most_negative": []})
@@ -146,12 +147,14 @@ def sentiment(
         .join(rows.groupby(["voice", "event_type", "model"]).size().rename("texts"))
         .reset_index()
     )
-    recent = rows[rows["ts"] > rows["ts"].max() - pd.Timedelta(days=30)]
-    worst = recent.sort_values("polarity").head(10)[
+    worst = voice_insights.most_negative(rows)[
         ["ts", "voice", "event_type", "customer_id", "polarity", "text"]
     ]
     if fmt is Format.JSON:
-        emit_json(make_console(), {"summary": records(summary), "most_negative": records(worst)})
+        emit_json(
+            make_console(),
+            {"summary": records(summary), "held_out": check, "most_negative": records(worst)},
+        )
         return
     out = make_console()
     table(
@@ -161,6 +164,13 @@ def sentiment(
         ["voice", "event_type", "texts", "negative", "neutral", "positive", "model"],
         percent=["negative", "neutral", "positive"],
     )
+    if check:
+        out.print(
+            f"Learned sentiment, held out ({check['folds']} folds, each rated text scored by a "
+            f"model not trained on it): accuracy {check['held_out_accuracy']:.1%}, macro-F1 "
+            f"{check['held_out_macro_f1']:.3f} on {check['rated_texts']:,} rated texts",
+            highlight=False,
+        )
     table(out, "Most negative in the last 30 days", worst)
 
 
@@ -181,7 +191,12 @@ def topics(
     shown = df.assign(example=df["examples"].map(lambda e: e[0] if e else ""))
     table(
         out,
-        f"{df.attrs['k']} topics in {df.attrs['texts']:,} customer texts",
+        f"{df.attrs['k']} topics in {df.attrs['texts']:,} customer texts"
+        + (
+            f" ({df.attrs['k_found']} clusters, near-duplicates merged)"
+            if df.attrs.get("k_found", 0) > df.attrs["k"]
+            else ""
+        ),
         shown,
         [
             "topic",

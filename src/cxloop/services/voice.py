@@ -27,7 +27,14 @@ from cxloop.errors import ConfigError, NotFoundError
 from cxloop.services.ledger import promises_table
 from cxloop.services.workspace import Workspace
 from cxloop.store.artifacts import Artifacts
-from cxloop.text.sentiment import LexiconSentiment, StarSentiment, stars_to_label
+from cxloop.text.keywords import language_code
+from cxloop.text.sentiment import (
+    CrossFit,
+    LexiconSentiment,
+    StarSentiment,
+    cross_fit,
+    stars_to_label,
+)
 
 Progress = Callable[[str], None]
 
@@ -43,6 +50,7 @@ PERIODS = {"week": "W-MON", "month": "M"}
 GROUPS = ("department", "channel", "stage", "survey", "voice")
 SENTIMENT_MODES = ("auto", "lexicon", "learned")
 MIN_LEARN = 200  # labelled texts needed before sentiment is learned from the ratings
+FOLDS = 5  # cross-fitting: each rated text is scored by a model trained on the other folds
 SCORED = ("nps", "csat", "ces", "review")
 
 
@@ -77,6 +85,8 @@ class Voice:
         self.version = int(ws.log.version)
         self.artifacts = Artifacts(ws.home / "voice")
         self._embedder: Any = None
+        #: held-out accuracy / macro-F1 of the learned sentiment (empty: lexicon only)
+        self.sentiment_check: dict[str, float | int] = {}
 
     # ------------------------------------------------------------------ the rows
     @cached_property
@@ -208,22 +218,28 @@ class Voice:
         return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ sentiment
-    def _learned(self, rated: pd.DataFrame) -> StarSentiment:
-        key = Artifacts.key(v=self.version, n=len(rated))
-        model = self.artifacts.get("sentiment", key)
-        if not isinstance(model, StarSentiment):
-            self.progress(f"learning sentiment from {len(rated):,} rated texts…")
-            parts = list(rated.groupby("metric", sort=False))
-            labels = np.concatenate(
-                [
-                    stars_to_label(p["score"], self.scales[str(m)].bottom, self.scales[str(m)].top)
-                    for m, p in parts
-                ]
-            )
-            texts = [t for _, p in parts for t in p["text"]]
-            model = StarSentiment().fit(texts, labels.tolist())
-            self.artifacts.put("sentiment", key, model)
-        return model
+    def _rated_labels(self, rated: pd.DataFrame) -> pd.Series:
+        """negative / neutral / positive per rated text, from its scale's thresholds."""
+        labels = pd.Series("", index=rated.index, dtype=object)
+        for m, p in rated.groupby("metric", sort=False):
+            scale = self.scales[str(m)]
+            labels[p.index] = stars_to_label(p["score"], scale.bottom, scale.top)
+        return labels
+
+    def _learned(self, rated: pd.DataFrame, full: bool) -> tuple[StarSentiment | None, CrossFit]:
+        """The cross-fitted scores of the rated texts (in ``rated``'s order) and, when
+        ``full``, a model trained on all of them for texts without a rating."""
+        key = Artifacts.key(v=self.version, n=len(rated), folds=FOLDS, full=full, split="rows")
+        cached = self.artifacts.get("sentiment", key)
+        if isinstance(cached, tuple) and isinstance(cached[1], CrossFit):
+            return cached[0], cached[1]
+        labels = self._rated_labels(rated).tolist()
+        texts = rated["text"].tolist()
+        self.progress(f"learning sentiment from {len(rated):,} rated texts ({FOLDS} folds)…")
+        fitted = cross_fit(texts, labels, FOLDS)
+        model = StarSentiment().fit(texts, labels) if full else None
+        self.artifacts.put("sentiment", key, (model, fitted))
+        return model, fitted
 
     @cached_property
     def sentiment(self) -> pd.DataFrame:
@@ -231,7 +247,9 @@ class Voice:
         and ``model``. ``auto``: the model learned from the organization's own ratings for
         rated kinds of text (surveys, reviews) and for any non-English text; the lexicon for
         English texts of other kinds (contacts, employee comments), which the ratings do not
-        describe. ``learned`` / ``lexicon`` force one model for every text."""
+        describe. ``learned`` / ``lexicon`` force one model for every text. A rated text is
+        scored by a model not trained on it (cross-fitted, :data:`FOLDS` folds);
+        :attr:`sentiment_check` says how often that agreed with the rating."""
         df = self.frame
         texts = df[df["text"].notna()]
         rated = texts[texts["metric"].isin(SCORED) & texts["score"].notna()]
@@ -250,18 +268,34 @@ class Voice:
         else:
             use_learned = texts["event_type"].isin(["survey_response", "review"]) | ~english
         out = pd.DataFrame(index=texts.index, columns=["polarity", "sentiment", "model"])
-        for learned, part in texts.groupby(use_learned):
-            if learned:
-                model: Any = self._learned(rated)
-                name = f"learned from {len(rated):,} rated texts"
-            else:
-                model, name = LexiconSentiment(), LexiconSentiment.name
-            items = part["text"].tolist()
-            out.loc[part.index, "polarity"] = model.polarity(items)
-            out.loc[part.index, "sentiment"] = model.predict(items)
-            out.loc[part.index, "model"] = name
+        lexicon = texts[~use_learned]
+        if len(lexicon):
+            model = LexiconSentiment()
+            items = lexicon["text"].tolist()
+            out.loc[lexicon.index, "polarity"] = model.polarity(items)
+            out.loc[lexicon.index, "sentiment"] = model.predict(items)
+            out.loc[lexicon.index, "model"] = LexiconSentiment.name
+        if use_learned.any():
+            self._score_learned(out, texts[use_learned], rated)
         out["polarity"] = out["polarity"].astype(float)
         return out
+
+    def _score_learned(self, out: pd.DataFrame, part: pd.DataFrame, rated: pd.DataFrame) -> None:
+        unrated = part[~part.index.isin(rated.index)]
+        full, fitted = self._learned(rated, full=len(unrated) > 0)
+        self.sentiment_check = fitted.summary()
+        held = part.index.intersection(rated.index)
+        pos = rated.index.get_indexer(held)
+        out.loc[held, "polarity"] = fitted.polarity[pos]
+        out.loc[held, "sentiment"] = fitted.predicted[pos]
+        out.loc[held, "model"] = (
+            f"learned from {len(rated):,} rated texts (held out: {FOLDS} folds)"
+        )
+        if full is not None and len(unrated):
+            items = unrated["text"].tolist()
+            out.loc[unrated.index, "polarity"] = full.polarity(items)
+            out.loc[unrated.index, "sentiment"] = full.predict(items)
+            out.loc[unrated.index, "model"] = f"learned from {len(rated):,} rated texts"
 
     # ------------------------------------------------------------------ embeddings, topics
     @property
@@ -273,14 +307,16 @@ class Voice:
         return self._embedder
 
     def embeddings(self, rows: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float32]]:
-        """Unit-length embeddings of ``rows['text']``. Cached by text for the model in use,
-        across log versions: a new ingest embeds only the texts not seen before."""
+        """Unit-length embeddings of ``rows['text']`` without handles, URLs and link
+        placeholders (:func:`cxloop.text.topics.clean`). Cached by text for the model in
+        use, across log versions: a new ingest embeds only the texts not seen before."""
         from cxloop.text.embed import model_path
+        from cxloop.text.topics import clean
 
-        key = Artifacts.key(model=str(model_path()))
+        key = Artifacts.key(model=str(model_path()), text="clean/1")
         cached = self.artifacts.get("embeddings", key)
         store: dict[str, Any] = cached if isinstance(cached, dict) else {}
-        texts = rows["text"].tolist()
+        texts = [clean(t) for t in rows["text"]]
         todo = list(dict.fromkeys(t for t in texts if t not in store))
         if todo:
             self.progress(f"embedding {len(todo):,} texts (MiniLM, CPU)…")
@@ -305,21 +341,33 @@ class Voice:
     def topic_model(self) -> tuple[Any, pd.Series]:
         """The topics of the customers' texts, and each text row's topic."""
         from cxloop.text.topics import FORMAT as TOPICS_FORMAT
-        from cxloop.text.topics import TopicModel, discover
+        from cxloop.text.topics import TopicModel, clean, discover
 
         rows = self.customer_texts
         if len(rows) < 3:
             raise NotFoundError(f"only {len(rows)} customer texts: too few to find topics")
-        key = Artifacts.key(v=self.version, k=self.k, n=len(rows), algo=TOPICS_FORMAT)
+        key = Artifacts.key(
+            v=self.version,
+            k=self.k,
+            n=len(rows),
+            algo=TOPICS_FORMAT,
+            lang=self.ws.settings.language,
+        )
         cached = self.artifacts.get("topics", key)
         if isinstance(cached, tuple) and isinstance(cached[0], TopicModel):
             model, assigned = cached
         else:
             x = self.embeddings(rows)
             self.progress(f"clustering {len(rows):,} texts into topics…")
-            model, assigned = discover(x, rows["text"].tolist(), self.k)
+            texts = [clean(t) for t in rows["text"]]
+            model, assigned = discover(x, texts, self.k, languages=self.languages(rows))
             self.artifacts.put("topics", key, (model, assigned))
         return model, pd.Series(assigned, index=rows.index, name="topic")
+
+    def languages(self, rows: pd.DataFrame) -> list[str]:
+        """The languages of ``rows`` (attrs.lang; else the ``language`` setting)."""
+        default = language_code(self.ws.settings.language, "en")
+        return sorted({language_code(x, default) for x in rows["lang"]})
 
     def topics(self) -> pd.DataFrame:
         """One row per topic: label, size, share, mean score, share negative, examples."""
@@ -348,5 +396,11 @@ class Voice:
                 }
             )
         result = pd.DataFrame(out).sort_values("texts", ascending=False, kind="stable")
-        result.attrs |= {"k": model.k, "k_scores": model.k_scores, "texts": len(rows)}
+        result.attrs |= {
+            "k": model.k,
+            "k_found": model.k_found,
+            "k_scores": model.k_scores,
+            "texts": len(rows),
+            "languages": self.languages(rows),
+        }
         return result.reset_index(drop=True)

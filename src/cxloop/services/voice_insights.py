@@ -16,8 +16,20 @@ import pandas as pd
 from cxloop.domain.promises import PromiseState
 from cxloop.domain.stats import bh_qvalues, binom_sf
 from cxloop.errors import ConfigError
-from cxloop.services.config import read_toml
 from cxloop.services.voice import SCORED, Voice
+from cxloop.services.voice_subjects import Subject, load_subjects, subject_texts
+
+__all__ = [
+    "Subject",
+    "compare",
+    "drivers",
+    "emerging",
+    "load_subjects",
+    "most_negative",
+    "side_by_side",
+    "subject_texts",
+    "verdict",
+]
 
 EMERGING_METHOD = (
     "Per topic, the latest period against the baseline before it: volume = the topic's "
@@ -115,6 +127,15 @@ def emerging(
         },
     }
     return out.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ most negative
+def most_negative(rows: pd.DataFrame, days: int = 30, n: int = 10) -> pd.DataFrame:
+    """The ``n`` lowest-polarity texts of the last ``days`` (up to the newest text) among
+    those scored negative: never a neutral or positive text, even when fewer are left."""
+    recent = rows[rows["ts"] > rows["ts"].max() - pd.Timedelta(days=days)]
+    negative = recent[(recent["sentiment"] == "negative") & (recent["polarity"] < 0)]
+    return negative.sort_values("polarity", kind="stable").head(n)
 
 
 # ------------------------------------------------------------------ drivers
@@ -222,45 +243,6 @@ def drivers(v: Voice, metric: str | None = None, min_n: int = 10) -> pd.DataFram
 
 
 # ------------------------------------------------------------------ side by side
-@dataclass(frozen=True)
-class Subject:
-    key: str
-    kind: str
-    department: str
-    title: str
-    phrases: tuple[str, ...]
-
-
-def load_subjects(path: Path | None = None) -> tuple[list[Subject], float]:
-    """The subjects of ``cxloop voice compare`` (rules/voice.toml by default)."""
-    data, where = read_toml(path, "voice.toml", "voice subjects")
-    threshold = data.get("match_threshold", 0.5)
-    if not isinstance(threshold, int | float) or not 0 < threshold < 1:
-        raise ConfigError(f"{where}: field 'match_threshold': expected a number in (0, 1)")
-    entries = data.get("subjects")
-    if not isinstance(entries, dict) or not entries:
-        raise ConfigError(f"{where}: expected one or more [subjects.NAME] tables")
-    out = []
-    for key, entry in entries.items():
-        for field in ("kind", "department", "title"):
-            if not isinstance(entry.get(field), str) or not entry[field]:
-                raise ConfigError(f"{where}: subject {key!r}, field {field!r}: expected text")
-        phrases = entry.get("phrases")
-        if (
-            not isinstance(phrases, list)
-            or not phrases
-            or not all(isinstance(p, str) and p for p in phrases)
-        ):
-            raise ConfigError(
-                f"{where}: subject {key!r}, field 'phrases': expected a list of example texts"
-            )
-        unknown = sorted(set(entry) - {"kind", "department", "title", "phrases"})
-        if unknown:
-            raise ConfigError(f"{where}: subject {key!r}: unknown field {unknown[0]!r}")
-        out.append(Subject(key, entry["kind"], entry["department"], entry["title"], tuple(phrases)))
-    return out, float(threshold)
-
-
 def _side(part: pd.DataFrame, who: str) -> dict[str, Any]:
     negative = part[part["sentiment"] == "negative"].sort_values("polarity")
     return {
@@ -299,33 +281,6 @@ def verdict(row: dict[str, Any], usual: dict[str, float], min_texts: int = 5) ->
     return "no clear problem"
 
 
-def subject_texts(
-    v: Voice, subjects_path: Path | None = None
-) -> tuple[list[Subject], pd.DataFrame]:
-    """The subjects, and every text with its sentiment and ``subject`` (None when it matches
-    none): customers' texts by meaning, employees' by their ``about`` tag first."""
-    subjects, threshold = load_subjects(subjects_path)
-    texts = v.frame[v.frame["text"].notna()].join(v.sentiment)
-    keys = [s.key for s in subjects]
-    phrases = [(i, p) for i, s in enumerate(subjects) for p in s.phrases]
-    phrase_vecs = v.embedder.encode([p for _, p in phrases])
-    owner = np.array([i for i, _ in phrases])
-    sim_all = v.embeddings(texts) @ phrase_vecs.T
-    best_per_subject = np.full((len(texts), len(subjects)), -1.0)
-    for i in range(len(subjects)):
-        best_per_subject[:, i] = sim_all[:, owner == i].max(axis=1)
-    pick = best_per_subject.argmax(axis=1)
-    matched = np.where(best_per_subject.max(axis=1) >= threshold, np.array(keys)[pick], None)
-    subject = pd.Series(matched, index=texts.index, dtype=object)
-    staff = texts["voice"] == "employee"
-    subject[staff] = texts.loc[staff, "about"].where(
-        texts.loc[staff, "about"].notna(), subject[staff]
-    )
-    out = texts.assign(subject=subject)
-    out.attrs["threshold"] = threshold
-    return subjects, out
-
-
 def compare(v: Voice, subjects_path: Path | None = None) -> pd.DataFrame:
     """For each subject: what customers say and what employees say, side by side."""
     return side_by_side(*subject_texts(v, subjects_path))
@@ -356,8 +311,16 @@ def side_by_side(subjects: list[Subject], texts: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out.attrs |= {
         "threshold": texts.attrs["threshold"],
+        "language": texts.attrs.get("language"),
+        "matched_by": texts.attrs.get("matched_by", {}),
+        "languages_without_keywords": texts.attrs.get("languages_without_keywords", {}),
         "customer_texts": int((texts["voice"] == "customer").sum()),
         "customer_texts_matched": int(((texts["voice"] == "customer") & subject.notna()).sum()),
+        "customer_texts_by_language": {
+            str(k): int(n) for k, n in texts.loc[~staff, "lang"].value_counts().items()
+        }
+        if "lang" in texts
+        else {},
         "employee_texts": int(staff.sum()),
         "usual_negative_share": usual,
     }
