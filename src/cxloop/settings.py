@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from cxloop.domain.promises import parse_duration
 from cxloop.errors import ConfigError
 
 
@@ -144,6 +146,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "",
         "Key for the X-Cxloop-Signature HMAC-SHA256 of each webhook body; empty means unsigned.",
     ),
+    SettingSpec(
+        "brief_warn_within",
+        "CXLOOP_BRIEF_WARN_WITHIN",
+        "28d",
+        "How long after a systemic failure's window ended the brief still says 'tell the "
+        "customers before they call' (a duration: 28d, 2w, 36h).",
+    ),
+    SettingSpec(
+        "brief_recover_within",
+        "CXLOOP_BRIEF_RECOVER_WITHIN",
+        "90d",
+        "How long after a systemic failure's window ended the brief still lists it, as a "
+        "failure to recover from (apologise, make good); after that it is history.",
+    ),
 )
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
@@ -173,6 +189,8 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     webhook_url: str = ""
     webhook_secret: str | None = field(default=None, repr=False)
+    brief_warn_within: timedelta = timedelta(days=28)
+    brief_recover_within: timedelta = timedelta(days=90)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -226,12 +244,31 @@ class Settings:
             actor=str(values["actor"]),
             role=str(values["role"]) or "agent",
             **_channel_settings(values),
+            **_brief_settings(values),
         )
 
 
 def _problem(name: str, expected: str, value: object) -> ConfigError:
     env = next(s.env for s in SETTINGS if s.name == name)
     return ConfigError(f"setting {name} ({env}): expected {expected}, got {value!r}")
+
+
+def _brief_settings(values: Mapping[str, object]) -> dict[str, timedelta]:
+    """The brief's horizons: durations, warn within recover."""
+    out = {}
+    for name in ("brief_warn_within", "brief_recover_within"):
+        value = values[name]
+        try:
+            out[name] = value if isinstance(value, timedelta) else parse_duration(str(value))
+        except ValueError:
+            raise _problem(name, "a duration like 28d, 2w or 36h", value) from None
+    if out["brief_recover_within"] < out["brief_warn_within"]:
+        raise _problem(
+            "brief_recover_within",
+            f"at least brief_warn_within ({out['brief_warn_within']})",
+            values["brief_recover_within"],
+        )
+    return out
 
 
 def _channel_settings(values: Mapping[str, object]) -> dict[str, Any]:
