@@ -3,8 +3,10 @@ DuckDB computation over the raw CSVs) and a brief that only asks for what can st
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -68,3 +70,90 @@ def test_broken_promises_carry_their_reason(olist: cxloop.Cxloop) -> None:
     # lateness only where there is one: the never-delivered orders' overdue hours stay out
     assert report["late_hours_median"] == pytest.approx(late_median, rel=1e-9)
     assert report["late_hours_median"] < 24 * 10
+
+
+REVIEWS = """
+SELECT count(DISTINCT c.customer_unique_id)
+FROM read_csv('{dir}/olist_order_reviews_dataset.csv') r
+JOIN read_csv('{dir}/olist_orders_dataset.csv') o USING (order_id)
+JOIN read_csv('{dir}/olist_customers_dataset.csv') c USING (customer_id)
+WHERE r.review_score <= 2 AND coalesce(r.review_answer_timestamp, r.review_creation_date) <= $as_of
+  AND list_contains($refs, r.order_id)
+"""
+ONLY_REGION = """
+[[detectors]]
+name = "late_deliveries_by_region"
+kind = "promise_breaks"
+rule = "delivery"
+breaks = ["late"]
+dimensions = ["region"]
+window = "week"
+time = "opened"
+"""
+
+
+def _systemic(b: dict) -> dict[str, dict]:
+    return {c["key"]: c for c in b["candidates"] if c["kind"] == "systemic failure"}
+
+
+def test_brief_asks_only_what_can_still_be_done(olist: cxloop.Cxloop) -> None:
+    v = olist.voice()
+    b = olist.brief(v)
+    assert b["as_of"] == AS_OF.isoformat()
+    failures = _systemic(b)
+    # the Nov 2017 failures ended ~9 months before: history, not "tell them before they call"
+    assert {x["why"].split(",")[0] for x in b["left_out"]} == {
+        "its window ended 325 days before the brief",
+        "its window ended 329 days before the brief",
+    }
+    assert failures and all(c["stage"] == "recover" for c in failures.values())
+    for c in failures.values():
+        assert "before they call" not in c["action"] and c["action"].startswith("recover:")
+        a = c["audience"]
+        assert (
+            c["customers"]
+            == a["not_yet_told"]
+            == a["complained"] + a["reviewed"] + (a["not_yet_heard_from"])
+        )
+        # the 1-2 star reviews, counted apart, agree with the raw CSVs
+        refs = sorted(set(olist.cohort(c["key"]).ref))
+        sql = REVIEWS.format(dir=shared_dataset("olist"))
+        (low,) = duckdb.connect().execute(sql, {"as_of": AS_OF, "refs": refs}).fetchone()
+        assert a["low_review"] == low > 0
+        # the late-delivery baseline counts delivered orders only (6.6% late), not the
+        # never-delivered ones (they made it ~30%)
+        assert 0.05 < c["evidence"]["baseline_rate"] < 0.08
+
+
+def test_warn_while_recent_and_an_action_moves_the_item_down(olist: cxloop.Cxloop) -> None:
+    v = olist.voice()
+    when = datetime(2017, 12, 28)
+    b = olist.brief(v, as_of=when)
+    failures = _systemic(b)
+    stages = {c["title"][:6]: (c["stage"], c["customers"]) for c in failures.values()}
+    # the seller's November is 28 days old: one customer has not been in touch yet
+    assert stages == {"4a3ca9": ("warn", 1), "RJ: 5 ": ("recover", 20)}
+    warn = next(c for c in failures.values() if c["stage"] == "warn")
+    assert warn["action"].startswith("tell the 1 customer not yet heard from before they call")
+    assert warn["audience"]["complained"] == 4 and warn["audience"]["not_yet_told"] == 9
+    rj = next(c for c in failures.values() if c["stage"] == "recover")
+    keys = [c["key"] for c in b["candidates"]]
+    assert keys[-1] != rj["key"]
+    olist.brief_act(rj["key"], "asked the RJ carrier for a plan", "dana", as_of=when)
+    again = olist.brief(v, as_of=when)
+    assert [c["key"] for c in again["candidates"]][-1] == rj["key"]  # below the others
+    assert again["candidates"][-1]["acted"]["figures_changed"] is False
+    later = _systemic(olist.brief(v, as_of=datetime(2018, 1, 10)))[rj["key"]]
+    assert later["acted"]["figures_changed"] is True and later["customers"] != rj["customers"]
+
+
+def test_cli_brief_as_of_with_own_detectors(olist: cxloop.Cxloop, tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    specs = tmp_path / "detectors.toml"
+    specs.write_text(ONLY_REGION)
+    home = olist.workspace.home
+    out = run(home, "brief", "--as-of", "2017-12-28", "--detectors", str(specs), "-f", "json")
+    b = json.loads(out.stdout)
+    assert b["as_of"] == "2017-12-28T00:00:00"
+    assert [c["stage"] for c in _systemic(b).values()] == ["recover"]  # no seller detector

@@ -78,22 +78,29 @@ def audience(
     ), group
 
 
-def _action(inc: Incident, st: Stage, a: Audience, days: int) -> str:
+def _n(count: int, what: str) -> str:
+    return f"{count} {what}" + ("" if count == 1 else "s")
+
+
+def _action(inc: Incident, st: Stage, a: Audience, days: int, h: Horizons) -> str:
     said = (
         f"{a.complained} already complained ({a.low_review} with a low score), "
         f"{a.reviewed} left a review"
     )
     if st is Stage.WARN:
         return (
-            f"tell the {a.silent} customers not yet heard from before they call "
+            f"tell the {_n(a.silent, 'customer')} not yet heard from before they call "
             f"(`cxloop outreach send {inc.incident_id}` notifies all {a.untold} not yet told); "
             f"{said}: answer them too; then fix the cause"
         )
-    when = f"ended {days} days ago" if days > 0 else "is still open"
+    if days > h.warn_within.days:
+        why = f"the failure ended {days} days ago, too late to warn"
+    else:
+        why = "everyone it touched has been in touch already, no one is left to warn"
     return (
-        f"recover: the failure {when} and it is too late to warn; apologise and make good "
-        f"to the {a.untold} customers not yet told ({said}, {a.silent} said nothing; "
-        f"`cxloop outreach preview {inc.incident_id}`), and check the cause is fixed"
+        f"recover: {why}; apologise and make good to the {_n(a.untold, 'customer')} not yet "
+        f"told ({said}, {a.silent} said nothing; `cxloop outreach preview {inc.incident_id}`), "
+        "and check the cause is fixed"
     )
 
 
@@ -129,7 +136,7 @@ def _item(
         key=inc.incident_id,
         kind="systemic failure",
         title=inc.summary,
-        action=_action(inc, st, a, days),
+        action=_action(inc, st, a, days, h),
         customers=len(customers),
         revenue=float(values.reindex(refs).sum()),
         control=control,
