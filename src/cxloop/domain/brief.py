@@ -89,10 +89,12 @@ class Item:
 
 
 def unchanged(item: Item, before: Mapping[str, Any]) -> bool:
-    """Whether the item's figures are those recorded when someone acted on it."""
-    return int(before.get("customers", -1)) == item.customers and round(
+    """Whether the item's figures (customers, revenue, and who among them was told,
+    complained or reviewed) are those recorded when someone acted on it."""
+    same = int(before.get("customers", -1)) == item.customers and round(
         float(before.get("revenue", -1.0)), 2
     ) == round(item.revenue, 2)
+    return same and dict(before.get("audience") or {}) == item.audience
 
 
 def rank(items: Iterable[Item], actions: Iterable[Mapping[str, Any]]) -> list[Item]:
