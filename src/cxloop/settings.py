@@ -253,9 +253,9 @@ def _problem(name: str, expected: str, value: object) -> ConfigError:
     return ConfigError(f"setting {name} ({env}): expected {expected}, got {value!r}")
 
 
-def _brief_settings(values: Mapping[str, object]) -> dict[str, timedelta]:
+def _brief_settings(values: Mapping[str, object]) -> dict[str, Any]:
     """The brief's horizons: durations, warn within recover."""
-    out = {}
+    out: dict[str, timedelta] = {}
     for name in ("brief_warn_within", "brief_recover_within"):
         value = values[name]
         try:

@@ -105,15 +105,14 @@ def rank(items: Iterable[Item], actions: Iterable[Mapping[str, Any]]) -> list[It
         latest[str(a["item_key"])] = a
     out = list(items)
     for item in out:
-        a = latest.get(item.key)
-        if a is not None:
-            same = unchanged(item, a["before"])
+        last = latest.get(item.key)
+        if last is not None:
             item.acted = {
-                "action_id": a["action_id"],
-                "acted_at": a["acted_at"],
-                "note": a["note"],
-                "actor": a["actor"],
-                "figures_changed": not same,
+                "action_id": last["action_id"],
+                "acted_at": last["acted_at"],
+                "note": last["note"],
+                "actor": last["actor"],
+                "figures_changed": not unchanged(item, last["before"]),
             }
     out.sort(key=lambda i: (bool(i.acted and not i.acted["figures_changed"]), -i.reach))
     return out
