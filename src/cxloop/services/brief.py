@@ -38,7 +38,7 @@ WEEK, BASELINE, RECENT = timedelta(days=7), timedelta(days=28), timedelta(days=9
 #: How much of a failure of this kind the organization controls (1 = entirely its own).
 CONTROL = {"subject": 1.0, "cases_overdue": 1.0, "emerging": 0.75}
 METHOD = (
-    "Candidates as of the brief's date: systemic failures (outreach detectors), policies and "
+    "Candidates: as of the brief's date, systemic failures (outreach detectors), policies and "
     "practices customers (and employees) say hurt (voice compare), cases past their SLA, "
     "emerging topics. A systemic failure whose window ended within {warn} days is one to warn "
     "about: it counts the customers not yet told and not yet heard from (no contact, no "
