@@ -156,6 +156,9 @@ class PromiseBreaks(DetectorSpec):
     #: the broken reasons (ledger ``broken_reason``) that are this detector's failure; promises
     #: broken another way are left out of the test (n and baseline); empty: every broken one
     breaks: tuple[str, ...] = ()
+    #: with ``late`` in ``breaks``: a promise still unfulfilled at most this long after it was
+    #: due is running late (a late one), not yet a never-fulfilled one
+    running_late_within: str = "14d"
     kind: str = "promise_breaks"
 
     @property
@@ -260,8 +263,15 @@ def promise_facts(spec: PromiseBreaks, src: Sources) -> ir.Table:
         counted = counted & p.fulfilled_at.notnull()
         hit = p.breach == Breach.LATE.value
     if spec.breaks:  # another failure kind would inflate the baseline: leave it out
-        counted = counted & ~(broken & ~p.broken_reason.isin(list(spec.breaks)))
-        hit = hit & p.broken_reason.isin(list(spec.breaks))
+        reason = p.broken_reason
+        if BrokenReason.LATE.value in spec.breaks:
+            since = src.as_of - parse_duration(spec.running_late_within)
+            running = (reason == BrokenReason.NEVER_FULFILLED.value) & (
+                p.due_at >= ibis.literal(since, type="timestamp")
+            )
+            reason = ibis.ifelse(running, BrokenReason.LATE.value, reason)
+        counted = counted & ~(broken & ~reason.isin(list(spec.breaks)))
+        hit = hit & reason.isin(list(spec.breaks))
     early = p.fulfilled_at.notnull() & (p.fulfilled_at < p.due_at)
     return p.select(
         fact_id=p.promise_id,
@@ -355,6 +365,14 @@ def _check_window(v: Any) -> str | None:
     return None
 
 
+def _check_duration(v: Any) -> str | None:
+    try:
+        parse_duration(v)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "window": _check_window,
     "min_n": lambda v: None if v >= 1 else "must be at least 1",
@@ -363,6 +381,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "alpha": lambda v: None if 0 < v <= 1 else "must be in (0, 1]",
     "tolerance": lambda v: None if v >= 0 else "must be >= 0",
     "time": lambda v: None if v in ("due", "opened") else "expected 'due' or 'opened'",
+    "running_late_within": _check_duration,
     "dimensions": lambda v: None if v else "name at least one attribute",
     "breaks": lambda v: (
         None
