@@ -285,7 +285,8 @@ def render_html(b: dict[str, Any]) -> str:
     parts.append(_bars(b["candidates"][:8], "title", "reach", top))
     parts.append(
         _table_html(
-            b["candidates"], ["reach", "kind", "title", "action", "customers", "revenue", "control"]
+            b["candidates"],
+            ["reach", "kind", "stage", "title", "action", "customers", "revenue", "control"],
         )
     )
     if b["actions"]:
