@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 import cxloop
+from cxloop.services.voice import Voice
 from tests.conftest import shared_dataset
 
 pytestmark = pytest.mark.olist
@@ -46,6 +47,14 @@ def olist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cxloop.Cxloop]:
     with cxloop.open(tmp_path_factory.mktemp("olist-answers") / "store") as cx:
         cx.ingest(shared_dataset("olist"), source="olist")
         yield cx
+
+
+@pytest.fixture(scope="module")
+def voice(olist: cxloop.Cxloop) -> Voice:
+    """The store's voice, its texts embedded once (the CLI reads them from the store)."""
+    v = olist.voice()
+    v.topics()
+    return v
 
 
 def test_broken_promises_carry_their_reason(olist: cxloop.Cxloop) -> None:
@@ -96,8 +105,8 @@ def _systemic(b: dict) -> dict[str, dict]:
     return {c["key"]: c for c in b["candidates"] if c["kind"] == "systemic failure"}
 
 
-def test_brief_asks_only_what_can_still_be_done(olist: cxloop.Cxloop) -> None:
-    v = olist.voice()
+def test_brief_asks_only_what_can_still_be_done(olist: cxloop.Cxloop, voice: Voice) -> None:
+    v = voice
     b = olist.brief(v)
     assert b["as_of"] == AS_OF.isoformat()
     failures = _systemic(b)
@@ -125,8 +134,10 @@ def test_brief_asks_only_what_can_still_be_done(olist: cxloop.Cxloop) -> None:
         assert 0.05 < c["evidence"]["baseline_rate"] < 0.08
 
 
-def test_warn_while_recent_and_an_action_moves_the_item_down(olist: cxloop.Cxloop) -> None:
-    v = olist.voice()
+def test_warn_while_recent_and_an_action_moves_the_item_down(
+    olist: cxloop.Cxloop, voice: Voice
+) -> None:
+    v = voice
     when = datetime(2017, 12, 28)
     b = olist.brief(v, as_of=when)
     failures = _systemic(b)
@@ -149,7 +160,9 @@ def test_warn_while_recent_and_an_action_moves_the_item_down(olist: cxloop.Cxloo
     assert later["acted"]["figures_changed"] is True and later["audience"] != rj["audience"]
 
 
-def test_cli_brief_as_of_with_own_detectors(olist: cxloop.Cxloop, tmp_path: Path) -> None:
+def test_cli_brief_as_of_with_own_detectors(
+    olist: cxloop.Cxloop, voice: Voice, tmp_path: Path
+) -> None:
     from tests.test_cli import run
 
     specs = tmp_path / "detectors.toml"
