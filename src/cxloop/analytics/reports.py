@@ -56,12 +56,12 @@ def promise_report(t: ir.Table, spec: PromiseReport) -> ir.Table:
     broken = t.state == PromiseState.BROKEN.value
     kept = t.state.isin([s.value for s in KEPT_STATES])
     resolved = t.state.isin([s.value for s in RESOLVED_STATES])
-    late = t.broken_reason == BrokenReason.LATE.value
+    late = (t.broken_reason == BrokenReason.LATE.value).fill_null(False)
     metrics = {
         "total": t.count(),
         **{state.value: n(state) for state in PromiseState},
         **{
-            f"broken_{r.value}": (t.broken_reason == r.value).sum().cast("int64")
+            f"broken_{r.value}": (t.broken_reason == r.value).fill_null(False).sum().cast("int64")
             for r in BrokenReason
         },
         "kept_rate": kept.sum() / resolved.sum().nullif(0),
