@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 
 from cxloop.analytics.attrs import attr_number
@@ -57,6 +58,9 @@ def promise_report(t: ir.Table, spec: PromiseReport) -> ir.Table:
     kept = t.state.isin([s.value for s in KEPT_STATES])
     resolved = t.state.isin([s.value for s in RESOLVED_STATES])
     late = (t.broken_reason == BrokenReason.LATE.value).fill_null(False)
+    # a plain column of the late ones' hours (nulls elsewhere): every engine's median skips
+    # nulls, while Spark cannot take a filtered percentile
+    lateness = ibis.ifelse(late, t.late_hours, ibis.null("float64"))
     metrics = {
         "total": t.count(),
         **{state.value: n(state) for state in PromiseState},
@@ -70,8 +74,8 @@ def promise_report(t: ir.Table, spec: PromiseReport) -> ir.Table:
         "below_baseline": t.below_baseline.sum().cast("int64"),
         "broken_flagged_before": (broken & t.at_risk_at.notnull()).sum().cast("int64"),
         # lateness only where there is one: fulfilled late, not overdue and never fulfilled
-        "late_hours_median": t.late_hours.median(where=late),
-        "late_hours_max": t.late_hours.max(where=late),
+        "late_hours_median": lateness.median(),
+        "late_hours_max": lateness.max(),
     }
     if spec.by is None:
         return t.aggregate(**metrics)
