@@ -132,7 +132,8 @@ def backend(
 
 def _ledger(ws: Workspace) -> pd.DataFrame:
     t = ledger_service.promises_table(ws)
-    cols = ["promise_id", "customer_id", "kind", "state", "due_at", "fulfilled_at", "amount"]
+    cols = ["promise_id", "customer_id", "kind", "state", "broken_reason", "due_at", "fulfilled_at"]
+    cols.append("amount")
     df = t.select(*cols).execute()
     return df.sort_values("promise_id").reset_index(drop=True)
 
@@ -333,13 +334,19 @@ def test_olist_ledger_is_the_same_on_every_backend(pg_server: str, tmp_path: Pat
         for ws in (embedded, pg, spark):
             ledger_service.build_ledger(ws)
             t = ledger_service.promises_table(ws)
-            frame = t.group_by(["kind", "state"]).aggregate(n=t.count()).execute()
-            counts[ws.engine] = {(r.kind, r.state): int(r.n) for r in frame.itertuples()}
+            frame = t.group_by(["kind", "state", "broken_reason"]).aggregate(n=t.count())
+            counts[ws.engine] = {
+                (r.kind, r.state, r.broken_reason if isinstance(r.broken_reason, str) else None): (
+                    int(r.n)
+                )
+                for r in frame.execute().itertuples()
+            }
             states[ws.engine] = dict(t.select("promise_id", "state").execute().values.tolist())
         assert counts["duckdb"] == counts["postgres"] == counts["spark"]
         assert states["duckdb"] == states["postgres"] == states["spark"]
         # the delivery promises docs/olist.md reports for this export
         assert sum(counts["duckdb"].values()) == 8127
+        assert counts["duckdb"][("delivery", "broken", "late")] == 343
     finally:
         for ws in (embedded, pg, spark):
             ws.close()

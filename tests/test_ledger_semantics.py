@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxloop.analytics.ledger import LEDGER_COLUMNS, ledger_expr
-from cxloop.domain.promises import PromiseState, classify, ruleset_from_dict
+from cxloop.domain.promises import PromiseState, broken_reason, classify, ruleset_from_dict
 
 T0 = datetime(2026, 3, 1, 9, 0)
 RULES = ruleset_from_dict(
@@ -92,8 +92,14 @@ def test_ledger_states_match_reference(cases: list[dict], as_of: timedelta) -> N
     out = con.execute(ledger_expr(events, RULES, when)).sort_values("customer_id")
     assert list(out.columns) == list(LEDGER_COLUMNS)
     got = dict(zip(out.customer_id, out.state, strict=True))
+    pairs = zip(out.customer_id, out.broken_reason, strict=True)
+    reasons = {c: None if pd.isna(r) else r for c, r in pairs}
     for i, c in enumerate(cases):
-        assert got[f"c{i}"] == expected_state(c, when).value, (c, when)
+        state = expected_state(c, when)
+        assert got[f"c{i}"] == state.value, (c, when)
+        known = {k: T0 + c[k] if c[k] is not None and T0 + c[k] <= when else None for k in c}
+        reason = broken_reason(state, known["fulfilled"], known["voided"])
+        assert reasons[f"c{i}"] == (reason.value if reason else None), (c, when)
 
 
 def test_baseline_flags_on_time_but_slower_than_usual() -> None:

@@ -212,6 +212,8 @@ def test_detector_file_errors_name_the_file_entry_and_field(tmp_path: Path) -> N
         entry + "dimensions = []\n": "field 'dimensions': name at least one",
         entry + "alpha = 2\n": "field 'alpha': must be in (0, 1]",
         entry + 'time = "later"\n': "field 'time'",
+        entry + 'breaks = ["lost"]\n': "field 'breaks': expected broken reasons among late",
+        entry + 'running_late_within = "soon"\n': "field 'running_late_within'",
         entry + entry: "detector #2 (d), field 'name': used by an earlier detector",
         "[[detectors]]\nname = \n": "not valid TOML",
         "title = 'x'\n": "expected one or more [[detectors]]",
@@ -223,7 +225,7 @@ def test_detector_file_errors_name_the_file_entry_and_field(tmp_path: Path) -> N
         assert str(err.value).startswith(str(path)) and message in str(err.value), text
     with pytest.raises(ConfigError, match="detectors file not found"):
         load_detectors(tmp_path / "missing.toml")
-    assert [s.kind for s in load_detectors()].count("promise_breaks") == 4
+    assert [s.kind for s in load_detectors()].count("promise_breaks") == 5
 
 
 def test_unknown_rule_is_a_config_error(

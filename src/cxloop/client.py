@@ -285,14 +285,30 @@ class Cxloop:
     ) -> pd.DataFrame:
         return voice_insights.compare(voice or self.voice(), subjects)
 
-    def brief(self, voice: Voice | None = None) -> dict[str, Any]:
-        """The daily brief: what customers say, what employees say, the one thing to do
-        today (ranked candidates with their customers and cases), past actions' effect."""
-        return brief_service.brief(self.workspace, voice)
+    def brief(
+        self,
+        voice: Voice | None = None,
+        *,
+        as_of: datetime | None = None,
+        detectors: Path | None = None,
+    ) -> dict[str, Any]:
+        """The daily brief as of ``as_of`` (default: the latest event): what customers say,
+        what employees say, the one thing to do (ranked candidates with their customers and
+        cases), past actions' effect."""
+        return brief_service.brief(self.workspace, voice, as_of=as_of, detectors=detectors)
 
-    def brief_act(self, key: str, note: str, actor: str) -> dict[str, Any]:
-        """Record what was done about a brief item; later briefs show its effect."""
-        return brief_service.act(self.workspace, key, note, actor)
+    def brief_act(
+        self,
+        key: str,
+        note: str,
+        actor: str,
+        *,
+        as_of: datetime | None = None,
+        detectors: Path | None = None,
+    ) -> dict[str, Any]:
+        """Record what was done about a brief item; later briefs rank it below the others
+        until its figures change, and show its effect."""
+        return brief_service.act(self.workspace, key, note, actor, as_of=as_of, detectors=detectors)
 
     def _store(self) -> CaseStore:
         return CaseStore(self.workspace.state)

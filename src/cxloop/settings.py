@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cxloop.domain.events import DEFAULT_CHANNELS, DEFAULT_DEPARTMENTS
+from cxloop.domain.promises import parse_duration
 from cxloop.errors import ConfigError
 
 
@@ -264,6 +265,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "its name and role, as on the API (docs/recovery.md#who-acts). Empty: the keyless "
         "operator.",
     ),
+    SettingSpec(
+        "brief_warn_within",
+        "CXLOOP_BRIEF_WARN_WITHIN",
+        "28d",
+        "How long after a systemic failure's window ended the brief still says 'tell the "
+        "customers before they call' (a duration: 28d, 2w, 36h).",
+    ),
+    SettingSpec(
+        "brief_recover_within",
+        "CXLOOP_BRIEF_RECOVER_WITHIN",
+        "90d",
+        "How long after a systemic failure's window ended the brief still lists it, as a "
+        "failure to recover from (apologise, make good); after that it is history.",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -311,6 +326,8 @@ class Settings:
     notice_lost_after: float = 14.0
     clock: str = "data"
     api_key: str | None = field(default=None, repr=False)
+    brief_warn_within: timedelta = timedelta(days=28)
+    brief_recover_within: timedelta = timedelta(days=90)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -366,6 +383,7 @@ class Settings:
             clock=_clock(values["clock"]),
             api_key=str(values["api_key"] or "").strip() or None,
             **_channel_settings(values),
+            **_brief_settings(values),
             **_web_settings(values),
             **_vocabulary_settings(values),
             **_organization_settings(values),
@@ -479,3 +497,21 @@ def _clock(value: object) -> str:
         raise _problem(
             "clock", "data, wall, or an ISO 8601 time such as 2018-10-22T00:00:00Z", value
         ) from None
+
+
+def _brief_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """The brief's horizons: durations, warn within recover."""
+    out: dict[str, timedelta] = {}
+    for name in ("brief_warn_within", "brief_recover_within"):
+        value = values[name]
+        try:
+            out[name] = value if isinstance(value, timedelta) else parse_duration(str(value))
+        except ValueError:
+            raise _problem(name, "a duration like 28d, 2w or 36h", value) from None
+    if out["brief_recover_within"] < out["brief_warn_within"]:
+        raise _problem(
+            "brief_recover_within",
+            f"at least brief_warn_within ({out['brief_warn_within']})",
+            values["brief_recover_within"],
+        )
+    return out

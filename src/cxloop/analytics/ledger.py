@@ -10,6 +10,7 @@ other Ibis backends. The semantics are those of
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from cxloop.analytics.attrs import attr_time
 from cxloop.domain.promises import (
     KEPT_STATES,
     Breach,
+    BrokenReason,
     PromiseRule,
     PromiseState,
     RiskKind,
@@ -44,6 +46,7 @@ LEDGER_SCHEMA = ibis.schema(
         "milestone_at": "timestamp",
         "state": "string",
         "breach": "string",
+        "broken_reason": "string",
         "late_hours": "float64",
         "margin_hours": "float64",
         "duration_hours": "float64",
@@ -56,6 +59,8 @@ LEDGER_SCHEMA = ibis.schema(
     }
 )
 LEDGER_COLUMNS = tuple(LEDGER_SCHEMA.names)
+#: Changes with the columns: a ledger built with other columns is rebuilt before it is read.
+LEDGER_LAYOUT = hashlib.sha256(",".join(LEDGER_COLUMNS).encode()).hexdigest()[:12]
 
 _HOUR = 3600.0
 BROKEN = PromiseState.BROKEN.value
@@ -245,6 +250,12 @@ def _with_state(
             (t.state != BROKEN, ibis.null("string")),
             (t.fulfilled_at.isnull(), Breach.NOT_FULFILLED.value),
             else_=Breach.LATE.value,
+        ),
+        broken_reason=ibis.cases(
+            (t.state != BROKEN, ibis.null("string")),
+            (t.fulfilled_at.notnull(), BrokenReason.LATE.value),
+            (t.voided_at.notnull(), BrokenReason.CANCELED.value),
+            else_=BrokenReason.NEVER_FULFILLED.value,
         ),
         late_hours=ibis.ifelse(t.state == BROKEN, late_s / _HOUR, ibis.null("float64")),
         margin_hours=(due - fulfilled) / _HOUR,

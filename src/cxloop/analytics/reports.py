@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 
 from cxloop.analytics.attrs import attr_number
-from cxloop.domain.promises import KEPT_STATES, RESOLVED_STATES, PromiseState
+from cxloop.domain.promises import KEPT_STATES, RESOLVED_STATES, BrokenReason, PromiseState
 from cxloop.errors import ConfigError
 
 DIMENSIONS = ("kind", "rule", "department", "state", "month")
@@ -56,15 +57,25 @@ def promise_report(t: ir.Table, spec: PromiseReport) -> ir.Table:
     broken = t.state == PromiseState.BROKEN.value
     kept = t.state.isin([s.value for s in KEPT_STATES])
     resolved = t.state.isin([s.value for s in RESOLVED_STATES])
+    late = (t.broken_reason == BrokenReason.LATE.value).fill_null(False)
+    # a plain column of the late ones' hours (nulls elsewhere): every engine's median skips
+    # nulls, while Spark cannot take a filtered percentile
+    lateness = ibis.ifelse(late, t.late_hours, ibis.null("float64"))
     metrics = {
         "total": t.count(),
         **{state.value: n(state) for state in PromiseState},
+        **{
+            f"broken_{r.value}": (t.broken_reason == r.value).fill_null(False).sum().cast("int64")
+            for r in BrokenReason
+        },
         "kept_rate": kept.sum() / resolved.sum().nullif(0),
         "exceeded_rate": (t.state == PromiseState.EXCEEDED.value).sum() / resolved.sum().nullif(0),
         "broken_rate": broken.sum() / resolved.sum().nullif(0),
         "below_baseline": t.below_baseline.sum().cast("int64"),
         "broken_flagged_before": (broken & t.at_risk_at.notnull()).sum().cast("int64"),
-        "late_hours_median": t.late_hours.median(),
+        # lateness only where there is one: fulfilled late, not overdue and never fulfilled
+        "late_hours_median": lateness.median(),
+        "late_hours_max": lateness.max(),
     }
     if spec.by is None:
         return t.aggregate(**metrics)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,14 @@ HomeOpt = Annotated[
     Path | None,
     typer.Option("--home", envvar="CXLOOP_HOME", help="Store directory (default ./.cxloop)."),
 ]
+AsOfOpt = Annotated[
+    datetime | None,
+    typer.Option("--as-of", help="The brief's date, UTC (default: the latest event's time)."),
+]
+DetectorsOpt = Annotated[
+    Path | None,
+    typer.Option("--detectors", help="Detector specs (TOML) instead of the built-in ones."),
+]
 brief_app = typer.Typer(
     help="The daily brief: what customers say, what employees say, the one thing to do today."
 )
@@ -36,6 +45,8 @@ def brief(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
     ] = None,
+    as_of: AsOfOpt = None,
+    detectors: DetectorsOpt = None,
 ) -> None:
     """What customers say, what employees say, and the one thing to do today."""
     if ctx.invoked_subcommand:
@@ -44,7 +55,8 @@ def brief(
         raise typer.BadParameter("expected table, json or html", param_hint="--format")
     err = make_console(stderr=True)
     with client.open(home) as cx, err.status("reading the store…") as status:
-        b = build_brief(cx.workspace, cx.voice(progress=status.update))
+        v = cx.voice(progress=status.update)
+        b = build_brief(cx.workspace, v, as_of=as_of, detectors=detectors)
     if output == "json":
         if out:
             import json
@@ -98,9 +110,14 @@ def brief(
     table(
         con,
         "Ranked candidates (reach = control x (customers + revenue / average order))",
-        pd.DataFrame(b["candidates"]),
-        ["reach", "key", "kind", "title", "customers", "revenue", "control"],
+        _candidates(b["candidates"]),
     )
+    if b.get("left_out"):
+        con.print(
+            f"Left out: {len(b['left_out'])} systemic failure(s) with nothing left to do "
+            "(history, or everyone told); `--format json` lists them (`left_out`).",
+            highlight=False,
+        )
     if b["actions"]:
         table(con, "Actions taken, and the items' figures then and now", _actions(b["actions"]))
     con.print(b["method"], highlight=False)
@@ -113,11 +130,15 @@ def act(
     actor: Annotated[str, typer.Option("--actor", envvar="CXLOOP_ACTOR", help="Who did it.")] = "",
     home: HomeOpt = None,
     output: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    as_of: AsOfOpt = None,
+    detectors: DetectorsOpt = None,
 ) -> None:
-    """Record what was done about a brief item; later briefs show its figures then and now."""
+    """Record what was done about a brief item; later briefs rank it below the others until
+    its figures change, and show its figures then and now."""
     err = make_console(stderr=True)
     with client.open(home) as cx, err.status("reading the store…") as status:
-        action = act_on(cx.workspace, key, note, actor, cx.voice(progress=status.update))
+        v = cx.voice(progress=status.update)
+        action = act_on(cx.workspace, key, note, actor, v, as_of=as_of, detectors=detectors)
     if output == "json":
         emit_json(make_console(), action)
         return
@@ -126,6 +147,29 @@ def act(
         f"{action['note']} (then {action['before']['customers']} customers).",
         highlight=False,
     )
+
+
+def _candidates(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The ranked items; a systemic failure's stage (warn / recover) beside its kind, and a
+    mark on those acted on whose figures have not changed since."""
+    out = []
+    for c in rows:
+        acted = c.get("acted")
+        out.append(
+            {
+                "reach": c["reach"],
+                "key": c["key"],
+                "kind": c["kind"] + (f" ({c['stage']})" if c.get("stage") else ""),
+                "title": c["title"],
+                "customers": c["customers"],
+                "revenue": c["revenue"],
+                "control": c["control"],
+                "acted on": ""
+                if not acted
+                else ("figures changed" if acted["figures_changed"] else "yes, unchanged"),
+            }
+        )
+    return pd.DataFrame(out)
 
 
 def _actions(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -242,7 +286,8 @@ def render_html(b: dict[str, Any]) -> str:
     parts.append(_bars(b["candidates"][:8], "title", "reach", top))
     parts.append(
         _table_html(
-            b["candidates"], ["reach", "kind", "title", "action", "customers", "revenue", "control"]
+            b["candidates"],
+            ["reach", "kind", "stage", "title", "action", "customers", "revenue", "control"],
         )
     )
     if b["actions"]:

@@ -51,6 +51,10 @@ LABELS = {
     "below_baseline": "slower than usual",
     "broken_flagged_before": "warned before break",
     "late_hours_median": "median h late",
+    "late_hours_max": "max h late",
+    "broken_late": "late",
+    "broken_never_fulfilled": "never fulfilled",
+    "broken_canceled": "canceled overdue",
     "duration_hours": "took h",
     "baseline_hours": "usual h",
     "at_risk_reason": "risk",
@@ -69,10 +73,14 @@ PROMISE_REPORT_COLUMNS = (
     "kept",
     "exceeded",
     "broken",
+    "broken_late",
+    "broken_never_fulfilled",
+    "broken_canceled",
     "cancelled",
     "kept_rate",
     "below_baseline",
     "broken_flagged_before",
+    "late_hours_median",
 )
 RATE_COLUMNS = ("kept_rate", "exceeded_rate", "broken_rate")
 #: ``voice compare``: each side's volume and negativity, and the verdict.

@@ -65,6 +65,28 @@ class Breach(StrEnum):
     NOT_FULFILLED = "not_fulfilled"  # due passed with nothing
 
 
+class BrokenReason(StrEnum):
+    """Why a broken promise broke (the ledger's ``broken_reason``)."""
+
+    LATE = "late"  # fulfilled, but after it was due
+    NEVER_FULFILLED = "never_fulfilled"  # due passed and nothing fulfilled it (as of the as-of)
+    CANCELED = "canceled"  # voided after it was already overdue, never fulfilled
+
+
+def broken_reason(
+    state: PromiseState, fulfilled_at: datetime | None, voided_at: datetime | None
+) -> BrokenReason | None:
+    """The reason of a broken promise (None for any other state); the times are those known
+    as of the as-of time. A promise fulfilled late is late even if a void came between."""
+    if state is not PromiseState.BROKEN:
+        return None
+    if fulfilled_at is not None:
+        return BrokenReason.LATE
+    if voided_at is not None:
+        return BrokenReason.CANCELED
+    return BrokenReason.NEVER_FULFILLED
+
+
 class RiskKind(StrEnum):
     MILESTONE_DEADLINE = "milestone_deadline"
     MILESTONE_SLOWER_THAN_USUAL = "milestone_slower_than_usual"

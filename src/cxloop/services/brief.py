@@ -16,15 +16,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from cxloop.domain.brief import Item, rank
 from cxloop.domain.events import EventType
 from cxloop.errors import ConfigError, NotFoundError
-from cxloop.services import outreach as outreach_service
+from cxloop.services.brief_incidents import MAX_IDS, incident_items
 from cxloop.services.voice import Voice
 from cxloop.services.voice_insights import emerging, side_by_side, subject_texts
 from cxloop.services.workspace import Workspace
@@ -32,44 +34,22 @@ from cxloop.store.brief import BriefActions
 from cxloop.store.cases import CaseStore
 
 WEEK, BASELINE, RECENT = timedelta(days=7), timedelta(days=28), timedelta(days=90)
-STALE_WEIGHT = 0.5  # a systemic failure whose window ended more than BASELINE ago
 #: How much of a failure of this kind the organization controls (1 = entirely its own).
-CONTROL = {
-    "billing_deviation": 1.0,
-    "contact_spike": 1.0,
-    "promise_breaks": 1.0,
-    "late_delivery": 0.5,
-    "subject": 1.0,
-    "cases_overdue": 1.0,
-    "emerging": 0.75,
-}
-PARTNER_DIMENSIONS = ("carrier", "region")
-MAX_IDS = 50
+CONTROL = {"subject": 1.0, "cases_overdue": 1.0, "emerging": 0.75}
 METHOD = (
-    "Candidates: systemic failures (outreach detectors), policies and practices customers "
-    "(and employees) say hurt (voice compare), cases past their SLA, emerging topics. Reach = "
-    "control x (customers affected + revenue affected / average order value); control is 1 "
-    "for what the organization runs itself, 0.5 for what it shares with a partner (a carrier, "
-    "a region), 0.75 for an emerging topic whose cause is not known yet, halved for a "
-    "systemic failure whose window ended more than 28 days ago; failures whose whole cohort "
-    "was already told are left out. A subject counts the customers who said something "
-    "negative about it in the last 90 days."
+    "Candidates: as of the brief's date, systemic failures (outreach detectors), policies and "
+    "practices customers (and employees) say hurt (voice compare), cases past their SLA, "
+    "emerging topics. A systemic failure whose window ended within {warn} days is one to warn "
+    "about: it counts the customers not yet told and not yet heard from (no contact, no "
+    "review); one that ended within {recover} days (or whose customers have all been in "
+    "touch) is one to recover from: it counts every customer not yet told, at half weight; "
+    "older ones, and those whose whole cohort was told, are left out. Reach = control x "
+    "(customers + revenue of their orders / average order value); control is 1 for what the "
+    "organization runs itself, 0.5 for what it shares with a partner (a carrier, a region), "
+    "0.75 for an emerging topic whose cause is not known yet. An item someone acted on goes "
+    "below the others until its figures change. A subject counts the customers who said "
+    "something negative about it in the last 90 days."
 )
-
-
-@dataclass
-class Item:
-    key: str  # stable across briefs: the same problem keeps its key
-    kind: str
-    title: str
-    action: str
-    customers: int
-    revenue: float
-    control: float
-    reach: float = 0.0
-    evidence: dict[str, Any] = field(default_factory=dict)
-    customer_ids: list[str] = field(default_factory=list)
-    case_ids: list[str] = field(default_factory=list)
 
 
 def _order_values(ws: Workspace) -> pd.Series:
@@ -84,8 +64,9 @@ def _order_values(ws: Workspace) -> pd.Series:
 
 
 def _scores_window(v: Voice, who: str, end: pd.Timestamp) -> list[dict[str, Any]]:
-    recent = v.scores(voice=who, since=(end - WEEK).to_pydatetime())
-    before = v.scores(voice=who, since=(end - WEEK - BASELINE).to_pydatetime())
+    until = end.to_pydatetime()
+    recent = v.scores(voice=who, since=(end - WEEK).to_pydatetime(), until=until)
+    before = v.scores(voice=who, since=(end - WEEK - BASELINE).to_pydatetime(), until=until)
     rows = []
     for r in recent.itertuples():
         b = before[before["metric"] == r.metric]
@@ -101,55 +82,6 @@ def _scores_window(v: Voice, who: str, end: pd.Timestamp) -> list[dict[str, Any]
             }
         )
     return rows
-
-
-def _incident_items(ws: Workspace, values: pd.Series, end: pd.Timestamp) -> list[Item]:
-    items = []
-    sent = pd.DataFrame(outreach_service.send_status(ws))
-    for inc in outreach_service.detect_incidents(ws):
-        cohort = outreach_service.draft(ws, inc.incident_id).cohort
-        told = (
-            set(
-                sent.loc[
-                    (sent["incident_id"] == inc.incident_id) & (sent["status"] == "sent"),
-                    "customer_id",
-                ]
-            )
-            if not sent.empty
-            else set()
-        )
-        if told >= set(cohort["customer_id"]):
-            continue  # everyone was told already: nothing left to do here today
-        age = (end - pd.Timestamp(inc.window_end).tz_localize(None)).days
-        control = CONTROL.get(inc.kind, 1.0)
-        if any(d in inc.dimension for d in PARTNER_DIMENSIONS):
-            control = 0.5
-        if age > BASELINE.days:
-            control *= STALE_WEIGHT
-        customers = sorted(cohort["customer_id"].unique())
-        items.append(
-            Item(
-                key=inc.incident_id,
-                kind="systemic failure",
-                title=inc.summary,
-                action=f"tell the {len(customers)} customers before they call "
-                f"(`cxloop outreach send {inc.incident_id}`), then fix the cause",
-                customers=len(customers),
-                revenue=float(values.reindex(cohort["ref"].unique()).sum()),
-                control=control,
-                evidence={
-                    "method": inc.method,
-                    "rate": inc.rate,
-                    "baseline_rate": inc.baseline_rate,
-                    "q_value": inc.q_value,
-                    "not_yet_complained": int((~cohort["complained"].astype(bool)).sum()),
-                    "already_told": len(told),
-                    "days_since_window_end": age,
-                },
-                customer_ids=customers[:MAX_IDS],
-            )
-        )
-    return items
 
 
 def _subject_items(v: Voice, values: pd.Series, sides: pd.DataFrame) -> list[Item]:
@@ -207,7 +139,9 @@ def _case_items(ws: Workspace, values: pd.Series, now: datetime) -> list[Item]:
     return items
 
 
-def _emerging_items(found: pd.DataFrame, v: Voice, values: pd.Series) -> list[Item]:
+def _emerging_items(
+    found: pd.DataFrame, v: Voice, values: pd.Series, end: pd.Timestamp
+) -> list[Item]:
     if found.empty or "emerging" not in found:
         return []
     _, topic = v.topic_model
@@ -215,7 +149,7 @@ def _emerging_items(found: pd.DataFrame, v: Voice, values: pd.Series) -> list[It
     start = pd.Timestamp(found.attrs["latest"]["from"])
     items = []
     for r in found[found["emerging"]].itertuples():
-        part = rows[(rows["topic"] == r.topic) & (rows["ts"] > start)]
+        part = rows[(rows["topic"] == r.topic) & (rows["ts"] > start) & (rows["ts"] <= end)]
         customers = sorted(part["customer_id"].unique())
         items.append(
             Item(
@@ -233,13 +167,16 @@ def _emerging_items(found: pd.DataFrame, v: Voice, values: pd.Series) -> list[It
     return items
 
 
-def _with_refs(v: Voice, since: pd.Timestamp) -> pd.DataFrame:
+def _with_refs(v: Voice, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
     """``voice compare``'s rows, with the customers (and their orders) who said something
-    negative about each subject since ``since``."""
+    negative about each subject between ``since`` and ``until``."""
     subjects, texts = subject_texts(v)
     sides = side_by_side(subjects, texts)
     said = texts[
-        (texts["voice"] == "customer") & (texts["sentiment"] == "negative") & (texts["ts"] > since)
+        (texts["voice"] == "customer")
+        & (texts["sentiment"] == "negative")
+        & (texts["ts"] > since)
+        & (texts["ts"] <= until)
     ]
     by = said.groupby("subject")
     refs = [
@@ -277,14 +214,18 @@ def act(
     actor: str,
     v: Voice | None = None,
     current: dict[str, Any] | None = None,
+    *,
+    as_of: datetime | None = None,
+    detectors: Path | None = None,
 ) -> dict[str, Any]:
-    """Record what was done about the brief item ``key`` (with its figures now).
-    ``current``: today's brief when the caller has it already (the server's cache)."""
+    """Record what was done about the brief item ``key`` (with its figures now): later
+    briefs rank it below the others until its figures change. ``current``: the brief when
+    the caller has it already (the server's cache); else the brief as of ``as_of``."""
     if not note.strip():
         raise ConfigError("say what was done (--note)")
     if not actor.strip():
         raise ConfigError("say who did it (--actor or CXLOOP_ACTOR)")
-    b = current if current is not None else brief(ws, v)
+    b = current if current is not None else brief(ws, v, as_of=as_of, detectors=detectors)
     item = next((c for c in b["candidates"] if c["key"] == key), None)
     if item is None:
         keys = ", ".join(c["key"] for c in b["candidates"][:10])
@@ -293,47 +234,74 @@ def act(
     return BriefActions(ws.state).record(item, note.strip(), actor.strip(), acted)
 
 
-def brief(ws: Workspace, v: Voice | None = None) -> dict[str, Any]:
-    """The three answers, with the ranked candidates for the one thing to do today."""
+def brief_date(ws: Workspace, as_of: datetime | None = None) -> pd.Timestamp:
+    """The brief's "today": ``as_of`` (UTC; a naive time is taken as UTC), else the store's
+    clock (docs/settings.md: by default the latest event loaded from a source)."""
+    if as_of is None:
+        return pd.Timestamp(ws.clock.now())
+    if as_of.tzinfo is not None:
+        as_of = as_of.astimezone(UTC).replace(tzinfo=None)
+    return pd.Timestamp(as_of)
+
+
+def _topics(v: Voice, end: pd.Timestamp) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """The topics of the 28 days up to ``end`` (most said and most negative first), and the
+    emerging ones."""
+    texts = v.customer_texts
+    if len(texts) < 3:  # not enough to find topics
+        return [], pd.DataFrame()
+    topics = v.topics()
+    texts = texts.assign(topic=v.topic_model[1]).join(v.sentiment[["sentiment"]])
+    latest = texts[(texts["ts"] > end - BASELINE) & (texts["ts"] <= end)]
+    top = []
+    for t in topics.itertuples():
+        part = latest[latest["topic"] == t.topic]
+        if len(part):
+            top.append(
+                {
+                    "label": t.label,
+                    "texts": len(part),
+                    "negative_share": float((part["sentiment"] == "negative").mean()),
+                    "example": t.examples[0] if t.examples else "",
+                }
+            )
+    top.sort(key=lambda r: -r["texts"] * (0.5 + r["negative_share"]))
+    return top, emerging(v, as_of=end.to_pydatetime())
+
+
+def brief(
+    ws: Workspace,
+    v: Voice | None = None,
+    *,
+    as_of: datetime | None = None,
+    detectors: Path | None = None,
+) -> dict[str, Any]:
+    """The three answers as of ``as_of`` (default: the store's clock), with the ranked
+    candidates for the one thing to do that day; ``detectors``: a detectors file instead of
+    the built-in one."""
     v = v or Voice(ws)
+    end = brief_date(ws, as_of)
     values = _order_values(ws)
     aov = float(values.mean()) if len(values) else 1.0
-    texts = v.customer_texts
-    end = pd.Timestamp(ws.clock.now())  # "today": the store's clock
-    top: list[dict[str, Any]] = []
-    found = pd.DataFrame()
-    if len(texts) >= 3:  # enough to find topics
-        topics = v.topics()
-        texts = texts.assign(topic=v.topic_model[1]).join(v.sentiment[["sentiment"]])
-        latest = texts[texts["ts"] > end - BASELINE]
-        for t in topics.itertuples():
-            part = latest[latest["topic"] == t.topic]
-            if len(part):
-                top.append(
-                    {
-                        "label": t.label,
-                        "texts": len(part),
-                        "negative_share": float((part["sentiment"] == "negative").mean()),
-                        "example": t.examples[0] if t.examples else "",
-                    }
-                )
-        top.sort(key=lambda r: -r["texts"] * (0.5 + r["negative_share"]))
-        found = emerging(v)
-    sides = _with_refs(v, end - RECENT)
-    staff = v.frame[(v.frame["voice"] == "employee") & v.frame["text"].notna()]
+    top, found = _topics(v, end)
+    sides = _with_refs(v, end - RECENT, end)
+    heard = v.frame[(v.frame["voice"] == "employee") & v.frame["text"].notna()]
+    staff = heard[heard["ts"] <= end]
+    failures, left_out = incident_items(ws, values, end.to_pydatetime(), detectors)
     items = (
-        _incident_items(ws, values, end)
+        failures
         + _subject_items(v, values, sides)
         + _case_items(ws, values, end.to_pydatetime())
-        + _emerging_items(found, v, values)
+        + _emerging_items(found, v, values, end)
     )
     for item in items:
         item.reach = item.control * (item.customers + item.revenue / aov)
-    items.sort(key=lambda i: -i.reach)
+    items = rank(items, BriefActions(ws.state).all())
+    h = ws.settings
     return {
         "as_of": end.isoformat(),
         "currency": ws.settings.currency,
-        "method": METHOD,
+        "method": METHOD.format(warn=h.brief_warn_within.days, recover=h.brief_recover_within.days),
         "customers": {
             "scores": _scores_window(v, "customer", end),
             "topics": top[:5],
@@ -363,4 +331,5 @@ def brief(ws: Workspace, v: Voice | None = None) -> dict[str, Any]:
         "one_thing": asdict(items[0]) if items else None,
         "actions": _effects(ws, items),
         "candidates": [asdict(i) for i in items],
+        "left_out": left_out,
     }

@@ -10,6 +10,7 @@ from typing import Any
 import ibis.expr.types as ir
 
 from cxloop.analytics.ledger import (
+    LEDGER_LAYOUT,
     LedgerSources,
     ledger_expr,
     ledger_from_sources,
@@ -30,6 +31,7 @@ class LedgerBuild:
     built_at: str
     file: str
     engine: str = "duckdb"
+    layout: str = LEDGER_LAYOUT  # the ledger's columns (a hash): another layout is stale
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,6 +107,7 @@ def ledger_status(ws: Workspace) -> dict[str, Any]:
         or m.get("rules_version") != ws.rules.version
         or m.get("engine", "duckdb") != ws.engine
         or not ws.clock.current(str(m["as_of"]))
+        or m.get("layout") != LEDGER_LAYOUT
     )
     return {**m, "stale": stale, "log_version_now": version, "clock": ws.clock.as_dict()}
 

@@ -165,6 +165,7 @@ class Voice:
         metric: str | None = None,
         voice: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
     ) -> pd.DataFrame:
         """NPS / CSAT / CES / review (and the employees' eNPS / pulse) with counts and 95%
         intervals; ``by`` a period (week, month) adds the change from the previous period
@@ -181,6 +182,8 @@ class Voice:
             df = df[df["voice"] == voice]
         if since is not None:
             df = df[df["ts"] >= pd.Timestamp(since).tz_localize(None)]
+        if until is not None:  # the answers known at that time
+            df = df[df["ts"] <= pd.Timestamp(until).tz_localize(None)]
         if by is None:
             key = None
         elif by in PERIODS:

@@ -16,6 +16,8 @@ class BriefActions:
 
     def record(self, item: dict[str, Any], note: str, actor: str, acted_at: str) -> dict[str, Any]:
         before = {k: item[k] for k in ("customers", "revenue", "reach", "control")}
+        if item.get("audience"):  # who among them was told, complained, reviewed
+            before["audience"] = item["audience"]
         with self.state.connect() as con:
             cur = con.execute(
                 "INSERT INTO brief_actions (item_key, kind, title, note, actor, acted_at, before)"
