@@ -121,3 +121,19 @@ def test_a_usage_error_prints_usage_not_a_traceback(tmp_path: Path) -> None:
     proc = run(tmp_path / "store", "rules", "check", "--format", "bogus", check=False)
     assert proc.returncode == 2
     assert "Usage: " in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_built_in_policy_is_a_start_for_one_in_another_currency(tmp_path: Path) -> None:
+    """docs/olist.md: a store in BRL refuses the USD built-in policy; a copy in BRL loads."""
+    text = run(tmp_path / "s", "policy", "show", "--source").stdout
+    assert 'currency = "USD"' in text and "[[grants]]" in text
+    brl = tmp_path / "policy-brl.toml"
+    brl.write_text(text.replace('currency = "USD"', 'currency = "BRL"'))
+    env = {"CXLOOP_CURRENCY": "BRL"}
+    key = ("keys", "create", "--name", "ana", "--role", "agent")
+    refused = run(tmp_path / "s", *key, check=False, env=env)
+    assert refused.returncode == 1 and "amounts are in USD but the data's currency is BRL" in (
+        refused.stderr
+    )
+    ok = run(tmp_path / "s", *key, env=env | {"CXLOOP_POLICY": str(brl)})
+    assert ok.returncode == 0 and "cxk_" in ok.stdout

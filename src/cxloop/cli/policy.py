@@ -15,7 +15,7 @@ import typer
 from cxloop.cli.render import Format, emit_json, make_console, table
 from cxloop.domain.policy import Grant, GrantRequest, Policy, decide, entitlements
 from cxloop.domain.remedies import MONETARY, CustomerTier, Remedy, Severity
-from cxloop.services.policy import DEFAULT_POLICY_NAME, load_policy
+from cxloop.services.policy import DEFAULT_POLICY_NAME, load_policy, policy_text
 
 policy_app = typer.Typer(
     no_args_is_help=True,
@@ -52,8 +52,20 @@ def check(file: FileArg = None, fmt: FormatOpt = Format.TABLE) -> None:
 
 
 @policy_app.command("show")
-def show(file: FileArg = None, fmt: FormatOpt = Format.TABLE) -> None:
+def show(
+    file: FileArg = None,
+    fmt: FormatOpt = Format.TABLE,
+    source: Annotated[
+        bool,
+        typer.Option(
+            "--source", help="Print the policy file itself (the built-in one: a start for yours)."
+        ),
+    ] = False,
+) -> None:
     """What each role may grant without approval, per remedy and customer tier."""
+    if source:
+        typer.echo(policy_text(file), nl=False)
+        return
     policy = load_policy(file)
     if fmt is Format.JSON:
         emit_json(make_console(), _entitlement_records(policy))

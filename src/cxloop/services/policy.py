@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from cxloop.domain.policy import Policy, policy_from_dict
@@ -11,6 +12,16 @@ from cxloop.services.config import read_toml
 #: The built-in policy (package data).
 DEFAULT_POLICY = "policy.toml"
 DEFAULT_POLICY_NAME = "built-in default policy"  # how the CLI names it
+
+
+def policy_text(path: Path | None) -> str:
+    """The policy file's text (None: the built-in policy's), to copy and edit."""
+    if path is not None:
+        try:
+            return path.read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return resources.files("cxloop.rules").joinpath(DEFAULT_POLICY).read_text("utf-8")
 
 
 def load_policy(path: Path | None, currency: str | None = None) -> Policy:
