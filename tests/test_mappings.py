@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 import cxloop
@@ -411,6 +412,15 @@ def test_ibm_care_loads_every_conversation_and_message() -> None:
     assert str(closing["ts"]).startswith("2020-04-01 18:58:27")
 
 
+HR_ITEMS = [
+    "EnvironmentSatisfaction",
+    "JobSatisfaction",
+    "RelationshipSatisfaction",
+    "WorkLifeBalance",
+    "JobInvolvement",
+]
+
+
 def test_hr_survey_loads_all_1470_employees_through_the_cli(tmp_path: Path) -> None:
     from tests.conftest import shared_dataset
 
@@ -429,6 +439,12 @@ def test_hr_survey_loads_all_1470_employees_through_the_cli(tmp_path: Path) -> N
         depts = cx.events().department.value_counts().to_pandas()
     assert set(depts["department"]) == {"sales", "research & development", "human resources"}
     assert int(depts.set_index("department")["department_count"].sum()) == 1470 * 5
+    # read on its own 1-4 scale (built-in likert4), and the brief says what employees say
+    brief = json.loads(run(home, "brief", "--format", "json").stdout)
+    (score,) = brief["employees"]["scores"]
+    assert (score["metric"], score["n"]) == ("likert4", 1470 * 5)
+    answers = pd.read_csv(csv_file)[HR_ITEMS].to_numpy().ravel()
+    assert score["value"] == pytest.approx(100 * (answers >= 3).mean())
 
 
 def test_cli_mapping_file_check_and_ingest(tmp_path: Path) -> None:

@@ -86,7 +86,8 @@ def brief(
         )
     for r in c["emerging"]:
         con.print(f"emerging: {r['label']} ({r['kind']}, {r['lift']:.1f}x, q {r['q']:.3f})")
-    table(con, "2. What employees are saying", _scores(e["scores"]))
+    employees = _scores(e["scores"], "last 4 weeks", "last 8 weeks")
+    table(con, "2. What employees are saying: the last 4 weeks (last 8 weeks)", employees)
     if e["subjects"]:
         table(
             con,
@@ -188,15 +189,17 @@ def _actions(rows: list[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
-def _scores(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _scores(
+    rows: list[dict[str, Any]], now: str = "this week", then: str = "last 5 weeks"
+) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame({"headline": ["no answers in these windows"]})
-    df["this week"] = [
+    df[now] = [
         f"{r.value:.1f} ({r.ci_low:.1f} to {r.ci_high:.1f}), n {r.n}" for r in df.itertuples()
     ]
-    df["last 5 weeks"] = df["last_5_weeks"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
-    return df[["headline", "this week", "last 5 weeks"]]
+    df[then] = df["last_5_weeks"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
+    return df[["headline", now, then]]
 
 
 def _table_html(rows: list[dict[str, Any]], cols: list[str]) -> str:

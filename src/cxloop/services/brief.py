@@ -63,10 +63,14 @@ def _order_values(ws: Workspace) -> pd.Series:
     return orders.groupby("ref")["amount"].sum()
 
 
-def _scores_window(v: Voice, who: str, end: pd.Timestamp) -> list[dict[str, Any]]:
+def _scores_window(
+    v: Voice, who: str, end: pd.Timestamp, window: timedelta = WEEK
+) -> list[dict[str, Any]]:
+    """Scores of the ``window`` up to ``end``, each beside the same window plus the four
+    weeks before it (customers: a week; employees, who answer a monthly pulse: four weeks)."""
     until = end.to_pydatetime()
-    recent = v.scores(voice=who, since=(end - WEEK).to_pydatetime(), until=until)
-    before = v.scores(voice=who, since=(end - WEEK - BASELINE).to_pydatetime(), until=until)
+    recent = v.scores(voice=who, since=(end - window).to_pydatetime(), until=until)
+    before = v.scores(voice=who, since=(end - window - BASELINE).to_pydatetime(), until=until)
     rows = []
     for r in recent.itertuples():
         b = before[before["metric"] == r.metric]
@@ -313,7 +317,7 @@ def brief(
             else [],
         },
         "employees": {
-            "scores": _scores_window(v, "employee", end - BASELINE + WEEK),
+            "scores": _scores_window(v, "employee", end, BASELINE),
             "subjects": [
                 {
                     "title": r.title,
