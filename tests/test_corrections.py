@@ -129,7 +129,7 @@ def test_revert_takes_a_load_back_and_the_corrected_file_loads_cleanly(
             with pytest.raises(InputError, match="added nothing"):
                 corrections.revert_ingest(ws, run.ingest_id, ANN)
         own = record_events(
-            ws, "remedies", [event_row("x1", "c1", "credit_issued", datetime(2026, 3, 6), "O-1")]
+            ws, "remedies", [event_row("cx-x1", "c1", "credit_issued", datetime(2026, 3, 6), "O-1")]
         )
         with pytest.raises(InputError, match="cxloop's own events"):
             corrections.revert_ingest(ws, own.ingest_id, ANN)

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -71,6 +72,14 @@ class PolicyMachine(RuleBasedStateMachine):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # ---------------------------------------------------------------- steps
+    @initialize(i=st.integers(0, 2), amount=st.sampled_from([60.0, 120.0, 180.0]))
+    def open_with_a_request(self, i: int, amount: float) -> None:
+        """Every sequence starts with a credit beyond an agent's limit asked for, so the
+        decisions are exercised even in the shortest runs (the generator's first sequences
+        lean to its first rule)."""
+        self._try("request", self.cx.request_approval, self.case_ids[i], Remedy.CREDIT,
+                  amount, ACTORS[0])  # fmt: skip
+
     @rule(actor=actors, i=st.integers(0, 3), remedy=remedies, amount=amounts)
     def give(self, actor: Actor, i: int, remedy: Remedy, amount: float) -> None:
         self._try("grant", self.cx.grant, self.case_ids[i], remedy, _money(remedy, amount), actor)

@@ -73,8 +73,9 @@ def promise_report(t: ir.Table, spec: PromiseReport) -> ir.Table:
         "broken_rate": broken.sum() / resolved.sum().nullif(0),
         "below_baseline": t.below_baseline.sum().cast("int64"),
         "broken_flagged_before": (broken & t.at_risk_at.notnull()).sum().cast("int64"),
-        # lateness only where there is one: fulfilled late, not overdue and never fulfilled
-        "late_hours_median": lateness.median(),
+        # lateness only where there is one: fulfilled late, not overdue and never fulfilled;
+        # to the second (engines interpolate the median in the last bits differently)
+        "late_hours_median": lateness.median().round(6),
         "late_hours_max": lateness.max(),
     }
     if spec.by is None:
