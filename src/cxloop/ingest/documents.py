@@ -61,16 +61,6 @@ def read_any(
     raise InputError(f"{path}: declared format {kind} needs a .{kind} file name")
 
 
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _records(doc: object, path: Path, records: str | None) -> list[object]:
     node = doc
     if records:
@@ -108,12 +98,14 @@ def read_json_document(
     for i, obj in enumerate(items, start=1):
         if not isinstance(obj, dict):
             problems.append(
-                Problem(str(path), i, "(record)", "expected a JSON object", _text(obj), None)
+                Problem(
+                    str(path), i, "(record)", "expected a JSON object", readers.to_text(obj), None
+                )
             )
             continue
         n = len(rows)
         for key, value in obj.items():
-            columns.setdefault(str(key), [None] * n).append(_text(value))
+            columns.setdefault(str(key), [None] * n).append(readers.to_text(value))
         rows.append(i)
         for col in columns.values():
             if len(col) < n + 1:

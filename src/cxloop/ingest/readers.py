@@ -185,7 +185,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable
     return RawTable(name, str(path), columns, int(good) + len(bad), problems, registered=False)
 
 
-def _to_text(value: object) -> str | None:
+def to_text(value: object) -> str | None:
+    """A JSON value as the text a raw column holds (objects and arrays as JSON)."""
     if value is None:
         return None
     if isinstance(value, dict | list):
@@ -271,7 +272,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTab
                 col = columns.get(key)
                 if col is None:  # not setdefault: its default list would be built every time
                     col = columns[key] = [None] * n
-                col.append(_to_text(value))
+                col.append(to_text(value))
             rows.append(lineno)
             for col in columns.values():
                 if len(col) < n + 1:
@@ -291,7 +292,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawT
     arrays = []
     for col in table.columns:
         if pa.types.is_nested(col.type):
-            arrays.append(pa.array([_to_text(v) for v in col.to_pylist()], type=pa.string()))
+            arrays.append(pa.array([to_text(v) for v in col.to_pylist()], type=pa.string()))
         elif pa.types.is_timestamp(col.type) and col.type.tz is not None:
             # a zone-aware time: its instant, in UTC (strftime would print the local time)
             utc = pc.cast(col, pa.timestamp(col.type.unit, "UTC"))
