@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import os
 import re
 import sqlite3
@@ -440,17 +441,43 @@ def ensure_current(target: Target) -> None:
     The embedded SQLite file is upgraded to :data:`HEAD` when behind (an older store's
     tables are adopted); a PostgreSQL database is not touched: unless it is at the head,
     this raises :class:`~cxloop.errors.ConfigError` saying to run ``cxloop migrate``."""
-    revision = current_revision(target)
-    if revision == HEAD:
-        return
-    _known(target, revision)
     if is_postgres(target):
+        revision = current_revision(target)
+        if revision == HEAD:
+            return
+        _known(target, revision)
         where = f"revision {revision}" if revision else "no revision (not migrated)"
         raise ConfigError(
             f"the PostgreSQL store {redact(target)} is at {where}; this cxloop needs "
             f"{HEAD}: run `cxloop migrate`"
         )
-    migrate(target)
+    with _sqlite_first_open(Path(target)):
+        revision = current_revision(target)
+        if revision == HEAD:
+            return
+        _known(target, revision)
+        _migrate(target, "head")
+
+
+@contextlib.contextmanager
+def _sqlite_first_open(path: Path) -> Iterator[None]:
+    """Serialise the opening checks of one SQLite file across threads and processes.
+
+    Two first opens of a new file race on its creation and on the switch to WAL, and
+    SQLite answers the loser "database is locked" at once, without waiting. A ``flock``
+    on a file beside it (released by the OS if the holder dies) orders them; where that
+    file cannot be created (a read-only folder) the open goes on unserialised."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path.with_name(path.name + ".open.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _sa_url(target: Target) -> str:
@@ -465,6 +492,13 @@ def migrate(target: Target, revision: str = "head") -> tuple[str | None, str | N
     head); returns (from, to). Safe to run concurrently: a second migrator waits for the
     first (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an advisory lock), then finds nothing
     to do. The whole upgrade is one transaction on both."""
+    if is_postgres(target):
+        return _migrate(target, revision)
+    with _sqlite_first_open(Path(target)):
+        return _migrate(target, revision)
+
+
+def _migrate(target: Target, revision: str) -> tuple[str | None, str | None]:
     import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config
