@@ -34,8 +34,8 @@ def test_nps_and_intervals() -> None:
     assert (round(lo, 4), round(hi, 4)) == (0.2366, 0.7634)
     csat = estimate("csat", [5, 4, 4, 2, 1])
     assert csat.value == pytest.approx(60.0) and csat.bottom_share == pytest.approx(0.4)
-    assert t_quantile(5) == pytest.approx(2.5706, rel=3e-3)
-    assert t_quantile(30) == pytest.approx(2.0423, rel=1e-3)
+    assert t_quantile(5) == pytest.approx(2.570582, rel=1e-6)
+    assert t_quantile(30) == pytest.approx(2.042272, rel=1e-6)
     ces = estimate("ces", [7, 6, 5, 5, 4])
     assert ces.value == pytest.approx(5.4) and ces.low < 5.4 < ces.high
     same = estimate("nps", [10] * 50 + [0] * 50)
@@ -269,3 +269,29 @@ def test_topics_recover_banking77_intents() -> None:
     assert normalized_mutual_info_score(part.category, assigned) > 0.6
     auto, _ = discover(x, part.text.tolist(), min_size=10)
     assert 2 <= auto.k <= 30 and set(auto.k_scores) >= {auto.k}
+
+
+def test_drivers_regression_is_least_squares_with_hc1_errors() -> None:
+    """The drivers' fit (statsmodels) against the textbook HC1 sandwich, by hand."""
+    rng = np.random.default_rng(7)
+    x = np.column_stack([np.ones(200), rng.integers(0, 2, 200), rng.normal(size=200)])
+    y = x @ np.array([50.0, -12.0, 3.0]) + rng.normal(scale=1 + 4 * x[:, 1], size=200)
+    fit = voice_insights._ols(x, y)
+    bread = np.linalg.inv(x.T @ x)
+    coef = bread @ x.T @ y
+    resid = y - x @ coef
+    cov = bread @ ((x * resid[:, None] ** 2).T @ x) @ bread * 200 / (200 - 3)
+    assert fit.coef == pytest.approx(coef, rel=1e-9)
+    assert fit.se == pytest.approx(np.sqrt(np.diag(cov)), rel=1e-9)
+    a, b = y[x[:, 1] == 1], y[x[:, 1] == 0]
+    low, high = voice_insights._welch(a, b)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = t_quantile_df(df) * math.sqrt(va + vb)
+    assert (low, high) == pytest.approx((a.mean() - b.mean() - half, a.mean() - b.mean() + half))
+
+
+def t_quantile_df(df: float) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))

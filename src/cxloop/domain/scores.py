@@ -137,29 +137,24 @@ class Estimate:
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion k/n (good at small n and near 0 or 1)."""
+    """Wilson score interval of a proportion k/n (good at small n and near 0 or 1), from
+    statsmodels; ``z`` is the normal quantile of the interval (1.96: 95%)."""
     if n == 0:
         return (math.nan, math.nan)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    from scipy.stats import norm
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(k, n, alpha=2 * float(norm.sf(z)), method="wilson")
+    return (max(0.0, float(low)), min(1.0, float(high)))
 
 
 def t_quantile(df: int) -> float:
-    """Two-sided 95% Student t quantile (Cornish-Fisher expansion; within 0.3% for df >= 2)."""
+    """Two-sided 95% Student t quantile for ``df`` degrees of freedom (SciPy)."""
     if df <= 0:
         return math.nan
-    if df == 1:
-        return 12.706204736174698
-    z, g = Z95, float(df)
-    return (
-        z
-        + (z**3 + z) / (4 * g)
-        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * g**2)
-        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * g**3)
-        + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * g**4)
-    )
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))
 
 
 def estimate(

@@ -8,73 +8,36 @@ the cell); the p-values of all tested cells are adjusted by **Benjamini–Hochbe
 ``min_hits`` hits and its rate is at least ``min_lift`` times the baseline. Flagged
 cells of one group in adjacent windows are merged by :func:`merge_runs`.
 
-The binomial tail is computed here (log-space sums of the probability mass, with
-:func:`math.lgamma`) rather than taken from SciPy; ``tests/test_systemic.py`` checks
-it against exact rational enumeration.
+The binomial tail comes from SciPy and the adjustment from statsmodels (imported when
+first used, so a command that does not test cells does not pay for them);
+``tests/test_systemic.py`` checks both against exact rational enumeration.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-_TINY = 1e-17  # relative size at which a tail term no longer changes a float sum
-
-
-def _log_pmf(i: int, n: int, p: float) -> float:
-    return (
-        math.lgamma(n + 1)
-        - math.lgamma(i + 1)
-        - math.lgamma(n - i + 1)
-        + i * math.log(p)
-        + (n - i) * math.log1p(-p)
-    )
-
-
-def _sum_from(i: int, n: int, p: float, step: int) -> float:
-    """Sum of the mass from ``i`` outwards (``step`` +1: up to n, -1: down to 0), where the
-    terms only shrink: stops once they no longer matter."""
-    odds = p / (1.0 - p)
-    log_first = _log_pmf(i, n, p)
-    total, term = 1.0, 1.0
-    while 0 <= i + step <= n:
-        # pmf(i+1)/pmf(i) = (n-i)/(i+1) * odds, and its inverse going down
-        term *= (n - i) / (i + 1) * odds if step > 0 else i / ((n - i + 1) * odds)
-        i += step
-        total += term
-        if term < _TINY * total:
-            break
-    return math.exp(log_first) * total
-
 
 def binom_sf(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p): the one-sided p-value of k hits out of n."""
+    """P(X >= k) for X ~ Binomial(n, p): the one-sided p-value of k hits out of n
+    (SciPy's survival function; ``tests/test_systemic.py`` checks it against exact rational
+    enumeration)."""
+    from scipy.stats import binom
+
     if k <= 0:
         return 1.0
-    if k > n or p <= 0.0:
-        return 0.0
-    if p >= 1.0:
-        return 1.0
-    mode = math.floor((n + 1) * p)
-    if k > mode:  # the terms shrink from k upwards
-        return min(1.0, _sum_from(k, n, p, +1))
-    # k at or below the mode: the tail is large; take the complement of the lower tail
-    return max(0.0, min(1.0, 1.0 - _sum_from(k - 1, n, p, -1)))
+    return float(min(1.0, max(0.0, binom.sf(k - 1, n, p))))
 
 
 def bh_qvalues(pvalues: Sequence[float]) -> list[float]:
-    """Benjamini–Hochberg adjusted p-values (q-values), in the order given."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    q = [0.0] * m
-    running = 1.0
-    for rank in range(m, 0, -1):
-        i = order[rank - 1]
-        running = min(running, pvalues[i] * m / rank)
-        q[i] = running
-    return q
+    """Benjamini–Hochberg adjusted p-values (q-values), in the order given (statsmodels)."""
+    from statsmodels.stats.multitest import multipletests
+
+    if not pvalues:
+        return []
+    return [float(q) for q in multipletests(list(pvalues), method="fdr_bh")[1]]
 
 
 @dataclass(frozen=True)

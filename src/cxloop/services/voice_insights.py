@@ -164,17 +164,26 @@ def _outcomes(v: Voice, answers: pd.DataFrame) -> pd.DataFrame:
 class _Fit:
     coef: np.ndarray[Any, np.dtype[np.float64]]
     se: np.ndarray[Any, np.dtype[np.float64]]
+    p: np.ndarray[Any, np.dtype[np.float64]]
 
 
 def _ols(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> _Fit:
-    """Least squares with HC1 (heteroskedasticity-robust) standard errors."""
-    n, k = x.shape
-    xtx_inv = np.linalg.pinv(x.T @ x)
-    coef = xtx_inv @ x.T @ y
-    resid = y - x @ coef
-    meat = (x * resid[:, None] ** 2).T @ x
-    cov = xtx_inv @ meat @ xtx_inv * n / max(n - k, 1)
-    return _Fit(coef, np.sqrt(np.clip(np.diag(cov), 0, None)))
+    """Least squares with HC1 (heteroskedasticity-robust) standard errors and normal
+    p-values (statsmodels)."""
+    import statsmodels.api as sm
+
+    fit = sm.OLS(y, x).fit(cov_type="HC1")
+    return _Fit(np.asarray(fit.params), np.asarray(fit.bse), np.asarray(fit.pvalues))
+
+
+def _welch(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> tuple[float, float]:
+    """The Welch 95% interval of mean(a) - mean(b) (unequal variances; statsmodels)."""
+    if len(a) < 2 or len(b) < 2:
+        return (math.nan, math.nan)
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+    low, high = CompareMeans(DescrStatsW(a), DescrStatsW(b)).tconfint_diff(usevar="unequal")
+    return (float(low), float(high))
 
 
 def drivers(v: Voice, metric: str | None = None, min_n: int = 10) -> pd.DataFrame:
@@ -206,7 +215,7 @@ def drivers(v: Voice, metric: str | None = None, min_n: int = 10) -> pd.DataFram
         with_ = features[name].to_numpy(bool)
         a, b = y[with_], y[~with_]
         diff = a.mean() - b.mean()
-        se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) if len(a) > 1 else math.nan
+        low, high = _welch(a, b)
         pooled = (
             math.sqrt(
                 ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1))
@@ -225,13 +234,13 @@ def drivers(v: Voice, metric: str | None = None, min_n: int = 10) -> pd.DataFram
                 "mean_with": float(a.mean()),
                 "mean_without": float(b.mean()),
                 "difference": float(diff),
-                "diff_low": float(diff - 1.96 * se),
-                "diff_high": float(diff + 1.96 * se),
+                "diff_low": low,
+                "diff_high": high,
                 "cohens_d": float(diff / pooled) if pooled else math.nan,
                 "coefficient": coef,
                 "coef_low": coef - 1.96 * cse,
                 "coef_high": coef + 1.96 * cse,
-                "p": math.erfc(abs(coef / cse) / math.sqrt(2)) if cse > 0 else math.nan,
+                "p": float(fit.p[offset + j]) if cse > 0 else math.nan,
                 "impact": coef * float(with_.mean()),
             }
         )
