@@ -560,3 +560,29 @@ def test_an_unreachable_postgresql_is_a_clear_error() -> None:
     with pytest.raises(StoreError, match="cannot connect to the PostgreSQL store"):
         db.current_revision("postgresql://nobody:secret@127.0.0.1:1/none")
     assert db.redact("postgresql://nobody:secret@h:1/d") == "postgresql://nobody:***@h:1/d"
+
+
+def test_one_error_tree_with_busy_by_type(tmp_path: Path) -> None:
+    """Database errors are CxloopErrors, and "busy" is a type (the API's 503), not a word."""
+    from cxloop.api.errors import from_cxloop
+    from cxloop.errors import Busy, CxloopError, StoreError
+    from cxloop.store.lock import WriteLock
+
+    assert issubclass(db.DatabaseError, StoreError) and issubclass(db.DatabaseBusy, Busy)
+    with WriteLock(tmp_path / ".lock", 1.0), pytest.raises(Busy) as held:
+        WriteLock(tmp_path / ".lock", 0.0).__enter__()
+    assert from_cxloop(held.value).status == 503
+    other = StoreError("the manifest is busy being corrupt")  # the word alone is not enough
+    assert from_cxloop(other).status == 500
+    path = tmp_path / "s.sqlite"
+    StateDB(path)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(db.DatabaseBusy) as locked, db.connect(path) as con:
+            con.raw.execute("PRAGMA busy_timeout=50")
+            con.execute("CREATE TABLE waits_for_the_lock (x)")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert isinstance(locked.value, CxloopError) and from_cxloop(locked.value).status == 503

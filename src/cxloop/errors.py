@@ -7,8 +7,10 @@
     │   └── RuleError          a promise rule is invalid (names the rule and field)
     ├── InputError             a file cannot be read at all (missing, unknown format)
     │   └── MappingError       a file lacks what its mapping needs (e.g. a column)
-    ├── StoreError             the store is unusable (locked too long, corrupt manifest)
-    │   └── Unsupported        this store/engine combination cannot do that (names what can)
+    ├── StoreError             the store is unusable (corrupt manifest, a database error)
+    │   ├── Busy               another writer held the store too long: retry (HTTP 503)
+    │   ├── Unsupported        this store/engine combination cannot do that (names what can)
+    │   └── store.db.DatabaseError   SQLite or PostgreSQL refused (Integrity / Operational)
     ├── NotFoundError          a customer, promise, case or ingest run does not exist
     ├── PolicyError            an action the empowerment policy or a state table forbids
     ├── ConflictError          someone else did it first (an approval decided concurrently)
@@ -42,6 +44,11 @@ class MappingError(InputError):
 
 class StoreError(CxloopError):
     """The store cannot be used."""
+
+
+class Busy(StoreError):
+    """Another writer held the store (or the database) longer than the wait allowed: the
+    same request can succeed later. The API answers 503 with Retry-After."""
 
 
 class Unsupported(StoreError):

@@ -41,13 +41,13 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cxloop.errors import (
+    Busy,
     ConfigError,
     ConflictError,
     CxloopError,
     InputError,
     NotFoundError,
     PolicyError,
-    StoreError,
 )
 from cxloop.services.access import Forbidden
 
@@ -99,7 +99,7 @@ def from_cxloop(exc: CxloopError) -> ApiError:
         return ApiError(404, "not_found", message)
     if isinstance(exc, ConflictError | PolicyError):
         return ApiError(409, "conflict", message)
-    if isinstance(exc, StoreError) and "busy" in message:
+    if isinstance(exc, Busy):
         return ApiError(503, "busy", message)
     if isinstance(exc, ConfigError | InputError):
         return ApiError(400, "bad_input", message)

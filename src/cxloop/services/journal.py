@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cxloop.errors import StoreError
+from cxloop.errors import Busy, StoreError
 from cxloop.services.workspace import Workspace
 from cxloop.store import crash
 from cxloop.store.files import fsync_dir, read_json, write_json_atomic
@@ -127,7 +127,7 @@ def recover(ws: Workspace, wait: bool = True) -> list[str]:
         lock = WriteLock(ws.home / ".lock", ws.settings.lock_timeout if wait else 0.0)
         with lock:
             return _recover(ws, journal)
-    except StoreError:
+    except Busy:
         if wait:
             raise
         return []

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from cxloop.domain.sending import SendStatus
-from cxloop.errors import ConfigError, DeliveryError, StoreError
+from cxloop.errors import Busy, ConfigError, DeliveryError
 from cxloop.notify.base import Channel, Notice
 from cxloop.notify.smtp import SmtpChannel
 from cxloop.notify.webhook import WebhookChannel
@@ -109,8 +109,8 @@ def _one_sender(ws: Workspace) -> Iterator[None]:
     lock = WriteLock(ws.home / ".send.lock", ws.settings.lock_timeout)
     try:
         lock.__enter__()
-    except StoreError:
-        raise StoreError(
+    except Busy:
+        raise Busy(
             f"another sender has been delivering notices from {ws.home} for "
             f"{ws.settings.lock_timeout:.0f}s; let it finish, or raise CXLOOP_LOCK_TIMEOUT"
         ) from None

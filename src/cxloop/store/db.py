@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from cxloop.errors import ConfigError, StoreError
+from cxloop.errors import Busy, ConfigError, StoreError
 
 if TYPE_CHECKING:
     import psycopg
@@ -57,8 +57,9 @@ Target = str | Path  # a SQLite file, or a postgresql:// URL
 Params = Sequence[Any] | Mapping[str, Any]
 
 
-class DatabaseError(Exception):
-    """An error of the database (SQLite or PostgreSQL)."""
+class DatabaseError(StoreError):
+    """An error of the database (SQLite or PostgreSQL): part of the one error tree, so an
+    edge that reports :class:`~cxloop.errors.CxloopError` reports it too."""
 
 
 class IntegrityError(DatabaseError):
@@ -67,6 +68,16 @@ class IntegrityError(DatabaseError):
 
 class OperationalError(DatabaseError):
     """The database is busy, unreachable, or not in the expected shape."""
+
+
+class DatabaseBusy(OperationalError, Busy):
+    """The database stayed locked by another writer past the wait (SQLite's busy timeout,
+    PostgreSQL's lock timeout): retry."""
+
+
+def _busy(message: str) -> bool:
+    text = message.lower()
+    return "database is locked" in text or "lock timeout" in text or "is busy" in text
 
 
 class Row(Protocol):
@@ -110,7 +121,8 @@ def _mapped() -> Iterator[None]:
         if isinstance(exc, sqlite3.IntegrityError):
             raise IntegrityError(str(exc)) from exc
         if isinstance(exc, sqlite3.OperationalError):
-            raise OperationalError(str(exc)) from exc
+            mapped: type[OperationalError] = DatabaseBusy if _busy(str(exc)) else OperationalError
+            raise mapped(str(exc)) from exc
         raise DatabaseError(str(exc)) from exc
     except Exception as exc:
         kind = _pg_error_kind(exc)
@@ -128,6 +140,8 @@ def _pg_error_kind(exc: Exception) -> type[DatabaseError] | None:
 
     if isinstance(exc, psycopg.IntegrityError):
         return IntegrityError
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return DatabaseBusy
     if isinstance(exc, psycopg.OperationalError):
         return OperationalError
     if isinstance(exc, psycopg.Error):

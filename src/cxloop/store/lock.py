@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from cxloop.errors import StoreError
+from cxloop.errors import Busy
 
 
 class WriteLock:
@@ -34,7 +34,7 @@ class WriteLock:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise StoreError(
+                    raise Busy(
                         f"the store at {self.path.parent} is busy: another writer (ingest or "
                         f"ledger build) held it for {self.timeout:.0f}s; retry, or raise "
                         "CXLOOP_LOCK_TIMEOUT"
