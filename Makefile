@@ -24,9 +24,10 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	PYTHONPATH=src $(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src/cxloop/domain src/cxloop/errors.py src/cxloop/settings.py src/cxloop/store src/cxloop/services src/cxloop/notify src/cxloop/text src/cxloop/api src/cxloop/client.py
+	$(BIN)/mypy src
 
 ## make test: the gate (lint, types, tests), the same locally and in CI
 test: lint typecheck

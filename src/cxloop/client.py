@@ -28,12 +28,12 @@ from cxloop.domain.remedies import Remedy
 from cxloop.notify.base import Channel
 from cxloop.services import approvals as approval_service
 from cxloop.services import brief as brief_service
+from cxloop.services import case_reads, voice_insights
 from cxloop.services import cases as case_service
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
 from cxloop.services import outreach as outreach_service
 from cxloop.services import recovery as recovery_service
-from cxloop.services import voice_insights
 from cxloop.services.case_metrics import case_metrics
 from cxloop.services.cases import Actor
 from cxloop.services.policy import load_policy
@@ -41,7 +41,6 @@ from cxloop.services.sending import DeliveryReport, channel_from_settings
 from cxloop.services.timeline import timeline as customer_timeline
 from cxloop.services.voice import Progress, Voice
 from cxloop.services.workspace import Workspace
-from cxloop.store.cases import CaseStore
 
 
 class Cxloop:
@@ -140,16 +139,11 @@ class Cxloop:
 
     def cases(self, **where: str | None) -> list[dict[str, Any]]:
         """Cases, filtered by any of state, department, owner, customer_id."""
-        return self._store().cases(**where)
+        return case_reads.list_cases(self.workspace, **where)
 
     def case(self, case_id: str) -> dict[str, Any]:
         """A case with its signals and audit trail."""
-        case = case_service.get_case(self.workspace, case_id)
-        return {
-            "case": case,
-            "signals": self._store().signals(case_id),
-            "audit": self._store().audit_log(case_id),
-        }
+        return case_reads.case_detail(self.workspace, case_id)
 
     def start_case(self, case_id: str, actor: Actor, owner: str | None = None) -> dict[str, Any]:
         return case_service.start(self.workspace, case_id, actor, owner, self.policy)
@@ -192,9 +186,7 @@ class Cxloop:
         approval_id = approval_service.request_approval(
             self.workspace, case_id, Remedy(remedy), amount, actor, self.policy, note
         )
-        row = self._store().approval(approval_id)
-        assert row is not None
-        return row
+        return case_reads.approval(self.workspace, approval_id)
 
     def decide_approval(
         self, approval_id: int, actor: Actor, approve: bool, note: str = ""
@@ -204,10 +196,10 @@ class Cxloop:
         )
 
     def approvals(self, pending_only: bool = False) -> list[dict[str, Any]]:
-        return self._store().approvals(pending_only)
+        return case_reads.approvals(self.workspace, pending_only)
 
     def audit(self, case_id: str | None = None) -> list[dict[str, Any]]:
-        return self._store().audit_log(case_id)
+        return case_reads.audit(self.workspace, case_id)
 
     def case_metrics(self, department: str | None = None) -> dict[str, Any]:
         return case_metrics(self.workspace, department)
@@ -309,9 +301,6 @@ class Cxloop:
         """Record what was done about a brief item; later briefs rank it below the others
         until its figures change, and show its effect."""
         return brief_service.act(self.workspace, key, note, actor, as_of=as_of, detectors=detectors)
-
-    def _store(self) -> CaseStore:
-        return CaseStore(self.workspace.state)
 
     def close(self) -> None:
         self.workspace.close()

@@ -117,7 +117,7 @@ def _rule_expr(sources: LedgerSources, rule: PromiseRule, as_of: datetime) -> ir
         due_at=due,
         open_attrs=opens.attrs,
     )
-    wanted = {"fulfilled_at": (rule.fulfilled_by,)}
+    wanted: dict[str, tuple[str, ...]] = {"fulfilled_at": (rule.fulfilled_by,)}
     if rule.voided_by:
         wanted["voided_at"] = rule.voided_by
     milestones = sorted({r.milestone for r in rule.risks if r.milestone})

@@ -12,9 +12,9 @@ import ibis
 import ibis.expr.types as ir
 
 from cxloop.analytics.attrs import attr_number, attr_text
+from cxloop.domain.events import VOICE_TYPES
 from cxloop.domain.events import EventType as E
 
-VOICE_TYPES = (E.SURVEY_RESPONSE, E.REVIEW, E.CONTACT_INBOUND, E.EMPLOYEE_FEEDBACK)
 VOICE_COLUMNS = (
     "event_id",
     "customer_id",

@@ -319,7 +319,7 @@ def compact(home: Path | None, fmt: Format) -> None:
 
 
 def demo(workdir: Path, customers: int, seed: int, serve: bool = False, port: int = 8000) -> None:
-    from cxloop.demo.run import run_demo, serve_demo
+    from cxloop.cli.demo import run_demo, serve_demo
 
     run_demo(workdir, customers, seed, out, err)
     if serve:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import pandas as pd
 import typer
 from typer.core import TyperGroup
@@ -24,7 +23,7 @@ out = make_console()
 class DefaultLoad(TyperGroup):
     """A group that runs ``load`` when its first word is not one of its commands."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own (vendored) click
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["load", *args]
         return super().parse_args(ctx, args)

@@ -52,6 +52,15 @@ class EventType(StrEnum):
     EMPLOYEE_FEEDBACK = "employee_feedback"
 
 
+#: The event types that carry what customers and employees say or score (the voice).
+VOICE_TYPES = (
+    EventType.SURVEY_RESPONSE,
+    EventType.REVIEW,
+    EventType.CONTACT_INBOUND,
+    EventType.EMPLOYEE_FEEDBACK,
+)
+
+
 #: The department an event belongs to when the source does not say.
 DEFAULT_DEPARTMENT: dict[EventType, Department] = {
     EventType.ORDER_PLACED: Department.SALES,

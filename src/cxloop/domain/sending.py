@@ -16,7 +16,9 @@ or may not have gone out: it becomes ``uncertain`` and is never resent on its ow
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class SendStatus(StrEnum):
@@ -62,3 +64,29 @@ def can_claim(status: SendStatus, *, retryable: bool, retry_uncertain: bool = Fa
     if status is SendStatus.UNCERTAIN:
         return retry_uncertain
     return True
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message to one customer about one incident (or case).
+
+    ``key`` is the idempotency key: one notice per (incident, customer); the
+    outbox never sends a key twice, and channels pass it on (Message-ID,
+    ``Idempotency-Key`` header) so receivers can de-duplicate as well.
+    """
+
+    key: str
+    incident_id: str
+    customer_id: str
+    address: str  # e-mail address; empty when unknown (webhooks do not need one)
+    subject: str
+    body: str
+    data: dict[str, Any] = field(default_factory=dict)  # structured payload for webhooks
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the receiving side acknowledged (SMTP Message-ID, HTTP status)."""
+
+    channel: str
+    detail: str

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 
 import duckdb
 
-from cxloop.analytics.voice import VOICE_TYPES
-from cxloop.domain.events import EventType
+from cxloop.domain.events import VOICE_TYPES, EventType
 from cxloop.domain.scores import Scale
 from cxloop.ingest.mappings.base import Staged
 from cxloop.ingest.staging import lit

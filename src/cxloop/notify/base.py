@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
+from cxloop.domain.sending import Notice, Receipt
 
-@dataclass(frozen=True)
-class Notice:
-    """One message to one customer about one incident (or case).
-
-    ``key`` is the idempotency key: one notice per (incident, customer); the
-    outbox never sends a key twice, and channels pass it on (Message-ID,
-    ``Idempotency-Key`` header) so receivers can de-duplicate as well.
-    """
-
-    key: str
-    incident_id: str
-    customer_id: str
-    address: str  # e-mail address; empty when unknown (webhooks do not need one)
-    subject: str
-    body: str
-    data: dict[str, Any] = field(default_factory=dict)  # structured payload for webhooks
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What the receiving side acknowledged (SMTP Message-ID, HTTP status)."""
-
-    channel: str
-    detail: str
+__all__ = ["Channel", "Notice", "Receipt"]
 
 
 class Channel(Protocol):

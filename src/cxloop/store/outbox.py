@@ -14,9 +14,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cxloop.domain.sending import SendStatus, can_claim, sources_of
+from cxloop.domain.sending import Notice, Receipt, SendStatus, can_claim, sources_of
 from cxloop.errors import NotFoundError, PolicyError
-from cxloop.notify.base import Notice, Receipt
 from cxloop.store.db import Row
 from cxloop.store.state import StateDB
 
