@@ -89,7 +89,7 @@ def _workspace(args: Args) -> Any:
 
 def _spark_session(ws: Any) -> tuple[Any, float]:
     """Start the process's Spark session (outside the timed part): it, and how long."""
-    from cxloop.services.spark import session
+    from cxloop.engines.spark import session
 
     started = time.perf_counter()
     spark = session(ws.settings)
@@ -224,7 +224,7 @@ def _reference_ledger_pg(args: Args, query: str) -> Result:
 
 
 def _reference_ledger_spark(args: Args, query: str) -> Result:
-    from cxloop.services.spark import session
+    from cxloop.engines.spark import session
     from cxloop.settings import Settings
 
     settings = Settings.from_env(None, home=args["home"], engine="spark")

@@ -57,3 +57,20 @@ def test_analytics_are_expressions_not_sql_strings() -> None:
         for keyword in ("SELECT ", "GROUP BY", "CREATE ", " JOIN ", "read_parquet("):
             assert keyword not in text, f"{path.name} contains SQL ({keyword.strip()})"
         assert "duckdb" not in imports(path), path.name
+
+
+def test_every_engine_implements_the_protocol_and_the_settings_know_it() -> None:
+    """A new engine is one module and one registry entry: the settings accept exactly the
+    registered names, and each adapter has every method of the protocol."""
+    import inspect
+
+    from cxloop import engines, settings
+    from cxloop.engines.base import Engine
+    from cxloop.engines.spark import SparkEngine
+
+    assert set(settings.ENGINES) - {""} == set(engines.ENGINES)
+    wanted = {n for n, _ in inspect.getmembers(Engine) if not n.startswith("_")}
+    assert {"backend", "events", "cache", "save", "saved", "drop_saved"} <= wanted
+    for cls in (engines.DuckDBEngine, engines.PostgresEngine, SparkEngine):
+        missing = {n for n in wanted if not hasattr(cls, n)}
+        assert not missing, f"{cls.__name__} lacks {sorted(missing)}"

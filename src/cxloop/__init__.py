@@ -4,38 +4,79 @@
 >>> cx = cxloop.open(".cxloop")
 >>> cx.ingest("exports/", source="generic")
 >>> cx.promise_report(by="department")
+
+Everything a program needs to call the library is importable from here (the names in
+:data:`__all__`); the modules behind them may move.
 """
 
 from cxloop.client import Cxloop, open
+from cxloop.domain.cases import SignalRules
 from cxloop.domain.events import Department, EventType
+from cxloop.domain.incidents import Incident
+from cxloop.domain.policy import Policy
 from cxloop.domain.promises import PromiseRule, PromiseState, RuleSet
+from cxloop.domain.remedies import Remedy
+from cxloop.domain.sending import Notice, Receipt
 from cxloop.errors import (
+    Busy,
     ConfigError,
+    ConflictError,
     CxloopError,
+    DeliveryError,
     InputError,
     MappingError,
     NotFoundError,
+    PolicyError,
     RuleError,
     StoreError,
+    Unsupported,
 )
+from cxloop.notify.base import Channel
+from cxloop.services.cases import Actor, SyncReport
+from cxloop.services.ingest import IngestReport
+from cxloop.services.ledger import LedgerBuild
+from cxloop.services.outreach import Draft
+from cxloop.services.recovery import Advice
+from cxloop.services.sending import DeliveryReport
+from cxloop.services.voice import Voice
 from cxloop.settings import Settings
 from cxloop.version import __version__
 
 __all__ = [
+    "Actor",
+    "Advice",
+    "Busy",
+    "Channel",
     "ConfigError",
+    "ConflictError",
     "Cxloop",
     "CxloopError",
+    "DeliveryError",
+    "DeliveryReport",
     "Department",
+    "Draft",
     "EventType",
+    "Incident",
+    "IngestReport",
     "InputError",
+    "LedgerBuild",
     "MappingError",
     "NotFoundError",
+    "Notice",
+    "Policy",
+    "PolicyError",
     "PromiseRule",
     "PromiseState",
+    "Receipt",
+    "Remedy",
     "RuleError",
     "RuleSet",
     "Settings",
+    "SignalRules",
     "StoreError",
+    "SyncReport",
+    "Unsupported",
+    "Voice",
     "__version__",
     "open",
 ]

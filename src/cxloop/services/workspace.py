@@ -31,19 +31,20 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import ibis
 import ibis.expr.types as ir
 from ibis.backends.sql import SQLBackend
 
 from cxloop.domain.clock import INTERNAL_PREFIX, Clock
 from cxloop.domain.promises import RuleSet, ruleset_from_dict
 from cxloop.domain.scores import Scale
-from cxloop.errors import ConfigError, Unsupported
+from cxloop.engines import Engine, EngineContext, open_engine
+from cxloop.errors import ConfigError
 from cxloop.services.config import read_toml
 from cxloop.services.metrics import load_metrics
 from cxloop.settings import Settings
 from cxloop.store.eventlog import EventLog
 from cxloop.store.lock import WriteLock
+from cxloop.store.logbase import EventStore
 from cxloop.store.pglog import PgEventLog
 from cxloop.store.state import StateDB
 
@@ -70,14 +71,13 @@ class Workspace:
         self.home = settings.home
         self.home.mkdir(parents=True, exist_ok=True)
         self.engine = settings.engine
-        self.log: EventLog | PgEventLog
+        self.log: EventStore
         if settings.database_url:
             self.log = PgEventLog(settings.database_url, self.home / "tmp")
         else:
             self.log = EventLog(self.home / "events")
         self.ledger_dir = self.home / "ledger"
         self.state = StateDB.open(settings)
-        self._views: set[str] = set()
 
     @classmethod
     def open(cls, home: str | Path | None = None, **settings: object) -> Workspace:
@@ -124,132 +124,54 @@ class Workspace:
         con.execute(DUCKDB_FUNCTIONS)
 
     @cached_property
+    def adapter(self) -> Engine:
+        """The engine behind this workspace (``settings.engine``; see :mod:`cxloop.engines`)."""
+        ctx = EngineContext(self.settings, self.home, self.log, lambda: self.duck)
+        return open_engine(self.engine, ctx)
+
+    @property
     def ibis(self) -> SQLBackend:
         """The Ibis backend the analytics run on (``settings.engine``)."""
-        if self.engine == "postgres":
-            return connect_postgres(self.settings.database_url)
-        if self.engine == "spark":
-            from cxloop.services.spark import spark_backend
-
-            return spark_backend(self.settings)
-        backend: SQLBackend = ibis.duckdb.from_connection(self.duck)
-        return backend
+        return self.adapter.backend
 
     def writable_log(self, what: str) -> None:
-        """Refuse writes to a log this workspace does not read: with ``spark_events`` Spark
-        analyses an external Parquet export, not the store's own segments."""
-        if self.engine == "spark" and self.settings.spark_events:
-            raise Unsupported(
-                f"{what}: engine=spark with spark_events reads the external Parquet log at "
-                f"{self.settings.spark_events}, which cxloop does not write; {what} into the "
-                "store that export came from (without CXLOOP_SPARK_EVENTS), then export again"
-            )
+        """Refuse writes to a log this workspace does not read (Spark over an export)."""
+        self.adapter.refuse_writes(what)
 
     def cache(self, expr: ir.Table) -> ir.Table:
-        """``expr`` materialised once on the engine (release it with ``.release()``).
-
-        On PostgreSQL the temporary table also gets planner statistics (``ANALYZE``):
-        autovacuum never sees temporary tables, and without statistics the planner guesses
-        and picks nested loops (7.3 s instead of 0.7 s for the ledger of 100 k events)."""
-        cached = expr.cache()
-        if self.engine == "postgres":
-            name = cached.op().name
-            self.ibis.raw_sql(f'ANALYZE "{name}"').close()
-        return cached
+        """``expr`` materialised once on the engine (release it with ``.release()``)."""
+        return self.adapter.cache(expr)
 
     def write_lock(self) -> WriteLock:
         return WriteLock(self.home / ".lock", self.settings.lock_timeout)
 
     def events(self, manifest: dict[str, Any] | None = None) -> ir.Table:
-        """The event log as an Ibis table on the workspace's engine.
-
-        On DuckDB and Spark it is a snapshot of the segments the manifest lists: a view
-        named by the log version, so expressions over it stay short (Ibis inlines a SQL
-        source into every use) and a later append does not change what an open expression
-        reads. On PostgreSQL it is the ``cx_events`` table (each query sees whole appends).
-        """
-        if self.engine == "postgres":
-            t = self.ibis.table("cx_events")
-            # the key column is NOT NULL there: Ibis would refuse unions with derived columns
-            return t.cast(ibis.schema({n: d.copy(nullable=True) for n, d in t.schema().items()}))
-        m = self.log.manifest() if manifest is None else manifest
-        if self.engine == "spark":
-            from cxloop.services.spark import events_view
-
-            return events_view(self, m)
-        assert isinstance(self.log, EventLog)
-        return self._view(f"cx_events_v{int(m['version'])}", self.log.relation_sql(m))
+        """The event log as an Ibis table on the workspace's engine: on DuckDB and Spark a
+        snapshot of the segments the manifest lists (a later append does not change what an
+        open expression reads); on PostgreSQL the ``cx_events`` table."""
+        return self.adapter.events(self.log.manifest() if manifest is None else manifest)
 
     # -- the ledger: a Parquet file (DuckDB), a Parquet directory (Spark) or a table (PostgreSQL)
 
     def save_ledger(self, expr: ir.Table, name: str) -> int:
         """Materialise ``expr`` as the ledger ``name``; returns its row count."""
-        if self.engine == "postgres":
-            table = _ledger_table_name(name)
-            self.ibis.create_table(table, expr, overwrite=True)
-            return int(self.ibis.table(table).count().execute())
-        if self.engine == "spark":
-            from cxloop.services.spark import save_parquet
-
-            return save_parquet(self, expr, name)
-        import os
-
-        import pyarrow.parquet as pq
-
-        self.ledger_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.ledger_dir / f".tmp-{name}"
-        self.ibis.to_parquet(expr, tmp)
-        os.replace(tmp, self.ledger_dir / name)
-        return int(pq.read_metadata(self.ledger_dir / name).num_rows)
+        return self.adapter.save(expr, name)
 
     def ledger_table(self, name: str) -> ir.Table:
         """A built ledger as an Ibis table."""
-        if self.engine == "postgres":
-            return self.ibis.table(_ledger_table_name(name))
-        if self.engine == "spark":
-            from cxloop.services.spark import parquet_view
-
-            return parquet_view(self, name)
-        return self.ledger_file(self.ledger_dir / name)
+        return self.adapter.saved(name)
 
     def drop_ledgers(self, keep: set[str]) -> None:
         """Remove built ledgers but those in ``keep`` (a reader may still use the previous)."""
-        if self.engine == "postgres":
-            wanted = {_ledger_table_name(k) for k in keep}
-            for table in self.ibis.list_tables(like="cx_ledger_"):
-                if table not in wanted:
-                    self.ibis.drop_table(table, force=True)
-            return
-        if self.engine == "spark":
-            from cxloop.services.spark import drop_outputs
-
-            drop_outputs(self, keep)
-            return
-        for path in self.ledger_dir.glob("promises-*.parquet"):
-            if path.name not in keep:
-                path.unlink(missing_ok=True)
-
-    def ledger_file(self, path: Path) -> ir.Table:
-        """A built ledger file as an Ibis table (one view per file, reused)."""
-        source = "read_parquet('" + str(path).replace("'", "''") + "')"
-        return self._view(
-            "cx_ledger_" + "".join(c if c.isalnum() else "_" for c in path.stem), source
-        )
-
-    def _view(self, name: str, source: str) -> ir.Table:
-        if name not in self._views:
-            self.duck.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {source}")
-            self._views.add(name)
-        return self.ibis.table(name)
+        self.adapter.drop_saved(keep)
 
     def close(self) -> None:
+        adapter = self.__dict__.pop("adapter", None)
+        if adapter is not None:
+            adapter.close()
         if "duck" in self.__dict__:
             self.duck.close()
             del self.__dict__["duck"]
-            self._views.clear()
-        backend = self.__dict__.pop("ibis", None)
-        if self.engine == "postgres" and backend is not None:
-            backend.disconnect()
 
 
 def latest_source_time(events: ir.Table) -> datetime | None:
@@ -260,29 +182,3 @@ def latest_source_time(events: ir.Table) -> datetime | None:
         return None
     found: datetime = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
     return found.replace(tzinfo=None)
-
-
-def _ledger_table_name(name: str) -> str:
-    stem = name.removesuffix(".parquet")
-    return "cx_ledger_" + "".join(c if c.isalnum() else "_" for c in stem)
-
-
-def connect_postgres(url: str) -> SQLBackend:
-    """An Ibis backend on a PostgreSQL store, in UTC."""
-    try:
-        backend: SQLBackend = ibis.connect(url)
-    except Exception as exc:  # psycopg's OperationalError, wrapped
-        raise ConfigError(f"cannot connect to the PostgreSQL store: {exc}".strip()) from None
-    # Ibis fetches results through a server-side cursor: PostgreSQL then plans without
-    # parallel workers and for the first 10% of rows, and where it underestimates a join of
-    # correlated keys (customer_id and ref) as one row it picks a nested loop that runs
-    # minutes (28 s instead of 1.1 s for one detector at 1 M events). The analytics read
-    # whole results of scans and joins over the log: plan for all rows, without nested loops
-    # JIT off: the ledger's one wide query spent 11.3 s of 23 s compiling 335 functions
-    # (build_ledger at 1 M events: 24.3 s with JIT, 12.6 s without).
-    # (this connection only; the operational state's connections keep the defaults).
-    backend.raw_sql(
-        "SET TIME ZONE 'UTC'; SET cursor_tuple_fraction = 1.0; SET enable_nestloop = off; "
-        "SET jit = off"
-    ).close()
-    return backend

@@ -22,9 +22,10 @@ from typing import Any
 
 import duckdb
 
-from cxloop.errors import StoreError
+from cxloop.errors import StoreError, Unsupported
 from cxloop.store.eventlog import LOG_COLUMN_NAMES, SEGMENT_ORDER, EventLog
 from cxloop.store.files import write_json_atomic
+from cxloop.store.logbase import EventStore
 from cxloop.store.pglog import APPEND_LOCK, PgEventLog
 
 
@@ -49,12 +50,14 @@ class Removed:
 
 
 def remove_rows(
-    log: EventLog | PgEventLog, con: duckdb.DuckDBPyConnection, what: Removal, purge: bool
+    log: EventStore, con: duckdb.DuckDBPyConnection, what: Removal, purge: bool
 ) -> Removed:
     """Take the rows ``what`` names out of ``log``; see the module docstring."""
     if isinstance(log, PgEventLog):
         return _remove_pg(log, what)
-    return _remove_parquet(log, con, what, purge)
+    if isinstance(log, EventLog):
+        return _remove_parquet(log, con, what, purge)
+    raise Unsupported(f"removing rows from a {type(log).__name__} log is not implemented")
 
 
 def _quote(value: str) -> str:
