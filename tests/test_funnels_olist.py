@@ -9,6 +9,7 @@ attempt that got furthest (the earliest of those).
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -140,9 +141,7 @@ def test_built_in_funnel_matches_pandas(
     counts = [sum(1 for r, _ in want.values() if r >= k + 1) for k in range(len(STEPS))]
     assert list(result.steps.customers) == counts
     assert counts[0] > 7000 and counts[-1] > 4000  # the data is what docs/funnels.md says
-    assert list(result.steps.dropped[1:]) == [
-        a - b for a, b in zip(counts, counts[1:], strict=False)
-    ]
+    assert list(result.steps.dropped[1:]) == [a - b for a, b in pairwise(counts)]
     hours = np.array([s for _, s in want.values() if s is not None]) / 3600
     assert result.time_to_convert["converted"] == len(hours)
     assert result.time_to_convert["median"] == pytest.approx(np.median(hours), abs=1e-3)

@@ -37,8 +37,12 @@ def anchors(events: ir.Table, spec: PathSpec) -> ir.Table:
 def pivot(events: ir.Table, starts: ir.Table, direction: str, steps: int) -> ir.Table:
     """One row per customer of ``starts`` (``customer_id, a_e, b_e``): ``p0..`` the event
     types after ``a_e`` (before it, for ``before``; nearest first), NULL past the last."""
-    ev = events.select(_c=events.customer_id, _e=events.ts.epoch_seconds().cast("float64"),
-                       _id=events.event_id, _t=events.event_type)
+    ev = events.select(
+        _c=events.customer_id,
+        _e=events.ts.epoch_seconds().cast("float64"),
+        _id=events.event_id,
+        _t=events.event_type,
+    )
     j = starts.join(ev, starts.customer_id == ev._c)
     if direction == "before":
         j = j.filter(j._e < j.a_e)

@@ -132,7 +132,8 @@ def funnel(
 def _title(t: dict[str, object]) -> str:
     if not t["converted"]:
         return "funnel (nobody converted)"
-    return f"funnel: {t['converted']:,} converted, median {t['median']} h to convert (p90 {t['p90']} h)"
+    done = f"{t['converted']:,} converted"
+    return f"funnel: {done}, median {t['median']} h to convert (p90 {t['p90']} h)"
 
 
 def paths(

@@ -233,7 +233,9 @@ def path_customers(ws: Workspace, spec: PathSpec, rank: int) -> pd.DataFrame:
     return pd.DataFrame({"customer_id": sorted(ids)})
 
 
-def after_dropping(result: FunnelResult, ws: Workspace, step: str, steps: int, top: int) -> pd.DataFrame:
+def after_dropping(
+    result: FunnelResult, ws: Workspace, step: str, steps: int, top: int
+) -> pd.DataFrame:
     """Where the customers who dropped at ``step`` went next: their next event types after
     their last step, counted per path (shares of those who dropped)."""
     spec = result.spec
