@@ -190,7 +190,7 @@ def _path_text(row: pd.Series, steps: int, before: bool) -> str:
     seq = [s for s in seq if s != pa.END]
     if before:
         seq = list(reversed(seq))
-        return " → ".join(([pa.END.replace("end", "start")] if ended else []) + seq)
+        return " → ".join((["(start)"] if ended else []) + seq)
     return " → ".join(seq + ([pa.END] if ended else []))
 
 
@@ -205,8 +205,11 @@ def _paths_frame(wide: ir.Table, steps: int, top: int, before: bool) -> pd.DataF
             "share": df.customers / total if total else 0.0,
         }
     )
-    for k in range(steps):
-        out[f"event_{k + 1}"] = df[f"p{k}"].to_numpy()
+    # the events in time order: before an anchor, p0 is the nearest (the last)
+    order = range(steps - 1, -1, -1) if before else range(steps)
+    for n, k in enumerate(order):
+        col = df[f"p{k}"]
+        out[f"event_{n + 1}"] = (col.replace(pa.END, "(start)") if before else col).to_numpy()
     out.attrs["total"] = total
     return out
 
