@@ -85,10 +85,16 @@ def _rows(events: ir.Table, spec: FunnelSpec) -> ir.Table:
         e=base.ts.epoch_seconds().cast("float64"),
         event_id=base.event_id,
         bd=breakdown(base, spec.by),
-        **{k: v.cast("boolean") for k, v in marks.items()},
+        **marks,
     ).filter(lambda r: r.customer_id.notnull())
     w = ibis.window(group_by=rows.customer_id, order_by=[rows.e, rows.event_id])
     return rows.mutate(seq=ibis.row_number().over(w))
+
+
+def one(b: ir.BooleanValue) -> ir.IntegerValue:
+    """1 where ``b`` holds, else 0 (PostgreSQL has no CAST of a boolean to BIGINT)."""
+    result: ir.IntegerValue = ibis.ifelse(b, 1, 0).cast("int64")
+    return result
 
 
 def _nothing() -> ir.FloatingValue:
@@ -198,7 +204,7 @@ def _unordered(rows: ir.Table, spec: FunnelSpec) -> ir.Table:
     a = r.select(
         customer_id=r.customer_id, bd=r.bd, s0=r.seq, start=r.e, **cols, **{k: r[k] for k in xs}
     )
-    done = [a[f"e{i}"].notnull().cast("int64") for i in range(n)]
+    done = [one(a[f"e{i}"].notnull()) for i in range(n)]
     a = a.mutate(reached=reduce(lambda p, q: p + q, done))
     if spec.exclusions:
         last = ibis.greatest(*[a[f"e{i}"].fill_null(a.start) for i in range(n)])
@@ -215,7 +221,7 @@ def attempts(events: ir.Table, spec: FunnelSpec) -> ir.Table:
         return _unordered(rows, spec)
     rows = _next_columns(rows, spec)
     a = _exclude(_step_chain(rows, spec), rows, spec)
-    req = [a[f"s{k}"].notnull().cast("int64") for k in spec.required]
+    req = [one(a[f"s{k}"].notnull()) for k in spec.required]
     return a.mutate(start=a.e0, reached=reduce(lambda p, q: p + q, req))
 
 
@@ -253,7 +259,7 @@ def per_customer(events: ir.Table, spec: FunnelSpec) -> ir.Table:
 def step_counts(customers: ir.Table, spec: FunnelSpec) -> ir.Table:
     """Per breakdown value: customers at each step (``c{k}``)."""
     n = len(spec.steps)
-    metrics = {f"c{k}": customers[f"at{k}"].cast("int64").sum() for k in range(n)}
+    metrics = {f"c{k}": one(customers[f"at{k}"]).sum() for k in range(n)}
     return customers.group_by(customers.bd).aggregate(**metrics)
 
 

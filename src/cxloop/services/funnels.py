@@ -72,12 +72,19 @@ def funnel_from_args(
 
 
 @dataclass
-class FunnelResult:
+class FunnelCustomers:
+    """Each customer's best attempt (an Ibis table on the workspace's engine): what the
+    drill-downs read."""
+
     spec: FunnelSpec
+    customers: ir.Table
+
+
+@dataclass
+class FunnelResult(FunnelCustomers):
     steps: pd.DataFrame
     time_to_convert: dict[str, Any]
     histogram: pd.DataFrame
-    customers: ir.Table
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -93,13 +100,20 @@ def as_of(ws: Workspace) -> ir.Table:
     return events.filter(events.ts <= ws.clock.now())
 
 
+def funnel_customers(ws: Workspace, spec: FunnelSpec) -> FunnelCustomers:
+    """The customers' best attempts, without counting them (for a drill-down alone)."""
+    return FunnelCustomers(spec, fa.per_customer(as_of(ws), spec))
+
+
 def run_funnel(ws: Workspace, spec: FunnelSpec) -> FunnelResult:
-    customers = fa.per_customer(as_of(ws), spec)
+    """Counted on the engine; each customer's best attempt is materialised there once
+    (one row per customer), so the counts, the durations and a drill-down read it."""
+    customers = ws.cache(fa.per_customer(as_of(ws), spec))
     counts = fa.step_counts(customers, spec).execute()
     seconds = customers.filter(customers.seconds.notnull()).seconds.execute()
     hours = seconds.astype("float64").to_numpy() / 3600.0
     ttc, hist = _distribution(hours, spec.bins)
-    return FunnelResult(spec, _step_rows(counts, spec), ttc, hist, customers)
+    return FunnelResult(spec, customers, _step_rows(counts, spec), ttc, hist)
 
 
 def _step_rows(counts: pd.DataFrame, spec: FunnelSpec) -> pd.DataFrame:
@@ -145,7 +159,7 @@ def _as_time(e: pd.Series) -> pd.Series:
     return pd.to_datetime(e.astype("float64"), unit="s").dt.round("s")
 
 
-def dropped_customers(result: FunnelResult, step: str) -> pd.DataFrame:
+def dropped_customers(result: FunnelCustomers, step: str) -> pd.DataFrame:
     """The customers who dropped at ``step`` (name or 1-based number): they reached the
     step before it and not this one; as many rows as the step's ``dropped``."""
     spec = result.spec
@@ -170,7 +184,7 @@ def dropped_customers(result: FunnelResult, step: str) -> pd.DataFrame:
     return out
 
 
-def converted_customers(result: FunnelResult) -> pd.DataFrame:
+def converted_customers(result: FunnelCustomers) -> pd.DataFrame:
     """The customers who completed every required step, with their hours to convert."""
     t = result.customers.filter(result.customers.seconds.notnull())
     df = t.select(customer_id=t.customer_id, start=t.start, seconds=t.seconds).execute()
@@ -237,7 +251,7 @@ def path_customers(ws: Workspace, spec: PathSpec, rank: int) -> pd.DataFrame:
 
 
 def after_dropping(
-    result: FunnelResult, ws: Workspace, step: str, steps: int, top: int
+    result: FunnelCustomers, ws: Workspace, step: str, steps: int, top: int
 ) -> pd.DataFrame:
     """Where the customers who dropped at ``step`` went next: their next event types after
     their last step, counted per path (shares of those who dropped)."""
