@@ -37,8 +37,8 @@ def _answers(cx: cxloop.Cxloop) -> dict[str, Any]:
     return {
         "ordered": ordered.steps,
         "time": ordered.time_to_convert,
-        "dropped": list(cx.funnel_dropped(ordered, "delivered").customer_id),
-        "next": cx.funnel_next(ordered, "reviewed", steps=2),
+        "dropped": list(cx.funnel_dropped(ordered, "reviewed").customer_id),
+        "next": cx.funnel_next(ordered, "shipped", steps=2),
         "strict": strict.steps,
         "unordered": unordered.steps,
         "paths": cx.paths(after="order_delivered", steps=3),

@@ -106,11 +106,16 @@ def funnel_customers(ws: Workspace, spec: FunnelSpec) -> FunnelCustomers:
 
 
 def run_funnel(ws: Workspace, spec: FunnelSpec) -> FunnelResult:
-    """Counted on the engine; each customer's best attempt is materialised there once
-    (one row per customer), so the counts, the durations and a drill-down read it."""
-    customers = ws.cache(fa.per_customer(as_of(ws), spec))
-    counts = fa.step_counts(customers, spec).execute()
-    seconds = customers.filter(customers.seconds.notnull()).seconds.execute()
+    """Counted on the engine. Each customer's best attempt is materialised there once (one
+    row per customer) for the counts and the durations, then released; a drill-down later
+    recomputes it in one query (``customers`` is the expression, not the copy)."""
+    customers = fa.per_customer(as_of(ws), spec)
+    cached = ws.cache(customers)
+    try:
+        counts = fa.step_counts(cached, spec).execute()
+        seconds = cached.filter(cached.seconds.notnull()).seconds.execute()
+    finally:
+        cached.release()
     hours = seconds.astype("float64").to_numpy() / 3600.0
     ttc, hist = _distribution(hours, spec.bins)
     return FunnelResult(spec, customers, _step_rows(counts, spec), ttc, hist)
@@ -125,10 +130,14 @@ def _step_rows(counts: pd.DataFrame, spec: FunnelSpec) -> pd.DataFrame:
             p = fa.previous_required(spec, k)
             prev = first if p is None else int(c[f"c{p}"])
             row: dict[str, Any] = {"breakdown": c["bd"]} if spec.by else {}
+            name, event = step.name, step.describe()
+            if spec.order == "unordered":  # step k: any k of the steps, in any order
+                name = f"{k + 1} of {len(spec.steps)}"
+                event = "any order: " + ", ".join(s.describe() for s in spec.steps)
             row |= {
                 "step": k + 1,
-                "name": step.name,
-                "event": step.describe(),
+                "name": name,
+                "event": event,
                 "optional": step.optional,
                 "customers": n,
                 "conversion_from_first": n / first if first else None,
@@ -173,8 +182,8 @@ def dropped_customers(result: FunnelCustomers, step: str) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "customer_id": df.customer_id,
-            "dropped_at": spec.steps[k].name,
-            "last_step": spec.steps[p].name if p is not None else None,
+            "dropped_at": _label(spec, k),
+            "last_step": _label(spec, p) if p is not None else None,
             "started_at": _as_time(df.started_e),
             "last_step_at": _as_time(df.last_e),
         }
@@ -182,6 +191,10 @@ def dropped_customers(result: FunnelCustomers, step: str) -> pd.DataFrame:
     if spec.by:
         out.insert(1, "breakdown", df.breakdown)
     return out
+
+
+def _label(spec: FunnelSpec, k: int) -> str:
+    return f"{k + 1} of {len(spec.steps)}" if spec.order == "unordered" else spec.steps[k].name
 
 
 def converted_customers(result: FunnelCustomers) -> pd.DataFrame:
