@@ -1,6 +1,11 @@
 """Funnels and paths: PostgreSQL and Spark give the embedded store's answers on the demo
 company (one test per engine; the backends and the reference are test_backends' session
-fixtures)."""
+fixtures).
+
+Spark compares the ordered funnel (every option at once: breakdown, exclusion, per-step
+window, optional step), its drill-down and paths after a step; the strict and unordered
+funnels, the next events and the paths between two steps ran there too (2026-12-06, all
+equal) but cost Spark local mode minutes, so the suite holds PostgreSQL to them only."""
 
 from __future__ import annotations
 
@@ -30,20 +35,28 @@ FUNNEL = [
 ]
 
 
-def _answers(cx: cxloop.Cxloop) -> dict[str, Any]:
+SHORT = ("ordered", "paths")
+FULL = (*SHORT, "strict", "unordered", "next", "between")
+
+
+def _answers(cx: cxloop.Cxloop, full: bool = True) -> dict[str, Any]:
     ordered = cx.funnel(FUNNEL, window="45d", by="region", exclude=["order_canceled"])
-    strict = cx.funnel(["order_placed", "order_shipped", "order_delivered"], order="strict")
-    unordered = cx.funnel(["review", "contact_inbound"], order="unordered", window="30d")
-    return {
+    out = {
         "ordered": ordered.steps,
         "time": ordered.time_to_convert,
         "dropped": list(cx.funnel_dropped(ordered, "reviewed").customer_id),
-        "next": cx.funnel_next(ordered, "shipped", steps=2),
-        "strict": strict.steps,
-        "unordered": unordered.steps,
         "paths": cx.paths(after="order_delivered", steps=3),
-        "between": cx.paths(between=("order_placed", "review"), steps=2),
     }
+    if full:
+        strict = cx.funnel(["order_placed", "order_shipped", "order_delivered"], order="strict")
+        unordered = cx.funnel(["review", "contact_inbound"], order="unordered", window="30d")
+        out |= {
+            "next": cx.funnel_next(ordered, "shipped", steps=2),
+            "strict": strict.steps,
+            "unordered": unordered.steps,
+            "between": cx.paths(between=("order_placed", "review"), steps=2),
+        }
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -57,11 +70,12 @@ def test_funnels_and_paths_match_the_embedded_store(
     backend: Backend,  # noqa: F811
     expected_funnels: dict[str, Any],
 ) -> None:
+    full = backend.name != "spark"
     with backend.cx() as cx:
-        got = _answers(cx)
+        got = _answers(cx, full)
     want = expected_funnels
     assert want["ordered"].customers.iloc[0] > 100 and len(want["dropped"]) > 0
-    for key in ("ordered", "strict", "unordered", "next", "paths", "between"):
+    for key in FULL if full else SHORT:
         pd.testing.assert_frame_equal(
             got[key].reset_index(drop=True), want[key].reset_index(drop=True), check_dtype=False
         )
