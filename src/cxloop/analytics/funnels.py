@@ -33,6 +33,8 @@ def condition(t: ir.Table, c: Condition) -> ir.BooleanValue:
     if c.numeric:
         try:
             value: float | str = float(c.value)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(c.value)
         except ValueError:
             raise ConfigError(
                 f"filter {c.text()}: {c.op} needs a number, got {c.value!r}"

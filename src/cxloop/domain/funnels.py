@@ -14,8 +14,9 @@ names the step (or exclusion) and the field.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -42,10 +43,9 @@ class Condition:
         if self.op in ("<", "<=", ">", ">="):
             return True
         try:
-            float(self.value)
+            return math.isfinite(float(self.value))
         except ValueError:
             return False
-        return True
 
     def text(self) -> str:
         return f"{self.key}{self.op}{self.value}"
@@ -153,7 +153,7 @@ def _event(value: object, where: str) -> str:
 def duration_field(value: object, where: str, name: str) -> timedelta:
     try:
         found = parse_duration(str(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ConfigError(
             f"{where}: field {name!r}: {value!r} is not a duration (e.g. 12h, 30d, 2w)"
         ) from None
@@ -356,7 +356,6 @@ class PathSpec:
     end: Step | None = None  # for between
     steps: int = 3
     top: int = 10
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def build_paths(
