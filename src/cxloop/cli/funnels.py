@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from cxloop import client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, write_rows
 from cxloop.cli.render import make_console
+from cxloop.services.funnels import FunnelResult
 
 HomeOpt = Annotated[
     Path | None,
@@ -97,36 +99,30 @@ def funnel(
             by=by,
             conversion_from=conversion_from,
         )
+        df, title, percent = _chosen(cx, result, dropped, next_step, converted, time, steps, top)
+        cols = [c for c in df.columns if not c.startswith("conversion_from")]
         meta = result.summary()
-        if dropped is not None:
-            df = cx.funnel_dropped(result, dropped)
-            write_rows(console, df, fmt, out, title=f"dropped at {dropped}", meta=meta)
-        elif next_step is not None:
-            df = cx.funnel_next(result, next_step, steps, top)
-            title = f"where those who dropped at {next_step} went next ({df.attrs['total']:,})"
-            write_rows(console, df, fmt, out, title=title, percent=["share"], meta=meta)
-        elif converted:
-            df = cx.funnel_converted(result)
-            write_rows(console, df, fmt, out, title="converted", meta=meta)
-        elif time:
-            t = result.time_to_convert
-            title = (
-                f"hours to convert: {t['converted']:,} customers, median {t['median']}, "
-                f"p90 {t['p90']}"
-            )
-            write_rows(console, result.histogram, fmt, out, title=title, meta=meta)
-        else:
-            cols = [c for c in result.steps.columns if not c.startswith("conversion_from")]
-            write_rows(
-                console,
-                result.steps,
-                fmt,
-                out,
-                title=_title(result.time_to_convert),
-                columns=cols,
-                percent=["conversion", "conversion_from_first", "conversion_from_previous"],
-                meta=meta,
-            )
+        write_rows(console, df, fmt, out, title=title, columns=cols, percent=percent, meta=meta)
+
+
+def _chosen(
+    cx: client.Cxloop, result: FunnelResult, dropped: str | None, next_step: str | None,
+    converted: bool, time: bool, steps: int, top: int,
+) -> tuple[pd.DataFrame, str, list[str]]:  # fmt: skip
+    """The rows the options ask for, their title and which columns are shares."""
+    if dropped is not None:
+        return cx.funnel_dropped(result, dropped), f"dropped at {dropped}", []
+    if next_step is not None:
+        df = cx.funnel_next(result, next_step, steps, top)
+        title = f"where those who dropped at {next_step} went next ({df.attrs['total']:,})"
+        return df, title, ["share"]
+    if converted:
+        return cx.funnel_converted(result), "converted", []
+    if time:
+        t = result.time_to_convert
+        title = f"hours to convert: {t['converted']:,} customers, median {t['median']}"
+        return result.histogram, f"{title}, p90 {t['p90']}", []
+    return result.steps, _title(result.time_to_convert), ["conversion"]
 
 
 def _title(t: dict[str, object]) -> str:
