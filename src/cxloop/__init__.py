@@ -33,6 +33,7 @@ from cxloop.errors import (
 )
 from cxloop.notify.base import Channel
 from cxloop.services.cases import Actor, SyncReport
+from cxloop.services.funnels import FunnelResult
 from cxloop.services.ingest import IngestReport
 from cxloop.services.ledger import LedgerBuild
 from cxloop.services.outreach import Draft
@@ -56,6 +57,7 @@ __all__ = [
     "Department",
     "Draft",
     "EventType",
+    "FunnelResult",
     "Incident",
     "IngestReport",
     "InputError",

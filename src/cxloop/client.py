@@ -22,6 +22,7 @@ from cxloop.analytics.reports import (
     score_by_state,
 )
 from cxloop.domain.cases import SignalRules
+from cxloop.domain.funnels import build_paths
 from cxloop.domain.incidents import Incident
 from cxloop.domain.policy import Policy
 from cxloop.domain.remedies import Remedy
@@ -30,6 +31,7 @@ from cxloop.services import approvals as approval_service
 from cxloop.services import brief as brief_service
 from cxloop.services import case_reads, voice_insights
 from cxloop.services import cases as case_service
+from cxloop.services import funnels as funnel_service
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
 from cxloop.services import outreach as outreach_service
@@ -301,6 +303,74 @@ class Cxloop:
         """Record what was done about a brief item; later briefs rank it below the others
         until its figures change, and show its effect."""
         return brief_service.act(self.workspace, key, note, actor, as_of=as_of, detectors=detectors)
+
+    # ------------------------------------------------------------ funnels and paths (C6)
+    def funnel(
+        self,
+        steps: list[str] | None = None,
+        *,
+        file: str | Path | None = None,
+        order: str | None = None,
+        window: str | None = None,
+        exclude: list[str] | None = None,
+        by: str | None = None,
+        conversion_from: str | None = None,
+    ) -> funnel_service.FunnelResult:
+        """A funnel (steps as on the command line, ``"order_delivered where region=SP
+        within 30d"``; or a TOML ``file``; default: the built-in commerce funnel): its
+        ``steps`` DataFrame (customers, conversion, dropped per step), ``time_to_convert``,
+        ``histogram``, and ``customers`` (the Ibis table of each customer's best attempt)."""
+        spec = funnel_service.funnel_from_args(
+            list(steps or []),
+            file=Path(file) if file is not None else None,
+            order=order,
+            window=window,
+            exclude=exclude,
+            by=by,
+            conversion_from=conversion_from,
+        )
+        return funnel_service.run_funnel(self.workspace, spec)
+
+    def funnel_dropped(self, result: funnel_service.FunnelResult, step: str) -> pd.DataFrame:
+        """The customers who dropped at ``step`` (name or number): as many as its drop."""
+        return funnel_service.dropped_customers(result, step)
+
+    def funnel_converted(self, result: funnel_service.FunnelResult) -> pd.DataFrame:
+        """The customers who completed the funnel, with their hours to convert."""
+        return funnel_service.converted_customers(result)
+
+    def funnel_next(
+        self, result: funnel_service.FunnelResult, step: str, steps: int = 3, top: int = 10
+    ) -> pd.DataFrame:
+        """Where the customers who dropped at ``step`` went next (their next event types)."""
+        return funnel_service.after_dropping(result, self.workspace, step, steps, top)
+
+    def paths(
+        self,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        between: tuple[str, str] | None = None,
+        steps: int = 3,
+        top: int = 10,
+    ) -> pd.DataFrame:
+        """The commonest sequences of event types after, before or between steps (each a
+        step as on the command line), with the share of customers on each."""
+        spec = build_paths(after=after, before=before, between=between, steps=steps, top=top)
+        return funnel_service.run_paths(self.workspace, spec)
+
+    def path_customers(
+        self,
+        rank: int,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        between: tuple[str, str] | None = None,
+        steps: int = 3,
+    ) -> pd.DataFrame:
+        """The customers on the path at ``rank`` of :meth:`paths`."""
+        spec = build_paths(after=after, before=before, between=between, steps=steps, top=rank)
+        return funnel_service.path_customers(self.workspace, spec, rank)
 
     def close(self) -> None:
         self.workspace.close()

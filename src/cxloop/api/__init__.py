@@ -42,7 +42,15 @@ def create_app(
     cache_ttl: float = 60.0,
 ) -> FastAPI:
     """The application over one store (``settings``, or the environment with ``home``)."""
-    from cxloop.api import apidocs, pages, routes_cases, routes_data, routes_insight
+    from cxloop.api import (
+        apidocs,
+        funnel_pages,
+        pages,
+        routes_cases,
+        routes_data,
+        routes_funnels,
+        routes_insight,
+    )
     from cxloop.api.guard import Guard
 
     chosen = settings or Settings.from_env(None, home=home)
@@ -69,6 +77,8 @@ def create_app(
     app.include_router(routes_insight.router)
     app.include_router(pages.router)
     app.include_router(apidocs.router)
+    app.include_router(routes_funnels.router)
+    app.include_router(funnel_pages.router)
 
     @app.get("/health", tags=["access"])
     def health() -> dict[str, object]:

@@ -19,6 +19,7 @@ from cxloop.cli import commands
 from cxloop.cli.brief import brief_app
 from cxloop.cli.cases import cases_app, recover
 from cxloop.cli.corrections import forget, ingest_app
+from cxloop.cli.funnels import funnel, paths
 from cxloop.cli.mappings import ParamOpt, mappings_app, parse_params
 from cxloop.cli.migrate import migrate
 from cxloop.cli.outreach import outreach_app
@@ -51,6 +52,8 @@ app.command()(forget)
 app.command()(serve)
 app.command()(recover)
 app.command()(migrate)
+app.command()(funnel)
+app.command()(paths)
 
 HomeOpt = Annotated[
     Path | None,
