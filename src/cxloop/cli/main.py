@@ -26,6 +26,7 @@ from cxloop.cli.policy import policy_app
 from cxloop.cli.render import Format, make_console
 from cxloop.cli.serve import keys_app, serve
 from cxloop.cli.voice import voice_app
+from cxloop.cli.effort import effort_app
 from cxloop.errors import CxloopError
 from cxloop.settings import Settings
 
@@ -47,6 +48,7 @@ app.add_typer(brief_app, name="brief")
 app.add_typer(keys_app, name="keys")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(effort_app, name="effort")
 app.command()(forget)
 app.command()(serve)
 app.command()(recover)
