@@ -159,9 +159,7 @@ def test_time_waiting_on_an_approval_is_its_own_part(tmp_path: Path) -> None:
         start = slow.started_at.to_pydatetime()
         store = CaseStore(cx.workspace.state)
         with cx.workspace.state.connect() as con:
-            case = dict.fromkeys(
-                ("owner", "started_at", "resolved_at", "resolution"), None
-            )
+            case = dict.fromkeys(("owner", "started_at", "resolved_at", "resolution"), None)
             case.update(
                 case_id="CS-000001",
                 customer_id=slow.customer_id,
@@ -212,7 +210,9 @@ def _cli(home: Path, *args: str, env: dict[str, str] | None = None) -> Any:
     return CliRunner().invoke(app, ["effort", *args, "--home", str(home)], env=env)
 
 
-def test_cli_summary_issues_and_customers(ibm_home: Path, ibm: pd.DataFrame, tmp_path: Path) -> None:
+def test_cli_summary_issues_and_customers(
+    ibm_home: Path, ibm: pd.DataFrame, tmp_path: Path
+) -> None:
     done = _cli(ibm_home, "summary", "--by", "month", "--format", "json")
     assert done.exit_code == 0, done.output
     months = json.loads(done.output)

@@ -88,7 +88,9 @@ def _walk(points: list[tuple[str, int, str]], approvals: list[tuple[float, float
     return {key: v / 3600 for key, v in parts.items()}
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     points=st.lists(point, min_size=1, max_size=10).filter(
         lambda ps: any(p[0] == "contact_inbound" for p in ps)
@@ -98,7 +100,9 @@ def _walk(points: list[tuple[str, int, str]], approvals: list[tuple[float, float
 def test_wait_parts_add_up_and_match_a_plain_walk(con: Any, points: list, approvals: list) -> None:
     events = _events(points)
     t0 = (pd.Timestamp(T0) - pd.Timestamp(0)).total_seconds()
-    spans = [(t0 + a * 60.0, t0 + (a + (d if d is not None else 3000)) * 60.0) for a, d in approvals]
+    spans = [
+        (t0 + a * 60.0, t0 + (a + (d if d is not None else 3000)) * 60.0) for a, d in approvals
+    ]
     frame = pd.DataFrame(
         {
             "customer_id": ["c1"] * len(spans),

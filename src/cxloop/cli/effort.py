@@ -99,9 +99,7 @@ def issues(
     figure of `cxloop effort summary` (as many as it counts)."""
     with client.open(home) as cx:
         df = cx.effort_issues(by, value, flag)
-    write_rows(
-        make_console(), df, fmt, out, title=f"Issues ({len(df):,})", columns=ISSUE_COLUMNS
-    )
+    write_rows(make_console(), df, fmt, out, title=f"Issues ({len(df):,})", columns=ISSUE_COLUMNS)
 
 
 @effort_app.command()

@@ -19,6 +19,7 @@ from cxloop.cli import commands
 from cxloop.cli.brief import brief_app
 from cxloop.cli.cases import cases_app, recover
 from cxloop.cli.corrections import forget, ingest_app
+from cxloop.cli.effort import effort_app
 from cxloop.cli.mappings import ParamOpt, mappings_app, parse_params
 from cxloop.cli.migrate import migrate
 from cxloop.cli.outreach import outreach_app
@@ -26,7 +27,6 @@ from cxloop.cli.policy import policy_app
 from cxloop.cli.render import Format, make_console
 from cxloop.cli.serve import keys_app, serve
 from cxloop.cli.voice import voice_app
-from cxloop.cli.effort import effort_app
 from cxloop.errors import CxloopError
 from cxloop.settings import Settings
 
