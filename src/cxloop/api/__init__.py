@@ -69,6 +69,10 @@ def create_app(
     app.include_router(routes_insight.router)
     app.include_router(pages.router)
     app.include_router(apidocs.router)
+    from cxloop.api import pages_effort, routes_effort
+
+    app.include_router(routes_effort.router)
+    app.include_router(pages_effort.router)
 
     @app.get("/health", tags=["access"])
     def health() -> dict[str, object]:
