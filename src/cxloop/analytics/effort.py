@@ -15,6 +15,7 @@ SQL default, RANGE, would lump equal times together).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import ibis
@@ -205,11 +206,19 @@ def _handling(events: ir.Table, cons: ir.Table, rules: EffortRules, as_of: datet
 
 
 def issue_rows(
-    events: ir.Table, rules: EffortRules, as_of: datetime, approvals: ir.Table | None = None
+    events: ir.Table,
+    rules: EffortRules,
+    as_of: datetime,
+    approvals: ir.Table | None = None,
+    materialize: Callable[[ir.Table], ir.Table] | None = None,
 ) -> ir.Table:
     """One row per issue (see the module docstring); ``approvals``: an optional table of
-    (customer_id, subject, approval_id, asked, decided) with times as epoch seconds."""
+    (customer_id, subject, approval_id, asked, decided) with times as epoch seconds.
+    ``materialize``: computes the contacts with their issue keys once (they feed four
+    parts of the query), e.g. ``Workspace.cache``; the caller releases it."""
     cons = contact_issues(events, rules, as_of)
+    if materialize is not None:
+        cons = materialize(cons)
     base = _contact_figures(cons)
     pts = _point_figures(issue_points(events, cons, rules, as_of, approvals), rules)
     hand = _handling(events, cons, rules, as_of)

@@ -106,9 +106,29 @@ def _unique_ids(df: pd.DataFrame) -> pd.Series:
     return df.issue_id.where(nth == 1, df.issue_id + "~" + nth.astype(str))
 
 
+def _execute(ws: Workspace, rules: EffortRules | None) -> pd.DataFrame:
+    """The per-issue rows, with the contacts' issue keys computed once on the engine."""
+    as_of = ws.clock.now()
+    frame = approvals_frame(ws, as_of)
+    approvals = None if frame.empty else ibis.memtable(frame)
+    cached: list[ir.Table] = []
+
+    def keep(t: ir.Table) -> ir.Table:
+        cached.append(ws.cache(t))
+        return cached[-1]
+
+    rules = rules or load_effort_rules(ws)
+    try:
+        expr = issue_rows(ws.events(), rules, as_of, approvals, keep)
+        return ws.ibis.execute(expr)
+    finally:
+        for t in cached:
+            t.release()
+
+
 def issues(ws: Workspace, rules: EffortRules | None = None) -> pd.DataFrame:
     """One row per issue (:data:`ISSUE_COLUMNS`), oldest first."""
-    df = issues_expr(ws, rules).execute()
+    df = _execute(ws, rules)
     if df.empty:
         return pd.DataFrame(columns=list(ISSUE_COLUMNS))
     df["started_at"] = pd.to_datetime(df.started_at).astype("datetime64[us]")
