@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,15 +35,24 @@ def _approvals(issues: pd.DataFrame) -> pd.DataFrame:
             "subject": list(picked.subject),
             "approval_id": ["a1", "a2", "a3"],
             "asked": start + 600.0,
-            "decided": start + [3600.0, 7200.0, 86400.0 * 3],
+            "decided": start + np.array([3600.0, 7200.0, 86400.0 * 3]),
         }
     )
 
 
 def _rows(cx: cxloop.Cxloop, approvals: pd.DataFrame) -> pd.DataFrame:
     ws = cx.workspace
-    expr = issue_rows(ws.events(), load_effort_rules(ws), ws.clock.now(), ibis.memtable(approvals))
-    df = ws.ibis.execute(expr).drop(columns=["ended_t"])
+    cached: list[ibis.Table] = []
+
+    def keep(t: ibis.Table) -> ibis.Table:  # as the service does: the contacts once
+        cached.append(ws.cache(t))
+        return cached[-1]
+
+    rules, appr = load_effort_rules(ws), ibis.memtable(approvals)
+    df = ws.ibis.execute(issue_rows(ws.events(), rules, ws.clock.now(), appr, keep))
+    for t in cached:
+        t.release()
+    df = df.drop(columns=["ended_t"])
     df["started_at"] = pd.to_datetime(df.started_at).astype("datetime64[us]")
     for col in ("contacts", "channels", "replies", "transfers", "approvals"):
         df[col] = df[col].astype("int64")
@@ -50,23 +60,20 @@ def _rows(cx: cxloop.Cxloop, approvals: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def expected(reference: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:  # noqa: F811
+def expected(reference: Path) -> tuple[pd.DataFrame, pd.DataFrame]:  # noqa: F811
     with cxloop.open(reference) as cx:
-        issues = effort.issues(cx.workspace)
-        approvals = _approvals(issues)
-        return issues, approvals, _rows(cx, approvals)
+        approvals = _approvals(effort.issues(cx.workspace))
+        return approvals, _rows(cx, approvals)
 
 
 @pytest.mark.parametrize("backend", ENGINES, indirect=True)
 def test_effort_is_the_embedded_stores(
     backend: Backend,  # noqa: F811
-    expected: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    expected: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
-    issues, approvals, want = expected
+    approvals, want = expected
     with backend.cx() as cx:
-        got_issues = effort.issues(cx.workspace)
-        got = _rows(cx, approvals)
-    pd.testing.assert_frame_equal(got_issues, issues, check_dtype=False, rtol=1e-9)
+        got = _rows(cx, approvals)  # one run per engine: Spark local takes minutes
     pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-9)
     assert want.approvals.sum() == 3 and want.wait_approval_hours.sum() > 0
-    assert len(issues) > 100
+    assert len(want) > 100 and want.transfers.sum() > 0
