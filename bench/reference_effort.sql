@@ -14,10 +14,12 @@
 --     turn (no approvals here: the benchmark's store has none);
 --   * a repeat is a contact within 7 days of the previous one of its issue; a reopen a
 --     contact at least 24 hours after the organization's last reply, when it spoke last;
---   * as_of is the latest event time in the log.
+--   * as_of is the store's data clock: the latest event time in the log, cxloop's own
+--     events (ids beginning cx-) not counted.
 
 WITH
-as_of AS (SELECT max(ts) AS t FROM events),
+-- the store's data clock: the latest event not written by cxloop itself
+as_of AS (SELECT max(ts) AS t FROM events WHERE NOT starts_with(event_id, 'cx-')),
 c0 AS (
     SELECT
         e.event_id,

@@ -66,12 +66,20 @@ def _ref_map(cons: ir.Table) -> ir.Table:
     return cons.group_by(m_customer=cons.customer_id, m_ref=cons.ref).aggregate(m_ik=cons.ik.min())
 
 
-def _on_issues(
-    events: ir.Table, types: tuple[str, ...], refs: ir.Table, as_of: datetime
-) -> ir.Table:
-    e = events.filter(events.event_type.isin(list(types)) & (events.ts <= as_of))
+def handled(events: ir.Table, cons: ir.Table, rules: EffortRules, as_of: datetime) -> ir.Table:
+    """The replies, transfers and holds on every issue (one pass over the log): ik,
+    event_type, event_id, t, hold (seconds)."""
+    types = list(rules.reply + rules.transfer + rules.hold)
+    e = events.filter(events.event_type.isin(types) & (events.ts <= as_of))
+    refs = _ref_map(cons)
     j = e.join(refs, (e.ref == refs.m_ref) & (e.customer_id == refs.m_customer))
-    return j.mutate(ik=j.m_ik)
+    return j.select(
+        ik=j.m_ik,
+        event_type=j.event_type,
+        event_id=j.event_id,
+        t=j.ts.epoch_seconds().cast("float64"),
+        hold=attr_number(j.attrs, rules.hold_attr),
+    )
 
 
 def _approval_points(cons: ir.Table, approvals: ir.Table) -> ir.Table:
@@ -90,60 +98,67 @@ def _approval_points(cons: ir.Table, approvals: ir.Table) -> ir.Table:
 
 
 def issue_points(
-    events: ir.Table,
-    cons: ir.Table,
-    rules: EffortRules,
-    as_of: datetime,
-    approvals: ir.Table | None = None,
+    cons: ir.Table, done: ir.Table, rules: EffortRules, approvals: ir.Table | None = None
 ) -> ir.Table:
-    """The timeline of every issue: (ik, t, kind, pid)."""
-    refs = _ref_map(cons)
+    """The timeline of every issue: (ik, t, kind, pid); ``done``: :func:`handled`."""
     ins = cons.select("ik", "t", kind=ibis.literal(IN), pid=cons.event_id)
     live = cons.filter(cons.channel.isin(list(rules.live_channels)))
     answered = live.select("ik", "t", kind=ibis.literal(OUT), pid=live.event_id + ":live")
-    r = _on_issues(events, rules.reply, refs, as_of)
-    outs = r.select(
-        "ik", t=r.ts.epoch_seconds().cast("float64"), kind=ibis.literal(OUT), pid=r.event_id
-    )
+    r = done.filter(done.event_type.isin(list(rules.reply)))
+    outs = r.select("ik", "t", kind=ibis.literal(OUT), pid=r.event_id)
     pts = ins.union(answered).union(outs)
     if approvals is not None:
         pts = pts.union(_approval_points(cons, approvals))
     return pts
 
 
-def _timeline(pts: ir.Table, rules: EffortRules) -> ir.Table:
-    """Each point with the state the gap after it is in, and whether it repeats or reopens."""
+def _states(pts: ir.Table, approvals: bool) -> ir.Table:
+    """``pending`` approvals after each point, whether the customer spoke last (``waiting``)
+    and whether the organization had spoken last before it (``answered``). Without
+    approvals every point is a message, so the last message is the point itself."""
     order = ["t", "kind", "pid"]
     w = ibis.window(group_by="ik", order_by=order)
+    if not approvals:
+        return pts.mutate(
+            pending=ibis.literal(0),
+            waiting=pts.kind == IN,
+            answered=pts.kind.lag().over(w) == OUT,
+        )
     run = ibis.window(group_by="ik", order_by=order, rows=(None, 0))
     pts = pts.mutate(seq=ibis.row_number().over(w))
     is_in, is_out = pts.kind == IN, pts.kind == OUT
     msg = ibis.cases((is_in, pts.seq * 2 + 1), (is_out, pts.seq * 2), else_=ibis.null("int64"))
     p = pts.mutate(
-        gap=ibis.coalesce(pts.t.lead().over(w) - pts.t, 0.0),
-        outs=ibis.ifelse(is_out, 1, 0).sum().over(run),
         pending=ibis.cases((pts.kind == ASK, 1), (pts.kind == OK, -1), else_=0).sum().over(run),
         last_msg=msg.max().over(run),
-        last_out=ibis.ifelse(is_out, pts.t, ibis.null("float64")).max().over(run),
-        last_in=ibis.ifelse(is_in, pts.t, ibis.null("float64")).max().over(run),
     )
-    p = p.mutate(
-        prev_msg=p.last_msg.lag().over(w),
-        prev_out=p.last_out.lag().over(w),
-        prev_in=p.last_in.lag().over(w),
+    p = p.mutate(waiting=(p.last_msg % 2) == 1, answered=(p.last_msg.lag().over(w) % 2) == 0)
+    return p.drop("seq", "last_msg")
+
+
+def _timeline(pts: ir.Table, rules: EffortRules, approvals: bool) -> ir.Table:
+    """Each point with the state the gap after it is in, and whether it repeats or reopens."""
+    order = ["t", "kind", "pid"]
+    w = ibis.window(group_by="ik", order_by=order)
+    run = ibis.window(group_by="ik", order_by=order, rows=(None, 0))
+    q = _states(pts, approvals)
+    is_in, is_out = q.kind == IN, q.kind == OUT
+    p = q.mutate(
+        gap=ibis.coalesce(q.t.lead().over(w) - q.t, 0.0),
+        outs=ibis.ifelse(is_out, 1, 0).sum().over(run),
+        last_out=ibis.ifelse(is_out, q.t, ibis.null("float64")).max().over(run),
+        last_in=ibis.ifelse(is_in, q.t, ibis.null("float64")).max().over(run),
     )
-    waiting = (p.last_msg % 2) == 1  # the customer spoke last
+    p = p.mutate(prev_out=p.last_out.lag().over(w), prev_in=p.last_in.lag().over(w))
     state = ibis.cases(
         (p.pending > 0, "approval"),
-        (waiting & (p.outs == 0), "first"),
-        (waiting, "between"),
+        (p.waiting & (p.outs == 0), "first"),
+        (p.waiting, "between"),
         else_="turn",
     )
     in_ = p.kind == IN
     repeat = in_ & p.prev_in.notnull() & (p.t - p.prev_in <= rules.repeat_within.total_seconds())
-    reopen = (
-        in_ & ((p.prev_msg % 2) == 0) & (p.t - p.prev_out >= rules.reopen_after.total_seconds())
-    )
+    reopen = in_ & p.answered & (p.t - p.prev_out >= rules.reopen_after.total_seconds())
     return p.mutate(state=state, repeat=repeat.fill_null(False), reopen=reopen.fill_null(False))
 
 
@@ -155,8 +170,8 @@ def _hours_in(p: ir.Table, state: str) -> ir.FloatingValue:
     return ibis.ifelse(p.state == state, p.gap, 0.0).sum() / HOUR
 
 
-def _point_figures(pts: ir.Table, rules: EffortRules) -> ir.Table:
-    p = _timeline(pts, rules)
+def _point_figures(pts: ir.Table, rules: EffortRules, approvals: bool) -> ir.Table:
+    p = _timeline(pts, rules, approvals)
     first_in = ibis.ifelse(p.kind == IN, p.t, ibis.null("float64")).min().over(group_by="ik")
     p = p.mutate(first_in=first_in)
     answer = ibis.ifelse((p.kind == OUT) & (p.t >= p.first_in), p.t, ibis.null("float64"))
@@ -197,11 +212,11 @@ def _contact_figures(cons: ir.Table) -> ir.Table:
     return first.join(agg, first.f_ik == agg.a_ik)
 
 
-def _handling(events: ir.Table, cons: ir.Table, rules: EffortRules, as_of: datetime) -> ir.Table:
-    e = _on_issues(events, rules.transfer + rules.hold, _ref_map(cons), as_of)
+def _handling(done: ir.Table, rules: EffortRules) -> ir.Table:
+    e = done.filter(done.event_type.isin(list(rules.transfer + rules.hold)))
     return e.group_by(h_ik=e.ik).aggregate(
         transfers=_flag_sum(e.event_type.isin(list(rules.transfer))),
-        hold_seconds=ibis.coalesce(attr_number(e.attrs, rules.hold_attr).sum(), 0.0),
+        hold_seconds=ibis.coalesce(e.hold.sum(), 0.0),
     )
 
 
@@ -214,15 +229,17 @@ def issue_rows(
 ) -> ir.Table:
     """One row per issue (see the module docstring); ``approvals``: an optional table of
     (customer_id, subject, approval_id, asked, decided) with times as epoch seconds.
-    ``materialize``: computes the contacts with their issue keys once (they feed four
-    parts of the query), e.g. ``Workspace.cache``; the caller releases it."""
-    cons = contact_issues(events, rules, as_of)
-    if materialize is not None:
-        cons = materialize(cons)
+    ``materialize``: computes the contacts with their issue keys, and the events handled
+    on the issues, once each (they feed several parts of the query), e.g.
+    ``Workspace.cache``; the caller releases them."""
+    keep = materialize or (lambda t: t)
+    cons = keep(contact_issues(events, rules, as_of))
+    done = keep(handled(events, cons, rules, as_of))
     base = _contact_figures(cons)
-    pts = _point_figures(issue_points(events, cons, rules, as_of, approvals), rules)
-    hand = _handling(events, cons, rules, as_of)
-    j = base.join(pts, base.f_ik == pts.p_ik)
+    pts = issue_points(cons, done, rules, approvals)
+    figures = _point_figures(pts, rules, approvals is not None)
+    hand = _handling(done, rules)
+    j = base.join(figures, base.f_ik == figures.p_ik)
     j = j.left_join(hand, j.f_ik == hand.h_ik)
     return j.select(
         "issue_id",
