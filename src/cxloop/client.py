@@ -371,6 +371,38 @@ class Cxloop:
         """The customers on the path at ``rank`` of :meth:`paths`."""
         spec = build_paths(after=after, before=before, between=between, steps=steps, top=rank)
         return funnel_service.path_customers(self.workspace, spec, rank)
+    # ------------------------------------------------------------ effort per issue (C6)
+    def effort_issues_expr(self) -> ir.Table:
+        """The per-issue effort rows as an Ibis table on the store's engine."""
+        from cxloop.services import effort as effort_service
+
+        return effort_service.issues_expr(self.workspace)
+
+    def effort_issues(
+        self, by: str | None = None, value: str | None = None, flag: str | None = None
+    ) -> pd.DataFrame:
+        """One row per issue (contacts grouped across channels, docs/effort.md); with ``by``
+        and ``value`` (and a ``flag``) only the issues behind that figure."""
+        from cxloop.services import effort as effort_service
+
+        return effort_service.drill(effort_service.issues(self.workspace), by, value, flag)
+
+    def effort(self, by: str | None = None) -> pd.DataFrame:
+        """Effort distributions (counts, rates, median and p90) by department, channel,
+        team or month (``by``), or over all issues."""
+        from cxloop.services import effort as effort_service
+
+        return effort_service.distribution(effort_service.issues(self.workspace), by)
+
+    def effort_customers(
+        self, by: str | None = None, value: str | None = None, flag: str | None = None
+    ) -> pd.DataFrame:
+        """The customers behind an effort figure, with their issues, contacts and waits."""
+        from cxloop.services import effort as effort_service
+
+        return effort_service.customers(self.effort_issues(by, value, flag))
+
+    # ------------------------------------------------------------ end effort
 
     def close(self) -> None:
         self.workspace.close()

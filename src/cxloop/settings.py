@@ -279,6 +279,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "How long after a systemic failure's window ended the brief still lists it, as a "
         "failure to recover from (apologise, make good); after that it is history.",
     ),
+    SettingSpec(
+        "effort",
+        "CXLOOP_EFFORT",
+        "",
+        "Effort rules file (TOML: how contacts become issues, what counts as a reply, "
+        "transfer or hold, repeat and reopen windows; docs/effort.md); empty means the "
+        "built-in rules.",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -328,6 +336,7 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     brief_warn_within: timedelta = timedelta(days=28)
     brief_recover_within: timedelta = timedelta(days=90)
+    effort: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -387,6 +396,7 @@ class Settings:
             **_web_settings(values),
             **_vocabulary_settings(values),
             **_organization_settings(values),
+            effort=Path(str(values["effort"])) if str(values["effort"] or "").strip() else None,
         )
 
 

@@ -79,6 +79,10 @@ def create_app(
     app.include_router(apidocs.router)
     app.include_router(routes_funnels.router)
     app.include_router(funnel_pages.router)
+    from cxloop.api import pages_effort, routes_effort
+
+    app.include_router(routes_effort.router)
+    app.include_router(pages_effort.router)
 
     @app.get("/health", tags=["access"])
     def health() -> dict[str, object]:

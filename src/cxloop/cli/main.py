@@ -20,6 +20,7 @@ from cxloop.cli.brief import brief_app
 from cxloop.cli.cases import cases_app, recover
 from cxloop.cli.corrections import forget, ingest_app
 from cxloop.cli.funnels import funnel, paths
+from cxloop.cli.effort import effort_app
 from cxloop.cli.mappings import ParamOpt, mappings_app, parse_params
 from cxloop.cli.migrate import migrate
 from cxloop.cli.outreach import outreach_app
@@ -48,6 +49,7 @@ app.add_typer(brief_app, name="brief")
 app.add_typer(keys_app, name="keys")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(effort_app, name="effort")
 app.command()(forget)
 app.command()(serve)
 app.command()(recover)
