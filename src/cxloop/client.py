@@ -371,6 +371,7 @@ class Cxloop:
         """The customers on the path at ``rank`` of :meth:`paths`."""
         spec = build_paths(after=after, before=before, between=between, steps=steps, top=rank)
         return funnel_service.path_customers(self.workspace, spec, rank)
+
     # ------------------------------------------------------------ effort per issue (C6)
     def effort_issues_expr(self) -> ir.Table:
         """The per-issue effort rows as an Ibis table on the store's engine."""
