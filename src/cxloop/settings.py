@@ -279,6 +279,21 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "How long after a systemic failure's window ended the brief still lists it, as a "
         "failure to recover from (apologise, make good); after that it is history.",
     ),
+    SettingSpec(
+        "outcomes",
+        "CXLOOP_OUTCOMES",
+        "",
+        "Outcomes file (TOML, docs/outcomes.md): which events are purchases and their value, "
+        "the promise rule whose first outcome splits customers, the features known before a "
+        "promise; empty means the built-in commerce defaults.",
+    ),
+    SettingSpec(
+        "split_order_gap",
+        "CXLOOP_SPLIT_ORDER_GAP",
+        "1d",
+        "Purchases by one customer within this gap of the previous one are one split order, "
+        "not a repeat purchase (a duration: 1d, 36h; 0m counts every purchase).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -328,6 +343,8 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     brief_warn_within: timedelta = timedelta(days=28)
     brief_recover_within: timedelta = timedelta(days=90)
+    outcomes: Path | None = None
+    split_order_gap: timedelta = timedelta(days=1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -387,6 +404,7 @@ class Settings:
             **_web_settings(values),
             **_vocabulary_settings(values),
             **_organization_settings(values),
+            **_outcome_settings(values),
         )
 
 
@@ -515,3 +533,16 @@ def _brief_settings(values: Mapping[str, object]) -> dict[str, Any]:
             values["brief_recover_within"],
         )
     return out
+
+
+def _outcome_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """The outcomes file and the split-order gap."""
+    path = str(values["outcomes"] or "").strip()
+    gap = values["split_order_gap"]
+    try:
+        parsed = gap if isinstance(gap, timedelta) else parse_duration(str(gap))
+    except ValueError:
+        raise _problem("split_order_gap", "a duration like 1d, 36h or 0m", gap) from None
+    if parsed < timedelta(0):
+        raise _problem("split_order_gap", "0m or more", gap)
+    return {"outcomes": Path(path) if path else None, "split_order_gap": parsed}
