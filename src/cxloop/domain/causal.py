@@ -118,9 +118,7 @@ def aipw(x: F64, t: F64, y: F64, *, binary: bool, folds: int = 5, seed: int = 0)
     """The doubly robust effect of ``t`` (0/1) on ``y`` given covariates ``x``."""
     n, n1 = len(t), int(t.sum())
     if n1 < folds or n - n1 < folds:
-        raise ValueError(
-            f"too few units to estimate: {n1} treated and {n - n1} not (at least {folds} each)"
-        )
+        raise ValueError(f"too few: {n1} treated, {n - n1} reference (need {folds} each)")
     e, mu1, mu0 = _cross_fit(x, t, y, folds, seed, binary)
     psi1 = mu1 + t * (y - mu1) / e
     psi0 = mu0 + (1 - t) * (y - mu0) / (1 - e)

@@ -151,6 +151,7 @@ def retention_curve(ws: Workspace, period: str = "month", by: str | None = None)
         )
         .reset_index()
     )
+    curve["cohort_customers"] = curve.cohort_customers.astype("int64")
     curve["rate"] = curve.customers / curve.cohort_customers
     curve["low"], curve["high"] = wilson(curve.customers, curve.cohort_customers)
     curve["revenue_per_customer"] = curve.revenue / curve.cohort_customers
