@@ -22,6 +22,7 @@ import numpy.typing as npt
 F64 = npt.NDArray[np.float64]
 Z95 = 1.959963984540054
 CLIP = 0.01
+PENALTY = 0.1  # inverse L2 strength on standardised covariates: few treated, many columns
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,11 @@ def _models(binary: bool) -> tuple[object, object]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    ps = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+    ps = make_pipeline(StandardScaler(), LogisticRegression(C=PENALTY, max_iter=2000))
     out = (
-        make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+        make_pipeline(StandardScaler(), LogisticRegression(C=PENALTY, max_iter=2000))
         if binary
-        else make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+        else make_pipeline(StandardScaler(), Ridge(alpha=1 / PENALTY))
     )
     return ps, out
 
@@ -114,14 +115,40 @@ def _naive(t: F64, y: F64) -> tuple[float, float, float]:
     return diff, diff - Z95 * se, diff + Z95 * se
 
 
-def aipw(x: F64, t: F64, y: F64, *, binary: bool, folds: int = 5, seed: int = 0) -> Effect:
-    """The doubly robust effect of ``t`` (0/1) on ``y`` given covariates ``x``."""
+def _att_terms(t: F64, y: F64, e: F64, mu0: F64) -> tuple[F64, F64]:
+    """Per-unit terms whose means are the treated's mean outcome and their doubly robust
+    counterfactual mean (their difference's mean is the effect on the treated, and its
+    standard deviation gives the influence-function interval)."""
+    p = t.mean()
+    psi1 = t * y / p
+    psi0 = (t * mu0 + (1 - t) * e / (1 - e) * (y - mu0)) / p
+    # centre the treated share's own variability (the estimating equation's derivative)
+    att = psi1.mean() - psi0.mean()
+    psi1 = psi1 - t * att / p + att
+    return psi1, psi0
+
+
+def aipw(
+    x: F64,
+    t: F64,
+    y: F64,
+    *,
+    binary: bool,
+    folds: int = 5,
+    seed: int = 0,
+    estimand: str = "att",
+) -> Effect:
+    """The doubly robust effect of ``t`` (0/1) on ``y`` given covariates ``x``: on the
+    treated (``att``, the default) or on everyone (``ate``)."""
     n, n1 = len(t), int(t.sum())
     if n1 < folds or n - n1 < folds:
         raise ValueError(f"too few: {n1} treated, {n - n1} reference (need {folds} each)")
     e, mu1, mu0 = _cross_fit(x, t, y, folds, seed, binary)
-    psi1 = mu1 + t * (y - mu1) / e
-    psi0 = mu0 + (1 - t) * (y - mu0) / (1 - e)
+    if estimand == "att":
+        psi1, psi0 = _att_terms(t, y, e, mu0)
+    else:
+        psi1 = mu1 + t * (y - mu1) / e
+        psi0 = mu0 + (1 - t) * (y - mu0) / (1 - e)
     m1, m0 = float(psi1.mean()), float(psi0.mean())
     ate = m1 - m0
     se = float(np.std(psi1 - psi0, ddof=1) / math.sqrt(n))
