@@ -4,9 +4,10 @@ cover a known effect?
 The demo generator with ``broken_leave=q`` makes a customer whose first order arrives late
 leave with probability q (every later order dropped), and confounds lateness with region.
 Then a customer's repurchase within the window after the promise is Y(1) = Y(0) * (1 - D),
-D ~ Bernoulli(q), so the true effect on the treated (those whose first promise broke) is -q times
-their mean Y(0). Y(0) is computed here with plain pandas from the same seed generated with q = 0 (the
-same orders; nothing dropped), so it does not reuse cxloop's own outcome code.
+D ~ Bernoulli(q), so the true effect on the treated (those whose first promise broke) is
+-q times their mean Y(0). Y(0) is computed here with plain pandas from the same seed
+generated with q = 0 (the same orders; nothing dropped), so it does not reuse cxloop's own
+outcome code.
 
 ::
 

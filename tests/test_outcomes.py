@@ -17,6 +17,8 @@ from cxloop.errors import ConfigError
 from tests.conftest import shared_dataset
 
 GAP = timedelta(days=1)
+DORMANT = ("--state", "dormant", "-f", "json")
+BROKEN = ("--segment", "broken", "-f", "json")
 
 
 def _visits(orders: pd.DataFrame) -> pd.DataFrame:
@@ -128,8 +130,7 @@ def test_drill_downs_total_the_figures(demo_store: Path) -> None:
     row = life[2]
     who = run(
         app,
-        ["outcomes", "lifecycle", *home, "--customers", "--at", row["period"], "--state", "dormant"]
-        + ["-f", "json"],
+        ["outcomes", "lifecycle", *home, "--customers", "--at", row["period"], *DORMANT],
     )
     assert len(json.loads(who.output)) == row["dormant"] > 0
     rep = json.loads(
@@ -138,8 +139,7 @@ def test_drill_downs_total_the_figures(demo_store: Path) -> None:
     broken = next(r for r in rep if r["segment"] == "broken")
     who = run(
         app,
-        ["outcomes", "repeat", *home, "--by", "promise", "--customers"]
-        + ["--segment", "broken", "-f", "json"],
+        ["outcomes", "repeat", *home, "--by", "promise", "--customers", *BROKEN],
     )
     assert len(json.loads(who.output)) == broken["repeaters"]
 
