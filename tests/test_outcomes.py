@@ -207,3 +207,12 @@ def test_olist_promise_value_has_intervals(olist: tuple[cxloop.Cxloop, pd.DataFr
     assert review["low"] < review["ate"] < review["high"] < 0  # broken promises cost stars
     repeat = rows["repeat purchase within 90d"]
     assert repeat["low"] <= repeat["ate"] <= repeat["high"] and repeat["left_out"] > 0
+
+
+@pytest.mark.slow
+def test_interval_covers_a_known_injected_effect() -> None:
+    from bench.promise_value_coverage import coverage
+
+    df = coverage(range(3), customers=500, effect=0.5)
+    assert (df.n_treated == df.truth_treated).all()  # the same customers count as broken
+    assert df.covered.all(), df.to_string()
