@@ -45,6 +45,7 @@ def create_app(
     from cxloop.api import (
         apidocs,
         pages,
+        pages_outcomes,
         routes_cases,
         routes_data,
         routes_insight,
@@ -77,6 +78,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(apidocs.router)
     app.include_router(routes_outcomes.router)
+    app.include_router(pages_outcomes.router)
 
     @app.get("/health", tags=["access"])
     def health() -> dict[str, object]:
