@@ -85,7 +85,7 @@ def segments(purchases: ir.Table, ledger: ir.Table, cfg: OutcomesConfig, by: str
     return first.select("customer_id", segment=attr_text(first.attrs, by).fill_null("(missing)"))
 
 
-def _with_segment(v: ir.Table, seg: ir.Table | None) -> ir.Table:
+def with_segment(v: ir.Table, seg: ir.Table | None) -> ir.Table:
     if seg is None:
         return v.mutate(segment=ibis.literal("all"))
     s = seg.select(s_customer="customer_id", segment="segment")
@@ -98,7 +98,7 @@ def active_periods(v: ir.Table, period: str, seg: ir.Table | None) -> ir.Table:
     v = v.mutate(p=period_index(v.ts, period))
     act = v.group_by(["customer_id", "p"]).aggregate(value=v.value.sum())
     act = act.mutate(cohort=act.p.min().over(ibis.window(group_by=act.customer_id)))
-    return _with_segment(act, seg)
+    return with_segment(act, seg)
 
 
 def retention_counts(active: ir.Table) -> ir.Table:
@@ -140,7 +140,7 @@ def repeat_counts(
         n_visits=v.visit.max(),
         revenue=v.value.sum(),
     )
-    per = _with_segment(per, seg)
+    per = with_segment(per, seg)
     end = _secs(ibis.literal(as_of, type="timestamp"))
     metrics: dict[str, ir.Scalar] = {
         "customers": per.count(),

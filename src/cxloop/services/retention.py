@@ -207,7 +207,7 @@ def repeat_customers(
     inp = inputs(ws)
     per = ox.customer_visits(inp.visits)
     seg = inp.segments(by)
-    per = ox._with_segment(per, seg)
+    per = ox.with_segment(per, seg)
     per = per.filter(per.n_visits >= 2)
     if segment is not None:
         per = per.filter(per.segment == segment)
