@@ -70,7 +70,7 @@ def one_seed(seed: int, customers: int, effect: float, home: Path) -> dict[str, 
         "seed": seed,
         "truth": truth,
         "naive": row["naive"],
-        "ate": row["ate"],
+        "effect": row["effect"],
         "low": row["low"],
         "high": row["high"],
         "n": row["n"],
@@ -101,7 +101,7 @@ def main() -> None:
         "coverage": float(df.covered.mean()),
         "naive_coverage": float(df.naive_covered.mean()),
         "mean_truth": float(df.truth.mean()),
-        "mean_estimate": float(df.ate.mean()),
+        "mean_estimate": float(df.effect.mean()),
         "mean_naive": float(df.naive.mean()),
     }
     print(json.dumps(summary, indent=2))

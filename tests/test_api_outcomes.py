@@ -54,7 +54,7 @@ def test_repeat_and_promise_value_endpoints(api: Api) -> None:
     assert sum(r["customers"] for r in rep["rows"]) == 1500
     pv = api.get("/api/v1/outcomes/promise-value", "viewer").json()
     row = next(r for r in pv["rows"] if r["outcome"] == "repeat purchase within 90d")
-    assert row["low"] <= row["ate"] <= row["high"] < 0
+    assert row["low"] <= row["effect"] <= row["high"] < 0
     units = api.get(
         "/api/v1/outcomes/promise-value/customers", "viewer", params={"window": "90d"}
     ).json()

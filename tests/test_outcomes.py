@@ -204,9 +204,9 @@ def test_olist_promise_value_has_intervals(olist: tuple[cxloop.Cxloop, pd.DataFr
     cx, _ = olist
     rows = {r["outcome"]: r for r in cx.promise_value("broken")["rows"]}
     review = rows["review score"]
-    assert review["low"] < review["ate"] < review["high"] < 0  # broken promises cost stars
+    assert review["low"] < review["effect"] < review["high"] < 0  # broken promises cost stars
     repeat = rows["repeat purchase within 90d"]
-    assert repeat["low"] <= repeat["ate"] <= repeat["high"] and repeat["left_out"] > 0
+    assert repeat["low"] <= repeat["effect"] <= repeat["high"] and repeat["left_out"] > 0
 
 
 @pytest.mark.slow

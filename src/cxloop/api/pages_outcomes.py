@@ -50,7 +50,7 @@ def _effect_chart(rows: list[dict[str, Any]]) -> str:
     shown = [
         r
         for r in rows
-        if r.get("ate") is not None and r["outcome"].startswith(("repeat", "review"))
+        if r.get("effect") is not None and r["outcome"].startswith(("repeat", "review"))
     ]
     intervals = []
     for r in shown:
@@ -58,7 +58,7 @@ def _effect_chart(rows: list[dict[str, Any]]) -> str:
         intervals.append(
             charts.Interval(
                 r["outcome"],
-                r["ate"],
+                r["effect"],
                 r["low"],
                 r["high"],
                 -span,

@@ -83,7 +83,7 @@ class EffectRow(BaseModel):
     naive_high: float | None = None
     mean_treated: float | None = None
     mean_control: float | None = None
-    ate: float | None = None
+    effect: float | None = None
     low: float | None = None
     high: float | None = None
     ratio: float | None = None

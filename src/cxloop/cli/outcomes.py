@@ -153,7 +153,7 @@ _EFFECT_COLUMNS = [
     "naive",
     "naive_low",
     "naive_high",
-    "ate",
+    "effect",
     "low",
     "high",
     "ratio",

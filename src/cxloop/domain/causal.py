@@ -34,7 +34,7 @@ class Effect:
     naive_high: float
     mean_treated: float  # the outcome's mean had everyone been treated (doubly robust)
     mean_control: float
-    ate: float
+    effect: float  # on the treated (att) or on everyone (ate)
     low: float
     high: float
     ratio: float | None  # mean_treated / mean_control, for a non-negative outcome
@@ -177,7 +177,7 @@ def aipw(
         naive_high=n_high,
         mean_treated=m1,
         mean_control=m0,
-        ate=ate,
+        effect=ate,
         low=ate - Z95 * se,
         high=ate + Z95 * se,
         ratio=ratio,
