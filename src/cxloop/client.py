@@ -404,6 +404,76 @@ class Cxloop:
         return effort_service.customers(self.effort_issues(by, value, flag))
 
     # ------------------------------------------------------------ end effort
+    # ------------------------------------------------------------ outcomes: retention (C7)
+    def retention(
+        self, period: str = "month", by: str | None = None, *, cohorts: bool = False
+    ) -> pd.DataFrame:
+        """Retention by first-purchase cohort (``period``: month or week): pooled per offset,
+        or per cohort with ``cohorts``; ``by``: ``promise`` (first promise outcome),
+        ``channel``, ``department`` or an attribute of the first purchase."""
+        from cxloop.services import retention as rs
+
+        if cohorts:
+            return rs.cohort_table(self.workspace, period, by)
+        return rs.retention_curve(self.workspace, period, by)
+
+    def retention_customers(
+        self,
+        offset: int,
+        period: str = "month",
+        by: str | None = None,
+        cohort: str | None = None,
+        segment: str | None = None,
+    ) -> pd.DataFrame:
+        """The customers behind a retention figure (active ``offset`` periods later)."""
+        from cxloop.services import retention as rs
+
+        return rs.retention_customers(self.workspace, offset, period, by, cohort, segment)
+
+    def repeat_purchase(self, by: str | None = None) -> pd.DataFrame:
+        """Repeat purchase (split orders merged) per segment, with windows and intervals."""
+        from cxloop.services import retention as rs
+
+        return rs.repeat_purchase(self.workspace, by)
+
+    def repeat_customers(self, by: str | None = None, segment: str | None = None) -> pd.DataFrame:
+        from cxloop.services import retention as rs
+
+        return rs.repeat_customers(self.workspace, by, segment)
+
+    def lifecycle(self, period: str = "month", by: str | None = None) -> pd.DataFrame:
+        """Customers new, returning, resurrecting and dormant per period."""
+        from cxloop.services import retention as rs
+
+        return rs.lifecycle(self.workspace, period, by)
+
+    def lifecycle_customers(
+        self,
+        at: str,
+        state: str,
+        period: str = "month",
+        by: str | None = None,
+        segment: str | None = None,
+    ) -> pd.DataFrame:
+        from cxloop.services import retention as rs
+
+        return rs.lifecycle_customers(self.workspace, at, state, period, by, segment)
+
+    def promise_value(self, contrast: str = "broken", seed: int = 0) -> dict[str, Any]:
+        """The doubly robust effect of a first broken (or exceeded) promise on repeat
+        purchase, revenue and review score, beside the naive difference."""
+        from cxloop.services import promise_value as pv
+
+        return pv.promise_value(self.workspace, contrast, seed)
+
+    def promise_value_customers(
+        self, contrast: str = "broken", window: str | None = None
+    ) -> pd.DataFrame:
+        from cxloop.services import promise_value as pv
+
+        return pv.promise_value_customers(self.workspace, contrast, window)
+
+    # ------------------------------------------------------------ end outcomes: retention
 
     def close(self) -> None:
         self.workspace.close()

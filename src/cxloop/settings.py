@@ -287,6 +287,21 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "transfer or hold, repeat and reopen windows; docs/effort.md); empty means the "
         "built-in rules.",
     ),
+    SettingSpec(
+        "outcomes",
+        "CXLOOP_OUTCOMES",
+        "",
+        "Outcomes file (TOML, docs/outcomes.md): which events are purchases and their value, "
+        "the promise rule whose first outcome splits customers, the features known before a "
+        "promise; empty means the built-in commerce defaults.",
+    ),
+    SettingSpec(
+        "split_order_gap",
+        "CXLOOP_SPLIT_ORDER_GAP",
+        "1d",
+        "Purchases by one customer within this gap of the previous one are one split order, "
+        "not a repeat purchase (a duration: 1d, 36h; 0m counts every purchase).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -337,6 +352,8 @@ class Settings:
     brief_warn_within: timedelta = timedelta(days=28)
     brief_recover_within: timedelta = timedelta(days=90)
     effort: Path | None = None
+    outcomes: Path | None = None
+    split_order_gap: timedelta = timedelta(days=1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -397,6 +414,7 @@ class Settings:
             **_vocabulary_settings(values),
             **_organization_settings(values),
             effort=Path(str(values["effort"])) if str(values["effort"] or "").strip() else None,
+            **_outcome_settings(values),
         )
 
 
@@ -525,3 +543,16 @@ def _brief_settings(values: Mapping[str, object]) -> dict[str, Any]:
             values["brief_recover_within"],
         )
     return out
+
+
+def _outcome_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """The outcomes file and the split-order gap."""
+    path = str(values["outcomes"] or "").strip()
+    gap = values["split_order_gap"]
+    try:
+        parsed = gap if isinstance(gap, timedelta) else parse_duration(str(gap))
+    except ValueError:
+        raise _problem("split_order_gap", "a duration like 1d, 36h or 0m", gap) from None
+    if parsed < timedelta(0):
+        raise _problem("split_order_gap", "0m or more", gap)
+    return {"outcomes": Path(path) if path else None, "split_order_gap": parsed}

@@ -46,10 +46,12 @@ def create_app(
         apidocs,
         funnel_pages,
         pages,
+        pages_outcomes,
         routes_cases,
         routes_data,
         routes_funnels,
         routes_insight,
+        routes_outcomes,
     )
     from cxloop.api.guard import Guard
 
@@ -83,6 +85,8 @@ def create_app(
 
     app.include_router(routes_effort.router)
     app.include_router(pages_effort.router)
+    app.include_router(routes_outcomes.router)
+    app.include_router(pages_outcomes.router)
 
     @app.get("/health", tags=["access"])
     def health() -> dict[str, object]:

@@ -55,6 +55,9 @@ DELAY_CARRIER, DELAY_REGION, DELAY_DAY, DELAY_LEN = 2, 2, 100, 14
 BATCH_PRODUCT, BATCH_DAY, BATCH_LEN, BATCH_SHARE = 0, 65, 25, 0.6
 BILLING_DAY, BILLING_FACTOR = 135, 1.35
 CALLBACK_TEAM = 2
+# with an injected effect (broken_leave): lateness and coming back by region (confounding)
+LEAVE_LATE_P = np.array([0.03, 0.06, 0.09, 0.15, 0.04])
+LEAVE_THIN_P = np.array([0.0, 0.2, 0.35, 0.5, 0.1])
 NEVER = 2**60  # a time that never comes (and cannot overflow)
 FILES: dict[str, tuple[E, ...]] = {
     "sales_orders.csv": (E.ORDER_PLACED, E.ORDER_CANCELED),
@@ -292,8 +295,37 @@ def _cases(
     return c
 
 
+def _injected_keep(
+    rng: np.random.Generator,
+    cust: I64,
+    placed: I64,
+    region: I64,
+    deliv: I64,
+    is_late: Mask,
+    leaves: Mask,
+) -> Mask:
+    """The orders kept when a known effect is injected (``broken_leave``): a customer whose
+    FIRST order arrived late (a broken delivery promise) leaves with that probability,
+    dropping every order placed after that delivery; nothing else makes anyone leave.
+    Regions differ both in lateness and in how often customers come back (later orders
+    thinned by :data:`LEAVE_THIN_P`), so region confounds the naive comparison."""
+    first = np.zeros(len(cust), dtype=bool)
+    first[np.unique(cust, return_index=True)[1]] = True
+    thinned = ~first & (rng.random(len(cust)) < LEAVE_THIN_P[region])
+    first_of = np.full(int(cust.max()) + 1, -1)
+    first_of[cust[first]] = np.flatnonzero(first)
+    f = first_of[cust]
+    gone = is_late[f] & leaves[cust] & (placed > deliv[f])
+    kept: np.ndarray[tuple[Any, ...], np.dtype[np.bool_]] = ~(thinned | gone)
+    return kept
+
+
 def _orders(
-    rng: np.random.Generator, n_cust: int, cust: I64, end_s: int
+    rng: np.random.Generator,
+    n_cust: int,
+    cust: I64,
+    end_s: int,
+    broken_leave: float | None = None,
 ) -> tuple[dict[str, Any], I64, F64]:
     """Orders, their delivery and billing outcomes, and the customers' habits."""
     day0 = (end_s - SPAN_DAYS * DAY) // DAY * DAY
@@ -339,7 +371,8 @@ def _orders(
         & (placed >= t0)
         & (placed < t0 + DELAY_LEN * DAY)
     )
-    late = (rng.random(n) < 0.035) | (in_cd & (rng.random(n) < 0.8))
+    late_p = 0.035 if broken_leave is None else LEAVE_LATE_P[region]
+    late = (rng.random(n) < late_p) | (in_cd & (rng.random(n) < 0.8))
     ddays = np.where(late, prom + rng.integers(1, 5, n) + in_cd * rng.integers(0, 3, n), ddays)
     deliv = pday + ddays * DAY + rng.integers(9 * HOUR, 20 * HOUR, n)
     window = np.maximum(np.minimum(ship_by, deliv - 3 * HOUR) - placed, 20 * MIN)
@@ -360,8 +393,11 @@ def _orders(
     bad_t = np.where(is_late | missing, deliv, np.where(bad_bill, inv_ts, NEVER))
     first_bad = np.full(n_cust, NEVER)
     np.minimum.at(first_bad, cust, bad_t)
-    leaves = rng.random(n_cust) < 0.5
-    keep = ~(leaves[cust] & (placed > first_bad[cust] + 2 * DAY))
+    u_leave = rng.random(n_cust)
+    if broken_leave is None:
+        keep = ~((u_leave < 0.5)[cust] & (placed > first_bad[cust] + 2 * DAY))
+    else:
+        keep = _injected_keep(rng, cust, placed, region, deliv, is_late, u_leave < broken_leave)
     o: dict[str, Any] = {
         k: v[keep]
         for k, v in dict(
@@ -772,7 +808,11 @@ def _scenarios(o: dict[str, Any], cs: dict[str, Any], end_s: int) -> dict[str, s
 
 # ---------------------------------------------------------------- public API
 def _generate(
-    seed: int, end: datetime | None, customers: int | None = None, n_orders: int | None = None
+    seed: int,
+    end: datetime | None,
+    customers: int | None = None,
+    n_orders: int | None = None,
+    broken_leave: float | None = None,
 ) -> tuple[pa.Table, dict[str, str], datetime]:
     end = end or DEFAULT_END
     end = end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
@@ -785,7 +825,9 @@ def _generate(
         while counts.sum() < n_orders:
             counts = np.r_[counts, rng.integers(3, 11, len(counts) // 10 + 1)]
     cust = np.repeat(np.arange(len(counts), dtype=np.int64), counts)[:n_orders]
-    o, typical, mood = _orders(rng, int(cust[-1]) + 1, cust, int(end.timestamp()))
+    if broken_leave is not None and not 0 <= broken_leave <= 1:
+        raise ValueError(f"broken_leave: expected a probability from 0 to 1, got {broken_leave}")
+    o, typical, mood = _orders(rng, int(cust[-1]) + 1, cust, int(end.timestamp()), broken_leave)
     table, scenarios = _events(rng, o, typical, mood, int(end.timestamp()))
     return table, scenarios, end
 
@@ -799,6 +841,14 @@ def generate_events(
     4-5 events per order. Events after ``end`` (default :data:`DEFAULT_END`) are cut off.
     """
     return _generate(seed, end, n_orders=n_orders)[0]
+
+
+def generate_customers(
+    customers: int, seed: int = 7, end: datetime | None = None, broken_leave: float | None = None
+) -> pa.Table:
+    """The events of ``customers`` customers, as :func:`generate_demo` writes them (no bad
+    rows, no employee pulse)."""
+    return _generate(seed, end, customers=customers, broken_leave=broken_leave)[0]
 
 
 def write_csv(table: pa.Table, path: Path) -> None:
@@ -848,11 +898,16 @@ def generate_demo(
     seed: int = 7,
     end: datetime | None = None,
     with_bad_rows: bool = True,
+    broken_leave: float | None = None,
 ) -> DemoDataset:
-    """Write Northwind Home's department exports (generic format) into ``out_dir``."""
+    """Write Northwind Home's department exports (generic format) into ``out_dir``.
+
+    ``broken_leave``: off (None, the demo) or the probability that a customer whose first
+    order arrives late leaves (a known effect of a broken promise on repurchase, for
+    checking an estimator; see :func:`_injected_keep`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table, scenarios, end = _generate(seed, end, customers=customers)
+    table, scenarios, end = _generate(seed, end, customers=customers, broken_leave=broken_leave)
     rng = np.random.default_rng([seed, 1])
     files, bad = [], 0
     for name, types in FILES.items():

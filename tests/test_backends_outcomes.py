@@ -1,0 +1,65 @@
+"""Retention, repeat purchase, lifecycle and the promise-value units on every backend: each
+must give the embedded store's answers (the fixtures are tests/test_backends.py's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from cxloop.services import promise_value, retention
+from cxloop.services.workspace import Workspace
+from tests.test_backends import (  # noqa: F401
+    ENGINES,
+    Backend,
+    backend,
+    demo_export,
+    reference,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _answers(ws: Workspace) -> dict[str, pd.DataFrame]:
+    units, _ = promise_value.units(ws)
+    keep = ["customer_id", "state", "visits_90d", "revenue_90d", "review_score", "cat_region"]
+    return {
+        "cohorts": retention.cohort_table(ws, "month", "promise"),
+        "repeat": retention.repeat_purchase(ws, "region"),
+        "lifecycle": retention.lifecycle(ws, "month", "promise"),
+        "units": units[keep],
+    }
+
+
+@pytest.fixture(scope="module")
+def expected(reference: Path) -> dict[str, Any]:  # noqa: F811
+    ws = Workspace.open(reference)
+    try:
+        return _answers(ws)
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("backend", ENGINES, indirect=True)  # one test per engine
+def test_outcomes_match_the_embedded_store(
+    backend: Backend,  # noqa: F811
+    expected: dict[str, pd.DataFrame],
+) -> None:
+    ws = backend.open()
+    try:
+        got = _answers(ws)
+    finally:
+        ws.close()
+    for name, want in expected.items():
+        try:
+            pd.testing.assert_frame_equal(
+                got[name].reset_index(drop=True),
+                want.reset_index(drop=True),
+                check_dtype=False,
+                check_exact=False,
+                rtol=1e-9,
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{backend.name}, {name}: {exc}") from None
