@@ -279,6 +279,21 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "How long after a systemic failure's window ended the brief still lists it, as a "
         "failure to recover from (apologise, make good); after that it is history.",
     ),
+    # -- journeys (docs/journeys.md)
+    SettingSpec(
+        "journeys",
+        "CXLOOP_JOURNEYS",
+        "",
+        "Journey stages file (TOML, docs/journeys.md); empty means the built-in commerce "
+        "stages (purchase, delivery, support, review, repurchase).",
+    ),
+    SettingSpec(
+        "journey_min_count",
+        "CXLOOP_JOURNEY_MIN_COUNT",
+        "20",
+        "Where it tanks tests a factor at a stage only when at least this many customers "
+        "there have it, lack it, have the outcome and lack it.",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -328,6 +343,8 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     brief_warn_within: timedelta = timedelta(days=28)
     brief_recover_within: timedelta = timedelta(days=90)
+    journeys: Path | None = None
+    journey_min_count: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -387,6 +404,7 @@ class Settings:
             **_web_settings(values),
             **_vocabulary_settings(values),
             **_organization_settings(values),
+            **_journey_settings(values),
         )
 
 
@@ -515,3 +533,15 @@ def _brief_settings(values: Mapping[str, object]) -> dict[str, Any]:
             values["brief_recover_within"],
         )
     return out
+
+
+def _journey_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """The journeys file and where it tanks' minimum count."""
+    path = str(values["journeys"] or "").strip()
+    try:
+        count = int(str(values["journey_min_count"]))
+    except ValueError:
+        raise _problem("journey_min_count", "a whole number", values["journey_min_count"]) from None
+    if count < 1:
+        raise _problem("journey_min_count", "1 or more", count)
+    return {"journeys": Path(path) if path else None, "journey_min_count": count}
