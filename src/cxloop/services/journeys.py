@@ -124,7 +124,10 @@ class Journeys:
                     "low_score_share": r["low_score_share"],
                 }
             )
-        return pd.DataFrame(rows)
+        df = pd.DataFrame(rows)
+        for col in ("late", "dropped"):
+            df[col] = df[col].astype("Int64")
+        return df
 
     def stage_scores(self) -> pd.DataFrame:
         """Per stage and metric (csat, ces, nps, review ...): answers, mean, low share."""
