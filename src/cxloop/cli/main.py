@@ -19,8 +19,8 @@ from cxloop.cli import commands
 from cxloop.cli.brief import brief_app
 from cxloop.cli.cases import cases_app, recover
 from cxloop.cli.corrections import forget, ingest_app
-from cxloop.cli.mappings import ParamOpt, mappings_app, parse_params
 from cxloop.cli.journeys import journeys_app
+from cxloop.cli.mappings import ParamOpt, mappings_app, parse_params
 from cxloop.cli.migrate import migrate
 from cxloop.cli.outreach import outreach_app
 from cxloop.cli.policy import policy_app

@@ -90,7 +90,8 @@ class Journeys:
         scores = s.group_by("stage").aggregate(
             scores=s.count(),
             mean_score_0_100=s.norm.mean(),
-            low_score_share=ibis.ifelse(s.low, 1.0, 0.0).mean(),
+            low_score_share=ibis.ifelse(s.low, 1, 0).sum().cast("float64")
+            / s.count().cast("float64"),
         )
         o = self.outcomes
         drops = jx.outcome_totals(o.filter(o.outcome == "drop")).drop("customers")
@@ -135,7 +136,7 @@ class Journeys:
         out = s.group_by(["stage", "metric"]).aggregate(
             answers=s.count(),
             mean=s.score.mean(),
-            low_share=ibis.ifelse(s.low, 1.0, 0.0).mean(),
+            low_share=ibis.ifelse(s.low, 1, 0).sum().cast("float64") / s.count().cast("float64"),
         )
         df = out.execute()
         order = {n: i for i, n in enumerate(self.journey.names)}
