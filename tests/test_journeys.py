@@ -20,6 +20,7 @@ from cxloop.cli.main import app
 from cxloop.domain.journeys import Table2x2, associate, journey_from_dict
 from cxloop.errors import ConfigError
 from tests.test_api import make_keys
+from tests.test_dashboard import server  # noqa: F401 - the fixture (a uvicorn over `store`)
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,11 @@ def store(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("journeys") / "store"
     shutil.copytree(demo_store, home)
     return home
+
+
+@pytest.fixture(scope="module")
+def keys(store: Path) -> dict[str, str]:
+    return make_keys(store)
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +139,9 @@ def test_bad_stages_are_refused_with_file_stage_and_key(
     assert message in str(err.value)
 
 
-def test_rest_endpoints(store: Path, answers: dict[str, pd.DataFrame]) -> None:
-    keys = make_keys(store)
+def test_rest_endpoints(
+    store: Path, keys: dict[str, str], answers: dict[str, pd.DataFrame]
+) -> None:
     h = {"Authorization": f"Bearer {keys['viewer']}"}
     with TestClient(create_app(home=store)) as client:
         m = client.get("/api/v1/journeys/map", headers=h)
@@ -155,3 +162,44 @@ def test_rest_endpoints(store: Path, answers: dict[str, pd.DataFrame]) -> None:
         assert bad.status_code == 400 and "no stage 'x'" in bad.json()["error"]["message"]
         nobody = client.get("/api/v1/journeys/path", params={"customer_id": "nobody"}, headers=h)
         assert nobody.status_code == 404
+
+
+@pytest.mark.slow
+def test_journey_page_in_chromium(
+    server: str,  # noqa: F811 - the imported fixture
+    store: Path,
+    keys: dict[str, str],
+) -> None:
+    """The journey chart drawn by a real Chromium: bars per stage, a click lists the
+    customers behind the bar, as many as the map says."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium is not on PATH")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base = server
+    with cxloop.open(store) as cx:
+        m = cx.journey_map().set_index("stage")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.set_default_timeout(60_000)
+            page.goto(base + "/journeys")
+            page.fill("#key", keys["viewer"])
+            page.click("button[type=submit]")
+            page.wait_for_url(base + "/journeys")
+            assert page.locator("h1").inner_text() == "Journeys"
+            shown = page.locator("svg.chart")
+            assert shown.count() == 2
+            box = shown.first.bounding_box()
+            assert box is not None and box["width"] > 150 and box["height"] > 30
+            assert shown.first.locator("rect").count() == len(m)
+            page.locator("svg.chart").first.locator("a").first.click()
+            page.wait_for_url("**/journeys?stage=purchase*")
+            title = page.locator("#h-customers").inner_text()
+            assert title.startswith(f"{m.loc['purchase', 'customers']:,} customers")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1366 + 2
+        finally:
+            browser.close()

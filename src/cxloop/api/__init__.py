@@ -45,6 +45,7 @@ def create_app(
     from cxloop.api import (
         apidocs,
         pages,
+        pages_journeys,  # noqa: F401 - adds /journeys to pages.router
         routes_cases,
         routes_data,
         routes_insight,
