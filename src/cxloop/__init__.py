@@ -35,6 +35,7 @@ from cxloop.notify.base import Channel
 from cxloop.services.cases import Actor, SyncReport
 from cxloop.services.funnels import FunnelResult
 from cxloop.services.ingest import IngestReport
+from cxloop.services.journeys import Journeys
 from cxloop.services.ledger import LedgerBuild
 from cxloop.services.outreach import Draft
 from cxloop.services.recovery import Advice
@@ -61,6 +62,7 @@ __all__ = [
     "Incident",
     "IngestReport",
     "InputError",
+    "Journeys",
     "LedgerBuild",
     "MappingError",
     "NotFoundError",

@@ -38,6 +38,8 @@ from cxloop.services import outreach as outreach_service
 from cxloop.services import recovery as recovery_service
 from cxloop.services.case_metrics import case_metrics
 from cxloop.services.cases import Actor
+from cxloop.services.journey_voice import stage_voice
+from cxloop.services.journeys import Journeys
 from cxloop.services.policy import load_policy
 from cxloop.services.sending import DeliveryReport, channel_from_settings
 from cxloop.services.timeline import timeline as customer_timeline
@@ -474,6 +476,41 @@ class Cxloop:
         return pv.promise_value_customers(self.workspace, contrast, window)
 
     # ------------------------------------------------------------ end outcomes: retention
+    # ------------------------------------------------------------ journeys (C6)
+    def journeys(self, as_of: datetime | None = None) -> Journeys:
+        """The journeys of every customer (stages: the ``journeys`` setting's file, else
+        the built-in commerce stages); ``with cx.journeys() as j: j.stage_map()``."""
+        return Journeys(self.workspace, as_of)
+
+    def journey_map(self, voice: Voice | None = None) -> pd.DataFrame:
+        """One row per stage: customers reaching it, median hours from the stage it
+        follows, drop-offs, scores; with ``voice``, texts, sentiment and keywords too."""
+        with self.journeys() as j:
+            df = j.stage_map()
+            if voice is not None:
+                df = df.merge(stage_voice(j, voice), on="stage", how="left")
+            return df
+
+    def journey_path(self, customer_id: str) -> pd.DataFrame:
+        with self.journeys() as j:
+            return j.path(customer_id)
+
+    def journey_scores(self) -> pd.DataFrame:
+        with self.journeys() as j:
+            return j.stage_scores()
+
+    def journey_tanks(self, outcome: str | None = None, fdr: float = 0.05) -> pd.DataFrame:
+        """Where it tanks: per stage, the factors that go with dropping off or a low score."""
+        with self.journeys() as j:
+            return j.tanks(outcome, fdr)
+
+    def journey_customers(
+        self, stage: str, which: str = "reached", factor: str | None = None
+    ) -> pd.DataFrame:
+        """The customers behind a journey figure (``reached``, ``dropped``, ``low score``
+        at ``stage``; with ``factor``, those who also had it)."""
+        with self.journeys() as j:
+            return j.customers(stage, which, factor)
 
     def close(self) -> None:
         self.workspace.close()

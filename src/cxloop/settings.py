@@ -302,6 +302,21 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Purchases by one customer within this gap of the previous one are one split order, "
         "not a repeat purchase (a duration: 1d, 36h; 0m counts every purchase).",
     ),
+    # -- journeys (docs/journeys.md)
+    SettingSpec(
+        "journeys",
+        "CXLOOP_JOURNEYS",
+        "",
+        "Journey stages file (TOML, docs/journeys.md); empty means the built-in commerce "
+        "stages (purchase, delivery, support, review, repurchase).",
+    ),
+    SettingSpec(
+        "journey_min_count",
+        "CXLOOP_JOURNEY_MIN_COUNT",
+        "20",
+        "Where it tanks tests a factor at a stage only when at least this many customers "
+        "there have it, lack it, have the outcome and lack it.",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -354,6 +369,8 @@ class Settings:
     effort: Path | None = None
     outcomes: Path | None = None
     split_order_gap: timedelta = timedelta(days=1)
+    journeys: Path | None = None
+    journey_min_count: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -415,6 +432,7 @@ class Settings:
             **_organization_settings(values),
             effort=Path(str(values["effort"])) if str(values["effort"] or "").strip() else None,
             **_outcome_settings(values),
+            **_journey_settings(values),
         )
 
 
@@ -556,3 +574,15 @@ def _outcome_settings(values: Mapping[str, object]) -> dict[str, Any]:
     if parsed < timedelta(0):
         raise _problem("split_order_gap", "0m or more", gap)
     return {"outcomes": Path(path) if path else None, "split_order_gap": parsed}
+
+
+def _journey_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """The journeys file and where it tanks' minimum count."""
+    path = str(values["journeys"] or "").strip()
+    try:
+        count = int(str(values["journey_min_count"]))
+    except ValueError:
+        raise _problem("journey_min_count", "a whole number", values["journey_min_count"]) from None
+    if count < 1:
+        raise _problem("journey_min_count", "1 or more", count)
+    return {"journeys": Path(path) if path else None, "journey_min_count": count}

@@ -46,11 +46,13 @@ def create_app(
         apidocs,
         funnel_pages,
         pages,
+        pages_journeys,  # noqa: F401 - adds /journeys to pages.router
         pages_outcomes,
         routes_cases,
         routes_data,
         routes_funnels,
         routes_insight,
+        routes_journeys,  # journeys (C6)
         routes_outcomes,
     )
     from cxloop.api.guard import Guard
@@ -77,6 +79,7 @@ def create_app(
     app.include_router(routes_data.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_insight.router)
+    app.include_router(routes_journeys.router)
     app.include_router(pages.router)
     app.include_router(apidocs.router)
     app.include_router(routes_funnels.router)

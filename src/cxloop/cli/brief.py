@@ -121,6 +121,14 @@ def brief(
         )
     if b["actions"]:
         table(con, "Actions taken, and the items' figures then and now", _actions(b["actions"]))
+    worst = b.get("worst_stage")  # journeys (docs/journeys.md)
+    if worst:
+        con.print(
+            f"Worst journey stage this week: {worst['stage']} ({worst['low_scores']} of "
+            f"{worst['scores']} scores low, {worst['low_share']:.0%}; their customers: "
+            f"worst_stage.customer_ids in --format json)",
+            highlight=False,
+        )
     con.print(b["method"], highlight=False)
 
 

@@ -21,6 +21,7 @@ from cxloop.cli.cases import cases_app, recover
 from cxloop.cli.corrections import forget, ingest_app
 from cxloop.cli.effort import effort_app
 from cxloop.cli.funnels import funnel, paths
+from cxloop.cli.journeys import journeys_app
 from cxloop.cli.mappings import ParamOpt, mappings_app, parse_params
 from cxloop.cli.migrate import migrate
 from cxloop.cli.outcomes import outcomes_app
@@ -58,6 +59,7 @@ app.command()(recover)
 app.command()(migrate)
 app.command()(funnel)
 app.command()(paths)
+app.add_typer(journeys_app, name="journeys")
 
 HomeOpt = Annotated[
     Path | None,

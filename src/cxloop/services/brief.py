@@ -336,4 +336,13 @@ def brief(
         "actions": _effects(ws, items),
         "candidates": [asdict(i) for i in items],
         "left_out": left_out,
+        # -- journeys (docs/journeys.md): the stage whose scores were worst this week
+        "worst_stage": _worst_stage(ws, end),
     }
+
+
+def _worst_stage(ws: Workspace, end: pd.Timestamp) -> dict[str, Any] | None:
+    from cxloop.services.journeys import Journeys
+
+    with Journeys(ws, end.to_pydatetime()) as j:
+        return j.worst_stage()

@@ -1,0 +1,63 @@
+"""Journeys on every backend (the contract of tests/test_backends.py): the journey map,
+the scores by stage, where it tanks and a drill-down equal the embedded store's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import cxloop
+from tests.test_backends import Backend, backend, demo_export, reference  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+
+def _answers(cx: cxloop.Cxloop) -> dict[str, Any]:
+    with cx.journeys() as j:
+        tanks = j.tanks()
+        first = tanks.iloc[0] if len(tanks) else None
+        return {
+            "map": j.stage_map(),
+            "scores": j.stage_scores(),
+            "tanks": tanks,
+            "dropped": j.customers(j.journey.names[0], "dropped"),
+            "behind": j.customers(first["stage"], "reached", first["factor"])
+            if first is not None
+            else None,
+        }
+
+
+@pytest.fixture(scope="module")
+def expected(reference: Path) -> dict[str, Any]:  # noqa: F811
+    with cxloop.open(reference) as cx:
+        return _answers(cx)
+
+
+def _same(ours: pd.DataFrame, want: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(
+        ours.reset_index(drop=True),
+        want.reset_index(drop=True),
+        check_dtype=False,
+        check_exact=False,
+        rtol=1e-6,
+    )
+
+
+def test_journeys_match_the_embedded_store(
+    backend: Backend,  # noqa: F811
+    expected: dict[str, Any],
+) -> None:
+    cx = backend.cx()
+    try:
+        got = _answers(cx)
+    finally:
+        cx.close()
+    assert expected["map"]["customers"].iloc[0] > 0
+    assert len(expected["tanks"]) > 0
+    for key in ("map", "scores", "tanks"):
+        _same(got[key], expected[key])
+    for key in ("dropped", "behind"):
+        assert sorted(got[key]["customer_id"]) == sorted(expected[key]["customer_id"])
