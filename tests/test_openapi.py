@@ -20,6 +20,11 @@ from tests.test_api import make_keys
 from tests.test_notify import SmtpServer, smtp  # noqa: F401 - the fixture
 
 Schema = dict[str, Any]
+#: models the demo company's answers leave empty (their lists are): documented, not seen
+UNSEEN = {
+    "LeftOut": "a brief's incidents too old to count (the demo's are all recent enough)",
+    "SendError": "a send through a channel that fails (tests/test_outreach.py has them)",
+}
 PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -173,7 +178,8 @@ def test_real_answers_are_what_the_spec_says(
         models |= doc.reachable(schema, set())
     assert not doc.problems, "\n".join(doc.problems)
     for name in sorted(models):
-        if name not in doc.seen:
-            raise AssertionError(f"no real answer had a {name}")
+        if name in UNSEEN:
+            continue
+        assert name in doc.seen, f"no real answer had a {name}"
         required = set(doc.schemas[name].get("required", []))
         assert required <= doc.seen[name], (name, required - doc.seen[name])
