@@ -362,10 +362,9 @@ def case_queue(
 
 def case_page(rt: Runtime, ws: Workspace, who: Principal, case_id: str) -> dict[str, Any]:
     detail = case_reads.case_detail(ws, case_id)
-    role = who.grant_as or rt.policy.roles[0]
-    found = advice(rt, ws, case_id, role)
-    if found is not None and who.grant_as is None:
-        found = found | {"lines": [line | {"allowed": False} for line in found["lines"]]}
+    found = advice(rt, ws, case_id, recovery_service.judged_role(who.grant_as, rt.policy))
+    if found is not None and "error" not in found:
+        found = recovery_service.for_caller(found, who.grant_as)
     return out(  # type: ignore[no-any-return]
         who,
         detail

@@ -120,13 +120,10 @@ def case(case_id: str, who: Who, ws: Ws) -> dict[str, Any]:
 def recommendation(case_id: str, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """The recommended remedy for the case, each line judged by the empowerment policy for
     the caller's role: ``allowed`` means this key may grant it now, without approval."""
-    role = who.grant_as or rt.policy.roles[0]
+    role = recovery_service.judged_role(who.grant_as, rt.policy)
     advice = recovery_service.advise(ws, case_id, role, rt.policy).as_dict()
-    if who.grant_as is None:
-        for line in advice["lines"]:
-            line["allowed"] = False
-    advice["judged_for"] = {"key": who.key_id, "grant_as": who.grant_as}
-    return out(who, advice)  # type: ignore[no-any-return]
+    judged = {"judged_for": {"key": who.key_id, "grant_as": who.grant_as}}
+    return out(who, recovery_service.for_caller(advice, who.grant_as) | judged)  # type: ignore[no-any-return]
 
 
 @router.post("/cases/{case_id}/start", response_model=Case, tags=["cases"])
