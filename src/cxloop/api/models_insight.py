@@ -40,9 +40,10 @@ class Score(Out):
     mean: float | None
     top_share: float | None
     bottom_share: float | None
-    change: float | None
-    """The change from the previous period (per-period answers only)."""
-    change_p: float | None
+    change: float | None = None
+    """The change from the previous period (only when ``by`` is a period: week, month)."""
+    change_p: float | None = None
+    """The change's p-value (only when ``by`` is a period)."""
 
 
 class Topic(Out):
