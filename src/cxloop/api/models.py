@@ -72,10 +72,11 @@ class IngestRun(Out):
     path: str
     started_at: str
     finished_at: str | None
-    rows_read: int
-    events_new: int
-    events_duplicate: int
-    rows_quarantined: int
+    rows_read: int | None
+    """null until the run finishes (as are the other counts)."""
+    events_new: int | None
+    events_duplicate: int | None
+    rows_quarantined: int | None
     log_version: int | None
     status: str
     signature: str | None
@@ -95,7 +96,7 @@ class Quarantined(Out):
     field: str
     reason: str
     value: str | None
-    record: Json | None
+    record: Json | str | None
     """The raw record as read."""
     retracted_at: str | None
     """When a later load of the file retracted this row (null: current)."""
