@@ -29,7 +29,7 @@ from cxloop.domain.remedies import Remedy
 from cxloop.notify.base import Channel
 from cxloop.services import approvals as approval_service
 from cxloop.services import brief as brief_service
-from cxloop.services import case_reads, voice_insights
+from cxloop.services import case_reads, reads, voice_insights
 from cxloop.services import cases as case_service
 from cxloop.services import funnels as funnel_service
 from cxloop.services import ingest as ingest_service
@@ -83,7 +83,7 @@ class Cxloop:
         )
 
     def quarantine(self, *, all_loads: bool = False, file: str | None = None) -> pd.DataFrame:
-        rows = self.workspace.state.quarantined(current_only=not all_loads, file=file)
+        rows = reads.quarantined(self.workspace, all_loads=all_loads, file=file)
         return pd.DataFrame(
             rows,
             columns=[
@@ -118,10 +118,7 @@ class Cxloop:
         return ledger_service.promises_table(self.workspace)
 
     def promises(self, customer_id: str | None = None) -> pd.DataFrame:
-        t = self.ledger()
-        if customer_id is not None:
-            t = t.filter(t.customer_id == customer_id)
-        return t.order_by(["opened_at", "promise_id"]).execute()
+        return ledger_service.promises_expr(self.workspace, customer_id=customer_id).execute()
 
     def promise_report(self, by: str | None = "kind") -> pd.DataFrame:
         return run(self.ledger(), PromiseReport(by=by)).execute()

@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from cxloop.api import errors
+from cxloop.api.models import HealthOut
 from cxloop.api.runtime import Runtime
 from cxloop.settings import Settings
 from cxloop.version import __version__
@@ -91,7 +92,7 @@ def create_app(
     app.include_router(routes_outcomes.router)
     app.include_router(pages_outcomes.router)
 
-    @app.get("/health", tags=["access"])
+    @app.get("/health", response_model=HealthOut, tags=["access"])
     def health() -> dict[str, object]:
         """Liveness, without a key: the version, the event log's version and the store's
         clock (``mode``: data, wall or fixed; ``now``: what every report is as of)."""

@@ -51,6 +51,22 @@ def _fields(spec: dict[str, Any], name: str) -> list[dict[str, str]]:
     ]
 
 
+def _answer(spec: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
+    """The success answer's model, the item model of a page or a list, and its fields."""
+    for status, response in sorted(op.get("responses", {}).items()):
+        if not status.startswith("2"):
+            continue
+        schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+        name, item = _type(schema), ""
+        model = schema.get("items", {}) if schema.get("type") == "array" else schema
+        found = _type(model)
+        props = spec.get("components", {}).get("schemas", {}).get(found, {}).get("properties", {})
+        if "items" in props and "next_offset" in props:
+            item = _type(props["items"].get("items", {}))
+        return {"answer": name, "answer_item": item, "answer_fields": _fields(spec, item or found)}
+    return {"answer": "", "answer_item": "", "answer_fields": []}
+
+
 def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Every operation of the spec, grouped by its first tag, in the spec's order."""
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -82,6 +98,7 @@ def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
                     "responses": sorted(op.get("responses", {})),
                     "secured": bool(op.get("security")),
                 }
+                | _answer(spec, op)
             )
     return [{"tag": tag, "operations": ops} for tag, ops in groups.items()]
 

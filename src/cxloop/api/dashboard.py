@@ -27,7 +27,7 @@ from cxloop.domain.promises import PromiseState
 from cxloop.domain.scores import SCALES, Scale, wilson
 from cxloop.errors import NotFoundError
 from cxloop.serialize import clean
-from cxloop.services import cases as case_service
+from cxloop.services import case_reads, reads
 from cxloop.services import ledger as ledger_service
 from cxloop.services import outreach as outreach_service
 from cxloop.services import recovery as recovery_service
@@ -35,8 +35,6 @@ from cxloop.services.access import Principal
 from cxloop.services.timeline import TIMELINE_COLUMNS, timeline_expr
 from cxloop.services.voice import Voice
 from cxloop.services.workspace import Workspace
-from cxloop.store.cases import CaseStore
-from cxloop.store.incidents import IncidentStore
 
 log = logging.getLogger("cxloop.api")
 
@@ -95,7 +93,7 @@ def incident_alerts(ws: Workspace) -> list[dict[str, Any]]:
     """Each systemic failure found so far with its cohort: customers affected, how many
     were told already, how many have not complained (yet)."""
     found = []
-    for incident, first, last in IncidentStore(ws.state).all():
+    for incident, first, last in reads.incidents_found(ws):
         summary = outreach_service.draft(ws, incident.incident_id).summary()
         sends = outreach_service.send_status(ws, incident.incident_id)
         told = len({s["customer_id"] for s in sends if s["status"] == "sent"})
@@ -337,10 +335,9 @@ def case_queue(
     department: str | None,
     page: int,
 ) -> dict[str, Any]:
-    store = CaseStore(ws.state)
-    everything = store.cases()
+    everything = case_reads.list_cases(ws)
     departments = sorted({c["department"] for c in everything if c["department"]})
-    found = store.cases(state=state or None, department=department or None)
+    found = case_reads.list_cases(ws, state=state or None, department=department or None)
     pages = max(1, math.ceil(len(found) / PAGE_SIZE))
     page = min(page, pages)
     chosen = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
@@ -364,18 +361,14 @@ def case_queue(
 
 
 def case_page(rt: Runtime, ws: Workspace, who: Principal, case_id: str) -> dict[str, Any]:
-    case = case_service.get_case(ws, case_id)
-    store = CaseStore(ws.state)
-    role = who.grant_as or rt.policy.roles[0]
-    found = advice(rt, ws, case_id, role)
-    if found is not None and who.grant_as is None:
-        found = found | {"lines": [line | {"allowed": False} for line in found["lines"]]}
+    detail = case_reads.case_detail(ws, case_id)
+    found = advice(rt, ws, case_id, recovery_service.judged_role(who.grant_as, rt.policy))
+    if found is not None and "error" not in found:
+        found = recovery_service.for_caller(found, who.grant_as)
     return out(  # type: ignore[no-any-return]
         who,
-        {
-            "case": case,
-            "signals": store.signals(case_id),
-            "audit": store.audit_log(case_id),
+        detail
+        | {
             "advice": found,
             "grant": grantable(found) if who.grant_as is not None else None,
         },
@@ -398,11 +391,8 @@ def customer_page(ws: Workspace, who: Principal, customer_id: str) -> dict[str, 
     if total == 0:
         raise NotFoundError(f"no events for customer {customer_id!r}")
     events = rows(expr.limit(TIMELINE_LIMIT).execute()[TIMELINE_COLUMNS])
-    t = ledger_service.promises_table(ws)
-    promises = rows(
-        t.filter(t.customer_id == customer_id).order_by(["opened_at", "promise_id"]).execute()
-    )
-    cases = CaseStore(ws.state).cases(customer_id=customer_id)
+    promises = rows(ledger_service.promises_expr(ws, customer_id=customer_id).execute())
+    cases = case_reads.list_cases(ws, customer_id=customer_id)
     events, promises, cases = out(who, [events, promises, cases])
     problems = {p["ref"] for p in promises if p["state"] in PROBLEM_STATES}
     marks = []

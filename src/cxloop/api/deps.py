@@ -14,10 +14,13 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCreden
 from pydantic import BaseModel
 
 from cxloop.api.errors import ApiError
+from cxloop.api.models import PageOut
 from cxloop.api.runtime import Runtime
 from cxloop.serialize import clean
 from cxloop.services.access import Principal, authenticate, session_principal
 from cxloop.services.workspace import Workspace
+
+__all__ = ["Page", "PageOut", "Rt", "Who", "Ws", "out", "page", "rows"]
 
 COOKIE = "cxloop_session"
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cxk_…`")
@@ -113,14 +116,6 @@ def paging(
 
 
 Page = Annotated[Paging, Depends(paging)]
-
-
-class PageOut(BaseModel):
-    items: list[dict[str, Any]]
-    total: int
-    limit: int
-    offset: int
-    next_offset: int | None
 
 
 def out(who: Principal, value: Any) -> Any:

@@ -13,16 +13,27 @@ from pydantic import BaseModel, Field
 
 from cxloop.api.deps import Page, PageOut, Rt, Who, Ws, out, page
 from cxloop.api.errors import ERROR_RESPONSES, ApiError
+from cxloop.api.models_cases import (
+    Advice,
+    Approval,
+    AuditEntry,
+    Case,
+    CaseDetail,
+    CaseMetrics,
+    GrantOut,
+    PolicyOut,
+    SyncReport,
+)
 from cxloop.domain.policy import entitlements
 from cxloop.domain.remedies import Remedy
 from cxloop.errors import PolicyError
 from cxloop.services import approvals as approval_service
+from cxloop.services import case_reads
 from cxloop.services import cases as case_service
 from cxloop.services import recovery as recovery_service
 from cxloop.services.access import Principal
 from cxloop.services.case_metrics import case_metrics
 from cxloop.services.cases import Actor
-from cxloop.store.cases import CaseStore
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 Text = Annotated[str, Field(max_length=2000)]
@@ -67,7 +78,7 @@ def _denied(exc: PolicyError, who: Principal) -> ApiError:
     )
 
 
-@router.get("/cases", response_model=PageOut, tags=["cases"])
+@router.get("/cases", response_model=PageOut[Case], tags=["cases"])
 def cases(
     who: Who,
     ws: Ws,
@@ -78,13 +89,13 @@ def cases(
     customer_id: str | None = None,
 ) -> dict[str, Any]:
     """Cases, oldest first, filtered by state, department, owner or customer."""
-    found = CaseStore(ws.state).cases(
-        state=state, department=department, owner=owner, customer_id=customer_id
+    found = case_reads.list_cases(
+        ws, state=state, department=department, owner=owner, customer_id=customer_id
     )
     return page(who, found, p)
 
 
-@router.post("/cases/sync", tags=["cases"])
+@router.post("/cases/sync", response_model=SyncReport, tags=["cases"])
 def sync(who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Raise cases from the current signals (broken promises, complaints); safe to re-run."""
     who.require("sync_cases")
@@ -93,35 +104,29 @@ def sync(who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     return report.as_dict()
 
 
-@router.get("/cases/metrics", tags=["cases"])
+@router.get("/cases/metrics", response_model=CaseMetrics, tags=["cases"])
 def metrics(who: Who, ws: Ws, department: str | None = None) -> dict[str, Any]:
     """Time to first action and to resolution, SLA, approvals' wait, follow-ups kept."""
     return out(who, case_metrics(ws, department))  # type: ignore[no-any-return]
 
 
-@router.get("/cases/{case_id}", tags=["cases"])
+@router.get("/cases/{case_id}", response_model=CaseDetail, tags=["cases"])
 def case(case_id: str, who: Who, ws: Ws) -> dict[str, Any]:
     """A case with its signals and its audit trail."""
-    store = CaseStore(ws.state)
-    found = case_service.get_case(ws, case_id)
-    detail = {"case": found, "signals": store.signals(case_id), "audit": store.audit_log(case_id)}
-    return out(who, detail)  # type: ignore[no-any-return]
+    return out(who, case_reads.case_detail(ws, case_id))  # type: ignore[no-any-return]
 
 
-@router.get("/cases/{case_id}/recommendation", tags=["remedies"])
+@router.get("/cases/{case_id}/recommendation", response_model=Advice, tags=["remedies"])
 def recommendation(case_id: str, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """The recommended remedy for the case, each line judged by the empowerment policy for
     the caller's role: ``allowed`` means this key may grant it now, without approval."""
-    role = who.grant_as or rt.policy.roles[0]
+    role = recovery_service.judged_role(who.grant_as, rt.policy)
     advice = recovery_service.advise(ws, case_id, role, rt.policy).as_dict()
-    if who.grant_as is None:
-        for line in advice["lines"]:
-            line["allowed"] = False
-    advice["judged_for"] = {"key": who.key_id, "grant_as": who.grant_as}
-    return out(who, advice)  # type: ignore[no-any-return]
+    judged = {"judged_for": {"key": who.key_id, "grant_as": who.grant_as}}
+    return out(who, recovery_service.for_caller(advice, who.grant_as) | judged)  # type: ignore[no-any-return]
 
 
-@router.post("/cases/{case_id}/start", tags=["cases"])
+@router.post("/cases/{case_id}/start", response_model=Case, tags=["cases"])
 def start(case_id: str, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Take the case: in progress, owned by the key's name."""
     result = case_service.start(ws, case_id, _worker(who, rt), policy=rt.policy)
@@ -129,7 +134,7 @@ def start(case_id: str, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     return out(who, result)  # type: ignore[no-any-return]
 
 
-@router.post("/cases/{case_id}/assign", tags=["cases"])
+@router.post("/cases/{case_id}/assign", response_model=Case, tags=["cases"])
 def assign(case_id: str, body: AssignIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Give the case to an owner (and, optionally, another department)."""
     result = case_service.assign(
@@ -139,7 +144,7 @@ def assign(case_id: str, body: AssignIn, who: Who, rt: Rt, ws: Ws) -> dict[str, 
     return out(who, result)  # type: ignore[no-any-return]
 
 
-@router.post("/cases/{case_id}/resolve", tags=["cases"])
+@router.post("/cases/{case_id}/resolve", response_model=Case, tags=["cases"])
 def resolve(case_id: str, body: ResolveIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Resolve with a note; a follow-up is promised after ``follow_up_days``."""
     actor = _worker(who, rt)
@@ -150,7 +155,7 @@ def resolve(case_id: str, body: ResolveIn, who: Who, rt: Rt, ws: Ws) -> dict[str
     return out(who, result)  # type: ignore[no-any-return]
 
 
-@router.post("/cases/{case_id}/follow-up", tags=["cases"])
+@router.post("/cases/{case_id}/follow-up", response_model=Case, tags=["cases"])
 def follow_up(case_id: str, body: NoteIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Record that the promised follow-up happened (closes the case)."""
     result = case_service.follow_up(ws, case_id, _worker(who, rt), body.note)
@@ -158,7 +163,7 @@ def follow_up(case_id: str, body: NoteIn, who: Who, rt: Rt, ws: Ws) -> dict[str,
     return out(who, result)  # type: ignore[no-any-return]
 
 
-@router.post("/cases/{case_id}/grants", status_code=201, tags=["remedies"])
+@router.post("/cases/{case_id}/grants", status_code=201, response_model=GrantOut, tags=["remedies"])
 def grant(case_id: str, body: RemedyIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Grant a remedy this key's role may give without approval. Beyond it: 403
     ``policy_denied`` naming the role that may (ask with ``POST .../approvals``)."""
@@ -175,7 +180,9 @@ def grant(case_id: str, body: RemedyIn, who: Who, rt: Rt, ws: Ws) -> dict[str, A
     return out(who, {"case_id": case_id, "granted_by": actor.name, **asdict(decision)})  # type: ignore[no-any-return]
 
 
-@router.post("/cases/{case_id}/approvals", status_code=201, tags=["remedies"])
+@router.post(
+    "/cases/{case_id}/approvals", status_code=201, response_model=Approval, tags=["remedies"]
+)
 def request_approval(case_id: str, body: RemedyIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Ask for a remedy beyond this key's authority; the policy names who must approve."""
     who.require("grant")
@@ -188,26 +195,23 @@ def request_approval(case_id: str, body: RemedyIn, who: Who, rt: Rt, ws: Ws) -> 
     except PolicyError as exc:
         raise ApiError(409, "conflict", str(exc)) from None
     rt.wrote()
-    return out(who, CaseStore(ws.state).approval(approval_id))  # type: ignore[no-any-return]
+    return out(who, case_reads.approval(ws, approval_id))  # type: ignore[no-any-return]
 
 
-@router.get("/approvals", response_model=PageOut, tags=["remedies"])
+@router.get("/approvals", response_model=PageOut[Approval], tags=["remedies"])
 def approvals(
     who: Who, ws: Ws, p: Page, pending: Annotated[bool, Query()] = False
 ) -> dict[str, Any]:
     """Approval requests (only the undecided ones with ``pending=true``), oldest first."""
-    return page(who, CaseStore(ws.state).approvals(pending), p)
+    return page(who, case_reads.approvals(ws, pending), p)
 
 
-@router.post("/approvals/{approval_id}/decision", tags=["remedies"])
+@router.post("/approvals/{approval_id}/decision", response_model=Approval, tags=["remedies"])
 def decide(approval_id: int, body: DecisionIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Approve (and so grant) or deny. Approving needs a role the policy lets grant it."""
     who.require("decide_approvals")
     actor = who.actor(rt.policy)
-    store = CaseStore(ws.state)
-    row = store.approval(approval_id)
-    if row is None:
-        raise ApiError(404, "not_found", f"no approval {approval_id}")
+    row = case_reads.approval(ws, approval_id)
     if row["decision"] is not None:
         raise ApiError(409, "conflict", f"approval {approval_id} was already {row['decision']}")
     try:
@@ -220,13 +224,15 @@ def decide(approval_id: int, body: DecisionIn, who: Who, rt: Rt, ws: Ws) -> dict
     return out(who, result)  # type: ignore[no-any-return]
 
 
-@router.get("/audit", response_model=PageOut, tags=["cases"])
+@router.get("/audit", response_model=PageOut[AuditEntry], tags=["cases"])
 def audit(who: Who, ws: Ws, p: Page, case_id: str | None = None) -> dict[str, Any]:
     """Every action on cases (who, in which role, under which policy version)."""
-    return page(who, CaseStore(ws.state).audit_log(case_id), p)
+    return page(who, case_reads.audit(ws, case_id), p)
 
 
-@router.get("/policy", tags=["remedies"])
+@router.get(
+    "/policy", response_model=PolicyOut, response_model_exclude_unset=True, tags=["remedies"]
+)
 def policy(who: Who, rt: Rt) -> dict[str, Any]:
     """The empowerment policy in force, and what this key may grant without approval."""
     mine = [

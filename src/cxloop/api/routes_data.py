@@ -13,8 +13,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from cxloop.analytics.reports import DIMENSIONS, BaselineReport, PromiseReport, run
 from cxloop.api.deps import Page, PageOut, Paging, Rt, Who, Ws, out, page, rows
 from cxloop.api.errors import ERROR_RESPONSES, ApiError
+from cxloop.api.models import (
+    Baseline,
+    IngestRun,
+    LedgerBuild,
+    LedgerStatus,
+    Promise,
+    PromiseCounts,
+    Quarantined,
+    TimelineEvent,
+)
 from cxloop.errors import NotFoundError
 from cxloop.services import ledger as ledger_service
+from cxloop.services import reads
 from cxloop.services.access import Principal
 from cxloop.services.ingest import ingest_path
 from cxloop.services.internal import write_batch
@@ -22,7 +33,7 @@ from cxloop.services.timeline import TIMELINE_COLUMNS, timeline_expr
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 MAX_BATCH = 10_000
-PROMISE_FILTERS = ("state", "kind", "rule", "department", "customer_id")
+PROMISE_FILTERS = ledger_service.PROMISE_FILTERS
 
 
 class EventIn(BaseModel):
@@ -94,13 +105,13 @@ def ingest_events(batch: EventBatch, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]
     }
 
 
-@router.get("/ingests", response_model=PageOut, tags=["events"])
+@router.get("/ingests", response_model=PageOut[IngestRun], tags=["events"])
 def ingests(who: Who, ws: Ws, p: Page) -> dict[str, Any]:
     """Ingest runs, newest first."""
-    return page(who, list(reversed(ws.state.runs())), p)
+    return page(who, reads.ingest_runs(ws), p)
 
 
-@router.get("/quarantine", response_model=PageOut, tags=["events"])
+@router.get("/quarantine", response_model=PageOut[Quarantined], tags=["events"])
 def quarantine(
     who: Who,
     ws: Ws,
@@ -109,10 +120,12 @@ def quarantine(
     file: str | None = None,
 ) -> dict[str, Any]:
     """Quarantined rows: file, row, field, reason and the raw record."""
-    return page(who, ws.state.quarantined(current_only=not all_loads, file=file), p)
+    return page(who, reads.quarantined(ws, all_loads=all_loads, file=file), p)
 
 
-@router.get("/customers/{customer_id}/timeline", response_model=PageOut, tags=["customers"])
+@router.get(
+    "/customers/{customer_id}/timeline", response_model=PageOut[TimelineEvent], tags=["customers"]
+)
 def timeline(customer_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
     """One customer's events from every department, in time order."""
     df, total = paged(timeline_expr(ws.events(), customer_id), p)
@@ -141,29 +154,23 @@ def page_of(who: Principal, items: list[Any], total: int, p: Paging) -> dict[str
     }
 
 
-def _promises(ws: Ws, **where: str | None) -> Any:
-    t = ledger_service.promises_table(ws)
-    for col, value in where.items():
-        if value is not None:
-            t = t.filter(t[col] == value)
-    return t.order_by(["opened_at", "promise_id"])
-
-
-@router.get("/customers/{customer_id}/promises", response_model=PageOut, tags=["customers"])
+@router.get(
+    "/customers/{customer_id}/promises", response_model=PageOut[Promise], tags=["customers"]
+)
 def customer_promises(customer_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
     """The customer's promises: what was promised, by when, and what became of it."""
-    df = _promises(ws, customer_id=customer_id).execute()
+    df = ledger_service.promises_expr(ws, customer_id=customer_id).execute()
     return page(who, rows(df), p)
 
 
-@router.get("/customers/{customer_id}/baselines", tags=["customers"])
+@router.get("/customers/{customer_id}/baselines", response_model=list[Baseline], tags=["customers"])
 def customer_baselines(customer_id: str, who: Who, ws: Ws) -> list[dict[str, Any]]:
     """What this customer has come to expect, per promise rule."""
     df = run(ledger_service.promises_table(ws), BaselineReport(customer_id=customer_id))
     return out(who, rows(df.execute()))  # type: ignore[no-any-return]
 
 
-@router.get("/promises", response_model=PageOut, tags=["promises"])
+@router.get("/promises", response_model=PageOut[Promise], tags=["promises"])
 def promises(
     who: Who,
     ws: Ws,
@@ -175,14 +182,19 @@ def promises(
     customer_id: str | None = None,
 ) -> dict[str, Any]:
     """The promise ledger, filtered; oldest first."""
-    expr = _promises(
+    expr = ledger_service.promises_expr(
         ws, state=state, kind=kind, rule=rule, department=department, customer_id=customer_id
     )
     df, total = paged(expr, p)
     return page_of(who, rows(df), total, p)
 
 
-@router.get("/promises/report", tags=["promises"])
+@router.get(
+    "/promises/report",
+    response_model=list[PromiseCounts],
+    response_model_exclude_unset=True,
+    tags=["promises"],
+)
 def promise_report(
     who: Who,
     ws: Ws,
@@ -201,13 +213,15 @@ def promise_report(
     return out(who, rows(df))  # type: ignore[no-any-return]
 
 
-@router.get("/ledger", tags=["promises"])
+@router.get(
+    "/ledger", response_model=LedgerStatus, response_model_exclude_unset=True, tags=["promises"]
+)
 def ledger_status(who: Who, ws: Ws) -> dict[str, Any]:
     """The ledger's build: as-of time, log version, rules version, whether it is stale."""
     return out(who, ledger_service.ledger_status(ws))  # type: ignore[no-any-return]
 
 
-@router.post("/ledger/build", tags=["promises"])
+@router.post("/ledger/build", response_model=LedgerBuild, tags=["promises"])
 def ledger_build(who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Rebuild the promise ledger now (reads rebuild it anyway when the log changed)."""
     who.require("build_ledger")

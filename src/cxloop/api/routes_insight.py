@@ -12,15 +12,29 @@ from pydantic import BaseModel, Field
 
 from cxloop.api.deps import Page, PageOut, Rt, Who, Ws, out, page, rows
 from cxloop.api.errors import ERROR_RESPONSES, ApiError
+from cxloop.api.models_brief import Brief, BriefAction
+from cxloop.api.models_insight import (
+    CohortRow,
+    Comparison,
+    Driver,
+    Emerging,
+    Incident,
+    IncidentDetail,
+    IncidentSeen,
+    Me,
+    Notice,
+    Score,
+    Sending,
+    SendReport,
+    Topic,
+)
 from cxloop.serialize import clean
 from cxloop.services import brief as brief_service
 from cxloop.services import outreach as outreach_service
-from cxloop.services import voice_insights
+from cxloop.services import reads, voice_insights
 from cxloop.services.sending import channel_from_settings
 from cxloop.services.voice import GROUPS, PERIODS, Voice
 from cxloop.services.workspace import Workspace
-from cxloop.store.brief import BriefActions
-from cxloop.store.incidents import IncidentStore
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 ScoreBy = Literal["week", "month", "department", "channel", "stage", "survey", "voice"]
@@ -38,7 +52,7 @@ class ActIn(BaseModel):
     note: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-@router.get("/me", tags=["access"])
+@router.get("/me", response_model=Me, tags=["access"])
 def me(who: Who) -> dict[str, Any]:
     """The caller's key: name, role, the policy role it grants as, what it may do."""
     return who.as_dict()
@@ -48,7 +62,9 @@ def _frame(df: pd.DataFrame) -> list[dict[str, Any]]:
     return rows(df.reset_index(drop=True), ())
 
 
-@router.get("/voice/scores", tags=["voice"])
+@router.get(
+    "/voice/scores", response_model=list[Score], response_model_exclude_unset=True, tags=["voice"]
+)
 def voice_scores(
     who: Who,
     rt: Rt,
@@ -75,7 +91,7 @@ def voice_scores(
     return out(who, result)  # type: ignore[no-any-return]
 
 
-@router.get("/voice/topics", tags=["voice"])
+@router.get("/voice/topics", response_model=list[Topic], tags=["voice"])
 def voice_topics(
     who: Who, rt: Rt, ws: Ws, k: Annotated[int | None, Query(ge=2, le=100)] = None
 ) -> list[dict[str, Any]]:
@@ -84,7 +100,7 @@ def voice_topics(
     return out(who, result)  # type: ignore[no-any-return]
 
 
-@router.get("/voice/emerging", tags=["voice"])
+@router.get("/voice/emerging", response_model=list[Emerging], tags=["voice"])
 def voice_emerging(
     who: Who,
     rt: Rt,
@@ -102,7 +118,7 @@ def voice_emerging(
     return out(who, rt.cached(("voice_emerging", period_days, baseline_days), compute, ws))  # type: ignore[no-any-return]
 
 
-@router.get("/voice/drivers", tags=["voice"])
+@router.get("/voice/drivers", response_model=list[Driver], tags=["voice"])
 def voice_drivers(
     who: Who,
     rt: Rt,
@@ -116,7 +132,7 @@ def voice_drivers(
     return out(who, result)  # type: ignore[no-any-return]
 
 
-@router.get("/voice/compare", tags=["voice"])
+@router.get("/voice/compare", response_model=list[Comparison], tags=["voice"])
 def voice_compare(who: Who, rt: Rt, ws: Ws) -> list[dict[str, Any]]:
     """Per policy / practice: what customers say and what employees say, with a verdict."""
     result = rt.cached(("voice_compare",), lambda w: _frame(voice_insights.compare(Voice(w))), ws)
@@ -124,50 +140,42 @@ def voice_compare(who: Who, rt: Rt, ws: Ws) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- outreach (C4)
-def _incident(i: Any, first: str | None = None, last: str | None = None) -> dict[str, Any]:
-    d = asdict(i)
-    if first is not None:
-        d |= {"first_detected_at": first, "last_detected_at": last}
-    return clean(d)  # type: ignore[no-any-return]
-
-
-@router.get("/incidents", response_model=PageOut, tags=["outreach"])
+@router.get("/incidents", response_model=PageOut[IncidentSeen], tags=["outreach"])
 def incidents(who: Who, ws: Ws, p: Page) -> dict[str, Any]:
     """Systemic failures found so far (detect them with ``POST /incidents/detect``)."""
-    found = [_incident(i, f, la) for i, f, la in IncidentStore(ws.state).all()]
-    return page(who, found, p)
+    return page(who, reads.incidents(ws), p)
 
 
-@router.post("/incidents/detect", tags=["outreach"])
+@router.post("/incidents/detect", response_model=list[Incident], tags=["outreach"])
 def detect(who: Who, rt: Rt, ws: Ws) -> list[dict[str, Any]]:
     """Run the detectors over the log (stable ids; re-running adds nothing new)."""
     who.require("detect_incidents")
     found = outreach_service.detect_incidents(ws)
     rt.wrote()
-    return out(who, [_incident(i) for i in found])  # type: ignore[no-any-return]
+    return out(who, [reads.incident_row(i) for i in found])  # type: ignore[no-any-return]
 
 
-@router.get("/incidents/{incident_id}", tags=["outreach"])
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail, tags=["outreach"])
 def incident(incident_id: str, who: Who, ws: Ws) -> dict[str, Any]:
     """An incident with its outreach summary: customers, complained or not, addresses."""
     d = outreach_service.draft(ws, incident_id)
-    return out(who, {"incident": _incident(d.incident), "outreach": d.summary()})  # type: ignore[no-any-return]
+    return out(who, {"incident": reads.incident_row(d.incident), "outreach": d.summary()})  # type: ignore[no-any-return]
 
 
-@router.get("/incidents/{incident_id}/cohort", response_model=PageOut, tags=["outreach"])
+@router.get("/incidents/{incident_id}/cohort", response_model=PageOut[CohortRow], tags=["outreach"])
 def cohort(incident_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
     """Every affected customer-fact of the incident, whether they complained or not."""
     return page(who, rows(outreach_service.draft(ws, incident_id).cohort, ()), p)
 
 
-@router.get("/incidents/{incident_id}/notices", response_model=PageOut, tags=["outreach"])
+@router.get("/incidents/{incident_id}/notices", response_model=PageOut[Notice], tags=["outreach"])
 def notices(incident_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
     """The notices that would go out (one per customer); nothing is sent."""
     drafted = outreach_service.draft(ws, incident_id).notices
     return page(who, [asdict(n) for n in drafted], p)
 
 
-@router.post("/incidents/{incident_id}/send", tags=["outreach"])
+@router.post("/incidents/{incident_id}/send", response_model=SendReport, tags=["outreach"])
 def send(incident_id: str, body: SendIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Queue and deliver the incident's notices (never twice per customer)."""
     who.require("send_outreach")
@@ -180,7 +188,7 @@ def send(incident_id: str, body: SendIn, who: Who, rt: Rt, ws: Ws) -> dict[str, 
     return out(who, {"queued": queued, **report.as_dict()})  # type: ignore[no-any-return]
 
 
-@router.get("/outreach", response_model=PageOut, tags=["outreach"])
+@router.get("/outreach", response_model=PageOut[Sending], tags=["outreach"])
 def outreach_status(who: Who, ws: Ws, p: Page, incident_id: str | None = None) -> dict[str, Any]:
     """Every recorded send: status, attempts, receipt, error."""
     return page(who, outreach_service.send_status(ws, incident_id), p)
@@ -191,7 +199,7 @@ def brief_of(rt: Rt, ws: Ws) -> dict[str, Any]:
     return rt.cached(("brief",), lambda w: clean(brief_service.brief(w)), ws)
 
 
-@router.get("/brief", tags=["brief"])
+@router.get("/brief", response_model=Brief, tags=["brief"])
 def brief(who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """What customers say, what employees say, and the one thing to do today (ranked by
     control x customers and revenue affected), with the customers and cases behind each
@@ -199,13 +207,13 @@ def brief(who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     return out(who, brief_of(rt, ws))  # type: ignore[no-any-return]
 
 
-@router.get("/brief/actions", response_model=PageOut, tags=["brief"])
+@router.get("/brief/actions", response_model=PageOut[BriefAction], tags=["brief"])
 def brief_actions(who: Who, ws: Ws, p: Page) -> dict[str, Any]:
     """Actions recorded on brief items (append-only), with the item's figures then."""
-    return page(who, BriefActions(ws.state).all(), p)
+    return page(who, reads.brief_actions(ws), p)
 
 
-@router.post("/brief/actions", status_code=201, tags=["brief"])
+@router.post("/brief/actions", status_code=201, response_model=BriefAction, tags=["brief"])
 def act(body: ActIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     """Record what was done about a brief item; later briefs show its figures then and now."""
     who.require("act_on_brief")

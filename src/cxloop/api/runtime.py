@@ -21,10 +21,10 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from cxloop.domain.policy import Policy
+from cxloop.services.access import prepare
 from cxloop.services.policy import load_policy
 from cxloop.services.workspace import Workspace
 from cxloop.settings import Settings
-from cxloop.store.keys import ApiKeys
 
 T = TypeVar("T")
 log = logging.getLogger("cxloop.api")
@@ -41,7 +41,7 @@ class Runtime:
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self.generation = 0
         with self.checkout() as first:  # create the store and its tables before serving
-            ApiKeys(first.state)
+            prepare(first)
         self.policy: Policy = load_policy(settings.policy, settings.currency)
 
     @contextmanager

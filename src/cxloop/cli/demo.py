@@ -210,17 +210,15 @@ def _voice(cx: client.Cxloop, out: Console, v: Voice) -> None:
 def serve_demo(workdir: Path, port: int) -> None:
     """Serve the demo store, with a fresh admin key (earlier demo keys are revoked)."""
     from cxloop.cli.serve import serve_store
-    from cxloop.services.access import create_key
-    from cxloop.store.keys import ApiKeys
+    from cxloop.services.access import create_key, list_keys, revoke_key
 
     home = (workdir / "store").resolve()
     for name, value in company.ENV.items():  # the served store signs as the demo company
         os.environ.setdefault(name, value)
     with client.open(home) as cx:
-        keys = ApiKeys(cx.workspace.state)
-        for row in keys.list():
+        for row in list_keys(cx.workspace):
             if row["name"] == DEMO_KEY_NAME:
-                keys.revoke(row["key_id"])
+                revoke_key(cx.workspace, row["key_id"])
         token, _ = create_key(cx.workspace, DEMO_KEY_NAME, "admin", cx.policy, created_by="demo")
     url = f"http://127.0.0.1:{port}/"
     serve_store(

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from cxloop.cli.render import Format, emit_json, make_console
+from cxloop.services import migrations
 from cxloop.settings import Settings
-from cxloop.store import db
 
 
 def migrate(
@@ -26,23 +26,18 @@ def migrate(
     """Apply the schema migrations to the store's state (CXLOOP_DATABASE_URL, else
     HOME/state.sqlite); --status only reports."""
     settings = Settings.from_env(None, home=home)
-    target: db.Target = settings.database_url or settings.home / "state.sqlite"
-    where = {
-        "store": db.redact(target),
-        "backend": db.dialect_of(target),
-        "head": db.HEAD,
-    }
+    where = migrations.where(settings)
     out = make_console()
     if status:
-        current = db.current_revision(target)
+        current = migrations.current_revision(settings)
         if fmt is Format.JSON:
-            emit_json(out, {**where, "current": current, "up_to_date": current == db.HEAD})
+            emit_json(out, {**where, "current": current, "up_to_date": current == where["head"]})
             return
         out.print(f"store:   {where['store']} ({where['backend']})", highlight=False)
         out.print(f"current: {current or '(none: not migrated)'}", highlight=False)
-        out.print(f"head:    {db.HEAD}", highlight=False)
+        out.print(f"head:    {where['head']}", highlight=False)
         return
-    before, after = db.migrate(target)
+    before, after = migrations.migrate(settings)
     if fmt is Format.JSON:
         emit_json(out, {**where, "from": before, "to": after, "changed": before != after})
         return

@@ -12,10 +12,10 @@ import typer
 
 from cxloop.cli.render import Format, emit_json, make_console, table
 from cxloop.errors import ConfigError
+from cxloop.services import access
 from cxloop.services.access import ROLES, create_key
 from cxloop.services.policy import load_policy
 from cxloop.services.workspace import Workspace
-from cxloop.store.keys import ApiKeys
 
 HomeOpt = Annotated[
     Path | None,
@@ -80,7 +80,7 @@ def keys_list(
     """The keys (never their secrets): name, role, created, revoked, last used."""
     ws = _workspace(home)
     try:
-        found = ApiKeys(ws.state).list(include_revoked=all_keys)
+        found = access.list_keys(ws, include_revoked=all_keys)
     finally:
         ws.close()
     if fmt is Format.JSON:
@@ -98,7 +98,7 @@ def keys_revoke(
     """Revoke a key: the next request with it gets 401."""
     ws = _workspace(home)
     try:
-        row = ApiKeys(ws.state).revoke(key_id)
+        row = access.revoke_key(ws, key_id)
     finally:
         ws.close()
     make_console().print(f"revoked {row['key_id']} ({row['name']}) at {row['revoked_at']}")
@@ -152,7 +152,7 @@ def serve(
     """Serve the REST API and the dashboard over the store."""
     ws = _workspace(home)
     try:
-        keys = ApiKeys(ws.state).list()
+        keys = access.list_keys(ws)
         chosen = ws.home.resolve()
     finally:
         ws.close()

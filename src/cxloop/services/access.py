@@ -175,3 +175,18 @@ def session_principal(ws: Workspace, cookie: str) -> tuple[Session, Principal] |
 
 def sign_out(ws: Workspace, cookie: str) -> bool:
     return Sessions(ws.state).end(cookie)
+
+
+def prepare(ws: Workspace) -> None:
+    """Create the keys' tables (a server does it before serving its first request)."""
+    ApiKeys(ws.state)
+
+
+def list_keys(ws: Workspace, include_revoked: bool = False) -> list[dict[str, Any]]:
+    """The keys (never their secrets): name, role, created, revoked, last used."""
+    return ApiKeys(ws.state).list(include_revoked=include_revoked)
+
+
+def revoke_key(ws: Workspace, key_id: str) -> dict[str, Any]:
+    """Revoke a key: the next request with it is refused."""
+    return ApiKeys(ws.state).revoke(key_id)

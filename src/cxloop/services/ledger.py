@@ -128,3 +128,19 @@ def promises_table(ws: Workspace, refresh: bool = True) -> ir.Table:
     if not status.get("file"):
         return ledger_expr(ws.events(), ws.rules, ws.clock.now())
     return ws.ledger_table(str(status["file"]))
+
+
+#: the columns the promise ledger may be filtered by (API, dashboard, library)
+PROMISE_FILTERS = ("state", "kind", "rule", "department", "customer_id")
+
+
+def promises_expr(ws: Workspace, **where: str | None) -> ir.Table:
+    """The ledger's promises, filtered by any of :data:`PROMISE_FILTERS` (None: any),
+    oldest first: the one place every edge filters promises."""
+    t = promises_table(ws)
+    for col, value in where.items():
+        if col not in PROMISE_FILTERS:
+            raise ValueError(f"promises cannot be filtered by {col!r}")
+        if value is not None:
+            t = t.filter(t[col] == value)
+    return t.order_by(["opened_at", "promise_id"])

@@ -211,3 +211,16 @@ def advise(ws: Workspace, case_id: str, role: str, policy: Policy) -> Advice:
         for line in rec.lines
     )
     return Advice(case, rec, facts, lines)
+
+
+def judged_role(grant_as: str | None, policy: Policy) -> str:
+    """The role a caller's advice is judged for: the one it grants as, else the lowest."""
+    return grant_as or policy.roles[0]
+
+
+def for_caller(advice: dict[str, Any], grant_as: str | None) -> dict[str, Any]:
+    """Advice as a caller sees it: one who may not grant (no ``grant_as``) may grant no line
+    now, whatever the role it was judged for allows."""
+    if grant_as is not None:
+        return advice
+    return advice | {"lines": [line | {"allowed": False} for line in advice["lines"]]}

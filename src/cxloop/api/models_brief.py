@@ -1,0 +1,130 @@
+"""The shape of the daily brief (C8): see :mod:`cxloop.api.models`."""
+
+from __future__ import annotations
+
+from cxloop.api.models import Json, Out
+
+
+class WindowScore(Out):
+    """A score of the latest window beside the same window plus the four weeks before."""
+
+    metric: str
+    headline: str
+    n: int
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    last_5_weeks: float | None
+
+
+class BriefTopic(Out):
+    label: str
+    texts: int
+    negative_share: float | None
+    example: str | None
+
+
+class BriefEmerging(Out):
+    label: str
+    kind: str
+    lift: float | None
+    q: float | None
+
+
+class CustomersSay(Out):
+    scores: list[WindowScore]
+    topics: list[BriefTopic]
+    emerging: list[BriefEmerging]
+
+
+class Subject(Out):
+    title: str
+    negative_share: float | None
+    comments: int
+    verdict: str
+
+
+class EmployeesSay(Out):
+    scores: list[WindowScore]
+    subjects: list[Subject]
+    latest_comments: list[str]
+
+
+class BriefItem(Out):
+    """A candidate for the one thing to do today, with the customers and cases behind it."""
+
+    key: str
+    kind: str
+    title: str
+    action: str
+    customers: int
+    revenue: float
+    control: float
+    """1: the organization runs it itself; 0.5: shared with a partner; 0.75: cause unknown."""
+    reach: float
+    """control x (customers + revenue / average order value): what the ranking uses."""
+    evidence: Json
+    """What the item rests on (its kind decides: a test, the examples, severity)."""
+    customer_ids: list[str]
+    case_ids: list[str]
+    stage: str
+    """warn or recover for a systemic failure; empty otherwise."""
+    audience: dict[str, int]
+    """Who of its customers was told, complained, reviewed, has not been heard from."""
+    acted: Json | None
+    """The latest action recorded on the item, if any."""
+
+
+class Before(Out):
+    customers: int
+    revenue: float
+    reach: float
+    control: float
+    audience: dict[str, int]
+
+
+class BriefAction(Out):
+    """An action recorded on a brief item, with the item's figures then."""
+
+    action_id: int
+    item_key: str
+    kind: str
+    title: str
+    note: str
+    actor: str
+    acted_at: str
+    before: Before
+
+
+class Now(Out):
+    customers: int
+    revenue: float
+    reach: float
+
+
+class ActionEffect(BriefAction):
+    """An action with its item's figures now (null: no longer a candidate)."""
+
+    now: Now | None
+    customers_change: int | None
+
+
+class LeftOut(Out):
+    key: str
+    title: str
+    why: str
+
+
+class Brief(Out):
+    """What customers say, what employees say, and the one thing to do today."""
+
+    as_of: str
+    currency: str
+    method: str
+    """How the candidates are found and ranked."""
+    customers: CustomersSay
+    employees: EmployeesSay
+    one_thing: BriefItem | None
+    actions: list[ActionEffect]
+    candidates: list[BriefItem]
+    left_out: list[LeftOut]
