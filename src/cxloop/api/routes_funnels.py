@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from cxloop.api.deps import Page, PageOut, Rt, Who, Ws, out, page, rows
 from cxloop.api.errors import ERROR_RESPONSES
+from cxloop.api.models_drill import FunnelDropped, PathCustomer
 from cxloop.domain.funnels import FunnelSpec
 from cxloop.services import funnels as funnel_service
 from cxloop.services.workspace import Workspace
@@ -108,7 +109,7 @@ def funnel(
     return out(who, rt.cached(("funnel", repr(spec)), compute, ws))  # type: ignore[no-any-return]
 
 
-@router.get("/funnel/dropped", response_model=PageOut, tags=["journeys"])
+@router.get("/funnel/dropped", response_model=PageOut[FunnelDropped], tags=["journeys"])
 def funnel_dropped(
     who: Who, ws: Ws, p: Page, dropped: StepRef, step: StepQ = None,
     order: OrderQ = None, window: WindowQ = None, exclude: ExcludeQ = None, by: ByQ = None,
@@ -166,7 +167,7 @@ def paths(
     return out(who, rt.cached(("paths", repr(spec)), compute, ws))  # type: ignore[no-any-return]
 
 
-@router.get("/paths/customers", response_model=PageOut, tags=["journeys"])
+@router.get("/paths/customers", response_model=PageOut[PathCustomer], tags=["journeys"])
 def path_customers(
     who: Who, ws: Ws, p: Page, rank: Annotated[int, Query(ge=1, le=100)],
     after: AnchorQ = None, before: AnchorQ = None, between: BetweenQ = None,

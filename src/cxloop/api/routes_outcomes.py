@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from cxloop.api.deps import Page, PageOut, Rt, Who, Ws, out, page, rows
 from cxloop.api.errors import ERROR_RESPONSES
+from cxloop.api.models_drill import LifecycleCustomer, PromiseValueCustomer, RetainedCustomer
 from cxloop.services import promise_value as pv_service
 from cxloop.services import retention as rs
 
@@ -124,7 +125,7 @@ def retention(
     return out(who, {"period": period, "by": by, "rows": result})  # type: ignore[no-any-return]
 
 
-@router.get("/retention/customers", response_model=PageOut)
+@router.get("/retention/customers", response_model=PageOut[RetainedCustomer])
 def retention_customers(
     who: Who,
     ws: Ws,
@@ -156,7 +157,7 @@ def lifecycle(who: Who, rt: Rt, ws: Ws, period: Period = "month", by: ByQ = None
     return out(who, {"period": period, "by": by, "rows": result})  # type: ignore[no-any-return]
 
 
-@router.get("/lifecycle/customers", response_model=PageOut)
+@router.get("/lifecycle/customers", response_model=PageOut[LifecycleCustomer])
 def lifecycle_customers(
     who: Who,
     ws: Ws,
@@ -186,7 +187,7 @@ def promise_value(
     return out(who, result)  # type: ignore[no-any-return]
 
 
-@router.get("/promise-value/customers", response_model=PageOut)
+@router.get("/promise-value/customers", response_model=PageOut[PromiseValueCustomer])
 def promise_value_customers(
     who: Who,
     ws: Ws,

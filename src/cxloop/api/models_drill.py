@@ -1,0 +1,72 @@
+"""The shapes of the drill-downs of journeys (C6) and outcomes (C7): the customers behind
+a figure, one row each (see :mod:`cxloop.api.models`)."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict
+
+from cxloop.api.models import Out
+
+
+class FunnelDropped(Out):
+    """A customer who dropped at the step asked for (their best attempt)."""
+
+    customer_id: str
+    dropped_at: str
+    """The step they did not reach."""
+    last_step: str
+    """The last step they did reach."""
+    started_at: str | None
+    """When their best attempt began (the first step)."""
+    last_step_at: str | None
+
+
+class PathCustomer(Out):
+    """A customer on the path asked for."""
+
+    customer_id: str
+
+
+class RetainedCustomer(Out):
+    """A customer active the asked number of periods after their first purchase."""
+
+    segment: str
+    """Their segment (the breakdown's value; ``all`` without one)."""
+    customer_id: str
+    cohort: str
+    """The period of their first purchase."""
+    revenue: float | None
+    """What they spent in that period."""
+
+
+class LifecycleCustomer(Out):
+    segment: str
+    period: str
+    customer_id: str
+    state: str
+    """new, returning, resurrecting or dormant."""
+
+
+class PromiseValueCustomer(Out):
+    """A customer in the contrast: the first promise, what was known before it (the
+    ``cat_*`` and ``num_*`` covariates, which depend on the outcomes file), and the outcomes
+    in each window."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        use_attribute_docstrings=True,
+        json_schema_extra={"additionalProperties": True},
+    )
+
+    customer_id: str
+    treated: bool
+    """Whether the first promise was in the contrast (broken, or exceeded)."""
+    state: str
+    ref: str | None
+    opened_at: str | None
+    due_at: str | None
+    t0: str | None
+    """When the outcome windows start."""
+    order_amount: float | None
+    lead_days: float | None
+    review_score: float | None
