@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 from cxloop.demo import texts as tx
 from cxloop.demo.company import CUSTOMER_EMAIL_DOMAIN
 from cxloop.demo.employees import write_employee_pulse
+from cxloop.demo.remedy_effect import CREDIT_CENTS, RemedyEffect
 from cxloop.demo.texts import Part, cat, fill, iso, join, money, obj, padded, to_str
 from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_COLUMNS
 from cxloop.domain.events import EventType as E
@@ -91,6 +92,7 @@ class DemoDataset:
     end: datetime
     bad_rows: int
     scenarios: dict[str, str] = field(default_factory=dict)
+    truth: dict[str, float] = field(default_factory=dict)  # injected effects (remedy_effect)
 
 
 def _rows_choice(rng: np.random.Generator, probs: F64) -> I64:
@@ -293,7 +295,11 @@ def _cases(
 
 
 def _orders(
-    rng: np.random.Generator, n_cust: int, cust: I64, end_s: int
+    rng: np.random.Generator,
+    n_cust: int,
+    cust: I64,
+    end_s: int,
+    effect: RemedyEffect | None = None,
 ) -> tuple[dict[str, Any], I64, F64]:
     """Orders, their delivery and billing outcomes, and the customers' habits."""
     day0 = (end_s - SPAN_DAYS * DAY) // DAY * DAY
@@ -361,6 +367,10 @@ def _orders(
     first_bad = np.full(n_cust, NEVER)
     np.minimum.at(first_bad, cust, bad_t)
     leaves = rng.random(n_cust) < 0.5
+    extra: dict[str, Any] = {}
+    if effect is not None:  # a known effect of a goodwill credit (demo/remedy_effect.py)
+        facts = dict(cust=cust, placed=placed, due=due, is_late=is_late)
+        leaves, extra["goodwill"] = effect.apply(facts, bad_t, first_bad, leaves, end_s)
     keep = ~(leaves[cust] & (placed > first_bad[cust] + 2 * DAY))
     o: dict[str, Any] = {
         k: v[keep]
@@ -385,6 +395,7 @@ def _orders(
             bad_bill=bad_bill,
             inv_amt=inv_amt,
             is_late=is_late,
+            **extra,
         ).items()
     }
     return o, typical, mood
@@ -553,6 +564,17 @@ def _events(
         "part": cat(tx.PARTS, rng.integers(0, len(tx.PARTS), n)),
     }
     _emit_cases(rng, log, o, cs, fields)
+    if "goodwill" in o:  # the injected remedy (demo/remedy_effect.py), off by default
+        g = np.flatnonzero(o["goodwill"])
+        log.add(
+            E.CREDIT_ISSUED,
+            cust[g],
+            deliv[g] + 6 * HOUR,
+            (0, ono[g]),
+            "email",
+            obj(len(g), reason="goodwill"),
+            amount=np.full(len(g), CREDIT_CENTS, np.int64),
+        )
 
     # what customers say depends on what happened to them
     pain = np.zeros((n, len(tx.ISSUES)))
@@ -772,7 +794,11 @@ def _scenarios(o: dict[str, Any], cs: dict[str, Any], end_s: int) -> dict[str, s
 
 # ---------------------------------------------------------------- public API
 def _generate(
-    seed: int, end: datetime | None, customers: int | None = None, n_orders: int | None = None
+    seed: int,
+    end: datetime | None,
+    customers: int | None = None,
+    n_orders: int | None = None,
+    effect: RemedyEffect | None = None,
 ) -> tuple[pa.Table, dict[str, str], datetime]:
     end = end or DEFAULT_END
     end = end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
@@ -785,7 +811,7 @@ def _generate(
         while counts.sum() < n_orders:
             counts = np.r_[counts, rng.integers(3, 11, len(counts) // 10 + 1)]
     cust = np.repeat(np.arange(len(counts), dtype=np.int64), counts)[:n_orders]
-    o, typical, mood = _orders(rng, int(cust[-1]) + 1, cust, int(end.timestamp()))
+    o, typical, mood = _orders(rng, int(cust[-1]) + 1, cust, int(end.timestamp()), effect)
     table, scenarios = _events(rng, o, typical, mood, int(end.timestamp()))
     return table, scenarios, end
 
@@ -848,11 +874,17 @@ def generate_demo(
     seed: int = 7,
     end: datetime | None = None,
     with_bad_rows: bool = True,
+    remedy_effect: float = 0.0,
 ) -> DemoDataset:
-    """Write Northwind Home's department exports (generic format) into ``out_dir``."""
+    """Write Northwind Home's department exports (generic format) into ``out_dir``.
+    ``remedy_effect`` > 0 injects a known effect of a goodwill credit on retention
+    (:mod:`cxloop.demo.remedy_effect`); the truth comes back in ``truth``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table, scenarios, end = _generate(seed, end, customers=customers)
+    effect = None
+    if remedy_effect:
+        effect = RemedyEffect(remedy_effect, np.random.default_rng([seed, 19]))
+    table, scenarios, end = _generate(seed, end, customers=customers, effect=effect)
     rng = np.random.default_rng([seed, 1])
     files, bad = [], 0
     for name, types in FILES.items():
@@ -886,4 +918,5 @@ def generate_demo(
         end=end,
         bad_rows=bad,
         scenarios=scenarios,
+        truth=effect.truth if effect is not None else {},
     )
