@@ -279,6 +279,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "How long after a systemic failure's window ended the brief still lists it, as a "
         "failure to recover from (apologise, make good); after that it is history.",
     ),
+    SettingSpec(
+        "remedies_rules",
+        "CXLOOP_REMEDIES_RULES",
+        "",
+        "The remedies report's settings (TOML: horizons, split orders, remedy window, minimum "
+        "counts, which event types are remedies); empty means the built-in "
+        "rules/remedies.toml (docs/outcomes-remedies.md).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -328,6 +336,7 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     brief_warn_within: timedelta = timedelta(days=28)
     brief_recover_within: timedelta = timedelta(days=90)
+    remedies_rules: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -382,6 +391,9 @@ class Settings:
             role=str(values["role"] or "").strip(),
             clock=_clock(values["clock"]),
             api_key=str(values["api_key"] or "").strip() or None,
+            remedies_rules=Path(str(values["remedies_rules"]))
+            if values["remedies_rules"]
+            else None,
             **_channel_settings(values),
             **_brief_settings(values),
             **_web_settings(values),

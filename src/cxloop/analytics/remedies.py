@@ -24,7 +24,7 @@ DAY_S = 86_400
 
 
 def _seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
-    return ts.epoch_seconds()  # type: ignore[no-any-return]
+    return ts.epoch_seconds()
 
 
 def first_failures(ledger: ir.Table, cons: ir.Table, as_of: datetime) -> ir.Table:

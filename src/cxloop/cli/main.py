@@ -21,6 +21,7 @@ from cxloop.cli.cases import cases_app, recover
 from cxloop.cli.corrections import forget, ingest_app
 from cxloop.cli.mappings import ParamOpt, mappings_app, parse_params
 from cxloop.cli.migrate import migrate
+from cxloop.cli.outcomes_remedies import outcomes_app
 from cxloop.cli.outreach import outreach_app
 from cxloop.cli.policy import policy_app
 from cxloop.cli.render import Format, make_console
@@ -47,6 +48,7 @@ app.add_typer(brief_app, name="brief")
 app.add_typer(keys_app, name="keys")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(outcomes_app, name="outcomes")  # cli/outcomes_remedies.py until cli/outcomes.py
 app.command()(forget)
 app.command()(serve)
 app.command()(recover)

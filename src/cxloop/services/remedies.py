@@ -39,7 +39,7 @@ ANY = "any"
 
 
 def rules_of(ws: Workspace) -> RemedyRules:
-    return load_remedy_rules(getattr(ws.settings, "remedies_rules", None))
+    return load_remedy_rules(ws.settings.remedies_rules)
 
 
 def _main_remedy(given: pd.DataFrame, rules: RemedyRules) -> pd.DataFrame:
@@ -146,8 +146,8 @@ def estimate(rows: pd.DataFrame, horizon: int, rules: RemedyRules) -> Estimate |
     n_c = len(rows) - n_t
     if n_t < rules.min_treated or n_c < rules.min_control:
         return (
-            f"too few cases: {n_t} got it (need {rules.min_treated}), {n_c} got nothing "
-            f"(need {rules.min_control})"
+            f"too few cases ({n_t} got it, {n_c} got nothing; "
+            f"need {rules.min_treated} and {rules.min_control})"
         )
     x, t, y = _arrays(rows, horizon)
     return att(x, t, y, rules.folds, rules.seed, rules.level)
