@@ -46,8 +46,8 @@ def _injected(root: Path, seed: int, customers: int = 2000) -> tuple[Path, dict[
 
 
 @pytest.fixture(scope="module")
-def injected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
-    return _injected(tmp_path_factory.mktemp("remedies"), seed=7)
+def injected(remedies_store: tuple[Path, dict[str, float]]) -> tuple[Path, dict[str, float]]:
+    return remedies_store  # conftest: seed 7, 2000 customers, EFFECT
 
 
 @pytest.fixture(scope="module")

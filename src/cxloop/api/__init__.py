@@ -42,7 +42,14 @@ def create_app(
     cache_ttl: float = 60.0,
 ) -> FastAPI:
     """The application over one store (``settings``, or the environment with ``home``)."""
-    from cxloop.api import apidocs, pages, routes_cases, routes_data, routes_insight
+    from cxloop.api import (
+        apidocs,
+        pages,
+        routes_cases,
+        routes_data,
+        routes_insight,
+        routes_remedies,
+    )
     from cxloop.api.guard import Guard
 
     chosen = settings or Settings.from_env(None, home=home)
@@ -67,6 +74,7 @@ def create_app(
     app.include_router(routes_data.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_insight.router)
+    app.include_router(routes_remedies.router)
     app.include_router(pages.router)
     app.include_router(apidocs.router)
 
