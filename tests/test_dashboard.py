@@ -638,7 +638,7 @@ def test_remedies_page_renders_in_chromium(
                 _, _, pixels = png_pixels(shown.first.screenshot())
                 accent = bytes.fromhex(charts.ACCENT[1:])
                 assert any(px == accent for px in pixels)  # the uplift dots are drawn
-                page.click("text=who >> nth=0")
+                page.click("a[href*='remedy=credit'][href*='band=0-25']")
                 page.wait_for_selector("#h-behind")
                 assert page.locator("#h-behind ~ div a[href^='/customers/']").count() > 0
             finally:

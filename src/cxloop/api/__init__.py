@@ -75,6 +75,7 @@ def create_app(
     app.include_router(routes_cases.router)
     app.include_router(routes_insight.router)
     app.include_router(routes_remedies.router)
+    app.include_router(routes_remedies.pages)
     app.include_router(pages.router)
     app.include_router(apidocs.router)
 

@@ -19,13 +19,14 @@ from pydantic import BaseModel
 from cxloop.api import charts
 from cxloop.api.deps import Page, PageOut, Rt, Who, Ws, out, page, rows
 from cxloop.api.errors import ERROR_RESPONSES
-from cxloop.api.pages import Me, _safe, render
+from cxloop.api.pages import Me, PageRoute, _safe, render
 from cxloop.api.runtime import Runtime
 from cxloop.services.remedies import check_horizon, qini_for, rules_of
 from cxloop.services.remedies_report import customers, frame_of, policy_reading, uplift_table
 from cxloop.services.workspace import Workspace
 
 router = APIRouter(responses=ERROR_RESPONSES)
+pages = APIRouter(include_in_schema=False, route_class=PageRoute)  # signs in, error pages
 Name = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
 Horizon = Annotated[int | None, Query(ge=1, le=3650, description="Days (default the first)")]
 
@@ -169,7 +170,7 @@ def _qini_chart(q: QiniOut) -> str:
     return charts.line_chart(points, label=label, reference=0.0, band_label="")
 
 
-@router.get("/outcomes/remedies")
+@pages.get("/outcomes/remedies")
 def remedies_page(
     request: Request,
     who: Me,
