@@ -17,6 +17,8 @@ import typer
 from cxloop import client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, write_rows
 from cxloop.cli.render import make_console
+from cxloop.services.remedies import check_horizon, rules_of
+from cxloop.services.remedies_report import policy_reading
 
 HomeOpt = Annotated[
     Path | None,
@@ -93,15 +95,14 @@ def remedies(
             write_rows(console, curve, fmt, out, title=_qini_title(meta), meta=meta)
             return
         table = cx.remedies_uplift(horizon, kind)
-        from cxloop.services.remedies_report import policy_reading
-
         reading = policy_reading(table, cx.policy.currency)
-    h = int(table.horizon_days.iloc[0]) if len(table) else horizon
+        rules = rules_of(cx.workspace)
+    h = int(table.horizon_days.iloc[0]) if len(table) else check_horizon(rules, horizon)
     meta = {"horizon_days": h, "policy_reading": reading}
     title = f"remedies: retained within {h} days vs got nothing"
     write_rows(console, table, fmt, out, title=title, columns=COLUMNS, percent=PERCENT, meta=meta)
     if fmt is ReportFormat.TABLE and out is None:
-        for line in reading or ["No failure got a money remedy in more than one band."]:
+        for line in reading or ["No failure got a money remedy: nothing to say about the limits."]:
             console.print(line, highlight=False)
 
 

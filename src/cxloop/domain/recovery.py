@@ -320,7 +320,8 @@ def with_what_worked(
                     f"; credit lowered from {line.amount:g} to {pick.top:g} "
                     f"({pick.band} did not retain worse)"
                 )
-                lines[i] = replace(line, amount=pick.top, why=line.why + ", capped by what worked")
+                why = f"{line.why}, capped at {pick.top:g} by what worked"
+                lines[i] = replace(line, amount=pick.top, why=why)
             break
     return replace(
         rec,

@@ -78,8 +78,8 @@ def failure_frame(ws: Workspace, rules: RemedyRules | None = None) -> pd.DataFra
     given = given[~same]
     frame = frame.merge(_main_remedy(given, rules), on="promise_id", how="left")
     frame["remedy"] = frame.remedy.fillna(NONE)
-    frame["amount"] = frame.amount.fillna(0.0).astype(float)
-    frame["remedies"] = frame.remedies.fillna("")
+    frame["amount"] = pd.to_numeric(frame.amount, errors="coerce").fillna(0.0).astype(float)
+    frame["remedies"] = frame.remedies.astype(object).where(frame.remedies.notna(), "")
     for col in FEATURES:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").fillna(0.0).astype(float)
     return frame.sort_values(["kind", "failed_at", "promise_id"]).reset_index(drop=True)
