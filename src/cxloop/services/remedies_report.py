@@ -47,8 +47,27 @@ COLUMNS = (
 )
 
 
+_FRAMES: dict[tuple[object, ...], pd.DataFrame] = {}  # the last few, by store and log version
+
+
 def frame_of(ws: Workspace, policy: Policy, rules: RemedyRules | None = None) -> pd.DataFrame:
-    return with_bands(failure_frame(ws, rules or rules_of(ws)), policy)
+    """The failure table with amount bands; the same store, log version, clock, promise
+    rules, policy and remedies rules give the table computed before (a copy)."""
+    rules = rules or rules_of(ws)
+    key = (
+        str(ws.home),
+        ws.engine,
+        ws.log.version,
+        ws.clock.now(),
+        str(ws.settings.rules),
+        policy.digest,
+        rules,
+    )
+    if key not in _FRAMES:
+        while len(_FRAMES) >= 4:
+            _FRAMES.pop(next(iter(_FRAMES)))
+        _FRAMES[key] = with_bands(failure_frame(ws, rules), policy)
+    return _FRAMES[key].copy()
 
 
 def _arms(
