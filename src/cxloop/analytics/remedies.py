@@ -87,7 +87,7 @@ def _retained(
         & (_seconds(nx.n_ts) - _seconds(placed) > int(split_days * DAY_S)),
     )
     j = j.mutate(after_s=after)
-    aggs = {f"next_{h}": (j.after_s <= h * DAY_S).cast("int64").sum() for h in horizons}
+    aggs = {f"next_{h}": (j.after_s <= h * DAY_S).ifelse(1, 0).sum() for h in horizons}
     nxt = j.group_by(r_id=j.promise_id).aggregate(**aggs)
     out = f.left_join(nxt, f.promise_id == nxt.r_id).drop("r_id")
     end = int(as_of.timestamp())
