@@ -71,6 +71,14 @@ def _frame(rt: Runtime, ws: Workspace) -> pd.DataFrame:
 
 
 def _report(rt: Runtime, ws: Workspace, horizon: int | None, kind: str | None) -> dict[str, Any]:
+    check_horizon(rules_of(ws), horizon)  # a wrong horizon is a 400 before anything is cached
+    report: dict[str, Any] = rt.cached(
+        ("remedies_report", horizon, kind), lambda w: _compute(rt, w, horizon, kind), ws
+    )
+    return report
+
+
+def _compute(rt: Runtime, ws: Workspace, horizon: int | None, kind: str | None) -> dict[str, Any]:
     rules = rules_of(ws)
     h = check_horizon(rules, horizon)
     table = uplift_table(_frame(rt, ws), rt.policy, rules, h, kind)
