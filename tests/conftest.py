@@ -55,3 +55,20 @@ def demo_copy(demo_store: Path, tmp_path: Path) -> Path:
 
 
 from tests.pgserver import pg_server, pg_url  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def remedies_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
+    """The demo company with a known effect of a goodwill credit on retention injected
+    (``remedy_effect``, docs/outcomes-remedies.md); built once, read-only. Returns the root
+    (``data/`` and ``store/``) and the generator's truth."""
+    from cxloop.demo import generate_demo
+
+    root = tmp_path_factory.mktemp("remedies")
+    ds = generate_demo(
+        root / "data", customers=2000, seed=7, remedy_effect=0.6, with_bad_rows=False
+    )
+    with cxloop.open(root / "store") as cx:
+        cx.ingest(root / "data")
+        cx.build_ledger()
+    return root, ds.truth

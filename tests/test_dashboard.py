@@ -532,3 +532,117 @@ def test_brief_renders_its_charts_in_chromium(
             assert any(px == accent for px in pixels)
         finally:
             browser.close()
+
+
+# ---------------------------------------------------------------- remedies (issue 19)
+@pytest.fixture(scope="module")
+def remedies_site(
+    remedies_store: tuple[Path, dict[str, float]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, dict[str, str], dict[str, str], Path]]:
+    home = tmp_path_factory.mktemp("remedies-site") / "store"
+    shutil.copytree(remedies_store[0] / "store", home)
+    ws = Workspace.open(home)
+    try:
+        keys = {r: create_key(ws, f"{r}-rem", r, load_policy(None))[0] for r in ("viewer", "agent")}
+        sessions = {}
+        for role, key in keys.items():
+            opened = sign_in(ws, key, 1.0)
+            assert opened is not None
+            sessions[role] = opened[0]
+    finally:
+        ws.close()
+    with TestClient(create_app(home=home)) as client:
+        yield client, keys, sessions, home
+
+
+def test_remedies_api_and_page(
+    remedies_site: tuple[TestClient, dict[str, str], dict[str, str], Path],
+) -> None:
+    client, keys, sessions, home = remedies_site
+    auth = {"Authorization": f"Bearer {keys['agent']}"}
+    got = client.get("/api/v1/outcomes/remedies?kind=delivery&horizon=90", headers=auth)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    credit = next(r for r in body["rows"] if r["remedy"] == "credit" and r["band"] == "0-25")
+    assert credit["low"] > 0 and credit["policy_limit"] == "agent"
+    with cxloop.open(home) as cx:  # the library's figure is the API's
+        mine = cx.remedies_uplift(90, "delivery")
+    row = mine[(mine.remedy == "credit") & (mine.band == "0-25")].iloc[0]
+    assert credit["uplift"] == pytest.approx(row.uplift)
+    behind = client.get(
+        "/api/v1/outcomes/remedies/customers?kind=delivery&remedy=credit&band=0-25&limit=1000",
+        headers=auth,
+    ).json()
+    assert behind["total"] == credit["n_treated"]
+    assert sum(c["retained"] for c in behind["items"]) / behind["total"] == pytest.approx(
+        credit["rate_treated"]
+    )
+    q = client.get("/api/v1/outcomes/remedies/qini?kind=delivery&remedy=credit", headers=auth)
+    assert q.status_code == 200 and q.json()["share"][-1] == 1.0
+    bad = client.get("/api/v1/outcomes/remedies?horizon=45", headers=auth)
+    assert bad.status_code == 400 and "horizon 45" in bad.text
+    client.cookies.set(COOKIE, sessions["viewer"])
+    page = html_of(client.get("/outcomes/remedies?kind=delivery&remedy=credit&band=0-25"))
+    assert page.count(CHART) == 2 and "What it means for the empowerment policy" in page
+    assert not EMAIL.search(page)  # nothing personal on the page
+    client.cookies.set(COOKIE, sessions["agent"])
+    page = html_of(client.get("/outcomes/remedies?kind=delivery&remedy=credit&band=0-25"))
+    assert page.count('href="/customers/CU-') == credit["n_treated"]
+    client.cookies.clear()
+
+
+@pytest.mark.slow
+def test_remedies_page_renders_in_chromium(
+    remedies_site: tuple[TestClient, dict[str, str], dict[str, str], Path], tmp_path: Path
+) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium is not on PATH (.ci/run installs it: apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    _, keys, _, home = remedies_site
+    port = free_port()
+    code = (
+        "import sys, uvicorn\nfrom cxloop.api import create_app\n"
+        "uvicorn.run(create_app(home=sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]),"
+        " log_level='warning')\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(home), str(port)])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.2)
+        args = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run"]
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=args)
+            try:
+                page = browser.new_page(viewport={"width": 1366, "height": 768})
+                page.set_default_timeout(60_000)
+                page.goto(base + "/outcomes/remedies?kind=delivery")
+                page.fill("#key", keys["agent"])
+                page.click("button[type=submit]")
+                page.wait_for_url("**/outcomes/remedies?kind=delivery")
+                assert page.locator("h1").inner_text() == "Which remedies won customers back"
+                shown = page.locator("svg.chart")
+                assert shown.count() == 2
+                for i in range(2):
+                    box = shown.nth(i).bounding_box()
+                    assert box is not None and box["width"] > 150 and box["height"] > 30, box
+                wide = page.evaluate("document.documentElement.scrollWidth")
+                assert wide <= 1366 + 2, f"the page scrolls sideways ({wide}px)"
+                _, _, pixels = png_pixels(shown.first.screenshot())
+                accent = bytes.fromhex(charts.ACCENT[1:])
+                assert any(px == accent for px in pixels)  # the uplift dots are drawn
+                page.click("a[href*='remedy=credit'][href*='band=0-25']")
+                page.wait_for_selector("#h-behind")
+                assert page.locator("#h-behind ~ div a[href^='/customers/']").count() > 0
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

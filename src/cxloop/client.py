@@ -51,6 +51,7 @@ class Cxloop:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._policy: Policy | None = None
+        self._remedies: tuple[tuple[object, ...], pd.DataFrame] | None = None
 
     @property
     def policy(self) -> Policy:
@@ -509,6 +510,68 @@ class Cxloop:
         with self.journeys() as j:
             return j.customers(stage, which, factor)
 
+    # --- which remedies won customers back (issue 19, docs/outcomes-remedies.md) ----------
+    def remedies_failures(self) -> pd.DataFrame:
+        """Each customer's first broken promise of each kind: the pre-failure history, the
+        remedy it got and its amount band, retained/observed per horizon."""
+        from cxloop.services.remedies_report import frame_of
+
+        key = (self.workspace.log.version, self.now())
+        if self._remedies is None or self._remedies[0] != key:
+            self._remedies = (key, frame_of(self.workspace, self.policy))
+        return self._remedies[1].copy()
+
+    def remedies_uplift(self, horizon: int | None = None, kind: str | None = None) -> pd.DataFrame:
+        """Uplift on retention per failure kind, remedy and amount band (cut at the policy's
+        limits) against the same kind's failures that got nothing, with 95% intervals."""
+        from cxloop.services.remedies import check_horizon, rules_of
+        from cxloop.services.remedies_report import uplift_table
+
+        rules = rules_of(self.workspace)
+        h = check_horizon(rules, horizon)
+        return uplift_table(self.remedies_failures(), self.policy, rules, h, kind)
+
+    def remedies_policy(self, horizon: int | None = None, kind: str | None = None) -> list[str]:
+        """What the bands say about the empowerment policy's limits, one sentence each."""
+        from cxloop.services.remedies_report import policy_reading
+
+        table = self.remedies_uplift(horizon, kind)
+        return policy_reading(table, self.policy.currency)
+
+    def remedies_qini(self, kind: str, remedy: str, horizon: int | None = None) -> dict[str, Any]:
+        """The Qini curve of a two-model uplift score for ``remedy`` vs nothing on ``kind``
+        failures: ``share``, ``gain``, ``coefficient`` (or ``note`` saying why not)."""
+        from cxloop.services.remedies import check_horizon, qini_for, rules_of
+
+        rules = rules_of(self.workspace)
+        h = check_horizon(rules, horizon)
+        found = qini_for(self.remedies_failures(), kind, remedy, h, rules)
+        head = {"kind": kind, "remedy": remedy, "horizon_days": h}
+        if isinstance(found, str):
+            return head | {"note": found, "share": [], "gain": [], "coefficient": None}
+        return head | {
+            "note": "",
+            "share": list(found.share),
+            "gain": list(found.gain),
+            "coefficient": found.coefficient,
+        }
+
+    def remedies_customers(
+        self,
+        kind: str,
+        remedy: str,
+        band: str = "any",
+        horizon: int | None = None,
+        group: str = "treated",
+    ) -> pd.DataFrame:
+        """The failures behind one uplift figure: ``group`` treated or control."""
+        from cxloop.services.remedies import rules_of
+        from cxloop.services.remedies_report import customers
+
+        rules = rules_of(self.workspace)
+        return customers(self.remedies_failures(), rules, kind, remedy, band, horizon, group)
+
+    # --- end of remedies --------------------------------------------------------------------
     def close(self) -> None:
         self.workspace.close()
 

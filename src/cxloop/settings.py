@@ -317,6 +317,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Where it tanks tests a factor at a stage only when at least this many customers "
         "there have it, lack it, have the outcome and lack it.",
     ),
+    SettingSpec(
+        "remedies_rules",
+        "CXLOOP_REMEDIES_RULES",
+        "",
+        "The remedies report's settings (TOML: horizons, split orders, remedy window, minimum "
+        "counts, which event types are remedies); empty means the built-in "
+        "rules/remedies.toml (docs/outcomes-remedies.md).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -371,6 +379,7 @@ class Settings:
     split_order_gap: timedelta = timedelta(days=1)
     journeys: Path | None = None
     journey_min_count: int = 20
+    remedies_rules: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -425,6 +434,9 @@ class Settings:
             role=str(values["role"] or "").strip(),
             clock=_clock(values["clock"]),
             api_key=str(values["api_key"] or "").strip() or None,
+            remedies_rules=Path(str(values["remedies_rules"]))
+            if values["remedies_rules"]
+            else None,
             **_channel_settings(values),
             **_brief_settings(values),
             **_web_settings(values),

@@ -55,6 +55,7 @@ def create_app(
         routes_insight,
         routes_journeys,  # journeys (C6)
         routes_outcomes,
+        routes_remedies,
     )
     from cxloop.api.guard import Guard
 
@@ -81,6 +82,8 @@ def create_app(
     app.include_router(routes_cases.router)
     app.include_router(routes_insight.router)
     app.include_router(routes_journeys.router)
+    app.include_router(routes_remedies.router)
+    app.include_router(routes_remedies.pages)
     app.include_router(pages.router)
     app.include_router(apidocs.router)
     app.include_router(routes_funnels.router)

@@ -70,3 +70,20 @@ class PromiseValueCustomer(Out):
     order_amount: float | None
     lead_days: float | None
     review_score: float | None
+
+
+class RemedyFailure(Out):
+    """A failure behind a remedies figure: the customer's first broken promise of the kind,
+    what they were given for it, and whether they ordered again within the horizon."""
+
+    customer_id: str
+    promise_id: str
+    subject: str | None
+    """The order (or case) the promise was about."""
+    failed_at: str | None
+    remedy: str
+    """What was given (``none``: nothing)."""
+    amount: float | None
+    band: str
+    """The amount band (cut at the policy's limits), or ``none``."""
+    retained: bool

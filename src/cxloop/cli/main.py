@@ -25,6 +25,7 @@ from cxloop.cli.journeys import journeys_app
 from cxloop.cli.mappings import ParamOpt, mappings_app, parse_params
 from cxloop.cli.migrate import migrate
 from cxloop.cli.outcomes import outcomes_app
+from cxloop.cli.outcomes_remedies import remedies
 from cxloop.cli.outreach import outreach_app
 from cxloop.cli.policy import policy_app
 from cxloop.cli.render import Format, make_console
@@ -53,6 +54,7 @@ app.add_typer(mappings_app, name="mappings")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(effort_app, name="effort")
 app.add_typer(outcomes_app, name="outcomes")
+outcomes_app.command("remedies")(remedies)
 app.command()(forget)
 app.command()(serve)
 app.command()(recover)

@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 from cxloop.demo import texts as tx
 from cxloop.demo.company import CUSTOMER_EMAIL_DOMAIN
 from cxloop.demo.employees import write_employee_pulse
+from cxloop.demo.remedy_effect import CREDIT_CENTS, RemedyEffect
 from cxloop.demo.texts import Part, cat, fill, iso, join, money, obj, padded, to_str
 from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_COLUMNS
 from cxloop.domain.events import EventType as E
@@ -94,6 +95,7 @@ class DemoDataset:
     end: datetime
     bad_rows: int
     scenarios: dict[str, str] = field(default_factory=dict)
+    truth: dict[str, float] = field(default_factory=dict)  # injected effects (remedy_effect)
 
 
 def _rows_choice(rng: np.random.Generator, probs: F64) -> I64:
@@ -326,6 +328,7 @@ def _orders(
     cust: I64,
     end_s: int,
     broken_leave: float | None = None,
+    effect: RemedyEffect | None = None,
 ) -> tuple[dict[str, Any], I64, F64]:
     """Orders, their delivery and billing outcomes, and the customers' habits."""
     day0 = (end_s - SPAN_DAYS * DAY) // DAY * DAY
@@ -394,10 +397,15 @@ def _orders(
     first_bad = np.full(n_cust, NEVER)
     np.minimum.at(first_bad, cust, bad_t)
     u_leave = rng.random(n_cust)
-    if broken_leave is None:
-        keep = ~((u_leave < 0.5)[cust] & (placed > first_bad[cust] + 2 * DAY))
-    else:
+    extra: dict[str, Any] = {}
+    if broken_leave is not None:
         keep = _injected_keep(rng, cust, placed, region, deliv, is_late, u_leave < broken_leave)
+    else:
+        leaves = u_leave < 0.5
+        if effect is not None:  # a known effect of a goodwill credit (demo/remedy_effect.py)
+            facts = dict(cust=cust, placed=placed, due=due, is_late=is_late)
+            leaves, extra["goodwill"] = effect.apply(facts, bad_t, first_bad, leaves, end_s)
+        keep = ~(leaves[cust] & (placed > first_bad[cust] + 2 * DAY))
     o: dict[str, Any] = {
         k: v[keep]
         for k, v in dict(
@@ -421,6 +429,7 @@ def _orders(
             bad_bill=bad_bill,
             inv_amt=inv_amt,
             is_late=is_late,
+            **extra,
         ).items()
     }
     return o, typical, mood
@@ -589,6 +598,17 @@ def _events(
         "part": cat(tx.PARTS, rng.integers(0, len(tx.PARTS), n)),
     }
     _emit_cases(rng, log, o, cs, fields)
+    if "goodwill" in o:  # the injected remedy (demo/remedy_effect.py), off by default
+        g = np.flatnonzero(o["goodwill"])
+        log.add(
+            E.CREDIT_ISSUED,
+            cust[g],
+            deliv[g] + 6 * HOUR,
+            (0, ono[g]),
+            "email",
+            obj(len(g), reason="goodwill"),
+            amount=np.full(len(g), CREDIT_CENTS, np.int64),
+        )
 
     # what customers say depends on what happened to them
     pain = np.zeros((n, len(tx.ISSUES)))
@@ -813,6 +833,7 @@ def _generate(
     customers: int | None = None,
     n_orders: int | None = None,
     broken_leave: float | None = None,
+    effect: RemedyEffect | None = None,
 ) -> tuple[pa.Table, dict[str, str], datetime]:
     end = end or DEFAULT_END
     end = end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
@@ -827,7 +848,11 @@ def _generate(
     cust = np.repeat(np.arange(len(counts), dtype=np.int64), counts)[:n_orders]
     if broken_leave is not None and not 0 <= broken_leave <= 1:
         raise ValueError(f"broken_leave: expected a probability from 0 to 1, got {broken_leave}")
-    o, typical, mood = _orders(rng, int(cust[-1]) + 1, cust, int(end.timestamp()), broken_leave)
+    if broken_leave is not None and effect is not None:
+        raise ValueError("inject one known effect at a time: broken_leave or remedy_effect")
+    o, typical, mood = _orders(
+        rng, int(cust[-1]) + 1, cust, int(end.timestamp()), broken_leave, effect
+    )
     table, scenarios = _events(rng, o, typical, mood, int(end.timestamp()))
     return table, scenarios, end
 
@@ -899,15 +924,23 @@ def generate_demo(
     end: datetime | None = None,
     with_bad_rows: bool = True,
     broken_leave: float | None = None,
+    remedy_effect: float = 0.0,
 ) -> DemoDataset:
     """Write Northwind Home's department exports (generic format) into ``out_dir``.
 
     ``broken_leave``: off (None, the demo) or the probability that a customer whose first
     order arrives late leaves (a known effect of a broken promise on repurchase, for
-    checking an estimator; see :func:`_injected_keep`)."""
+    checking an estimator; see :func:`_injected_keep`). ``remedy_effect`` > 0 injects a
+    known effect of a goodwill credit on retention (:mod:`cxloop.demo.remedy_effect`); the
+    truth comes back in ``truth``. One of the two at a time."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table, scenarios, end = _generate(seed, end, customers=customers, broken_leave=broken_leave)
+    effect = None
+    if remedy_effect:
+        effect = RemedyEffect(remedy_effect, np.random.default_rng([seed, 19]))
+    table, scenarios, end = _generate(
+        seed, end, customers=customers, broken_leave=broken_leave, effect=effect
+    )
     rng = np.random.default_rng([seed, 1])
     files, bad = [], 0
     for name, types in FILES.items():
@@ -941,4 +974,5 @@ def generate_demo(
         end=end,
         bad_rows=bad,
         scenarios=scenarios,
+        truth=effect.truth if effect is not None else {},
     )

@@ -8,9 +8,10 @@ policy's business (:mod:`cxloop.domain.policy`), applied by the service.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from cxloop.domain.cases import SignalFacts, SignalKind, signal_severity
 from cxloop.domain.remedies import CustomerTier, Remedy, Severity
@@ -257,4 +258,74 @@ def recommend(facts: CaseFacts, history: History | None) -> Recommendation:
         tuple(lines),
         "; ".join(parts) + ".",
         {"credit_share": round(share, 4), "learned": learned is not None},
+    )
+
+
+# --- what worked before (issue 19: which remedies won customers back) ----------------------
+@dataclass(frozen=True)
+class Worked:
+    """The estimated uplift on retention of one remedy in one amount band, for past failures
+    of the same kind (see :mod:`cxloop.services.remedies_report`)."""
+
+    remedy: str
+    band: str
+    top: float  # the band's highest amount (inf: no top; 0 for remedies without money)
+    uplift: float
+    low: float
+    high: float
+    n: int
+
+    def text(self) -> str:
+        return (
+            f"{self.remedy} {self.band} {self.uplift:+.0%} "
+            f"(95% CI {self.low:+.0%} to {self.high:+.0%}, n={self.n})"
+        )
+
+
+def _cheapest_credit(worked: tuple[Worked, ...], not_worse: float) -> Worked | None:
+    """The cheapest credit band (giving nothing counts, uplift 0) whose uplift is at most
+    ``not_worse`` below the best one's; None when no credit band was estimated."""
+    credits = sorted((w for w in worked if w.remedy == Remedy.CREDIT.value), key=lambda w: w.top)
+    if not credits:
+        return None
+    nothing = Worked(Remedy.CREDIT.value, "nothing", 0.0, 0.0, 0.0, 0.0, 0)
+    options = [nothing, *credits]
+    best = max(w.uplift for w in options)
+    return next(w for w in options if w.uplift >= best - not_worse)
+
+
+def with_what_worked(
+    rec: Recommendation, worked: tuple[Worked, ...], not_worse: float, why_not: str = ""
+) -> Recommendation:
+    """``rec`` told what worked before: each estimated remedy's uplift; a credit above the
+    cheapest band that did not retain worse is lowered to that band's top (to nothing when
+    giving nothing did as well). Without estimates, ``rec`` as it was, saying why."""
+    found = [{**asdict(w), "top": None if math.isinf(w.top) else w.top} for w in worked]
+    evidence = dict(rec.evidence, what_worked=found)
+    if not worked:
+        reason = rec.reason.rstrip(".") + f"; what worked before: {why_not}, playbook as is."
+        return replace(rec, reason=reason, evidence=evidence | {"what_worked_note": why_not})
+    said = "what worked before: " + ", ".join(w.text() for w in worked)
+    pick = _cheapest_credit(worked, not_worse)
+    lines = list(rec.lines)
+    for i, line in enumerate(lines):
+        if line.remedy is Remedy.CREDIT and pick is not None and line.amount > pick.top:
+            if pick.top <= 0:
+                said += (
+                    f"; no credit retained better than none: the {line.amount:g} credit is dropped"
+                )
+                lines.pop(i)
+            else:
+                said += (
+                    f"; credit lowered from {line.amount:g} to {pick.top:g} "
+                    f"({pick.band} did not retain worse)"
+                )
+                why = f"{line.why}, capped at {pick.top:g} by what worked"
+                lines[i] = replace(line, amount=pick.top, why=why)
+            break
+    return replace(
+        rec,
+        lines=tuple(lines),
+        reason=rec.reason.rstrip(".") + "; " + said + ".",
+        evidence=evidence,
     )

@@ -204,6 +204,8 @@ def advise(ws: Workspace, case_id: str, role: str, policy: Policy) -> Advice:
     if primary.kind is SignalKind.BROKEN_PROMISE and primary.promise_kind:
         history = history_for(ws, primary.promise_kind, datetime.fromisoformat(case["opened_at"]))
     rec = recommend(facts, history)
+    if primary.kind is SignalKind.BROKEN_PROMISE and primary.promise_kind:
+        rec = _what_worked(ws, policy, primary.promise_kind, rec)
     now = now_utc(ws)
     totals = {r: running_totals(ws, case, r, policy, now) for r in {ln.remedy for ln in rec.lines}}
     lines = tuple(
@@ -224,3 +226,16 @@ def for_caller(advice: dict[str, Any], grant_as: str | None) -> dict[str, Any]:
     if grant_as is not None:
         return advice
     return advice | {"lines": [line | {"allowed": False} for line in advice["lines"]]}
+
+
+# --- what worked before (issue 19: which remedies won customers back) ----------------------
+def _what_worked(ws: Workspace, policy: Policy, kind: str, rec: Recommendation) -> Recommendation:
+    """``rec`` with the estimated uplift of the remedies past ``kind`` failures got; the
+    credit capped at the cheapest band that did not retain worse (docs/outcomes-remedies.md)."""
+    from cxloop.domain.recovery import with_what_worked
+    from cxloop.services.remedies import rules_of
+    from cxloop.services.remedies_report import frame_of, what_worked
+
+    rules = rules_of(ws)
+    worked, why_not = what_worked(frame_of(ws, policy, rules), policy, rules, kind)
+    return with_what_worked(rec, worked, rules.not_worse, why_not)
