@@ -47,6 +47,11 @@ app.add_typer(brief_app, name="brief")
 app.add_typer(keys_app, name="keys")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(ingest_app, name="ingest")
+# outcomes (issue 19): churn and health commands; the group lives in outcomes_churn until
+# cli/outcomes.py owns it (then: outcomes_churn.register(outcomes_app))
+from cxloop.cli.outcomes_churn import outcomes_app  # noqa: E402
+
+app.add_typer(outcomes_app, name="outcomes")
 app.command()(forget)
 app.command()(serve)
 app.command()(recover)
