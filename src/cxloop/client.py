@@ -29,11 +29,12 @@ from cxloop.notify.base import Channel
 from cxloop.services import approvals as approval_service
 from cxloop.services import brief as brief_service
 from cxloop.services import cases as case_service
+from cxloop.services import churn_table, voice_insights
+from cxloop.services import health as health_service
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
 from cxloop.services import outreach as outreach_service
 from cxloop.services import recovery as recovery_service
-from cxloop.services import voice_insights
 from cxloop.services.case_metrics import case_metrics
 from cxloop.services.cases import Actor
 from cxloop.services.policy import load_policy
@@ -309,6 +310,51 @@ class Cxloop:
         """Record what was done about a brief item; later briefs rank it below the others
         until its figures change, and show its effect."""
         return brief_service.act(self.workspace, key, note, actor, as_of=as_of, detectors=detectors)
+
+    # -- outcomes: health and churn risk (issue 19, docs/outcomes-churn.md) ------------------
+
+    def health(self, horizon: timedelta | None = None) -> health_service.Health:
+        """Every customer's churn risk as of the store's clock (no purchase within
+        ``horizon``, default the setting ``health_horizon``), its top reasons, revenue at
+        risk, and the time-split validation figures. Kept while the log and clock stay."""
+        s = self.workspace.settings
+        h = horizon or s.health_horizon
+        key = (self.workspace.log.version, self.now(), h, s.health_spec)
+        cached = getattr(self, "_health", None)
+        if cached is None or cached[0] != key:
+            spec = health_service.load_spec(s.health_spec)
+            cached = (key, health_service.health(self.workspace, h, spec))
+            self._health = cached
+        result: health_service.Health = cached[1]
+        return result
+
+    def churn_fit(
+        self, table: str | Path, id_col: str, label: str, model_dir: str | Path, **opts: Any
+    ) -> dict[str, Any]:
+        """Choose, validate, calibrate and save a churn model for a customer table (CSV or
+        Parquet); ``opts``: ``time``, ``positive``, ``drop_leaky``. Returns the held-out
+        figures."""
+        spec = churn_table.Spec(id_col, label, **opts)
+        return churn_table.fit_file(Path(table), spec, Path(model_dir))
+
+    def churn_evaluate(
+        self,
+        table: str | Path,
+        id_col: str,
+        label: str,
+        model_dir: str | Path | None = None,
+        **opts: Any,
+    ) -> dict[str, Any]:
+        """ROC-AUC, Brier and calibration: of a fresh fit on a held-out part, or of the
+        saved model at ``model_dir`` on every row."""
+        spec = churn_table.Spec(id_col, label, **opts)
+        return churn_table.evaluate_file(Path(table), spec, Path(model_dir) if model_dir else None)
+
+    def churn_predict(self, table: str | Path, model_dir: str | Path, top: int = 3) -> pd.DataFrame:
+        """Per row of the table: id, churn probability and the values raising it most."""
+        return churn_table.predict_file(Path(table), Path(model_dir), top)
+
+    # -- end outcomes: health and churn risk --------------------------------------------------
 
     def _store(self) -> CaseStore:
         return CaseStore(self.workspace.state)

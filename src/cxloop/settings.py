@@ -279,6 +279,34 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "How long after a systemic failure's window ended the brief still lists it, as a "
         "failure to recover from (apologise, make good); after that it is history.",
     ),
+    # outcomes: health and churn risk from the log (docs/outcomes-churn.md)
+    SettingSpec(
+        "health_horizon",
+        "CXLOOP_HEALTH_HORIZON",
+        "90d",
+        "Churn for `cxloop outcomes health`: no purchase within this long after a cut-off "
+        "(a duration: 90d, 8w). The time-split validation needs a log of at least 2x it.",
+    ),
+    SettingSpec(
+        "health_spec",
+        "CXLOOP_HEALTH_SPEC",
+        "",
+        "Which event types mean purchase, contact, effort, cancel, refund and score for the "
+        "health features (TOML); empty means the built-in rules/health.toml (a commerce log).",
+    ),
+    SettingSpec(
+        "health_call_risk",
+        "CXLOOP_HEALTH_CALL_RISK",
+        "0.5",
+        "The churn risk (0-1) from which the brief lists a customer as worth a call today, "
+        "riskiest revenue first.",
+    ),
+    SettingSpec(
+        "health_calls",
+        "CXLOOP_HEALTH_CALLS",
+        "5",
+        "How many at-risk customers the brief lists as worth a call today (0: none).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -328,6 +356,10 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     brief_warn_within: timedelta = timedelta(days=28)
     brief_recover_within: timedelta = timedelta(days=90)
+    health_horizon: timedelta = timedelta(days=90)
+    health_spec: Path | None = None
+    health_call_risk: float = 0.5
+    health_calls: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -387,6 +419,7 @@ class Settings:
             **_web_settings(values),
             **_vocabulary_settings(values),
             **_organization_settings(values),
+            **_health_settings(values),
         )
 
 
@@ -515,3 +548,29 @@ def _brief_settings(values: Mapping[str, object]) -> dict[str, Any]:
             values["brief_recover_within"],
         )
     return out
+
+
+def _health_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """Health and churn risk: the horizon, the spec file, who is worth a call."""
+    try:
+        horizon = parse_duration(str(values["health_horizon"]))
+    except ValueError:
+        raise _problem(
+            "health_horizon", "a duration like 90d or 8w", values["health_horizon"]
+        ) from None
+    try:
+        risk = float(str(values["health_call_risk"]))
+    except ValueError:
+        risk = -1.0
+    if not 0 <= risk <= 1:
+        raise _problem("health_call_risk", "a number from 0 to 1", values["health_call_risk"])
+    calls = str(values["health_calls"]).strip()
+    if not calls.isdigit():
+        raise _problem("health_calls", "a whole number, 0 or more", values["health_calls"])
+    spec = str(values["health_spec"] or "").strip()
+    return {
+        "health_horizon": horizon,
+        "health_spec": Path(spec) if spec else None,
+        "health_call_risk": risk,
+        "health_calls": int(calls),
+    }

@@ -16,7 +16,9 @@ import typer
 from cxloop import client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, write_rows
 from cxloop.cli.render import make_console
+from cxloop.domain.promises import parse_duration
 from cxloop.services import churn_table
+from cxloop.services import health as health_service
 
 churn_app = typer.Typer(
     no_args_is_help=True,
@@ -121,9 +123,65 @@ def predict(
     write_rows(make_console(), rows, fmt, out, title="Churn risk", percent=["probability"])
 
 
+def health(
+    horizon: Annotated[
+        str | None,
+        typer.Option(
+            "--horizon", help="Churn = no purchase within this (default: health_horizon)."
+        ),
+    ] = None,
+    min_risk: Annotated[
+        float, typer.Option("--min-risk", min=0, max=1, help="Only customers at this risk or more.")
+    ] = 0.0,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most this many customers.")
+    ] = None,
+    bands: Annotated[
+        bool, typer.Option("--distribution", help="The risk distribution (10 bands) instead.")
+    ] = False,
+    home: HomeOpt = None,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    out: OutOpt = None,
+) -> None:
+    """Churn risk per customer from the log: top reasons and revenue at risk, validated on
+    a time split (ROC-AUC, Brier, calibration)."""
+    with client.open(home) as cx:
+        h = cx.health(parse_duration(horizon) if horizon else None)
+    rows = h.rows[h.rows["risk"] >= min_risk]
+    if limit is not None:
+        rows = rows.head(limit)
+    v = h.validation
+    meta = {
+        "as_of": h.as_of.isoformat(),
+        "horizon_days": h.horizon_days,
+        **h.summary,
+        "listed": len(rows),
+        "listed_revenue_at_risk": round(float(rows["revenue_at_risk"].sum()), 2),
+        "validation": v,
+    }
+    con = make_console()
+    if fmt is ReportFormat.TABLE and out is None:
+        con.print(
+            f"as of {h.as_of:%Y-%m-%d %H:%M}: {h.summary['customers']:,} customers, revenue at "
+            f"risk {h.summary['revenue_at_risk']:,.2f} (of {h.summary['expected_value']:,.2f} "
+            f"expected in {h.horizon_days:g} days)\n{v['validation']}: ROC-AUC "
+            f"{v['roc_auc']:.3f} (recency alone {v['recency_only_roc_auc']:.3f}), Brier "
+            f"{v['brier']:.4f} (no-skill {v['brier_baseline']:.4f}), model {v['model']}",
+            highlight=False,
+        )
+    if bands:
+        dist = health_service.distribution(h.rows)
+        write_rows(con, dist, fmt, out, title="Risk distribution", meta=meta)
+        return
+    write_rows(
+        con, rows, fmt, out, title="Customers by revenue at risk", percent=["risk"], meta=meta
+    )
+
+
 def register(group: typer.Typer) -> None:
     """Add ``churn`` and ``health`` to an ``outcomes`` group."""
     group.add_typer(churn_app, name="churn")
+    group.command("health")(health)
 
 
 outcomes_app = typer.Typer(
@@ -131,4 +189,4 @@ outcomes_app = typer.Typer(
 )
 register(outcomes_app)
 
-__all__ = ["churn_app", "client", "outcomes_app", "register"]
+__all__ = ["churn_app", "health", "outcomes_app", "register"]
