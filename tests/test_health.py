@@ -18,6 +18,7 @@ from cxloop.analytics import health as hq
 from cxloop.cli.main import app
 from cxloop.errors import ConfigError
 from cxloop.services import health as hs
+from cxloop.services.brief_health import at_risk
 from cxloop.services.ledger import promises_table
 from cxloop.settings import Settings
 from tests.conftest import demo_copy
@@ -47,8 +48,15 @@ def _raw(data: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def report(demo_store: Path) -> hs.Health:
-    with cxloop.open(demo_store) as cx:
+def home(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the demo store: scoring keeps its result in the store."""
+    return demo_copy(demo_store, tmp_path_factory.mktemp("health"))
+
+
+@pytest.fixture(scope="module")
+def report(home: Path) -> hs.Health:
+    with cxloop.open(home) as cx:
+        assert at_risk(cx.workspace)["note"].startswith("no health scoring yet")
         return cx.health(HORIZON)
 
 
@@ -134,7 +142,7 @@ def test_health_is_validated_on_time_and_adds_up(report: hs.Health, demo_store: 
 
 
 def test_cli_health_json_lists_the_customers_behind_the_figure(
-    report: hs.Health, demo_store: Path
+    report: hs.Health, home: Path
 ) -> None:
     res = CliRunner().invoke(
         app,
@@ -142,7 +150,7 @@ def test_cli_health_json_lists_the_customers_behind_the_figure(
             "outcomes",
             "health",
             "--home",
-            str(demo_store),
+            str(home),
             "--horizon",
             "45d",
             "--min-risk",
@@ -173,3 +181,20 @@ def test_a_log_too_short_and_bad_settings_are_clear(demo_store: Path, tmp_path: 
     bad.write_text('purchase = "order_placed"\nrefund = ["x"]\n')
     with pytest.raises(ConfigError, match="unknown key 'refund'"):
         hs.load_spec(bad)
+
+
+def test_the_brief_lists_the_calls_worth_making(
+    report: hs.Health, home: Path, tmp_path: Path
+) -> None:
+    with cxloop.open(home, health_call_risk="0.5", health_calls="3") as cx:
+        r = at_risk(cx.workspace)
+        assert r["revenue_at_risk"] == report.summary["revenue_at_risk"] and not r["stale"]
+        risky = report.rows[report.rows["risk"] >= 0.5]
+        assert r["at_or_above_call_risk"] == len(risky)
+        assert [c["customer_id"] for c in r["calls"]] == list(risky["customer_id"].head(3))
+        extra = tmp_path / "one.csv"
+        extra.write_text(
+            "customer_id,event_type,ts,amount\nCU-000001,order_placed,2026-11-20T18:00:00Z,5\n"
+        )
+        cx.ingest(extra)
+        assert at_risk(cx.workspace)["stale"] is True

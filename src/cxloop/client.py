@@ -324,6 +324,7 @@ class Cxloop:
         if cached is None or cached[0] != key:
             spec = health_service.load_spec(s.health_spec)
             cached = (key, health_service.health(self.workspace, h, spec))
+            health_service.save(self.workspace, cached[1])
             self._health = cached
         result: health_service.Health = cached[1]
         return result

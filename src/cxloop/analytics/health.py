@@ -48,6 +48,7 @@ class HealthSpec:
     score_key: str = "score"
     low_score: float = 2.0
     promise_rules: tuple[str, ...] = ()
+    split_within_hours: float = 24.0
 
 
 def _days(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
@@ -115,12 +116,20 @@ def _promises(ledger: ir.Table, at: ir.TimestampValue, spec: HealthSpec) -> ir.T
     )
 
 
-def purchased_within(events: ir.Table, start: datetime, end: datetime, purchase: str) -> ir.Table:
-    """The customers with a purchase in ``[start, end)``: the label's positives are the
-    customers *not* in it."""
-    t = events.filter(
-        (events.event_type == purchase)
-        & (events.ts >= ibis.literal(start).cast("timestamp"))
-        & (events.ts < ibis.literal(end).cast("timestamp"))
+def purchased_within(
+    events: ir.Table, start: datetime, end: datetime, spec: HealthSpec
+) -> ir.Table:
+    """The customers with a purchase in ``[start, end)`` (the label's positives are the
+    customers *not* in it); one within ``split_within_hours`` of their last purchase before
+    ``start`` is that purchase split in parts (Olist), not a return."""
+    lo, hi = ibis.literal(start).cast("timestamp"), ibis.literal(end).cast("timestamp")
+    buys = events.filter(events.event_type == spec.purchase)
+    before = buys.filter(buys.ts < lo)
+    last = before.group_by(l_customer=before.customer_id).aggregate(
+        last_s=before.ts.max().epoch_seconds()
     )
-    return t.select(b_customer=t.customer_id).distinct()
+    window = buys.filter((buys.ts >= lo) & (buys.ts < hi))
+    j = window.left_join(last, window.customer_id == last.l_customer)
+    secs = j.ts.epoch_seconds() - j.last_s
+    again = j.last_s.isnull() | (secs > spec.split_within_hours * 3600)
+    return j.filter(again).select(b_customer=j.customer_id).distinct()

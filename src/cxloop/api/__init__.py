@@ -69,6 +69,10 @@ def create_app(
     app.include_router(routes_insight.router)
     app.include_router(pages.router)
     app.include_router(apidocs.router)
+    from cxloop.api import pages_health, routes_health  # outcomes (issue 19)
+
+    app.include_router(routes_health.router)
+    app.include_router(pages_health.router)
 
     @app.get("/health", tags=["access"])
     def health() -> dict[str, object]:

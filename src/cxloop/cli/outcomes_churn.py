@@ -60,7 +60,8 @@ def _figures(report: dict[str, Any], fmt: ReportFormat, out: Path | None) -> Non
     meta = {k: v for k, v in report.items() if k not in ("calibration", "calibration_bin_sizes")}
     if fmt is ReportFormat.TABLE and out is None:
         con.print(
-            f"ROC-AUC {report['roc_auc']:.3f}  Brier {report['brier']:.4f} (no-skill "
+            f"ROC-AUC {report['roc_auc']:.3f} (95% CI {report['roc_auc_ci'][0]:.3f}-"
+            f"{report['roc_auc_ci'][1]:.3f})  Brier {report['brier']:.4f} (no-skill "
             f"{report.get('brier_baseline', float('nan')):.4f})  n={report['n']:,} "
             f"positives={report['positives']:,}  model={report['model']}\n"
             f"validation: {report['validation']}",
@@ -165,10 +166,13 @@ def health(
             f"as of {h.as_of:%Y-%m-%d %H:%M}: {h.summary['customers']:,} customers, revenue at "
             f"risk {h.summary['revenue_at_risk']:,.2f} (of {h.summary['expected_value']:,.2f} "
             f"expected in {h.horizon_days:g} days)\n{v['validation']}: ROC-AUC "
-            f"{v['roc_auc']:.3f} (recency alone {v['recency_only_roc_auc']:.3f}), Brier "
+            f"{v['roc_auc']:.3f} [{v['roc_auc_ci'][0]:.3f}-{v['roc_auc_ci'][1]:.3f}] "
+            f"(recency alone {v['recency_only_roc_auc']:.3f}), Brier "
             f"{v['brier']:.4f} (no-skill {v['brier_baseline']:.4f}), model {v['model']}",
             highlight=False,
         )
+        if v.get("warning"):
+            con.print(f"[bold yellow]warning:[/] {v['warning']}", highlight=False)
     if bands:
         dist = health_service.distribution(h.rows)
         write_rows(con, dist, fmt, out, title="Risk distribution", meta=meta)

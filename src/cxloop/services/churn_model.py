@@ -240,8 +240,10 @@ def scores(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> dict[str, Any]:
     true, pred = calibration_curve(y, prob, n_bins=bins, strategy="quantile")
     edges = np.quantile(prob, np.linspace(0, 1, bins + 1))
     counts = np.histogram(prob, bins=np.unique(edges))[0] if len(np.unique(edges)) > 1 else [len(y)]
+    auc = float(roc_auc_score(y, prob))
     return {
-        "roc_auc": round(float(roc_auc_score(y, prob)), 4),
+        "roc_auc": round(auc, 4),
+        "roc_auc_ci": [round(v, 4) for v in auc_interval(auc, int(y.sum()), int(len(y) - y.sum()))],
         "brier": round(float(brier_score_loss(y, prob)), 4),
         "brier_baseline": round(float(y.mean() * (1 - y.mean())), 4),
         "n": len(y),
@@ -252,6 +254,15 @@ def scores(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> dict[str, Any]:
         ],
         "calibration_bin_sizes": [int(c) for c in counts][: len(pred)],
     }
+
+
+def auc_interval(auc: float, pos: int, neg: int) -> tuple[float, float]:
+    """A 95% interval for a ROC-AUC from its class sizes (Hanley & McNeil 1982): wide when
+    one class is small, as churn's opposite often is."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (auc * (1 - auc) + (pos - 1) * (q1 - auc**2) + (neg - 1) * (q2 - auc**2)) / (pos * neg)
+    half = 1.96 * float(np.sqrt(max(var, 0.0)))
+    return max(0.0, auc - half), min(1.0, auc + half)
 
 
 def reference(p: Prepared) -> dict[str, Any]:

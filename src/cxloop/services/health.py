@@ -15,6 +15,7 @@ tenure x H, at least one order).
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -79,7 +80,7 @@ def snapshot(
     events = ws.events()
     expr = hq.features(events, promises_table(ws), cutoff, spec)
     if horizon is not None:
-        bought = hq.purchased_within(events, cutoff, cutoff + horizon, spec.purchase)
+        bought = hq.purchased_within(events, cutoff, cutoff + horizon, spec)
         joined = expr.left_join(bought, expr.customer_id == bought.b_customer)
         expr = joined.select(
             *hq.FEATURES, "customer_id", churned=joined.b_customer.isnull().cast("int64")
@@ -126,8 +127,27 @@ def validate(
         "train_cutoff": train_at.isoformat(),
         "test_cutoff": test_at.isoformat(),
         "validation": f"time split: fitted at {train_at:%Y-%m-%d}, scored at {test_at:%Y-%m-%d}",
+        "warning": completeness(ws, now, horizon, spec.purchase),
     }
     return figures, test, name
+
+
+def completeness(ws: Workspace, now: datetime, horizon: timedelta, purchase: str) -> str:
+    """A warning when the last horizon holds under half the purchases of the one before:
+    a log that ends earlier than the store's clock makes every customer look lost."""
+    e = ws.events()
+    buys = e.filter((e.event_type == purchase) & (e.ts < now) & (e.ts >= now - 2 * horizon))
+    recent = buys.ts >= now - horizon
+    counts = buys.aggregate(last=recent.cast("int64").sum(), before=(~recent).cast("int64").sum())
+    row = counts.to_pandas().iloc[0]
+    last, before = int(row["last"] or 0), int(row["before"] or 0)
+    if before and last < 0.5 * before:
+        return (
+            f"the last {horizon.days} days before {now:%Y-%m-%d} hold {last:,} purchases, the "
+            f"{horizon.days} before them {before:,}: is the log complete up to then? (the "
+            "global --as-of sets the date the scoring is as of)"
+        )
+    return ""
 
 
 def expected_value(df: pd.DataFrame, horizon: timedelta) -> pd.Series:
@@ -168,7 +188,10 @@ def health(ws: Workspace, horizon: timedelta, spec: hq.HealthSpec, top: int = 3)
 
 def _reason(r: dict[str, Any]) -> str:
     value = r["value"]
-    shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        shown = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    else:
+        shown = str(value)
     return f"{r['feature']}={shown} (+{r['raises_by']:.1%})"
 
 
@@ -189,3 +212,33 @@ def distribution(rows: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
             "revenue_at_risk": grouped["revenue_at_risk"].round(2).to_numpy(),
         }
     )
+
+
+def save(ws: Workspace, h: Health) -> None:
+    """Keep the latest scoring in the store (``HOME/outcomes/``) for the brief and the
+    dashboard, marked with the log version it was computed from."""
+    folder = ws.home / "outcomes"
+    folder.mkdir(parents=True, exist_ok=True)
+    h.rows.to_parquet(folder / "health.parquet.part", index=False)
+    (folder / "health.parquet.part").replace(folder / "health.parquet")
+    meta = {
+        "as_of": h.as_of.isoformat(),
+        "horizon_days": h.horizon_days,
+        "log_version": ws.log.version,
+        "summary": h.summary,
+        "validation": h.validation,
+    }
+    (folder / "health.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def saved(ws: Workspace) -> Health | None:
+    """The latest scoring kept by :func:`save`, or None; ``summary["stale"]`` says whether
+    the log changed since."""
+    folder = ws.home / "outcomes"
+    if not (folder / "health.json").exists() or not (folder / "health.parquet").exists():
+        return None
+    meta = json.loads((folder / "health.json").read_text(encoding="utf-8"))
+    rows = pd.read_parquet(folder / "health.parquet")
+    summary = {**meta["summary"], "stale": meta["log_version"] != ws.log.version}
+    when = datetime.fromisoformat(meta["as_of"])
+    return Health(when, float(meta["horizon_days"]), meta["validation"], rows, summary)
