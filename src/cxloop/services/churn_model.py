@@ -229,7 +229,9 @@ def fit_calibrated(p: Prepared, name: str, x: pd.DataFrame, y: np.ndarray) -> Cl
     """The chosen pipeline calibrated (sigmoid, cross-fitted): class weighting skews raw
     probabilities, and a risk is read as a probability."""
     k = max(2, min(5, int(np.bincount(y).min())))
-    model = CalibratedClassifierCV(candidates(p)[name], method="sigmoid", cv=k)
+    # ensemble=False: one model on every row plus a calibrator fitted on out-of-fold
+    # predictions; predicting costs one model, not k
+    model = CalibratedClassifierCV(candidates(p)[name], method="sigmoid", cv=k, ensemble=False)
     return model.fit(x, y)
 
 

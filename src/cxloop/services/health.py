@@ -34,6 +34,7 @@ from cxloop.services.ledger import promises_table
 from cxloop.services.workspace import Workspace
 
 MIN_ROWS = 40  # fewer customers in a snapshot, or fewer than 5 of a class: no model
+MAX_FIT_ROWS = 50_000  # a model is fitted on at most this many customers (a stratified sample)
 
 
 @dataclass
@@ -89,7 +90,12 @@ def snapshot(
     return df
 
 
-def _prepared(df: pd.DataFrame) -> cm.Prepared:
+def _prepared(df: pd.DataFrame, cap: int | None = None) -> cm.Prepared:
+    """Features and label; with ``cap``, a stratified sample of at most ``cap`` rows (the
+    fit's cost grows with rows, its accuracy hardly beyond tens of thousands)."""
+    if cap is not None and len(df) > cap:
+        share = cap / len(df)
+        df = df.groupby("churned", group_keys=False).sample(frac=share, random_state=cm.SEED)
     x = df[list(hq.FEATURES)].astype(float)
     y = df["churned"].to_numpy(int) if "churned" in df else np.zeros(0, dtype=int)
     return cm.Prepared(x, y, list(hq.FEATURES), [], {"no purchase": 1, "purchase": 0})
@@ -114,7 +120,7 @@ def validate(
     train, test = snapshot(ws, train_at, spec, horizon), snapshot(ws, test_at, spec, horizon)
     _usable(train, train_at)
     _usable(test, test_at)
-    p_train, p_test = _prepared(train), _prepared(test)
+    p_train, p_test = _prepared(train, MAX_FIT_ROWS), _prepared(test)
     name, cv_auc = cm.select(p_train, p_train.x, p_train.y)
     model = cm.fit_calibrated(p_train, name, p_train.x, p_train.y)
     prob = model.predict_proba(p_test.x)[:, 1]
@@ -163,7 +169,7 @@ def health(ws: Workspace, horizon: timedelta, spec: hq.HealthSpec, top: int = 3)
     now = ws.clock.now()
     with threadpool_limits(1):
         figures, recent, name = validate(ws, now, horizon, spec)
-        p_recent = _prepared(recent)
+        p_recent = _prepared(recent, MAX_FIT_ROWS)
         model = cm.fit_calibrated(p_recent, name, p_recent.x, p_recent.y)
         current = snapshot(ws, now, spec, None)
         x = current[list(hq.FEATURES)].astype(float)
