@@ -144,6 +144,8 @@ def test_health_is_validated_on_time_and_adds_up(report: hs.Health, demo_store: 
 def test_cli_health_json_lists_the_customers_behind_the_figure(
     report: hs.Health, home: Path
 ) -> None:
+    kept = home / "outcomes" / "health.json"
+    made = kept.stat().st_mtime_ns
     res = CliRunner().invoke(
         app,
         [
@@ -168,6 +170,7 @@ def test_cli_health_json_lists_the_customers_behind_the_figure(
         sum(r["revenue_at_risk"] for r in listed), abs=0.05
     )
     assert payload["validation"]["roc_auc"] == report.validation["roc_auc"]
+    assert kept.stat().st_mtime_ns == made  # same log, clock and horizon: the kept scoring
 
 
 def test_a_log_too_short_and_bad_settings_are_clear(demo_store: Path, tmp_path: Path) -> None:

@@ -316,15 +316,19 @@ class Cxloop:
     def health(self, horizon: timedelta | None = None) -> health_service.Health:
         """Every customer's churn risk as of the store's clock (no purchase within
         ``horizon``, default the setting ``health_horizon``), its top reasons, revenue at
-        risk, and the time-split validation figures. Kept while the log and clock stay."""
+        risk, and the time-split validation figures. Kept in the store, and reused while the
+        log, the clock, the horizon and the spec stay the same."""
         s = self.workspace.settings
         h = horizon or s.health_horizon
         key = (self.workspace.log.version, self.now(), h, s.health_spec)
         cached = getattr(self, "_health", None)
         if cached is None or cached[0] != key:
-            spec = health_service.load_spec(s.health_spec)
-            cached = (key, health_service.health(self.workspace, h, spec))
-            health_service.save(self.workspace, cached[1])
+            kept = health_service.reusable(self.workspace, h, s.health_spec)
+            if kept is None:
+                spec = health_service.load_spec(s.health_spec)
+                kept = health_service.health(self.workspace, h, spec)
+                health_service.save(self.workspace, kept, s.health_spec)
+            cached = (key, kept)
             self._health = cached
         result: health_service.Health = cached[1]
         return result

@@ -87,7 +87,7 @@ def score(who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
     who.require("detect_incidents")
     s = ws.settings
     h = health_service.health(ws, s.health_horizon, health_service.load_spec(s.health_spec))
-    health_service.save(ws, h)
+    health_service.save(ws, h, s.health_spec)
     rt.wrote()
     return out(who, _summary(h))  # type: ignore[no-any-return]
 

@@ -220,7 +220,7 @@ def distribution(rows: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
     )
 
 
-def save(ws: Workspace, h: Health) -> None:
+def save(ws: Workspace, h: Health, spec_file: Path | None = None) -> None:
     """Keep the latest scoring in the store (``HOME/outcomes/``) for the brief and the
     dashboard, marked with the log version it was computed from."""
     folder = ws.home / "outcomes"
@@ -231,6 +231,7 @@ def save(ws: Workspace, h: Health) -> None:
         "as_of": h.as_of.isoformat(),
         "horizon_days": h.horizon_days,
         "log_version": ws.log.version,
+        "spec_file": str(spec_file) if spec_file else "",
         "summary": h.summary,
         "validation": h.validation,
     }
@@ -247,4 +248,23 @@ def saved(ws: Workspace) -> Health | None:
     rows = pd.read_parquet(folder / "health.parquet")
     summary = {**meta["summary"], "stale": meta["log_version"] != ws.log.version}
     when = datetime.fromisoformat(meta["as_of"])
-    return Health(when, float(meta["horizon_days"]), meta["validation"], rows, summary)
+    h = Health(when, float(meta["horizon_days"]), meta["validation"], rows, summary)
+    h.summary["spec_file"] = meta.get("spec_file", "")
+    return h
+
+
+def reusable(ws: Workspace, horizon: timedelta, spec_file: Path | None) -> Health | None:
+    """The kept scoring when it answers this question: same log version, same clock, same
+    horizon and event-type spec (scoring again would give the same result)."""
+    h = saved(ws)
+    if (
+        h is None
+        or h.summary["stale"]
+        or h.as_of != ws.clock.now()
+        or h.horizon_days != horizon.total_seconds() / 86400
+        or h.summary.get("spec_file", "") != (str(spec_file) if spec_file else "")
+    ):
+        return None
+    h.summary.pop("spec_file", None)
+    h.summary.pop("stale", None)
+    return h
