@@ -157,3 +157,35 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def section(res: Args) -> list[str]:
+    """The docs/benchmarks.md section of one run."""
+    prep, ours, ref, whole = res["prepare"], res["features"], res["reference"], res["health"]
+    lines = [
+        "## Health scoring (churn risk from the log)",
+        "",
+        f"{prep['events']:,} generated events of {prep['customers']:,} customers (the scale "
+        f"benchmark's generator), ingested and the ledger built in {prep['load_seconds']:.1f} s "
+        "(not part of the figures). `python -m bench.health`; each step in a fresh process.",
+        "",
+        "| Step | Seconds | Peak RSS | Rows |",
+        "|---|---:|---:|---:|",
+        f"| cxloop health features at one cut-off (Ibis on DuckDB, every row fetched) | "
+        f"{ours['seconds']:.2f} | {_mib(ours['peak_rss'])} | {ours['rows']:,} |",
+        f"| the same features in hand-written DuckDB SQL (reference) | {ref['seconds']:.2f} | "
+        f"{_mib(ref['peak_rss'])} | {ref['rows']:,} |",
+        f"| whole scoring: 3 snapshots, model choice (5-fold CV), calibration, risks, reasons, "
+        f"revenue at risk | {whole['seconds']:.2f} | {_mib(whole['peak_rss'])} | "
+        f"{whole['customers']:,} |",
+        "",
+        f"Features / reference SQL: **{res['ratio']:.2f}×**; the two tables are "
+        f"{'equal (rows and every column sum)' if res['equal'] else '**not equal**'}. "
+        f"Time-split ROC-AUC on this log: {whole['roc_auc']:.3f} ({whole['model']}).",
+        "",
+    ]
+    return lines
