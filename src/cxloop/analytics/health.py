@@ -57,7 +57,8 @@ def _days(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingVa
 
 
 def _count(cond: ir.BooleanValue) -> ir.IntegerScalar:
-    return cond.fill_null(False).cast("int64").sum()
+    # a CASE, not a cast: PostgreSQL cannot cast a boolean to bigint
+    return ibis.ifelse(cond.fill_null(False), 1, 0).sum().cast("int64")
 
 
 def features(events: ir.Table, ledger: ir.Table, cutoff: datetime, spec: HealthSpec) -> ir.Table:

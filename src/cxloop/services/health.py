@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
@@ -84,7 +85,9 @@ def snapshot(
         bought = hq.purchased_within(events, cutoff, cutoff + horizon, spec)
         joined = expr.left_join(bought, expr.customer_id == bought.b_customer)
         expr = joined.select(
-            *hq.FEATURES, "customer_id", churned=joined.b_customer.isnull().cast("int64")
+            *hq.FEATURES,
+            "customer_id",
+            churned=ibis.ifelse(joined.b_customer.isnull(), 1, 0).cast("int64"),
         )
     df = expr.to_pandas().sort_values("customer_id", kind="stable").reset_index(drop=True)
     return df
@@ -144,7 +147,9 @@ def completeness(ws: Workspace, now: datetime, horizon: timedelta, purchase: str
     e = ws.events()
     buys = e.filter((e.event_type == purchase) & (e.ts < now) & (e.ts >= now - 2 * horizon))
     recent = buys.ts >= now - horizon
-    counts = buys.aggregate(last=recent.cast("int64").sum(), before=(~recent).cast("int64").sum())
+    counts = buys.aggregate(
+        last=ibis.ifelse(recent, 1, 0).sum(), before=ibis.ifelse(recent, 0, 1).sum()
+    )
     row = counts.to_pandas().iloc[0]
     last, before = int(row["last"] or 0), int(row["before"] or 0)
     if before and last < 0.5 * before:
