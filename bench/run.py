@@ -29,6 +29,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.health import run as health_run
+from bench.health import section as health_section
 from bench.http import section as http_section
 from bench.scale import section as scale_section
 from bench.steps import RESULT_MARKER
@@ -246,6 +248,15 @@ def bench_scale(quick: bool, results: Path | None, timeout: float) -> dict[str, 
     return run_module("bench.scale", args, "scale", max(timeout, 3 * 3600.0))
 
 
+def bench_health(quick: bool, workdir: Path | None, timeout: float) -> dict[str, Any]:
+    """Churn risk for ~1 M customers from ~10 M events (bench/health.py); its features
+    against the same query in hand-written DuckDB SQL."""
+    try:
+        return health_run(200_000 if quick else 10_000_000, workdir, timeout)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        raise StepFailed(str(exc)) from exc
+
+
 def remove(*paths: Path) -> None:
     for path in paths:
         if path.is_dir():
@@ -406,6 +417,7 @@ def render(ctx: dict[str, Any]) -> str:
         lines += ["## Scale", "", f"**Did not complete:** {ctx['scale']}", ""]
     elif "scale" in ctx:
         lines += scale_section(ctx["scale"])
+    lines += health_section(ctx["health"]) if isinstance(ctx.get("health"), dict) else []
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -579,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     parser.add_argument(
         "--only",
-        choices=["ingest", "ledger", "olist", "voice", "http", "scale"],
+        choices=["ingest", "ledger", "olist", "voice", "http", "scale", "health"],
         action="append",
         help="run only this benchmark (repeatable)",
     )
@@ -600,7 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs:
         size = Size(size.events, size.orders, args.runs)
     out: Path | None = args.out if args.out or args.quick else DOC
-    only = set(args.only or ["ingest", "ledger", "olist", "voice", "http", "scale"])
+    only = set(args.only or ["ingest", "ledger", "olist", "voice", "http", "scale", "health"])
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -626,6 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("voice", lambda: bench_voice(args.olist.parent, args.quick, args.step_timeout)),
             ("http", lambda: bench_http(args.quick, args.step_timeout)),
             ("scale", lambda: bench_scale(args.quick, args.scale_results, args.step_timeout)),
+            ("health", lambda: bench_health(args.quick, args.workdir, args.step_timeout)),
         ]
         for name, fn in plan:
             if name not in only:

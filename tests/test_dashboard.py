@@ -646,3 +646,58 @@ def test_remedies_page_renders_in_chromium(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- outcomes: churn risk (issue 19)
+def test_churn_risk_page_before_any_scoring(site: Site) -> None:
+    page = html_of(site.get("/outcomes/health", role="viewer"))
+    assert "No health scoring yet" in page and "cxloop outcomes health" in page
+    assert 'href="/outcomes/health" aria-current="page"' in page
+
+
+@pytest.mark.slow
+def test_churn_risk_page_in_chromium(
+    server: str, store: Path, keys: dict[str, str], tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium is not on PATH (.ci/run installs it: apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with cxloop.open(store) as cx:
+        h = cx.health(timedelta(days=45))
+    calls = h.rows[h.rows["risk"] >= 0.5]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.set_default_timeout(60_000)
+            page.goto(server + "/outcomes/health")
+            page.fill("#key", keys["viewer"])
+            page.click("button[type=submit]")
+            page.wait_for_url(server + "/outcomes/health")
+            assert page.locator("h1").inner_text() == "Churn risk"
+            shown = page.locator("svg.chart")
+            assert shown.count() == 2
+            for i in range(2):
+                box = shown.nth(i).bounding_box()
+                assert shown.nth(i).is_visible() and box is not None and box["width"] > 150
+            # ten bands, their customers adding up to everyone scored
+            bars = page.locator("svg.chart").first.locator("rect title")
+            assert bars.count() == 10
+            titles = bars.evaluate_all("els => els.map(e => e.textContent)")
+            counts = [float(t.split(": ")[1].replace(",", "")) for t in titles]
+            assert sum(counts) == len(h.rows)
+            text = page.locator("main").inner_text()
+            assert f"{h.summary['revenue_at_risk']:,.2f}" in text
+            rows = page.locator("#h-calls ~ div table tbody tr")
+            assert rows.count() == min(len(calls), 50)
+            if len(calls):
+                assert calls["customer_id"].iloc[0] in rows.first.inner_text()
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= 1366 + 2, f"the page scrolls sideways ({wide}px)"
+        finally:
+            browser.close()

@@ -34,6 +34,7 @@ from cxloop.errors import (
 from cxloop.notify.base import Channel
 from cxloop.services.cases import Actor, SyncReport
 from cxloop.services.funnels import FunnelResult
+from cxloop.services.health import Health
 from cxloop.services.ingest import IngestReport
 from cxloop.services.journeys import Journeys
 from cxloop.services.ledger import LedgerBuild
@@ -59,6 +60,7 @@ __all__ = [
     "Draft",
     "EventType",
     "FunnelResult",
+    "Health",
     "Incident",
     "IngestReport",
     "InputError",

@@ -29,9 +29,10 @@ from cxloop.domain.remedies import Remedy
 from cxloop.notify.base import Channel
 from cxloop.services import approvals as approval_service
 from cxloop.services import brief as brief_service
-from cxloop.services import case_reads, reads, voice_insights
+from cxloop.services import case_reads, churn_table, reads, voice_insights
 from cxloop.services import cases as case_service
 from cxloop.services import funnels as funnel_service
+from cxloop.services import health as health_service
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
 from cxloop.services import outreach as outreach_service
@@ -330,6 +331,56 @@ class Cxloop:
             conversion_from=conversion_from,
         )
         return funnel_service.run_funnel(self.workspace, spec)
+
+    # -- outcomes: health and churn risk (issue 19, docs/outcomes-churn.md) ------------------
+
+    def health(self, horizon: timedelta | None = None) -> health_service.Health:
+        """Every customer's churn risk as of the store's clock (no purchase within
+        ``horizon``, default the setting ``health_horizon``), its top reasons, revenue at
+        risk, and the time-split validation figures. Kept in the store, and reused while the
+        log, the clock, the horizon and the spec stay the same."""
+        s = self.workspace.settings
+        h = horizon or s.health_horizon
+        key = (self.workspace.log.version, self.now(), h, s.health_spec)
+        cached = getattr(self, "_health", None)
+        if cached is None or cached[0] != key:
+            kept = health_service.reusable(self.workspace, h, s.health_spec)
+            if kept is None:
+                spec = health_service.load_spec(s.health_spec)
+                kept = health_service.health(self.workspace, h, spec)
+                health_service.save(self.workspace, kept, s.health_spec)
+            cached = (key, kept)
+            self._health = cached
+        result: health_service.Health = cached[1]
+        return result
+
+    def churn_fit(
+        self, table: str | Path, id_col: str, label: str, model_dir: str | Path, **opts: Any
+    ) -> dict[str, Any]:
+        """Choose, validate, calibrate and save a churn model for a customer table (CSV or
+        Parquet); ``opts``: ``time``, ``positive``, ``drop_leaky``. Returns the held-out
+        figures."""
+        spec = churn_table.Spec(id_col, label, **opts)
+        return churn_table.fit_file(Path(table), spec, Path(model_dir))
+
+    def churn_evaluate(
+        self,
+        table: str | Path,
+        id_col: str,
+        label: str,
+        model_dir: str | Path | None = None,
+        **opts: Any,
+    ) -> dict[str, Any]:
+        """ROC-AUC, Brier and calibration: of a fresh fit on a held-out part, or of the
+        saved model at ``model_dir`` on every row."""
+        spec = churn_table.Spec(id_col, label, **opts)
+        return churn_table.evaluate_file(Path(table), spec, Path(model_dir) if model_dir else None)
+
+    def churn_predict(self, table: str | Path, model_dir: str | Path, top: int = 3) -> pd.DataFrame:
+        """Per row of the table: id, churn probability and the values raising it most."""
+        return churn_table.predict_file(Path(table), Path(model_dir), top)
+
+    # -- end outcomes: health and churn risk --------------------------------------------------
 
     def funnel_dropped(self, result: funnel_service.FunnelResult, step: str) -> pd.DataFrame:
         """The customers who dropped at ``step`` (name or number): as many as its drop."""

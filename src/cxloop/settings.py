@@ -325,6 +325,34 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "counts, which event types are remedies); empty means the built-in "
         "rules/remedies.toml (docs/outcomes-remedies.md).",
     ),
+    # outcomes: health and churn risk from the log (docs/outcomes-churn.md)
+    SettingSpec(
+        "health_horizon",
+        "CXLOOP_HEALTH_HORIZON",
+        "90d",
+        "Churn for `cxloop outcomes health`: no purchase within this long after a cut-off "
+        "(a duration: 90d, 8w). The time-split validation needs a log of at least 2x it.",
+    ),
+    SettingSpec(
+        "health_spec",
+        "CXLOOP_HEALTH_SPEC",
+        "",
+        "Which event types mean purchase, contact, effort, cancel, refund and score for the "
+        "health features (TOML); empty means the built-in rules/health.toml (a commerce log).",
+    ),
+    SettingSpec(
+        "health_call_risk",
+        "CXLOOP_HEALTH_CALL_RISK",
+        "0.5",
+        "The churn risk (0-1) from which the brief lists a customer as worth a call today, "
+        "riskiest revenue first.",
+    ),
+    SettingSpec(
+        "health_calls",
+        "CXLOOP_HEALTH_CALLS",
+        "5",
+        "How many at-risk customers the brief lists as worth a call today (0: none).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -380,6 +408,10 @@ class Settings:
     journeys: Path | None = None
     journey_min_count: int = 20
     remedies_rules: Path | None = None
+    health_horizon: timedelta = timedelta(days=90)
+    health_spec: Path | None = None
+    health_call_risk: float = 0.5
+    health_calls: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -445,6 +477,7 @@ class Settings:
             effort=Path(str(values["effort"])) if str(values["effort"] or "").strip() else None,
             **_outcome_settings(values),
             **_journey_settings(values),
+            **_health_settings(values),
         )
 
 
@@ -598,3 +631,29 @@ def _journey_settings(values: Mapping[str, object]) -> dict[str, Any]:
     if count < 1:
         raise _problem("journey_min_count", "1 or more", count)
     return {"journeys": Path(path) if path else None, "journey_min_count": count}
+
+
+def _health_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """Health and churn risk: the horizon, the spec file, who is worth a call."""
+    try:
+        horizon = parse_duration(str(values["health_horizon"]))
+    except ValueError:
+        raise _problem(
+            "health_horizon", "a duration like 90d or 8w", values["health_horizon"]
+        ) from None
+    try:
+        risk = float(str(values["health_call_risk"]))
+    except ValueError:
+        risk = -1.0
+    if not 0 <= risk <= 1:
+        raise _problem("health_call_risk", "a number from 0 to 1", values["health_call_risk"])
+    calls = str(values["health_calls"]).strip()
+    if not calls.isdigit():
+        raise _problem("health_calls", "a whole number, 0 or more", values["health_calls"])
+    spec = str(values["health_spec"] or "").strip()
+    return {
+        "health_horizon": horizon,
+        "health_spec": Path(spec) if spec else None,
+        "health_call_risk": risk,
+        "health_calls": int(calls),
+    }

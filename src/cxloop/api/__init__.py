@@ -88,7 +88,15 @@ def create_app(
     app.include_router(apidocs.router)
     app.include_router(routes_funnels.router)
     app.include_router(funnel_pages.router)
-    from cxloop.api import pages_effort, routes_effort
+    from cxloop.api import (  # outcomes (issue 19)
+        pages_effort,
+        pages_health,
+        routes_effort,
+        routes_health,
+    )
+
+    app.include_router(routes_health.router)
+    app.include_router(pages_health.router)
 
     app.include_router(routes_effort.router)
     app.include_router(pages_effort.router)

@@ -87,3 +87,22 @@ class RemedyFailure(Out):
     band: str
     """The amount band (cut at the policy's limits), or ``none``."""
     retained: bool
+
+
+class CustomerAtRisk(Out):
+    """A customer's churn risk from the log (``cxloop outcomes health``)."""
+
+    customer_id: str
+    recency_days: float | None
+    """Days since their last purchase, at the cut-off."""
+    order_days: float | None
+    """On how many days they bought."""
+    promises_broken: float | None
+    risk: float
+    """The calibrated probability of no purchase within the horizon."""
+    expected_value: float
+    """What they would spend within the horizon if they stayed."""
+    revenue_at_risk: float
+    """risk x expected value."""
+    reasons: str
+    """The features that raise their risk most."""

@@ -97,6 +97,7 @@ def brief(
         )
     for text in e["latest_comments"]:
         con.print(f"  “{text}”", highlight=False)
+    _at_risk(con, b.get("at_risk") or {})
     one = b["one_thing"]
     if one is None:
         con.print("3. Nothing stands out today.")
@@ -311,3 +312,19 @@ def render_html(b: dict[str, Any]) -> str:
         )
     parts.append(f"<p class='ids'>{esc(b['method'])}</p></body></html>")
     return "\n".join(parts)
+
+
+def _at_risk(con: Any, r: dict[str, Any]) -> None:
+    """Outcomes (issue 19): revenue at risk and the customers worth a call today."""
+    if "revenue_at_risk" not in r:
+        con.print(f"Revenue at risk: {r.get('note', '')}", highlight=False)
+        return
+    con.print(
+        f"\n[bold]Revenue at risk[/] (no purchase in {r['horizon_days']:g} days; scored "
+        f"{r['as_of'][:10]}, ROC-AUC {r['roc_auc']:.2f}): {r['revenue_at_risk']:,.2f} over "
+        f"{r['customers']:,} customers; {r['at_or_above_call_risk']:,} at risk "
+        f"{r['call_risk']:.0%} or more. {r['note']}",
+        highlight=False,
+    )
+    if r["calls"]:
+        table(con, "Worth a call today", pd.DataFrame(r["calls"]), percent=["risk"])

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from cxloop import client
-from cxloop.cli import commands
+from cxloop.cli import commands, outcomes_churn
 from cxloop.cli.brief import brief_app
 from cxloop.cli.cases import cases_app, recover
 from cxloop.cli.corrections import forget, ingest_app
@@ -55,6 +55,7 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(effort_app, name="effort")
 app.add_typer(outcomes_app, name="outcomes")
 outcomes_app.command("remedies")(remedies)
+outcomes_churn.register(outcomes_app)
 app.command()(forget)
 app.command()(serve)
 app.command()(recover)

@@ -26,6 +26,7 @@ import pandas as pd
 from cxloop.domain.brief import Item, rank
 from cxloop.domain.events import EventType
 from cxloop.errors import ConfigError, NotFoundError
+from cxloop.services.brief_health import at_risk
 from cxloop.services.brief_incidents import MAX_IDS, incident_items
 from cxloop.services.voice import Voice
 from cxloop.services.voice_insights import emerging, side_by_side, subject_texts
@@ -338,6 +339,7 @@ def brief(
         "left_out": left_out,
         # -- journeys (docs/journeys.md): the stage whose scores were worst this week
         "worst_stage": _worst_stage(ws, end),
+        "at_risk": at_risk(ws),  # outcomes (issue 19): revenue at risk, calls worth making
     }
 
 
