@@ -34,7 +34,8 @@ from cxloop.settings import Settings
 from cxloop.store import db
 from tests.conftest import shared_dataset
 
-pytestmark = pytest.mark.slow
+# one worker runs the whole module: its engines (a PostgreSQL database, a Spark JVM) start once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("backends")]
 
 ENGINES = ("embedded", "postgres", "spark")  # the three the issue names
 BACKENDS = (*ENGINES, "spark-export")  # + Spark reading an export, as on an object store
