@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import cxloop
 from cxloop.cli.main import app
+from cxloop.errors import ConfigError
 from tests.conftest import demo_copy
 
 
@@ -59,9 +60,11 @@ REPORTS: dict[str, tuple[tuple[str, ...], Any]] = {
     "quarantine": (("quarantine", "--all"), "rows"),
     "cases list": (("cases", "list"), None),
     "cases audit": (("cases", "audit"), None),
+    "cases approvals": (("cases", "approvals"), None),
     "cases metrics": (("cases", "metrics"), lambda a: [*_flat_keys(a)]),
     "outreach detect": (("outreach", "detect"), None),
     "outreach cohort": (("outreach", "cohort", "{incident}"), "cohort"),
+    "outreach status": (("outreach", "status"), None),
     "voice scores": (("voice", "scores"), None),
     "voice sentiment": (("voice", "sentiment"), "summary"),
     "voice topics": (("voice", "topics"), "topics"),
@@ -87,7 +90,9 @@ def test_every_report_writes_csv_parquet_and_json_files(
     fill = {"customer": _customer(home) if "{customer}" in template else ""}
     fill["incident"] = _incident(home) if "{incident}" in template else ""
     args = [a.format(**fill) for a in template]
-    answer = json.loads(cli(home, *args, "--format", "json"))
+    answer_file = tmp_path / "answer.json"
+    cli(home, *args, "--format", "json", "--out", str(answer_file))
+    answer = json.loads(answer_file.read_text())
     want = _rows(answer, where)
     for suffix, read in ((".csv", pd.read_csv), (".parquet", pd.read_parquet)):
         out = tmp_path / f"rows{suffix}"
@@ -99,9 +104,16 @@ def test_every_report_writes_csv_parquet_and_json_files(
         assert len(back) == len(want), name
         if isinstance(want[0], dict) and name != "promises":  # the report: + by, value
             assert list(back.columns) == list(want[0]), name
-    out = tmp_path / "answer.json"
-    cli(home, *args, "--format", "json", "--out", str(out))
-    assert json.loads(out.read_text()) == answer  # the same answer, in a file
+
+
+@pytest.mark.parametrize("args", [("timeline", "{customer}"), ("promises", "--by", "month")])
+def test_a_json_file_holds_what_the_terminal_shows(
+    args: tuple[str, ...], home: Path, tmp_path: Path
+) -> None:
+    args = tuple(a.format(customer=_customer(home)) for a in args)
+    cli(home, *args, "--format", "json", "--out", str(tmp_path / "a.json"))
+    shown = json.loads(cli(home, *args, "--format", "json"))
+    assert json.loads((tmp_path / "a.json").read_text()) == shown
 
 
 def test_csv_cells_equal_the_json_answer(home: Path, tmp_path: Path) -> None:
@@ -147,9 +159,13 @@ def test_promise_drill_down_totals_equal_the_report(home: Path, tmp_path: Path) 
 
 
 def test_a_bad_drill_down_names_the_option(home: Path) -> None:
-    done = CliRunner().invoke(
-        app, ["promises", "--customers", "broken", "--where", "colour=red", "--home", str(home)]
-    )
-    assert done.exit_code != 0 and "--where colour=red" in done.output
-    done = CliRunner().invoke(app, ["promises", "--customers", "sad", "--home", str(home)])
-    assert done.exit_code != 0 and "figure 'sad'" in done.output
+    for args, says in (
+        (["--where", "colour=red"], "--where colour=red"),
+        (["--where", "department"], "--where department: expected DIM=VALUE"),
+        ([], "figure 'sad'"),
+    ):
+        figure = "sad" if not args else "broken"
+        done = CliRunner().invoke(
+            app, ["promises", "--customers", figure, *args, "--home", str(home)]
+        )
+        assert isinstance(done.exception, ConfigError) and says in str(done.exception)
