@@ -79,8 +79,8 @@ def olist_copy(olist_store: Path, root: Path) -> Path:
 # The tests of a module that share a module-scoped fixture (a store built once for the
 # module), or a session fixture defined in the module itself (test_backends' engines), run
 # on one worker as a unit (an ``xdist_group`` named after the file, honoured by ``--dist
-# loadgroup``): split across workers, each worker would build the same store again. Such
-# units go out first, the independent tests after them, so a long unit does not start last.
+# loadgroup``): split across workers, each worker would build the same store again. xdist
+# hands the largest groups out first, then the independent tests one by one as workers free.
 _SHARED_SCOPES = {"module", "package", "class"}
 
 
@@ -104,8 +104,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group("olist"))
         if item.get_closest_marker("xdist_group") is None and _shares_a_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
 
 
 from tests.pgserver import pg_server, pg_url  # noqa: E402, F401
