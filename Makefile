@@ -29,9 +29,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src/cxloop/domain src/cxloop/errors.py src/cxloop/settings.py src/cxloop/store src/cxloop/services src/cxloop/notify src/cxloop/text src/cxloop/api src/cxloop/client.py
 
 ## make test: the gate (lint, types, tests), the same locally and in CI. The tests run on
-## every core (pytest-xdist, at most 4 workers); TEST_WORKERS=0 runs them in this process
+## every core (pytest-xdist: one worker per CPU, at most 4); TEST_WORKERS=0 runs them in this process
 ## (docs/development.md)
-TEST_WORKERS ?= auto
+TEST_WORKERS ?= logical
 test: lint typecheck
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup
 

@@ -74,7 +74,7 @@ def olist_copy(olist_store: Path, root: Path) -> Path:
     return root / "store"
 
 
-# --- running the suite on several workers (pytest-xdist; `make test` runs -n auto) ----------
+# --- running the suite on several workers (pytest-xdist; `make test` runs -n logical) ----------
 #
 # The tests of a module that share a module-scoped fixture (a store built once for the
 # module), or a session fixture defined in the module itself (test_backends' engines), run
