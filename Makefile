@@ -33,7 +33,7 @@ typecheck: $(STAMP)
 ## (docs/development.md)
 TEST_WORKERS ?= logical
 test: lint typecheck
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 ## make bench: benchmarks; figures land in docs/benchmarks.md
 bench: $(STAMP)

@@ -56,9 +56,9 @@ def demo_copy(demo_store: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def olist_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The public Olist export ingested once per worker (read-only: a module copies it with
-    :func:`olist_copy`). The tests that use it run on one worker (``xdist_group("olist")``),
-    so the suite ingests the 100 k orders once instead of once per module."""
+    """The public Olist export ingested once per test process (read-only: a module copies it
+    with :func:`olist_copy`): the 100 k orders are ingested once per worker instead of once
+    per module (six modules use it)."""
     data = shared_dataset("olist")
     home = tmp_path_factory.mktemp("olist") / "store"
     with cxloop.open(home) as cx:
@@ -72,38 +72,6 @@ def olist_copy(olist_store: Path, root: Path) -> Path:
 
     shutil.copytree(olist_store, root / "store")
     return root / "store"
-
-
-# --- running the suite on several workers (pytest-xdist; `make test` runs -n logical) ----------
-#
-# The tests of a module that share a module-scoped fixture (a store built once for the
-# module), or a session fixture defined in the module itself (test_backends' engines), run
-# on one worker as a unit (an ``xdist_group`` named after the file, honoured by ``--dist
-# loadgroup``): split across workers, each worker would build the same store again. xdist
-# hands the largest groups out first, then the independent tests one by one as workers free.
-_SHARED_SCOPES = {"module", "package", "class"}
-
-
-def _shares_a_fixture(item: pytest.Item) -> bool:
-    module = item.nodeid.split("::", 1)[0]
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    for defs in info.name2fixturedefs.values():
-        used = defs[-1]
-        if used.scope in _SHARED_SCOPES or (used.scope == "session" and used.baseid == module):
-            return True
-    return False
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None and "olist_store" in getattr(
-            item, "fixturenames", ()
-        ):
-            item.add_marker(pytest.mark.xdist_group("olist"))
-        if item.get_closest_marker("xdist_group") is None and _shares_a_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 from tests.pgserver import pg_server, pg_url  # noqa: E402, F401

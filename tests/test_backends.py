@@ -34,8 +34,7 @@ from cxloop.settings import Settings
 from cxloop.store import db
 from tests.conftest import shared_dataset
 
-# one worker runs the whole module: its engines (a PostgreSQL database, a Spark JVM) start once
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("backends")]
+pytestmark = pytest.mark.slow
 
 ENGINES = ("embedded", "postgres", "spark")  # the three the issue names
 BACKENDS = (*ENGINES, "spark-export")  # + Spark reading an export, as on an object store
