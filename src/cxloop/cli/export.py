@@ -95,7 +95,7 @@ def write_rows(
     else:
         assert out is not None
         _write(out, lambda p: df.to_parquet(p, index=False))
-    console.print(f"wrote {len(df):,} rows to {out}", highlight=False)
+    console.print(f"wrote {len(df):,} rows to {out}", highlight=False, soft_wrap=True)
 
 
 def _write(out: Path, writer: Any) -> None:
@@ -132,7 +132,7 @@ def export(
             console.out(text, highlight=False)
         else:
             _write(out, lambda p: p.write_text(text + "\n", encoding="utf-8"))
-            console.print(f"wrote {len(rows):,} rows to {out}", highlight=False)
+            console.print(f"wrote {len(rows):,} rows to {out}", highlight=False, soft_wrap=True)
         return True
     write_rows(console, flat(rows), how, out)
     return True
