@@ -29,9 +29,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-## make test: the gate (lint, types, tests), the same locally and in CI
+## make test: the gate (lint, types, tests), the same locally and in CI. The tests run on
+## every core (pytest-xdist: one worker per CPU, at most 4); TEST_WORKERS=0 runs them in this process
+## (docs/development.md)
+TEST_WORKERS ?= logical
 test: lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 ## make bench: benchmarks; figures land in docs/benchmarks.md
 bench: $(STAMP)

@@ -13,6 +13,10 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # xdist sets COLUMNS=80 in its workers; the CLI's tables and lines would then fold at 80
+    # columns there and at 160 in one process (cli/render.make_console): the same in both
+    os.environ.pop("COLUMNS", None)
 
 
 @pytest.fixture
@@ -52,6 +56,26 @@ def demo_copy(demo_store: Path, tmp_path: Path) -> Path:
 
     shutil.copytree(demo_store, tmp_path / "store")
     return tmp_path / "store"
+
+
+@pytest.fixture(scope="session")
+def olist_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The public Olist export ingested once per test process (read-only: a module copies it
+    with :func:`olist_copy`): the 100 k orders are ingested once per worker instead of once
+    per module (six modules use it)."""
+    data = shared_dataset("olist")
+    home = tmp_path_factory.mktemp("olist") / "store"
+    with cxloop.open(home) as cx:
+        cx.ingest(data, source="olist")
+    return home
+
+
+def olist_copy(olist_store: Path, root: Path) -> Path:
+    """A private copy of :func:`olist_store` under ``root``; its home."""
+    import shutil
+
+    shutil.copytree(olist_store, root / "store")
+    return root / "store"
 
 
 from tests.pgserver import pg_server, pg_url  # noqa: E402, F401

@@ -20,7 +20,7 @@ from cxloop.services.cases import Actor
 from cxloop.services.internal import event_row, record_events
 from cxloop.services.ledger import ledger_status
 from cxloop.settings import Settings
-from tests.conftest import demo_copy, shared_dataset
+from tests.conftest import demo_copy, olist_copy
 from tests.test_cli import run
 
 T0 = datetime(2018, 10, 22, 3, 33, 14)  # the latest event of the Olist export
@@ -112,12 +112,9 @@ def test_own_events_must_carry_the_internal_prefix(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- on the Olist export
 @pytest.fixture(scope="module")
-def olist(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Olist]:
-    home = tmp_path_factory.mktemp("clock") / "store"
+def olist(olist_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Olist]:
+    home = olist_copy(olist_store, tmp_path_factory.mktemp("clock"))
     with cxloop.open(home) as cx:
-        cx.ingest(shared_dataset("olist"), source="olist")
         cx.sync_cases()
         incidents = [i.incident_id for i in cx.detect_incidents()[:2]]
         yield cx, home, incidents

@@ -13,18 +13,19 @@ from cxloop.errors import ConfigError
 from cxloop.notify.base import Notice
 from cxloop.services import notices, outreach
 from cxloop.services.workspace import Workspace
-from tests.conftest import shared_dataset
+from tests.conftest import olist_copy
 from tests.test_systemic import _olist_detectors
 
 
 @pytest.fixture(scope="module")
-def olist_rj(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+def olist_rj(
+    olist_store: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, str]]:
     """An Olist store and its RJ February 2018 late-delivery incident (docs/olist.md)."""
     root = tmp_path_factory.mktemp("olist-notices")
     detectors = root / "olist-detectors.toml"
     detectors.write_text(_olist_detectors())
-    with cxloop.open(root / "store") as cx:
-        cx.ingest(shared_dataset("olist"), source="olist")
+    with cxloop.open(olist_copy(olist_store, root)) as cx:
         found = outreach.detect_incidents(cx.workspace, detectors=detectors)
     rj = next(i for i in found if i.value == "RJ" and f"{i.window_start:%Y-%m}" == "2018-02")
     yield root / "store", rj.incident_id

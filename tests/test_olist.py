@@ -11,7 +11,7 @@ import pytest
 
 import cxloop
 from cxloop.analytics.attrs import attr_number
-from tests.conftest import shared_dataset
+from tests.conftest import olist_copy, shared_dataset
 
 pytestmark = pytest.mark.olist
 
@@ -44,10 +44,11 @@ SELECT max(ts) FROM (
 
 
 @pytest.fixture(scope="module")
-def olist(tmp_path_factory: pytest.TempPathFactory) -> tuple[cxloop.Cxloop, Path]:
+def olist(
+    olist_store: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[cxloop.Cxloop, Path]:
     data = shared_dataset("olist")
-    cx = cxloop.open(tmp_path_factory.mktemp("olist") / "store")
-    cx.ingest(data, source="olist")
+    cx = cxloop.open(olist_copy(olist_store, tmp_path_factory.mktemp("olist")))
     cx.build_ledger()
     yield cx, data
     cx.close()

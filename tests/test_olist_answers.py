@@ -13,7 +13,7 @@ import pytest
 
 import cxloop
 from cxloop.services.voice import Voice
-from tests.conftest import shared_dataset
+from tests.conftest import olist_copy, shared_dataset
 
 pytestmark = pytest.mark.olist
 
@@ -43,9 +43,8 @@ AS_OF = datetime(2018, 10, 22, 3, 33, 14)  # the latest event of the export
 
 
 @pytest.fixture(scope="module")
-def olist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cxloop.Cxloop]:
-    with cxloop.open(tmp_path_factory.mktemp("olist-answers") / "store") as cx:
-        cx.ingest(shared_dataset("olist"), source="olist")
+def olist(olist_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[cxloop.Cxloop]:
+    with cxloop.open(olist_copy(olist_store, tmp_path_factory.mktemp("olist-answers"))) as cx:
         yield cx
 
 

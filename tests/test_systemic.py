@@ -27,7 +27,7 @@ from cxloop.domain.stats import Cell, Thresholds, bh_qvalues, binom_sf, merge_ru
 from cxloop.errors import ConfigError
 from cxloop.services.systemic import cohort, detect, load_detectors
 from cxloop.services.workspace import Workspace
-from tests.conftest import REPO, shared_dataset
+from tests.conftest import REPO, olist_copy
 
 DAY = timedelta(days=1)
 
@@ -310,12 +310,13 @@ def _olist_detectors() -> str:
 
 
 @pytest.fixture(scope="module")
-def olist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, Path]]:
+def olist(
+    olist_store: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Workspace, Path]]:
     root = tmp_path_factory.mktemp("olist-systemic")
     path = root / "olist-detectors.toml"
     path.write_text(_olist_detectors())
-    with cxloop.open(root / "store") as cx:
-        cx.ingest(shared_dataset("olist"), source="olist")
+    with cxloop.open(olist_copy(olist_store, root)) as cx:
         yield cx.workspace, path
 
 

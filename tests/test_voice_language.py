@@ -21,7 +21,7 @@ from cxloop.settings import Settings
 from cxloop.text.keywords import KeywordMatcher, fold, language_code
 from cxloop.text.sentiment import StarSentiment, cross_fit, fold_of, stars_to_label
 from cxloop.text.topics import clean, merge_similar, stop_words
-from tests.conftest import shared_dataset
+from tests.conftest import olist_copy, shared_dataset
 
 
 # ------------------------------------------------------------------ the matcher
@@ -187,9 +187,8 @@ def test_portuguese_reviews_about_delivery_match_the_delivery_subject() -> None:
 
 # ------------------------------------------------------------------ Olist, in a store
 @pytest.fixture(scope="module")
-def olist_voice(tmp_path_factory: pytest.TempPathFactory) -> Voice:
-    cx = cxloop.open(tmp_path_factory.mktemp("olist_voice") / "store")
-    cx.ingest(shared_dataset("olist"), source="olist")
+def olist_voice(olist_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Voice:
+    cx = cxloop.open(olist_copy(olist_store, tmp_path_factory.mktemp("olist_voice")))
     cx.build_ledger()
     yield cx.voice()
     cx.close()

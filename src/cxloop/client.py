@@ -14,6 +14,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
+from cxloop.analytics.drill import promise_cell
 from cxloop.analytics.reports import (
     BaselineReport,
     PromiseReport,
@@ -132,6 +133,12 @@ class Cxloop:
         """Mean score (review stars, survey score) of customers per promise state."""
         spec = ScoreByStateReport(rule=rule, score_event=score_event)
         return score_by_state(self.ledger(), self.events(), spec).execute()
+
+    def promise_customers(self, figure: str = "total", **where: str | None) -> pd.DataFrame:
+        """The promises (and their customers) behind one figure of :meth:`promise_report`:
+        ``promise_customers("broken", department="billing")`` has as many rows as the
+        report's ``broken`` in the ``billing`` row of ``promise_report(by="department")``."""
+        return promise_cell(self.ledger(), figure, where).execute()
 
     # ------------------------------------------------------------ recovery (C3)
     def sync_cases(

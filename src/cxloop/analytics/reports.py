@@ -39,7 +39,8 @@ class BaselineReport:
     kind: str = "baseline_report"
 
 
-def _dimension(t: ir.Table, by: str) -> ir.Value:
+def dimension(t: ir.Table, by: str) -> ir.Value:
+    """The value a promise is grouped by for ``by`` (``month``: the due date's month)."""
     if by == "month":
         return t.due_at.strftime("%Y-%m")
     return t[by]
@@ -80,7 +81,7 @@ def promise_report(t: ir.Table, spec: PromiseReport) -> ir.Table:
     }
     if spec.by is None:
         return t.aggregate(**metrics)
-    dim = _dimension(t, spec.by).name(spec.by)
+    dim = dimension(t, spec.by).name(spec.by)
     return t.group_by(dim).aggregate(**metrics).order_by(spec.by)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import typer
 
 from cxloop import client
+from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, export
 from cxloop.cli.render import Format, emit_json, make_console, table
 from cxloop.domain.cases import SignalRules
 from cxloop.domain.promises import parse_duration
@@ -101,12 +102,18 @@ def _actor(
     return acting(principal, cx.policy, action, role)
 
 
-def _show(payload: Any, fmt: Format, title: str, columns: list[str] | None = None) -> None:
+def _show(
+    payload: Any,
+    fmt: Format | ReportFormat,
+    title: str,
+    columns: list[str] | None = None,
+    dest: Path | None = None,
+) -> None:
+    """An answer as a table; as JSON unchanged; a list of rows also as CSV or Parquet."""
     out = make_console()
-    if fmt is Format.JSON:
-        emit_json(out, payload)
-        return
     frame = pd.DataFrame(payload if isinstance(payload, list) else [payload])
+    if export(out, ReportFormat(fmt.value), dest, frame, payload):
+        return
     if frame.empty:
         out.print(f"{title}: none")
         return
@@ -140,11 +147,12 @@ def list_cases(
     department: Annotated[str | None, typer.Option("--department")] = None,
     owner: Annotated[str | None, typer.Option("--owner")] = None,
     customer: Annotated[str | None, typer.Option("--customer")] = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """List cases (oldest first)."""
     rows = _open(home).cases(state=state, department=department, owner=owner, customer_id=customer)
-    _show(rows, fmt, f"Cases ({len(rows)})", CASE_COLUMNS)
+    _show(rows, fmt, f"Cases ({len(rows)})", CASE_COLUMNS, dest)
 
 
 @cases_app.command()
@@ -316,42 +324,43 @@ def deny(
 def approvals(
     home: HomeOpt = None,
     pending: Annotated[bool, typer.Option("--pending", help="Only undecided ones.")] = False,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """Approval requests, with who asked, who decided and when."""
     rows = _open(home).approvals(pending)
-    _show(rows, fmt, f"Approvals ({len(rows)})")
+    _show(rows, fmt, f"Approvals ({len(rows)})", None, dest)
 
 
 @cases_app.command()
 def audit(
     case_id: Annotated[str | None, typer.Argument(help="Only this case.")] = None,
     home: HomeOpt = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """The append-only audit log: who did what, when, under which policy version."""
     rows = _open(home).audit(case_id)
     cols = ["audit_id", "at", "actor", "role", "action", "case_id", "remedy", "amount"]
-    _show(rows, fmt, f"Audit ({len(rows)})", [*cols, "policy_version"])
+    _show(rows, fmt, f"Audit ({len(rows)})", [*cols, "policy_version"], dest)
 
 
 @cases_app.command()
 def metrics(
     home: HomeOpt = None,
     department: Annotated[str | None, typer.Option("--department")] = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """First-contact resolution, time to resolve, SLA, approval waits, follow-ups."""
     m = _open(home).case_metrics(department)
-    if fmt is Format.JSON:
-        emit_json(make_console(), m)
-        return
     flat = {k: v for k, v in m.items() if not isinstance(v, dict)}
     for section in ("by_state", "time_to_resolve", "approvals", "follow_ups"):
         for k, v in m[section].items():
             flat[f"{section}.{k}"] = v if not isinstance(v, dict) else str(v)
     frame = pd.DataFrame({"metric": list(flat), "value": [str(v) for v in flat.values()]})
-    table(make_console(), "Recovery metrics", frame)
+    if not export(make_console(), fmt, dest, frame, m):
+        table(make_console(), "Recovery metrics", frame)
 
 
 def recover(

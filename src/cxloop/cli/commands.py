@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from cxloop import client
 from cxloop.analytics.reports import DIMENSIONS
+from cxloop.cli.export import ReportFormat, export
 from cxloop.cli.render import (
     PROMISE_REPORT_COLUMNS,
     RATE_COLUMNS,
@@ -81,10 +82,12 @@ def ingest(
             out.print(f"… and {len(df) - 20} more problem(s).")
 
 
-def quarantine(cx: client.Cxloop, all_loads: bool, file: str | None, fmt: Format) -> None:
+def quarantine(
+    cx: client.Cxloop, all_loads: bool, file: str | None, fmt: ReportFormat, dest: Path | None
+) -> None:
     df = cx.quarantine(all_loads=all_loads, file=file)
-    if fmt is Format.JSON:
-        emit_json(out, {"count": len(df), "rows": records(df.drop(columns=["file_sha256"]))})
+    rows = df.drop(columns=["file_sha256"])
+    if export(out, fmt, dest, rows, {"count": len(df), "rows": records(rows)}):
         return
     if df.empty:
         out.print("The quarantine is empty.")
@@ -105,10 +108,9 @@ def _short_path(path: str) -> str:
         return path
 
 
-def timeline(cx: client.Cxloop, customer_id: str, fmt: Format) -> None:
+def timeline(cx: client.Cxloop, customer_id: str, fmt: ReportFormat, dest: Path | None) -> None:
     df = cx.timeline(customer_id)
-    if fmt is Format.JSON:
-        emit_json(out, {"customer_id": customer_id, "events": records(df)})
+    if export(out, fmt, dest, df, {"customer_id": customer_id, "events": records(df)}):
         return
     df = df.assign(details=df["attrs"].map(_details))
     table(
@@ -139,22 +141,19 @@ def _details(attrs: str | None, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def promise_report(cx: client.Cxloop, by: list[str], fmt: Format) -> None:
+def promise_report(cx: client.Cxloop, by: list[str], fmt: ReportFormat, dest: Path | None) -> None:
     unknown = [b for b in by if b not in DIMENSIONS]
     if unknown:
         raise ConfigError(f"--by {unknown[0]}: expected one of {', '.join(DIMENSIONS)}")
     groups = {b: cx.promise_report(by=b) for b in by}
     status = status_of(cx.workspace)
-    if fmt is Format.JSON:
-        emit_json(
-            out,
-            {
-                "as_of": status.get("as_of"),
-                "log_version": status.get("log_version"),
-                "rules_version": status.get("rules_version"),
-                "groups": {b: records(df) for b, df in groups.items()},
-            },
-        )
+    payload = {
+        "as_of": status.get("as_of"),
+        "log_version": status.get("log_version"),
+        "rules_version": status.get("rules_version"),
+        "groups": {b: records(df) for b, df in groups.items()},
+    }
+    if export(out, fmt, dest, report_rows(groups), payload):
         return
     out.print(
         f"Promise ledger as of {status.get('as_of', '')[:16].replace('T', ' ')} "
@@ -165,13 +164,58 @@ def promise_report(cx: client.Cxloop, by: list[str], fmt: Format) -> None:
         table(out, f"Promises by {b}", df, [b, *PROMISE_REPORT_COLUMNS], percent=RATE_COLUMNS)
 
 
-def customer_promises(cx: client.Cxloop, customer_id: str, fmt: Format) -> None:
+def report_rows(groups: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The promise report's groups as one table: the dimension (``by``), its ``value``,
+    then the figures (CSV and Parquet rows)."""
+    frames = [
+        df.rename(columns={b: "value"}).astype({"value": "string"}).assign(by=b)
+        for b, df in groups.items()
+    ]
+    both = pd.concat(frames, ignore_index=True)
+    return both[["by", "value", *[c for c in both.columns if c not in ("by", "value")]]]
+
+
+def _cell(where: list[str]) -> dict[str, str | None]:
+    """``--where DIM=VALUE`` options as a group (an empty value: the group without one)."""
+    cell: dict[str, str | None] = {}
+    for item in where:
+        by, sep, value = item.partition("=")
+        if not sep or by not in DIMENSIONS:
+            raise ConfigError(
+                f"--where {item}: expected DIM=VALUE with DIM one of {', '.join(DIMENSIONS)}"
+            )
+        cell[by] = value or None
+    return cell
+
+
+def promise_customers(
+    cx: client.Cxloop, figure: str, where: list[str], fmt: ReportFormat, dest: Path | None
+) -> None:
+    """The promises behind one figure of the report: as many rows as the figure."""
+    cell = _cell(where)
+    df = cx.promise_customers(figure, **cell)
+    payload = {"figure": figure, "where": cell, "count": len(df), "rows": records(df)}
+    if export(out, fmt, dest, df, payload):
+        return
+    group = ", ".join(f"{k}={v or '(none)'}" for k, v in cell.items()) or "all promises"
+    title = (
+        f"{figure} in {group}: {len(df):,} promise(s), {df['customer_id'].nunique():,} customer(s)"
+    )
+    table(
+        out,
+        title,
+        df,
+        ["customer_id", "kind", "ref", "state", "broken_reason", "due_at", "fulfilled_at"],
+    )
+
+
+def customer_promises(
+    cx: client.Cxloop, customer_id: str, fmt: ReportFormat, dest: Path | None
+) -> None:
     df = cx.promises(customer_id)
     base = cx.baselines(customer_id)
-    if fmt is Format.JSON:
-        emit_json(
-            out, {"customer_id": customer_id, "promises": records(df), "baselines": records(base)}
-        )
+    payload = {"customer_id": customer_id, "promises": records(df), "baselines": records(base)}
+    if export(out, fmt, dest, df, payload):
         return
     if df.empty:
         out.print(f"No promises for customer {customer_id}.")
@@ -203,10 +247,11 @@ def customer_promises(cx: client.Cxloop, customer_id: str, fmt: Format) -> None:
         )
 
 
-def baselines(cx: client.Cxloop, customer: str | None, fmt: Format) -> None:
+def baselines(
+    cx: client.Cxloop, customer: str | None, fmt: ReportFormat, dest: Path | None
+) -> None:
     df = cx.baselines(customer)
-    if fmt is Format.JSON:
-        emit_json(out, {"baselines": records(df)})
+    if export(out, fmt, dest, df, {"baselines": records(df)}):
         return
     table(out, f"Expectation baselines: {len(df):,} customer/rule pair(s)", df.head(50))
     if len(df) > 50:

@@ -95,7 +95,7 @@ def write_rows(
     else:
         assert out is not None
         _write(out, lambda p: df.to_parquet(p, index=False))
-    console.print(f"wrote {len(df):,} rows to {out}", highlight=False)
+    console.print(f"wrote {len(df):,} rows to {out}", highlight=False, soft_wrap=True)
 
 
 def _write(out: Path, writer: Any) -> None:
@@ -107,3 +107,55 @@ def _write(out: Path, writer: Any) -> None:
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def export(
+    console: Console,
+    fmt: ReportFormat,
+    out: Path | None,
+    rows: pd.DataFrame,
+    payload: Any = None,
+) -> bool:
+    """For a report command that already draws its own table: write what was asked for and
+    say True, or say False where the caller should draw its table.
+
+    ``payload`` is the command's JSON answer (unchanged from before ``--out`` existed; the
+    rows themselves when None); it goes to the terminal or, with ``--out``, to the file.
+    CSV and Parquet carry ``rows``, one row per item."""
+    how = chosen_format(fmt, out)
+    if how is ReportFormat.TABLE:
+        return False
+    if how is ReportFormat.JSON:
+        answer = records(rows) if payload is None else clean(payload)
+        text = json.dumps(answer, indent=2, ensure_ascii=False)
+        if out is None:
+            console.out(text, highlight=False)
+        else:
+            _write(out, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+            console.print(f"wrote {len(rows):,} rows to {out}", highlight=False, soft_wrap=True)
+        return True
+    write_rows(console, flat(rows), how, out)
+    return True
+
+
+def flat(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with nested values (lists, dicts: a topic's examples, a case's contacts) as
+    JSON text, so every CSV cell and Parquet column holds one plain value."""
+    nested = [
+        c
+        for c in df.columns
+        if df[c].dtype == object and df[c].map(lambda v: isinstance(v, list | dict | tuple)).any()
+    ]
+    if not nested:
+        return df
+    as_text = {
+        c: df[c].map(
+            lambda v: (
+                json.dumps(clean(v), ensure_ascii=False)
+                if isinstance(v, list | dict | tuple)
+                else v
+            )
+        )
+        for c in nested
+    }
+    return df.assign(**as_text)

@@ -20,6 +20,7 @@ from cxloop.cli.brief import brief_app
 from cxloop.cli.cases import cases_app, recover
 from cxloop.cli.corrections import forget, ingest_app
 from cxloop.cli.effort import effort_app
+from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt
 from cxloop.cli.funnels import funnel, paths
 from cxloop.cli.journeys import journeys_app
 from cxloop.cli.mappings import ParamOpt, mappings_app, parse_params
@@ -145,20 +146,22 @@ def quarantine(
         bool, typer.Option("--all", help="Include earlier loads of each file.")
     ] = False,
     file: Annotated[str | None, typer.Option("--file", help="Only this file.")] = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """List quarantined rows: file, row, field and reason."""
-    commands.quarantine(_open(home), all_loads, file, fmt)
+    commands.quarantine(_open(home), all_loads, file, fmt, dest)
 
 
 @app.command()
 def timeline(
     customer_id: Annotated[str, typer.Argument(help="The customer.")],
     home: HomeOpt = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """One customer's events from every department, in time order."""
-    commands.timeline(_open(home), customer_id, fmt)
+    commands.timeline(_open(home), customer_id, fmt, dest)
 
 
 @app.command()
@@ -172,14 +175,34 @@ def promises(
     ] = None,
     home: HomeOpt = None,
     rules: RulesOpt = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
+    customers: Annotated[
+        str | None,
+        typer.Option(
+            "--customers",
+            help="List the promises (and customers) behind one figure of the report: total, "
+            "open, at_risk, kept, exceeded, broken, broken_late, ..., in the group --where.",
+        ),
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            help="With --customers: the report's group, DIM=VALUE "
+            "(department=billing, month=2018-03; repeatable).",
+        ),
+    ] = None,
 ) -> None:
-    """Promise counts and rates (kept, exceeded, broken, at risk), or one customer's promises."""
+    """Promise counts and rates (kept, exceeded, broken, at risk), one customer's promises,
+    or the promises behind one figure (--customers)."""
     cx = _open(home, rules)
-    if customer:
-        commands.customer_promises(cx, customer, fmt)
+    if customers:
+        commands.promise_customers(cx, customers, where or [], fmt, dest)
+    elif customer:
+        commands.customer_promises(cx, customer, fmt, dest)
     else:
-        commands.promise_report(cx, by or ["kind", "state", "department", "month"], fmt)
+        commands.promise_report(cx, by or ["kind", "state", "department", "month"], fmt, dest)
 
 
 @app.command()
@@ -187,10 +210,11 @@ def baselines(
     customer: Annotated[str | None, typer.Option("--customer", help="Only this customer.")] = None,
     home: HomeOpt = None,
     rules: RulesOpt = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """What each customer has come to expect (their usual fulfilment times)."""
-    commands.baselines(_open(home, rules), customer, fmt)
+    commands.baselines(_open(home, rules), customer, fmt, dest)
 
 
 @ledger_app.command("build")

@@ -11,6 +11,7 @@ import typer
 from rich.progress import Progress
 
 from cxloop import client
+from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, export
 from cxloop.cli.render import Format, emit_json, make_console, records, table
 from cxloop.services import outreach
 from cxloop.services.sending import channel_from_settings
@@ -40,7 +41,8 @@ def detect(
     detectors: Annotated[
         Path | None, typer.Option("--detectors", help="Detector specs (TOML); default built-in.")
     ] = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """Run the detectors (exact binomial test per group and window, BH-corrected)."""
     with client.open(home) as cx:
@@ -55,10 +57,9 @@ def detect(
         }
         for i in found
     ]
-    if fmt is Format.JSON:
-        emit_json(make_console(), rows)
-        return
     frame = pd.DataFrame(rows)
+    if export(make_console(), fmt, dest, frame, rows):
+        return
     if frame.empty:
         make_console().print("No systemic failure found.")
         return
@@ -70,14 +71,19 @@ def detect(
 
 
 @outreach_app.command()
-def cohort(incident_id: IncidentArg, home: HomeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+def cohort(
+    incident_id: IncidentArg,
+    home: HomeOpt = None,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
+) -> None:
     """Every affected customer-fact, whether they complained and left a low review."""
     with client.open(home) as cx:
         d = outreach.draft(cx.workspace, incident_id)
     when = d.incident.detected_at  # the cohort's figures are as of the detection
-    if fmt is Format.JSON:
-        as_of = when.isoformat() if when else None
-        emit_json(make_console(), {**d.summary(), "as_of": as_of, "cohort": records(d.cohort)})
+    as_of = when.isoformat() if when else None
+    payload = {**d.summary(), "as_of": as_of, "cohort": records(d.cohort)}
+    if export(make_console(), fmt, dest, d.cohort, payload):
         return
     out = make_console()
     out.print(
@@ -168,15 +174,15 @@ def send(
 def status(
     incident_id: Annotated[str | None, typer.Argument(help="Only this incident.")] = None,
     home: HomeOpt = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """Every recorded send: status (pending, sent, failed, uncertain), receipt, error."""
     with client.open(home) as cx:
         rows = outreach.send_status(cx.workspace, incident_id)
-    if fmt is Format.JSON:
-        emit_json(make_console(), rows)
-        return
     frame = pd.DataFrame(rows)
+    if export(make_console(), fmt, dest, frame, rows):
+        return
     if frame.empty:
         make_console().print("Nothing sent yet.")
         return

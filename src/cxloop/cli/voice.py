@@ -13,6 +13,7 @@ import pandas as pd
 import typer
 
 from cxloop import client
+from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, export
 from cxloop.cli.render import (
     COMPARE_COLUMNS,
     COMPARE_PERCENT,
@@ -94,13 +95,13 @@ def scores(
     since: Annotated[
         datetime | None, typer.Option("--since", help="Answers from this date.")
     ] = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """NPS, CSAT, CES, review stars (and employees' eNPS) with counts, 95% intervals, trends."""
     with _voice(home) as v:
         df = v.scores(by=by, metric=metric, voice=who, since=since)
-    if fmt is Format.JSON:
-        emit_json(make_console(), records(df))
+    if export(make_console(), fmt, dest, df, records(df)):
         return
     out = make_console()
     if df.empty:
@@ -127,16 +128,18 @@ def scores(
 
 @voice_app.command()
 def sentiment(
-    home: HomeOpt = None, model: SentimentOpt = "auto", fmt: FormatOpt = Format.TABLE
+    home: HomeOpt = None,
+    model: SentimentOpt = "auto",
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """Sentiment per text, summarised by source; the most negative texts of the last 30 days."""
     with _voice(home, sentiment=model) as v:
         rows = v.frame.join(v.sentiment, how="inner")
         check = v.sentiment_check
     if rows.empty:
-        if fmt is Format.JSON:
-            emit_json(make_console(), {"summary": [], "most_negative": []})
-        else:
+        empty: dict[str, list[Any]] = {"summary": [], "most_negative": []}
+        if not export(make_console(), fmt, dest, pd.DataFrame(), empty):
             make_console().print("No texts (surveys, reviews, contacts, employee comments).")
         return
     summary = (
@@ -150,11 +153,8 @@ def sentiment(
     worst = voice_insights.most_negative(rows)[
         ["ts", "voice", "event_type", "customer_id", "polarity", "text"]
     ]
-    if fmt is Format.JSON:
-        emit_json(
-            make_console(),
-            {"summary": records(summary), "held_out": check, "most_negative": records(worst)},
-        )
+    payload = {"summary": records(summary), "held_out": check, "most_negative": records(worst)}
+    if export(make_console(), fmt, dest, summary, payload):
         return
     out = make_console()
     table(
@@ -179,13 +179,13 @@ def topics(
     home: HomeOpt = None,
     k: KOpt = None,
     model: SentimentOpt = "auto",
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """Topics and pain points found in customers' texts (MiniLM embeddings + k-means)."""
     with _voice(home, sentiment=model, k=k) as v:
         df = v.topics()
-    if fmt is Format.JSON:
-        emit_json(make_console(), {**df.attrs, "topics": records(df)})
+    if export(make_console(), fmt, dest, df, {**df.attrs, "topics": records(df)}):
         return
     out = make_console()
     shown = df.assign(example=df["examples"].map(lambda e: e[0] if e else ""))
@@ -225,15 +225,15 @@ def emerging(
     ] = None,
     k: KOpt = None,
     model: SentimentOpt = "auto",
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """Topics whose volume or negativity rose significantly (exact binomial test, BH FDR)."""
     span = _duration("--period", period)
     base = None if baseline == "all" else _duration("--baseline", baseline)
     with _voice(home, sentiment=model, k=k) as v:
         df = voice_insights.emerging(v, span, base, as_of=as_of)
-    if fmt is Format.JSON:
-        emit_json(make_console(), {**df.attrs, "tests": records(df)})
+    if export(make_console(), fmt, dest, df, {**df.attrs, "tests": records(df)}):
         return
     out = make_console()
     hits = df[df["emerging"]] if "emerging" in df else df
@@ -268,13 +268,13 @@ def drivers(
     ] = None,
     top: Annotated[int, typer.Option("--top", help="Rows to show.")] = 15,
     k: KOpt = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """Which topics and promise outcomes move the scores, with effect sizes."""
     with _voice(home, k=k) as v:
         df = voice_insights.drivers(v, metric)
-    if fmt is Format.JSON:
-        emit_json(make_console(), {**df.attrs, "drivers": records(df)})
+    if export(make_console(), fmt, dest, df, {**df.attrs, "drivers": records(df)}):
         return
     out = make_console()
     table(
@@ -303,13 +303,13 @@ def compare(
     subjects: Annotated[
         Path | None, typer.Option("--subjects", help="Subjects (TOML); default built-in.")
     ] = None,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """Per policy, practice, product or service: what customers say, what employees say."""
     with _voice(home) as v:
         df = voice_insights.compare(v, subjects)
-    if fmt is Format.JSON:
-        emit_json(make_console(), {**df.attrs, "subjects": records(df)})
+    if export(make_console(), fmt, dest, df, {**df.attrs, "subjects": records(df)}):
         return
     out = make_console()
     table(
@@ -389,7 +389,8 @@ def intents_predict(
     data: Annotated[Path, typer.Argument(help="CSV with texts to classify.")],
     text: TextOpt,
     model: ModelOpt,
-    fmt: FormatOpt = Format.TABLE,
+    fmt: ReportFormatOpt = ReportFormat.TABLE,
+    dest: OutOpt = None,
 ) -> None:
     """Predict the intent (and its probability) of each text in a CSV."""
     from cxloop.text import intents
@@ -405,7 +406,6 @@ def intents_predict(
             "text": texts,
         }
     )
-    if fmt is Format.JSON:
-        emit_json(make_console(), records(df))
+    if export(make_console(), fmt, dest, df, records(df)):
         return
     table(make_console(), f"Intents of {data.name}", df)
