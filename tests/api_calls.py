@@ -27,7 +27,7 @@ def every_call(client: TestClient, keys: dict[str, str]) -> dict[Call, Any]:
         return response.json()
 
     seen[("GET", "/health")] = client.get("/health").json()
-    for step in (_data, _cases, _insight):
+    for step in (_data, _cases, _journeys, _outcomes, _insight):
         step(call)
     return seen
 
@@ -97,3 +97,39 @@ def _insight(call: Callable[..., Any]) -> None:
     call("POST", f"{v1}/brief/actions", "lead", json={"key": one["key"], "note": "told them"})
     call("GET", f"{v1}/brief/actions")
     call("GET", f"{v1}/brief")  # again: with the action and its effect
+
+
+def _journeys(call: Callable[..., Any]) -> None:
+    v1 = "/api/v1"
+    stages = call("GET", f"{v1}/journeys/map")
+    call("GET", f"{v1}/journeys/tanks?significant_only=false")
+    reached = call("GET", f"{v1}/journeys/customers?stage={stages[0]['stage']}")
+    call("GET", f"{v1}/journeys/path?customer_id={reached[0]['customer_id']}")
+    steps = ["order_placed", "order_delivered", "review"]
+    query = "&".join(f"step={s}" for s in steps)
+    call("GET", f"{v1}/funnel?{query}")
+    call("GET", f"{v1}/funnel/dropped?{query}&dropped=3")
+    call("GET", f"{v1}/funnel/next?{query}&dropped=3")
+    call("GET", f"{v1}/paths?after=order_delivered")
+    call("GET", f"{v1}/paths/customers?after=order_delivered&rank=1")
+    call("GET", f"{v1}/effort?by=channel")
+    call("GET", f"{v1}/effort/issues?flag=repeat")
+    call("GET", f"{v1}/effort/customers?flag=repeat")
+
+
+def _outcomes(call: Callable[..., Any]) -> None:
+    v1 = "/api/v1/outcomes"
+    call("GET", f"{v1}/retention")
+    call("GET", f"{v1}/retention/customers?offset=1")
+    call("GET", f"{v1}/repeat")
+    cycle = call("GET", f"{v1}/lifecycle")["rows"]
+    call("GET", f"{v1}/lifecycle/customers?at={cycle[1]['period']}&state=returning")
+    call("GET", f"{v1}/promise-value")
+    call("GET", f"{v1}/promise-value/customers")
+    call("POST", f"{v1}/health", "lead")
+    call("GET", f"{v1}/health")
+    call("GET", f"{v1}/health/customers")
+    call("GET", f"{v1}/health/distribution")
+    call("GET", f"{v1}/remedies?kind=delivery")
+    call("GET", f"{v1}/remedies/qini?kind=delivery&remedy=credit")
+    call("GET", f"{v1}/remedies/customers?kind=delivery&remedy=credit&group=control")

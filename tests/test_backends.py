@@ -10,6 +10,7 @@ it: nothing is skipped.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -57,6 +58,9 @@ def new_database(base: str, name: str) -> str:
     url = f"{base}/{name}"
     db.migrate(url)
     return url
+
+
+_DATABASES = itertools.count(1)
 
 
 @dataclass
@@ -111,7 +115,10 @@ def backend(
     home = tmp_path_factory.mktemp(name) / "store"
     if name == "postgres":
         base = request.getfixturevalue("pg_server")
-        b = Backend(name, home, {"database_url": new_database(base, "contract")})
+        # a database of its own: the modules that import this fixture each get their own
+        # instance of it (a fresh store), and an earlier one's pool may still be open
+        db_name = f"contract_{next(_DATABASES)}"
+        b = Backend(name, home, {"database_url": new_database(base, db_name)})
         # the texts' embeddings (cached by text) travel too: the text models are not what
         # this suite tests, and embedding them again would cost a minute
         shutil.copytree(demo_store / "voice", home / "voice")

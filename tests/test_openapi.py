@@ -155,7 +155,13 @@ def answers(
     server = SmtpServer(free_port(), Mailbox())
     controller = start_smtp(server.port, server.mailbox)
     try:
-        settings = Settings.from_env({}, home=home, smtp_port=str(server.port))
+        settings = Settings.from_env(
+            {},
+            home=home,
+            smtp_port=str(server.port),
+            health_horizon="45d",
+            health_call_risk="0.01",
+        )
         with TestClient(create_app(settings)) as client:
             yield client.get("/openapi.json").json(), every_call(client, keys)
     finally:

@@ -115,6 +115,42 @@ class LeftOut(Out):
     why: str
 
 
+class WorstStage(Out):
+    """The journey stage whose scores were worst in the last days (docs/journeys.md)."""
+
+    stage: str
+    days: int
+    scores: int
+    low_scores: int
+    low_share: float
+    customer_ids: list[str]
+    """The customers who gave the low scores."""
+
+
+class CallWorthMaking(Out):
+    customer_id: str
+    risk: float
+    revenue_at_risk: float
+    reasons: str
+
+
+class AtRisk(Out):
+    """Revenue at risk and the customers worth a call today, from the latest health
+    scoring (``cxloop outcomes health``); only ``note`` before any scoring."""
+
+    note: str
+    """Why figures are missing or may be out of date (empty when current)."""
+    as_of: str | None = None
+    horizon_days: int | None = None
+    stale: bool | None = None
+    revenue_at_risk: float | None = None
+    customers: int | None = None
+    at_or_above_call_risk: int | None = None
+    call_risk: float | None = None
+    roc_auc: float | None = None
+    calls: list[CallWorthMaking] | None = None
+
+
 class Brief(Out):
     """What customers say, what employees say, and the one thing to do today."""
 
@@ -128,3 +164,7 @@ class Brief(Out):
     actions: list[ActionEffect]
     candidates: list[BriefItem]
     left_out: list[LeftOut]
+    worst_stage: WorstStage | None = None
+    """The journey stage with the largest share of low scores this week (null: none with
+    enough scores)."""
+    at_risk: AtRisk | None = None
