@@ -120,8 +120,8 @@ def _chosen(
         return cx.funnel_converted(result), "converted", []
     if time:
         t = result.time_to_convert
-        title = f"hours to convert: {t['converted']:,} customers, median {t['median']}"
-        return result.histogram, f"{title}, p90 {t['p90']}", []
+        title = f"hours to convert: {t['converted']:,} customers, median {_hours(t['median'])}"
+        return result.histogram, f"{title}, p90 {_hours(t['p90'])}", []
     return result.steps, _title(result.time_to_convert), ["conversion"]
 
 
@@ -129,7 +129,14 @@ def _title(t: dict[str, object]) -> str:
     if not t["converted"]:
         return "funnel (nobody converted)"
     done = f"{t['converted']:,} converted"
-    return f"funnel: {done}, median {t['median']} h to convert (p90 {t['p90']} h)"
+    return f"funnel: {done}, median {_hours(t['median'])} h to convert (p90 {_hours(t['p90'])} h)"
+
+
+def _hours(value: object) -> str:
+    """Hours as a person reads them: one decimal (two under ten hours)."""
+    if not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def paths(
