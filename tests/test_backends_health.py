@@ -12,7 +12,13 @@ import pytest
 from cxloop.analytics.health import HealthSpec
 from cxloop.services import health as health_service
 from cxloop.services.workspace import Workspace
-from tests.test_backends import Backend, backend, demo_export, reference  # noqa: F401
+from tests.test_backends import (  # noqa: F401
+    ENGINES,
+    Backend,
+    backend,
+    demo_export,
+    reference,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +30,9 @@ def _snapshot(ws: Workspace) -> pd.DataFrame:
     return df.sort_values("customer_id").reset_index(drop=True)
 
 
+# the engines, once each (Spark over an export is the same engine on another source: the
+# reports' contract in test_backends covers that source, and here it cost a Spark minute)
+@pytest.mark.parametrize("backend", [e for e in ENGINES if e != "embedded"], indirect=True)
 def test_health_snapshot_is_the_embedded_one(backend: Backend, reference: Path) -> None:  # noqa: F811
     ws = Workspace.open(reference)
     try:

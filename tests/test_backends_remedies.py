@@ -10,7 +10,13 @@ import pytest
 
 from cxloop.services.remedies import failure_frame
 from cxloop.services.workspace import Workspace
-from tests.test_backends import Backend, backend, demo_export, reference  # noqa: F401
+from tests.test_backends import (  # noqa: F401
+    ENGINES,
+    Backend,
+    backend,
+    demo_export,
+    reference,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +54,9 @@ def reference_failures(reference: Path) -> pd.DataFrame:  # noqa: F811
         ws.close()
 
 
+# the engines, once each (Spark over an export is the same engine on another source: the
+# reports' contract in test_backends covers that source, and here it cost a Spark minute)
+@pytest.mark.parametrize("backend", [e for e in ENGINES if e != "embedded"], indirect=True)
 def test_remedies_failure_table_is_the_embedded_one(
     backend: Backend,  # noqa: F811
     reference_failures: pd.DataFrame,

@@ -263,8 +263,12 @@ def _finish(rows: list[dict[str, Any]], fdr: float, names: list[str]) -> pd.Data
     df["q_value"] = adjust(df["p_value"].tolist())
     df["significant"] = df["q_value"] <= fdr
     df["o"] = df["stage"].map({n: i for i, n in enumerate(names)})
+    # ties (equal q and odds ratio) broken by the factor's name: every engine returns the
+    # factors in its own order, and the findings must not depend on it
     df = df.sort_values(
-        ["o", "outcome", "q_value", "odds_ratio"], ascending=[True, True, True, False]
+        ["o", "outcome", "q_value", "odds_ratio", "factor"],
+        ascending=[True, True, True, False, True],
+        kind="stable",
     )
     return df.rename(columns={"a": "with_factor_and_outcome"})[
         [c if c != "a" else "with_factor_and_outcome" for c in columns]
