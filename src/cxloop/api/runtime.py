@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from cxloop.client import Cxloop
 from cxloop.domain.policy import Policy
 from cxloop.services.access import prepare
 from cxloop.services.policy import load_policy
@@ -58,6 +59,10 @@ class Runtime:
         finally:
             with self._guard:
                 self._idle.append(ws)
+
+    def library(self, ws: Workspace) -> Cxloop:
+        """The library over ``ws`` (a request's workspace) with the server's policy."""
+        return Cxloop(ws, self.policy)
 
     def wrote(self) -> None:
         """Something changed through this server: cached reports are out of date."""

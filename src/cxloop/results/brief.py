@@ -1,11 +1,13 @@
-"""The shape of the daily brief (C8): see :mod:`cxloop.api.models`."""
+"""The daily brief (C8) and its parts: what ``Cxloop.brief`` returns and the API answers
+(see :mod:`cxloop.results.base`)."""
 
 from __future__ import annotations
 
-from cxloop.api.models import Json, Out
+from cxloop.results.base import Json
+from cxloop.results.record import Record
 
 
-class WindowScore(Out):
+class WindowScore(Record):
     """A score of the latest window beside the same window plus the four weeks before."""
 
     metric: str
@@ -17,40 +19,40 @@ class WindowScore(Out):
     last_5_weeks: float | None
 
 
-class BriefTopic(Out):
+class BriefTopic(Record):
     label: str
     texts: int
     negative_share: float | None
     example: str | None
 
 
-class BriefEmerging(Out):
+class BriefEmerging(Record):
     label: str
     kind: str
     lift: float | None
     q: float | None
 
 
-class CustomersSay(Out):
+class CustomersSay(Record):
     scores: list[WindowScore]
     topics: list[BriefTopic]
     emerging: list[BriefEmerging]
 
 
-class Subject(Out):
+class Subject(Record):
     title: str
     negative_share: float | None
     comments: int
     verdict: str
 
 
-class EmployeesSay(Out):
+class EmployeesSay(Record):
     scores: list[WindowScore]
     subjects: list[Subject]
     latest_comments: list[str]
 
 
-class BriefItem(Out):
+class BriefItem(Record):
     """A candidate for the one thing to do today, with the customers and cases behind it."""
 
     key: str
@@ -75,7 +77,7 @@ class BriefItem(Out):
     """The latest action recorded on the item, if any."""
 
 
-class Before(Out):
+class Before(Record):
     customers: int
     revenue: float
     reach: float
@@ -83,7 +85,7 @@ class Before(Out):
     audience: dict[str, int]
 
 
-class BriefAction(Out):
+class BriefAction(Record):
     """An action recorded on a brief item, with the item's figures then."""
 
     action_id: int
@@ -96,7 +98,7 @@ class BriefAction(Out):
     before: Before
 
 
-class Now(Out):
+class Now(Record):
     customers: int
     revenue: float
     reach: float
@@ -109,13 +111,13 @@ class ActionEffect(BriefAction):
     customers_change: int | None
 
 
-class LeftOut(Out):
+class LeftOut(Record):
     key: str
     title: str
     why: str
 
 
-class WorstStage(Out):
+class WorstStage(Record):
     """The journey stage whose scores were worst in the last days (docs/journeys.md)."""
 
     stage: str
@@ -127,14 +129,14 @@ class WorstStage(Out):
     """The customers who gave the low scores."""
 
 
-class CallWorthMaking(Out):
+class CallWorthMaking(Record):
     customer_id: str
     risk: float
     revenue_at_risk: float
     reasons: str
 
 
-class AtRisk(Out):
+class AtRisk(Record):
     """Revenue at risk and the customers worth a call today, from the latest health
     scoring (``cxloop outcomes health``); only ``note`` before any scoring."""
 
@@ -151,7 +153,7 @@ class AtRisk(Out):
     calls: list[CallWorthMaking] | None = None
 
 
-class Brief(Out):
+class Brief(Record):
     """What customers say, what employees say, and the one thing to do today."""
 
     as_of: str

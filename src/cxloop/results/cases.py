@@ -1,11 +1,13 @@
-"""The shapes of the cases and remedies answers (C3): see :mod:`cxloop.api.models`."""
+"""Cases, approvals, recovery advice and the empowerment policy (C3): what the library returns
+and the API answers (see :mod:`cxloop.results.base`)."""
 
 from __future__ import annotations
 
-from cxloop.api.models import Json, Out
+from cxloop.results.base import Json
+from cxloop.results.record import Record
 
 
-class Case(Out):
+class Case(Record):
     """A case: one customer's problem, owned by a person in a department."""
 
     case_id: str
@@ -29,7 +31,7 @@ class Case(Out):
     updated_at: str
 
 
-class Signal(Out):
+class Signal(Record):
     """A signal that raised or updated a case (a broken promise, a complaint, a low score)."""
 
     signal_id: str
@@ -47,7 +49,7 @@ class Signal(Out):
     recorded_at: str
 
 
-class AuditEntry(Out):
+class AuditEntry(Record):
     """An action on a case: who, in which role, under which policy version."""
 
     audit_id: int
@@ -62,7 +64,7 @@ class AuditEntry(Out):
     detail: Json | None
 
 
-class CaseDetail(Out):
+class CaseDetail(Record):
     """A case with its signals and its audit trail."""
 
     case: Case
@@ -70,7 +72,7 @@ class CaseDetail(Out):
     audit: list[AuditEntry]
 
 
-class SyncReport(Out):
+class SyncReport(Record):
     """What a sync of cases from the current signals did."""
 
     as_of: str
@@ -82,13 +84,13 @@ class SyncReport(Out):
     cases_auto_resolved: int
 
 
-class Durations(Out):
+class Durations(Record):
     median_hours: float | None
     p90_hours: float | None
     max_hours: float | None
 
 
-class ApprovalFigures(Out):
+class ApprovalFigures(Record):
     requests: int
     pending: int
     decided: dict[str, int]
@@ -96,14 +98,14 @@ class ApprovalFigures(Out):
     wait: Durations
 
 
-class FollowUps(Out):
+class FollowUps(Record):
     promised: int
     made_on_time: int
     missed: int
     due: int
 
 
-class CaseMetrics(Out):
+class CaseMetrics(Record):
     """Figures over every case (or one department's), as of the store's clock."""
 
     as_of: str
@@ -121,7 +123,7 @@ class CaseMetrics(Out):
     follow_ups: FollowUps
 
 
-class AdviceLine(Out):
+class AdviceLine(Record):
     """One remedy of the recommendation, judged by the policy for the caller's role."""
 
     remedy: str
@@ -133,12 +135,14 @@ class AdviceLine(Out):
     policy: str
 
 
-class JudgedFor(Out):
+class JudgedFor(Record):
+    """The API key the advice was judged for, and the role it grants as."""
+
     key: str
     grant_as: str | None
 
 
-class Advice(Out):
+class Advice(Record):
     """The recommended remedy for a case."""
 
     case_id: str
@@ -151,10 +155,11 @@ class Advice(Out):
     policy_version: str
     evidence: Json
     """What the amounts were learned from (similar cases), or the playbook's default."""
-    judged_for: JudgedFor
+    judged_for: JudgedFor | None = None
+    """The API key the lines were judged for (null from the library: judged for a role)."""
 
 
-class Totals(Out):
+class Totals(Record):
     case: float
     customer: dict[str, float]
     """The customer's running totals per period."""
@@ -162,7 +167,7 @@ class Totals(Out):
     order_amount: float | None
 
 
-class GrantOut(Out):
+class GrantOut(Record):
     """A remedy granted within the empowerment policy."""
 
     case_id: str
@@ -180,7 +185,7 @@ class GrantOut(Out):
     totals: Totals | None
 
 
-class Approval(Out):
+class Approval(Record):
     """A request for a remedy beyond the requester's authority, and its decision."""
 
     approval_id: int
@@ -200,7 +205,7 @@ class Approval(Out):
     decided_at: str | None
 
 
-class PolicyLine(Out):
+class PolicyLine(Record):
     """A line of the policy: ``role`` may grant ``remedy`` (within limits, when ...);
     the optional keys are those of the policy file (docs/policy.md)."""
 
@@ -214,7 +219,7 @@ class PolicyLine(Out):
     note: str | None = None
 
 
-class PolicyDoc(Out):
+class PolicyDoc(Record):
     version: str
     currency: str
     roles: list[str]
@@ -224,13 +229,13 @@ class PolicyDoc(Out):
     description: str | None = None
 
 
-class Entitlement(Out):
+class Entitlement(Record):
     remedy: str
     customer_tier: str
     lines: list[PolicyLine]
 
 
-class PolicyOut(Out):
+class PolicyOut(Record):
     """The empowerment policy in force and what this key may grant without approval."""
 
     policy: PolicyDoc
