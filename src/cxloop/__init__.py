@@ -55,6 +55,7 @@ from cxloop.results.ledger import (
     TimelineEvent,
 )
 from cxloop.services.cases import Actor
+from cxloop.services.corrections import Operator
 from cxloop.services.funnels import FunnelResult
 from cxloop.services.health import Health
 from cxloop.services.ingest import IngestReport
@@ -100,6 +101,7 @@ __all__ = [
     "MappingError",
     "NotFoundError",
     "Notice",
+    "Operator",
     "Policy",
     "PolicyError",
     "PolicyOut",

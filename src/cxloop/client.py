@@ -27,6 +27,8 @@ from cxloop.domain.policy import Policy
 from cxloop.library.brief import BriefMixin
 from cxloop.library.cases import CasesMixin
 from cxloop.library.data import DataMixin
+from cxloop.library.overview import OverviewMixin
+from cxloop.library.upkeep import UpkeepMixin
 from cxloop.notify.base import Channel
 from cxloop.services import churn_table, reads, voice_insights
 from cxloop.services import funnels as funnel_service
@@ -43,7 +45,7 @@ from cxloop.services.voice import Progress, Voice
 from cxloop.services.workspace import Workspace
 
 
-class Cxloop(CasesMixin, BriefMixin, DataMixin):
+class Cxloop(CasesMixin, BriefMixin, DataMixin, OverviewMixin, UpkeepMixin):
     def __init__(self, workspace: Workspace, policy: Policy | None = None) -> None:
         self.workspace = workspace
         self._policy: Policy | None = policy

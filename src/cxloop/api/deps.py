@@ -16,9 +16,8 @@ from cxloop.api.models import PageOut
 from cxloop.api.runtime import Runtime
 from cxloop.client import Cxloop
 from cxloop.library.data import records
+from cxloop.library.edges import Principal, Workspace, authenticate, session_principal
 from cxloop.serialize import clean
-from cxloop.services.access import Principal, authenticate, session_principal
-from cxloop.services.workspace import Workspace
 
 __all__ = ["Cx", "Page", "PageOut", "Rt", "Who", "Ws", "out", "page", "rows"]
 

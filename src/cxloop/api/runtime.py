@@ -22,9 +22,7 @@ from typing import Any, TypeVar
 
 from cxloop.client import Cxloop
 from cxloop.domain.policy import Policy
-from cxloop.services.access import prepare
-from cxloop.services.policy import load_policy
-from cxloop.services.workspace import Workspace
+from cxloop.library.edges import Workspace, load_policy, prepare
 from cxloop.settings import Settings
 
 T = TypeVar("T")

@@ -1,2 +1,1 @@
-"""The library's methods, grouped by what they are about: mixins of :class:`cxloop.Cxloop`
-(``cxloop.client``), which users import from ``cxloop``."""
+"""The library surface, by subject: mixin classes that :class:`cxloop.Cxloop` inherits."""

@@ -99,13 +99,15 @@ class CasesMixin:
         found = recovery_service.advise(self.workspace, case_id, role, self.policy)
         return Advice.model_validate(found.as_dict())
 
+    def advice_role(self, grant_as: str | None) -> str:
+        """The role a caller's advice is judged for: the one it grants as, else the lowest."""
+        return recovery_service.judged_role(grant_as, self.policy)
+
     def advice_for(self, case_id: str, key: str, grant_as: str | None) -> Advice:
         """The advice as the holder of API key ``key`` sees it: judged for the role it grants
         as (else the lowest); one who may not grant may grant no line now."""
-        role = recovery_service.judged_role(grant_as, self.policy)
-        found = recovery_service.advise(self.workspace, case_id, role, self.policy).as_dict()
-        seen = recovery_service.for_caller(found, grant_as)
-        return Advice.model_validate(seen | {"judged_for": JudgedFor(key=key, grant_as=grant_as)})
+        seen = self.recover(case_id, self.advice_role(grant_as)).seen_by(grant_as)
+        return seen.model_copy(update={"judged_for": JudgedFor(key=key, grant_as=grant_as)})
 
     def grant(
         self, case_id: str, remedy: Remedy | str, amount: float, actor: Actor, note: str = ""

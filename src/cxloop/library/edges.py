@@ -21,7 +21,11 @@ from cxloop.services.access import (
 )
 from cxloop.services.corrections import Operator
 from cxloop.services.identity import acting, cli_principal
+from cxloop.services.ingest import resolve_mapping
 from cxloop.services.masking import mask
+from cxloop.services.migrations import current_revision
+from cxloop.services.migrations import migrate as migrate_state
+from cxloop.services.migrations import where as migration_where
 from cxloop.services.policy import DEFAULT_POLICY_NAME, load_policy, policy_text
 from cxloop.services.workspace import Workspace, load_rules
 
@@ -36,12 +40,16 @@ __all__ = [
     "authenticate",
     "cli_principal",
     "create_key",
+    "current_revision",
     "list_keys",
     "load_policy",
     "load_rules",
     "mask",
+    "migrate_state",
+    "migration_where",
     "policy_text",
     "prepare",
+    "resolve_mapping",
     "revoke_key",
     "session_principal",
     "sign_in",

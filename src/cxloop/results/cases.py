@@ -158,6 +158,14 @@ class Advice(Record):
     judged_for: JudgedFor | None = None
     """The API key the lines were judged for (null from the library: judged for a role)."""
 
+    def seen_by(self, grant_as: str | None) -> Advice:
+        """The advice as a caller sees it: one who may not grant (no ``grant_as``) may grant
+        no line now, whatever the role it was judged for allows."""
+        if grant_as is not None:
+            return self
+        lines = [line.model_copy(update={"allowed": False}) for line in self.lines]
+        return self.model_copy(update={"lines": lines})
+
 
 class Totals(Record):
     case: float
