@@ -1,4 +1,5 @@
-"""``cxloop cases …`` and ``cxloop recover CASE``: thin commands over the recovery services."""
+"""``cxloop cases …`` and ``cxloop recover CASE``: thin commands over the library
+(:mod:`cxloop.library.cases`)."""
 
 from __future__ import annotations
 
