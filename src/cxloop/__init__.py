@@ -32,14 +32,35 @@ from cxloop.errors import (
     Unsupported,
 )
 from cxloop.notify.base import Channel
-from cxloop.services.cases import Actor, SyncReport
+from cxloop.results.brief import Brief, BriefAction
+from cxloop.results.cases import (
+    Advice,
+    Approval,
+    AuditEntry,
+    Case,
+    CaseDetail,
+    CaseMetrics,
+    GrantOut,
+    PolicyOut,
+    SyncReport,
+)
+from cxloop.results.ledger import (
+    Baseline,
+    IngestRun,
+    LedgerBuild,
+    LedgerStatus,
+    Promise,
+    PromiseCounts,
+    Quarantined,
+    TimelineEvent,
+)
+from cxloop.services.cases import Actor
+from cxloop.services.corrections import Operator
 from cxloop.services.funnels import FunnelResult
 from cxloop.services.health import Health
 from cxloop.services.ingest import IngestReport
 from cxloop.services.journeys import Journeys
-from cxloop.services.ledger import LedgerBuild
 from cxloop.services.outreach import Draft
-from cxloop.services.recovery import Advice
 from cxloop.services.sending import DeliveryReport
 from cxloop.services.voice import Voice
 from cxloop.settings import Settings
@@ -48,7 +69,15 @@ from cxloop.version import __version__
 __all__ = [
     "Actor",
     "Advice",
+    "Approval",
+    "AuditEntry",
+    "Baseline",
+    "Brief",
+    "BriefAction",
     "Busy",
+    "Case",
+    "CaseDetail",
+    "CaseMetrics",
     "Channel",
     "ConfigError",
     "ConflictError",
@@ -60,19 +89,27 @@ __all__ = [
     "Draft",
     "EventType",
     "FunnelResult",
+    "GrantOut",
     "Health",
     "Incident",
     "IngestReport",
+    "IngestRun",
     "InputError",
     "Journeys",
     "LedgerBuild",
+    "LedgerStatus",
     "MappingError",
     "NotFoundError",
     "Notice",
+    "Operator",
     "Policy",
     "PolicyError",
+    "PolicyOut",
+    "Promise",
+    "PromiseCounts",
     "PromiseRule",
     "PromiseState",
+    "Quarantined",
     "Receipt",
     "Remedy",
     "RuleError",
@@ -81,6 +118,7 @@ __all__ = [
     "SignalRules",
     "StoreError",
     "SyncReport",
+    "TimelineEvent",
     "Unsupported",
     "Voice",
     "__version__",

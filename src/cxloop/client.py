@@ -6,7 +6,6 @@ A thin layer over the services; results come back as pandas DataFrames, and
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,24 +21,21 @@ from cxloop.analytics.reports import (
     run,
     score_by_state,
 )
-from cxloop.domain.cases import SignalRules
 from cxloop.domain.funnels import build_paths
 from cxloop.domain.incidents import Incident
 from cxloop.domain.policy import Policy
-from cxloop.domain.remedies import Remedy
+from cxloop.library.brief import BriefMixin
+from cxloop.library.cases import CasesMixin
+from cxloop.library.data import DataMixin
+from cxloop.library.overview import OverviewMixin
+from cxloop.library.upkeep import UpkeepMixin
 from cxloop.notify.base import Channel
-from cxloop.services import approvals as approval_service
-from cxloop.services import brief as brief_service
-from cxloop.services import case_reads, churn_table, reads, voice_insights
-from cxloop.services import cases as case_service
+from cxloop.services import churn_table, reads, voice_insights
 from cxloop.services import funnels as funnel_service
 from cxloop.services import health as health_service
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
 from cxloop.services import outreach as outreach_service
-from cxloop.services import recovery as recovery_service
-from cxloop.services.case_metrics import case_metrics
-from cxloop.services.cases import Actor
 from cxloop.services.journey_voice import stage_voice
 from cxloop.services.journeys import Journeys
 from cxloop.services.policy import load_policy
@@ -49,10 +45,10 @@ from cxloop.services.voice import Progress, Voice
 from cxloop.services.workspace import Workspace
 
 
-class Cxloop:
-    def __init__(self, workspace: Workspace) -> None:
+class Cxloop(CasesMixin, BriefMixin, DataMixin, OverviewMixin, UpkeepMixin):
+    def __init__(self, workspace: Workspace, policy: Policy | None = None) -> None:
         self.workspace = workspace
-        self._policy: Policy | None = None
+        self._policy: Policy | None = policy
         self._remedies: tuple[tuple[object, ...], pd.DataFrame] | None = None
 
     @property
@@ -113,9 +109,6 @@ class Cxloop:
     def timeline(self, customer_id: str) -> pd.DataFrame:
         return customer_timeline(self.workspace, customer_id)
 
-    def build_ledger(self, as_of: datetime | None = None) -> ledger_service.LedgerBuild:
-        return ledger_service.build_ledger(self.workspace, as_of)
-
     def ledger(self) -> ir.Table:
         """The promise ledger as an Ibis table (rebuilt first if the log changed)."""
         return ledger_service.promises_table(self.workspace)
@@ -140,80 +133,7 @@ class Cxloop:
         report's ``broken`` in the ``billing`` row of ``promise_report(by="department")``."""
         return promise_cell(self.ledger(), figure, where).execute()
 
-    # ------------------------------------------------------------ recovery (C3)
-    def sync_cases(
-        self, rules: SignalRules | None = None, as_of: datetime | None = None
-    ) -> case_service.SyncReport:
-        """Raise cases from the current signals (safe to re-run)."""
-        return case_service.sync_cases(self.workspace, rules, as_of)
-
-    def cases(self, **where: str | None) -> list[dict[str, Any]]:
-        """Cases, filtered by any of state, department, owner, customer_id."""
-        return case_reads.list_cases(self.workspace, **where)
-
-    def case(self, case_id: str) -> dict[str, Any]:
-        """A case with its signals and audit trail."""
-        return case_reads.case_detail(self.workspace, case_id)
-
-    def start_case(self, case_id: str, actor: Actor, owner: str | None = None) -> dict[str, Any]:
-        return case_service.start(self.workspace, case_id, actor, owner, self.policy)
-
-    def assign_case(
-        self, case_id: str, actor: Actor, owner: str, department: str | None = None
-    ) -> dict[str, Any]:
-        return case_service.assign(self.workspace, case_id, actor, owner, department, self.policy)
-
-    def resolve_case(
-        self,
-        case_id: str,
-        actor: Actor,
-        note: str,
-        follow_up_in: timedelta = case_service.FOLLOW_UP_AFTER,
-        at: datetime | None = None,
-    ) -> dict[str, Any]:
-        return case_service.resolve(self.workspace, case_id, actor, note, follow_up_in, at)
-
-    def follow_up_case(
-        self, case_id: str, actor: Actor, note: str, at: datetime | None = None
-    ) -> dict[str, Any]:
-        return case_service.follow_up(self.workspace, case_id, actor, note, at)
-
-    def recover(self, case_id: str, role: str = "agent") -> recovery_service.Advice:
-        """The recommended remedy for a case, judged by the policy for ``role``."""
-        return recovery_service.advise(self.workspace, case_id, role, self.policy)
-
-    def grant(
-        self, case_id: str, remedy: Remedy | str, amount: float, actor: Actor, note: str = ""
-    ) -> dict[str, Any]:
-        decision = approval_service.grant(
-            self.workspace, case_id, Remedy(remedy), amount, actor, self.policy, note
-        )
-        return asdict(decision)
-
-    def request_approval(
-        self, case_id: str, remedy: Remedy | str, amount: float, actor: Actor, note: str = ""
-    ) -> dict[str, Any]:
-        approval_id = approval_service.request_approval(
-            self.workspace, case_id, Remedy(remedy), amount, actor, self.policy, note
-        )
-        return case_reads.approval(self.workspace, approval_id)
-
-    def decide_approval(
-        self, approval_id: int, actor: Actor, approve: bool, note: str = ""
-    ) -> dict[str, Any]:
-        return approval_service.decide_approval(
-            self.workspace, approval_id, actor, self.policy, approve, note
-        )
-
-    def approvals(self, pending_only: bool = False) -> list[dict[str, Any]]:
-        return case_reads.approvals(self.workspace, pending_only)
-
-    def audit(self, case_id: str | None = None) -> list[dict[str, Any]]:
-        return case_reads.audit(self.workspace, case_id)
-
-    def case_metrics(self, department: str | None = None) -> dict[str, Any]:
-        return case_metrics(self.workspace, department)
-
+    # recovery (C3): cxloop.library.cases.CasesMixin
     # ------------------------------------------------------------ outreach (C4)
     def detect_incidents(
         self, as_of: datetime | None = None, detectors: str | Path | None = None
@@ -287,30 +207,7 @@ class Cxloop:
     ) -> pd.DataFrame:
         return voice_insights.compare(voice or self.voice(), subjects)
 
-    def brief(
-        self,
-        voice: Voice | None = None,
-        *,
-        as_of: datetime | None = None,
-        detectors: Path | None = None,
-    ) -> dict[str, Any]:
-        """The daily brief as of ``as_of`` (default: the latest event): what customers say,
-        what employees say, the one thing to do (ranked candidates with their customers and
-        cases), past actions' effect."""
-        return brief_service.brief(self.workspace, voice, as_of=as_of, detectors=detectors)
-
-    def brief_act(
-        self,
-        key: str,
-        note: str,
-        actor: str,
-        *,
-        as_of: datetime | None = None,
-        detectors: Path | None = None,
-    ) -> dict[str, Any]:
-        """Record what was done about a brief item; later briefs rank it below the others
-        until its figures change, and show its effect."""
-        return brief_service.act(self.workspace, key, note, actor, as_of=as_of, detectors=detectors)
+    # the daily brief (C8): cxloop.library.brief.BriefMixin
 
     # ------------------------------------------------------------ funnels and paths (C6)
     def funnel(

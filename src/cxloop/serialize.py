@@ -7,12 +7,16 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel
 
 
 def clean(value: Any) -> Any:
-    """A JSON-safe value: timestamps as ISO 8601, NaN/NaT as null."""
+    """A JSON-safe value: timestamps as ISO 8601, NaN/NaT as null, a typed result
+    (:mod:`cxloop.results`) as its dict."""
     if value is None:
         return None
+    if isinstance(value, BaseModel):  # a typed result: the keys it was made with
+        return clean(value.model_dump(exclude_unset=True))
     if isinstance(value, pd.Timestamp | datetime | date):
         if pd.isna(value):
             return None

@@ -14,8 +14,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from cxloop.api import errors
-from cxloop.api.models import HealthOut
 from cxloop.api.runtime import Runtime
+from cxloop.results.ledger import HealthOut
 from cxloop.settings import Settings
 from cxloop.version import __version__
 

@@ -1,4 +1,4 @@
-"""What each dashboard page shows, read from the services (the routes are in
+"""What each dashboard page shows, read through the library (the routes are in
 :mod:`cxloop.api.pages`).
 
 The expensive figures go through the runtime's cache, under the same keys as the REST
@@ -15,26 +15,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import ibis
-
-from cxloop.analytics.reports import PromiseReport, run
 from cxloop.api import charts
 from cxloop.api.deps import out, rows
 from cxloop.api.routes_insight import brief_of
 from cxloop.api.runtime import Runtime
 from cxloop.domain.cases import CaseState
 from cxloop.domain.promises import PromiseState
-from cxloop.domain.scores import SCALES, Scale, wilson
+from cxloop.domain.scores import SCALES, Scale
 from cxloop.errors import NotFoundError
+from cxloop.library.edges import Principal, Workspace
+from cxloop.results.cases import Advice
 from cxloop.serialize import clean
-from cxloop.services import case_reads, reads
-from cxloop.services import ledger as ledger_service
-from cxloop.services import outreach as outreach_service
-from cxloop.services import recovery as recovery_service
-from cxloop.services.access import Principal
-from cxloop.services.timeline import TIMELINE_COLUMNS, timeline_expr
-from cxloop.services.voice import Voice
-from cxloop.services.workspace import Workspace
 
 log = logging.getLogger("cxloop.api")
 
@@ -53,73 +44,27 @@ def _float(v: Any) -> float:
 
 
 # ---------------------------------------------------------------- the overview
-def promise_figures(ws: Workspace) -> dict[str, Any]:
-    """The kept rate per month (of promises due that month, among those resolved: kept,
-    exceeded or broken), with a Wilson 95% interval; and the broken ones per department."""
-    table = ledger_service.promises_table(ws)
-    months = []
-    for r in rows(run(table, PromiseReport(by="month")).execute(), ()):
-        resolved = int(r["kept"] + r["exceeded"] + r["broken"])
-        if not resolved:
-            continue
-        low, high = wilson(int(r["kept"] + r["exceeded"]), resolved)
-        months.append(
-            {"month": r["month"], "resolved": resolved, "rate": r["kept_rate"]}
-            | {"low": low, "high": high}
-        )
-    departments = [
-        {
-            "department": r["department"],
-            "broken": int(r["broken"]),
-            "resolved": int(r["kept"] + r["exceeded"] + r["broken"]),
-            "broken_rate": _float(r["broken_rate"]),
-        }
-        for r in rows(run(table, PromiseReport(by="department")).execute(), ())
-    ]
-    departments.sort(key=lambda d: -d["broken"])
-    return {"months": months, "departments": departments}
+def promise_figures(rt: Runtime, ws: Workspace) -> dict[str, Any]:
+    """The kept rate per month with its interval, and the broken promises per department."""
+    return rt.cached(("dash_promises",), lambda w: rt.library(w).promise_figures(), ws=ws)
 
 
 def nps_months(rt: Runtime, ws: Workspace) -> list[dict[str, Any]]:
     """Monthly NPS with its 95% interval (the API's ``/voice/scores`` cache entry)."""
     return rt.cached(
         ("voice_scores", "month", "nps", None),
-        lambda w: rows(Voice(w).scores(by="month", metric="nps").reset_index(drop=True), ()),
+        lambda w: rows(
+            rt.library(w).voice_scores(by="month", metric="nps").reset_index(drop=True), ()
+        ),
         ws=ws,
     )
 
 
-def incident_alerts(ws: Workspace) -> list[dict[str, Any]]:
-    """Each systemic failure found so far with its cohort: customers affected, how many
-    were told already, how many have not complained (yet)."""
-    found = []
-    for incident, first, last in reads.incidents_found(ws):
-        summary = outreach_service.draft(ws, incident.incident_id).summary()
-        sends = outreach_service.send_status(ws, incident.incident_id)
-        told = len({s["customer_id"] for s in sends if s["status"] == "sent"})
-        found.append(
-            summary
-            | {
-                "kind": incident.kind,
-                "dimension": incident.dimension,
-                "value": incident.value,
-                "rate": incident.rate,
-                "baseline_rate": incident.baseline_rate,
-                "told": told,
-                "not_told": max(0, int(summary["customers"]) - told),
-                "first_detected_at": first,
-                "last_detected_at": last,
-            }
-        )
-    found.sort(key=lambda d: (-d["not_told"], -d["customers"]))
-    return clean(found)  # type: ignore[no-any-return]
-
-
 def overview(rt: Runtime, ws: Workspace, who: Principal) -> dict[str, Any]:
-    promises = rt.cached(("dash_promises",), promise_figures, ws=ws)
+    promises = promise_figures(rt, ws)
     nps = nps_months(rt, ws)
     brief = out(who, brief_of(rt, ws))
-    alerts = out(who, rt.cached(("dash_incidents",), incident_alerts, ws=ws))
+    alerts = rt.cached(("dash_incidents",), lambda w: rt.library(w).incident_alerts(), ws=ws)
     months, depts = promises["months"], promises["departments"]
     kept = charts.line_chart(
         [
@@ -294,7 +239,7 @@ def advice(rt: Runtime, ws: Workspace, case_id: str, role: str) -> dict[str, Any
 
     def compute(w: Workspace) -> dict[str, Any] | None:
         try:
-            found = recovery_service.advise(w, case_id, role, rt.policy).as_dict()
+            found = rt.library(w).recover(case_id, role)
         except NotFoundError:
             return None
         except Exception as exc:  # one case's failure must not take the queue down
@@ -335,9 +280,10 @@ def case_queue(
     department: str | None,
     page: int,
 ) -> dict[str, Any]:
-    everything = case_reads.list_cases(ws)
+    cx = rt.library(ws)
+    everything = clean(cx.cases())
     departments = sorted({c["department"] for c in everything if c["department"]})
-    found = case_reads.list_cases(ws, state=state or None, department=department or None)
+    found = clean(cx.cases(state=state or None, department=department or None))
     pages = max(1, math.ceil(len(found) / PAGE_SIZE))
     page = min(page, pages)
     chosen = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
@@ -361,10 +307,11 @@ def case_queue(
 
 
 def case_page(rt: Runtime, ws: Workspace, who: Principal, case_id: str) -> dict[str, Any]:
-    detail = case_reads.case_detail(ws, case_id)
-    found = advice(rt, ws, case_id, recovery_service.judged_role(who.grant_as, rt.policy))
+    cx = rt.library(ws)
+    detail = clean(cx.case(case_id))
+    found = advice(rt, ws, case_id, cx.advice_role(who.grant_as))
     if found is not None and "error" not in found:
-        found = recovery_service.for_caller(found, who.grant_as)
+        found = clean(Advice.model_validate(found).seen_by(who.grant_as))
     return out(  # type: ignore[no-any-return]
         who,
         detail
@@ -385,14 +332,11 @@ def _when(value: Any) -> datetime | None:
         return None
 
 
-def customer_page(ws: Workspace, who: Principal, customer_id: str) -> dict[str, Any]:
-    expr = timeline_expr(ws.events(), customer_id)
-    total = int(expr.count().execute())
-    if total == 0:
-        raise NotFoundError(f"no events for customer {customer_id!r}")
-    events = rows(expr.limit(TIMELINE_LIMIT).execute()[TIMELINE_COLUMNS])
-    promises = rows(ledger_service.promises_expr(ws, customer_id=customer_id).execute())
-    cases = case_reads.list_cases(ws, customer_id=customer_id)
+def customer_page(rt: Runtime, ws: Workspace, who: Principal, customer_id: str) -> dict[str, Any]:
+    cx = rt.library(ws)
+    events, total = cx.timeline_events(customer_id, TIMELINE_LIMIT)
+    promises, _ = cx.promise_page(customer_id=customer_id)
+    cases = cx.cases(customer_id=customer_id)
     events, promises, cases = out(who, [events, promises, cases])
     problems = {p["ref"] for p in promises if p["state"] in PROBLEM_STATES}
     marks = []
@@ -428,22 +372,9 @@ def customer_page(ws: Workspace, who: Principal, customer_id: str) -> dict[str, 
     }
 
 
-def most_broken(ws: Workspace, limit: int = 25) -> list[dict[str, Any]]:
+def most_broken(rt: Runtime, ws: Workspace, limit: int = 25) -> list[dict[str, Any]]:
     """The customers with the most broken promises (a way into their timelines)."""
-    t = ledger_service.promises_table(ws)
-    broken = t.state == PromiseState.BROKEN.value
-    top = (
-        t.group_by("customer_id")
-        .aggregate(
-            promises=t.count(),
-            broken=broken.sum().cast("int64"),
-            last_broken_due=t.due_at.max(where=broken),
-        )
-        .filter(lambda r: r.broken > 0)
-        .order_by([ibis.desc("broken"), "customer_id"])
-        .limit(limit)
-    )
-    return rows(top.execute(), ())
+    return rt.cached(("dash_top_customers",), lambda w: rt.library(w).most_broken(limit), ws=ws)
 
 
 def key_attrs(attrs: Any, limit: int = 12) -> list[tuple[str, str]]:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -16,11 +14,12 @@ from pydantic import BaseModel
 from cxloop.api.errors import ApiError
 from cxloop.api.models import PageOut
 from cxloop.api.runtime import Runtime
+from cxloop.client import Cxloop
+from cxloop.library.data import records
+from cxloop.library.edges import Principal, Workspace, authenticate, session_principal
 from cxloop.serialize import clean
-from cxloop.services.access import Principal, authenticate, session_principal
-from cxloop.services.workspace import Workspace
 
-__all__ = ["Page", "PageOut", "Rt", "Who", "Ws", "out", "page", "rows"]
+__all__ = ["Cx", "Page", "PageOut", "Rt", "Who", "Ws", "out", "page", "rows"]
 
 COOKIE = "cxloop_session"
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cxk_…`")
@@ -103,6 +102,14 @@ Ws = Annotated[Workspace, Depends(workspace)]
 Who = Annotated[Principal, Depends(principal)]
 
 
+def library(rt: Rt, ws: Ws) -> Cxloop:
+    """The library over the request's workspace, with the server's policy."""
+    return rt.library(ws)
+
+
+Cx = Annotated[Cxloop, Depends(library)]
+
+
 class Paging(BaseModel):
     limit: int
     offset: int
@@ -126,13 +133,7 @@ def out(who: Principal, value: Any) -> Any:
 
 def rows(df: pd.DataFrame, json_columns: tuple[str, ...] = ("attrs",)) -> list[dict[str, Any]]:
     """A DataFrame as records, with JSON text columns (attrs) parsed."""
-    items = json.loads(df.to_json(orient="records", date_format="iso", date_unit="s"))
-    for item in items:
-        for col in json_columns:
-            if isinstance(item.get(col), str):
-                with contextlib.suppress(ValueError):
-                    item[col] = json.loads(item[col])
-    return items  # type: ignore[no-any-return]
+    return records(df, json_columns)
 
 
 def page(who: Principal, items: list[Any], p: Paging) -> dict[str, Any]:

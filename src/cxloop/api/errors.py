@@ -49,7 +49,7 @@ from cxloop.errors import (
     NotFoundError,
     PolicyError,
 )
-from cxloop.services.access import Forbidden
+from cxloop.library.edges import Forbidden
 
 log = logging.getLogger("cxloop.api")
 

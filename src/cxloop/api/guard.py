@@ -7,7 +7,7 @@
 - **Masking, in one place**: the caller's key decides, in the authentication dependency,
   whether it may see personal data (``scope["state"]["sees_personal"]``). Every JSON
   response under ``/api/`` to a caller who may not (or who never authenticated) is masked here by
-  :func:`cxloop.services.masking.mask`, so a new route cannot forget it. The dashboard's
+  :func:`cxloop.library.edges.mask`, so a new route cannot forget it. The dashboard's
   pages are masked where they are rendered (``pages.render``).
 - **Headers**: ``X-Content-Type-Options: nosniff``, ``Referrer-Policy``,
   ``X-Frame-Options: DENY`` on every response, and ``Cache-Control: no-store`` unless the
@@ -24,7 +24,7 @@ from urllib.parse import unquote_to_bytes
 from starlette.exceptions import HTTPException
 
 from cxloop.api.errors import body
-from cxloop.services.masking import mask
+from cxloop.library.edges import mask
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -37,8 +37,7 @@ from cxloop.api import dashboard
 from cxloop.api.deps import COOKIE, Rt, Ws, same_origin
 from cxloop.api.errors import ApiError, from_cxloop
 from cxloop.errors import CxloopError
-from cxloop.services.access import Principal, session_principal, sign_in, sign_out
-from cxloop.services.masking import mask
+from cxloop.library.edges import Principal, mask, session_principal, sign_in, sign_out
 
 log = logging.getLogger("cxloop.api")
 
@@ -385,12 +384,12 @@ def customers(
 ) -> Response:
     if q.strip():
         return RedirectResponse(f"/customers/{_seg(q.strip())}", 303)
-    top = rt.cached(("dash_top_customers",), dashboard.most_broken, ws=ws)
+    top = dashboard.most_broken(rt, ws)
     return render(request, "customers.html", who, title="Customers", top=top)
 
 
 @router.get("/customers/{customer_id}")
-def customer(request: Request, customer_id: str, who: Me, ws: Ws) -> HTMLResponse:
-    data = dashboard.customer_page(ws, who, customer_id)
+def customer(request: Request, customer_id: str, who: Me, rt: Rt, ws: Ws) -> HTMLResponse:
+    data = dashboard.customer_page(rt, ws, who, customer_id)
     data["chart"] = Markup(data["chart"])
     return render(request, "customer.html", who, title=f"Customer {customer_id}", **data)

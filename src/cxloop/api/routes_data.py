@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import ibis
-import ibis.expr.types as ir
-import pandas as pd
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from cxloop.analytics.reports import DIMENSIONS, BaselineReport, PromiseReport, run
-from cxloop.api.deps import Page, PageOut, Paging, Rt, Who, Ws, out, page, rows
+from cxloop.analytics.reports import DIMENSIONS
+from cxloop.api.deps import Cx, Page, PageOut, Paging, Rt, Who, out, page
 from cxloop.api.errors import ERROR_RESPONSES, ApiError
-from cxloop.api.models import (
+from cxloop.library.edges import Principal
+from cxloop.results.ledger import (
     Baseline,
     IngestRun,
     LedgerBuild,
@@ -23,17 +21,9 @@ from cxloop.api.models import (
     Quarantined,
     TimelineEvent,
 )
-from cxloop.errors import NotFoundError
-from cxloop.services import ledger as ledger_service
-from cxloop.services import reads
-from cxloop.services.access import Principal
-from cxloop.services.ingest import ingest_path
-from cxloop.services.internal import write_batch
-from cxloop.services.timeline import TIMELINE_COLUMNS, timeline_expr
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 MAX_BATCH = 10_000
-PROMISE_FILTERS = ledger_service.PROMISE_FILTERS
 
 
 class EventIn(BaseModel):
@@ -77,7 +67,7 @@ class IngestOut(BaseModel):
 
 
 @router.post("/events", response_model=IngestOut, tags=["events"])
-def ingest_events(batch: EventBatch, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
+def ingest_events(batch: EventBatch, who: Who, rt: Rt, cx: Cx) -> dict[str, Any]:
     """Append a batch of events (up to 10,000). Idempotent: an event already in the log
     (same ``event_id``, same content) is counted as a duplicate, not added again; the same
     id with different content is quarantined as a conflict. The batch is kept as a file
@@ -86,8 +76,7 @@ def ingest_events(batch: EventBatch, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]
     rows = (
         {k: v for k, v in event.model_dump().items() if v is not None} for event in batch.events
     )
-    path = write_batch(ws.home / "inbox", "api", rows)
-    report = ingest_path(ws, path, "generic")
+    path, report = cx.ingest_batch(rows, "api")
     if report.events_new:
         rt.wrote()
     return {
@@ -106,41 +95,30 @@ def ingest_events(batch: EventBatch, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]
 
 
 @router.get("/ingests", response_model=PageOut[IngestRun], tags=["events"])
-def ingests(who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+def ingests(who: Who, cx: Cx, p: Page) -> dict[str, Any]:
     """Ingest runs, newest first."""
-    return page(who, reads.ingest_runs(ws), p)
+    return page(who, cx.ingest_runs(), p)
 
 
 @router.get("/quarantine", response_model=PageOut[Quarantined], tags=["events"])
 def quarantine(
     who: Who,
-    ws: Ws,
+    cx: Cx,
     p: Page,
     all_loads: Annotated[bool, Query(alias="all")] = False,
     file: str | None = None,
 ) -> dict[str, Any]:
     """Quarantined rows: file, row, field, reason and the raw record."""
-    return page(who, reads.quarantined(ws, all_loads=all_loads, file=file), p)
+    return page(who, cx.quarantined(all_loads=all_loads, file=file), p)
 
 
 @router.get(
     "/customers/{customer_id}/timeline", response_model=PageOut[TimelineEvent], tags=["customers"]
 )
-def timeline(customer_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+def timeline(customer_id: str, who: Who, cx: Cx, p: Page) -> dict[str, Any]:
     """One customer's events from every department, in time order."""
-    df, total = paged(timeline_expr(ws.events(), customer_id), p)
-    if total == 0:
-        raise NotFoundError(f"no events for customer {customer_id!r}")
-    return page_of(who, rows(df[TIMELINE_COLUMNS]), total, p)
-
-
-def paged(expr: ir.Table, p: Paging) -> tuple[pd.DataFrame, int]:
-    """One page of an ordered expression and the total, in one query (a window count)."""
-    counted = expr.mutate(_total=ibis._.count().over(ibis.window()))
-    df = counted.limit(p.limit, offset=p.offset).execute()
-    if len(df):
-        return df.drop(columns="_total"), int(df["_total"].iloc[0])
-    return df.drop(columns="_total"), int(expr.count().execute())  # past the end
+    items, total = cx.timeline_events(customer_id, p.limit, p.offset)
+    return page_of(who, items, total, p)
 
 
 def page_of(who: Principal, items: list[Any], total: int, p: Paging) -> dict[str, Any]:
@@ -157,23 +135,22 @@ def page_of(who: Principal, items: list[Any], total: int, p: Paging) -> dict[str
 @router.get(
     "/customers/{customer_id}/promises", response_model=PageOut[Promise], tags=["customers"]
 )
-def customer_promises(customer_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+def customer_promises(customer_id: str, who: Who, cx: Cx, p: Page) -> dict[str, Any]:
     """The customer's promises: what was promised, by when, and what became of it."""
-    df = ledger_service.promises_expr(ws, customer_id=customer_id).execute()
-    return page(who, rows(df), p)
+    items, total = cx.promise_page(p.limit, p.offset, customer_id=customer_id)
+    return page_of(who, items, total, p)
 
 
 @router.get("/customers/{customer_id}/baselines", response_model=list[Baseline], tags=["customers"])
-def customer_baselines(customer_id: str, who: Who, ws: Ws) -> list[dict[str, Any]]:
+def customer_baselines(customer_id: str, who: Who, cx: Cx) -> list[Baseline]:
     """What this customer has come to expect, per promise rule."""
-    df = run(ledger_service.promises_table(ws), BaselineReport(customer_id=customer_id))
-    return out(who, rows(df.execute()))  # type: ignore[no-any-return]
+    return cx.customer_baselines(customer_id)
 
 
 @router.get("/promises", response_model=PageOut[Promise], tags=["promises"])
 def promises(
     who: Who,
-    ws: Ws,
+    cx: Cx,
     p: Page,
     state: str | None = None,
     kind: str | None = None,
@@ -182,11 +159,16 @@ def promises(
     customer_id: str | None = None,
 ) -> dict[str, Any]:
     """The promise ledger, filtered; oldest first."""
-    expr = ledger_service.promises_expr(
-        ws, state=state, kind=kind, rule=rule, department=department, customer_id=customer_id
+    items, total = cx.promise_page(
+        p.limit,
+        p.offset,
+        state=state,
+        kind=kind,
+        rule=rule,
+        department=department,
+        customer_id=customer_id,
     )
-    df, total = paged(expr, p)
-    return page_of(who, rows(df), total, p)
+    return page_of(who, items, total, p)
 
 
 @router.get(
@@ -197,9 +179,9 @@ def promises(
 )
 def promise_report(
     who: Who,
-    ws: Ws,
+    cx: Cx,
     by: Annotated[str | None, Query(description=f"one of {', '.join(DIMENSIONS)}")] = "kind",
-) -> list[dict[str, Any]]:
+) -> list[PromiseCounts]:
     """Counts and rates (kept, exceeded, broken, at risk) per kind, rule, department,
     state or month."""
     if by is not None and by not in DIMENSIONS:
@@ -209,22 +191,21 @@ def promise_report(
             f"by: expected one of {', '.join(DIMENSIONS)}, got {by!r}",
             [{"field": "query.by", "reason": "unknown dimension"}],
         )
-    df = run(ledger_service.promises_table(ws), PromiseReport(by=by)).execute()
-    return out(who, rows(df))  # type: ignore[no-any-return]
+    return cx.promise_counts(by)
 
 
 @router.get(
     "/ledger", response_model=LedgerStatus, response_model_exclude_unset=True, tags=["promises"]
 )
-def ledger_status(who: Who, ws: Ws) -> dict[str, Any]:
+def ledger_status(who: Who, cx: Cx) -> LedgerStatus:
     """The ledger's build: as-of time, log version, rules version, whether it is stale."""
-    return out(who, ledger_service.ledger_status(ws))  # type: ignore[no-any-return]
+    return cx.ledger_status()
 
 
 @router.post("/ledger/build", response_model=LedgerBuild, tags=["promises"])
-def ledger_build(who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
+def ledger_build(who: Who, rt: Rt, cx: Cx) -> LedgerBuild:
     """Rebuild the promise ledger now (reads rebuild it anyway when the log changed)."""
     who.require("build_ledger")
-    built = ledger_service.build_ledger(ws)
+    built = cx.build_ledger()
     rt.wrote()
-    return out(who, built.as_dict())  # type: ignore[no-any-return]
+    return built

@@ -10,9 +10,8 @@ import pandas as pd
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from cxloop.api.deps import Page, PageOut, Rt, Who, Ws, out, page, rows
+from cxloop.api.deps import Cx, Page, PageOut, Rt, Who, Ws, out, page, rows
 from cxloop.api.errors import ERROR_RESPONSES, ApiError
-from cxloop.api.models_brief import Brief, BriefAction
 from cxloop.api.models_insight import (
     CohortRow,
     Comparison,
@@ -28,8 +27,7 @@ from cxloop.api.models_insight import (
     SendReport,
     Topic,
 )
-from cxloop.serialize import clean
-from cxloop.services import brief as brief_service
+from cxloop.results.brief import Brief, BriefAction
 from cxloop.services import outreach as outreach_service
 from cxloop.services import reads, voice_insights
 from cxloop.services.sending import channel_from_settings
@@ -195,31 +193,31 @@ def outreach_status(who: Who, ws: Ws, p: Page, incident_id: str | None = None) -
 
 
 # ---------------------------------------------------------------- the brief (C8)
-def brief_of(rt: Rt, ws: Ws) -> dict[str, Any]:
-    return rt.cached(("brief",), lambda w: clean(brief_service.brief(w)), ws)
+def brief_of(rt: Rt, ws: Ws) -> Brief:
+    return rt.cached(("brief",), lambda w: rt.library(w).brief(), ws)
 
 
 @router.get("/brief", response_model=Brief, tags=["brief"])
-def brief(who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
+def brief(who: Who, rt: Rt, ws: Ws) -> Brief:
     """What customers say, what employees say, and the one thing to do today (ranked by
     control x customers and revenue affected), with the customers and cases behind each
     item and the effect of actions already taken."""
-    return out(who, brief_of(rt, ws))  # type: ignore[no-any-return]
+    return brief_of(rt, ws)
 
 
 @router.get("/brief/actions", response_model=PageOut[BriefAction], tags=["brief"])
-def brief_actions(who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+def brief_actions(who: Who, cx: Cx, p: Page) -> dict[str, Any]:
     """Actions recorded on brief items (append-only), with the item's figures then."""
-    return page(who, reads.brief_actions(ws), p)
+    return page(who, cx.brief_actions(), p)
 
 
 @router.post("/brief/actions", status_code=201, response_model=BriefAction, tags=["brief"])
-def act(body: ActIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
+def act(body: ActIn, who: Who, rt: Rt, ws: Ws, cx: Cx) -> BriefAction:
     """Record what was done about a brief item; later briefs show its figures then and now."""
     who.require("act_on_brief")
     current = brief_of(rt, ws)
-    if body.key not in {c["key"] for c in current["candidates"]}:
+    if body.key not in {c.key for c in current.candidates}:
         raise ApiError(404, "not_found", f"no brief item {body.key!r} today")
-    result = brief_service.act(ws, body.key, body.note, who.name, current=current)
+    result = cx.brief_act(body.key, body.note, who.name, current=current)
     rt.wrote()
-    return out(who, result)  # type: ignore[no-any-return]
+    return result

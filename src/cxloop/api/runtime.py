@@ -20,10 +20,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from cxloop.client import Cxloop
 from cxloop.domain.policy import Policy
-from cxloop.services.access import prepare
-from cxloop.services.policy import load_policy
-from cxloop.services.workspace import Workspace
+from cxloop.library.edges import Workspace, load_policy, prepare
 from cxloop.settings import Settings
 
 T = TypeVar("T")
@@ -58,6 +57,10 @@ class Runtime:
         finally:
             with self._guard:
                 self._idle.append(ws)
+
+    def library(self, ws: Workspace) -> Cxloop:
+        """The library over ``ws`` (a request's workspace) with the server's policy."""
+        return Cxloop(ws, self.policy)
 
     def wrote(self) -> None:
         """Something changed through this server: cached reports are out of date."""

@@ -12,8 +12,6 @@ import typer
 
 from cxloop import client
 from cxloop.cli.render import clean, emit_json, fmt, make_console, table
-from cxloop.services.brief import act as act_on
-from cxloop.services.brief import brief as build_brief
 
 
 def _num(value: Any) -> str:
@@ -56,7 +54,7 @@ def brief(
     err = make_console(stderr=True)
     with client.open(home) as cx, err.status("reading the store…") as status:
         v = cx.voice(progress=status.update)
-        b = build_brief(cx.workspace, v, as_of=as_of, detectors=detectors)
+        b = clean(cx.brief(v, as_of=as_of, detectors=detectors))  # rendered as its document
     if output == "json":
         if out:
             import json
@@ -148,13 +146,13 @@ def act(
     err = make_console(stderr=True)
     with client.open(home) as cx, err.status("reading the store…") as status:
         v = cx.voice(progress=status.update)
-        action = act_on(cx.workspace, key, note, actor, v, as_of=as_of, detectors=detectors)
+        action = cx.brief_act(key, note, actor, voice=v, as_of=as_of, detectors=detectors)
     if output == "json":
         emit_json(make_console(), action)
         return
     make_console().print(
-        f"Recorded action {action['action_id']} on {action['item_key']} by {action['actor']}: "
-        f"{action['note']} (then {action['before']['customers']} customers).",
+        f"Recorded action {action.action_id} on {action.item_key} by {action.actor}: "
+        f"{action.note} (then {action.before.customers} customers).",
         highlight=False,
     )
 

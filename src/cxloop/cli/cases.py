@@ -1,4 +1,5 @@
-"""``cxloop cases …`` and ``cxloop recover CASE``: thin commands over the recovery services."""
+"""``cxloop cases …`` and ``cxloop recover CASE``: thin commands over the library
+(:mod:`cxloop.library.cases`)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from cxloop import client
+from cxloop import Actor, client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, export
 from cxloop.cli.render import Format, emit_json, make_console, table
 from cxloop.domain.cases import SignalRules
 from cxloop.domain.promises import parse_duration
 from cxloop.domain.remedies import Remedy
-from cxloop.services.cases import Actor
-from cxloop.services.identity import acting, cli_principal
+from cxloop.library.edges import acting, cli_principal
+from cxloop.serialize import clean
 
 cases_app = typer.Typer(
     no_args_is_help=True, help="Cases: customer problems raised by signals, tracked to closure."
@@ -97,7 +98,7 @@ def _actor(
     cx: client.Cxloop, action: str, key: str | None, actor: str | None, role: str | None
 ) -> Actor:
     """Who acts: the key's holder in the key's role, else the keyless operator (see
-    :mod:`cxloop.services.identity`); ``role`` may only lower it."""
+    :func:`cxloop.library.edges.cli_principal`); ``role`` may only lower it."""
     principal = cli_principal(cx.workspace, cx.policy, key, actor)
     return acting(principal, cx.policy, action, role)
 
@@ -111,6 +112,7 @@ def _show(
 ) -> None:
     """An answer as a table; as JSON unchanged; a list of rows also as CSV or Parquet."""
     out = make_console()
+    payload = clean(payload)  # typed results as dicts
     frame = pd.DataFrame(payload if isinstance(payload, list) else [payload])
     if export(out, ReportFormat(fmt.value), dest, frame, payload):
         return
@@ -256,7 +258,9 @@ def grant(
     """Grant a remedy your role may give without approval (audited)."""
     cx = _open(home, policy)
     decision = cx.grant(case_id, remedy, amount, _actor(cx, "grant", key, actor, role), note)
-    _show({"case_id": case_id, "granted": remedy.value, "amount": amount, **decision}, fmt, "Grant")
+    shown = decision.as_dict()
+    del shown["case_id"], shown["granted_by"]
+    _show({"case_id": case_id, "granted": remedy.value, "amount": amount, **shown}, fmt, "Grant")
 
 
 @cases_app.command()
@@ -353,7 +357,7 @@ def metrics(
     dest: OutOpt = None,
 ) -> None:
     """First-contact resolution, time to resolve, SLA, approval waits, follow-ups."""
-    m = _open(home).case_metrics(department)
+    m = clean(_open(home).case_metrics(department))  # flattened below
     flat = {k: v for k, v in m.items() if not isinstance(v, dict)}
     for section in ("by_state", "time_to_resolve", "approvals", "follow_ups"):
         for k, v in m[section].items():

@@ -16,14 +16,14 @@ from cxloop.cli.render import (
     PROMISE_REPORT_COLUMNS,
     RATE_COLUMNS,
     Format,
+    clean,
     emit_json,
     make_console,
     records,
     table,
 )
 from cxloop.errors import ConfigError
-from cxloop.services.ledger import ledger_status as status_of
-from cxloop.services.workspace import load_rules
+from cxloop.library.edges import load_rules
 
 out = make_console()
 err = make_console(stderr=True)
@@ -146,7 +146,7 @@ def promise_report(cx: client.Cxloop, by: list[str], fmt: ReportFormat, dest: Pa
     if unknown:
         raise ConfigError(f"--by {unknown[0]}: expected one of {', '.join(DIMENSIONS)}")
     groups = {b: cx.promise_report(by=b) for b in by}
-    status = status_of(cx.workspace)
+    status = clean(cx.ledger_status())
     payload = {
         "as_of": status.get("as_of"),
         "log_version": status.get("log_version"),
@@ -271,7 +271,7 @@ def ledger_build(cx: client.Cxloop, as_of: datetime | None, fmt: Format) -> None
 
 
 def ledger_status(cx: client.Cxloop, fmt: Format) -> None:
-    status = status_of(cx.workspace)
+    status = clean(cx.ledger_status())
     if fmt is Format.JSON:
         emit_json(out, status)
         return
@@ -312,10 +312,8 @@ def rules_check(file: Path | None, fmt: Format) -> None:
 
 
 def export_log(home: Path | None, target: Path, output: str, fmt: Format) -> None:
-    from cxloop.services.transfer import export_log as export
-
     with client.open(home) as cx, err.status("exporting the event log…"):
-        result = export(cx.workspace, target, output)
+        result = cx.export_log(target, output)
     if fmt is Format.JSON:
         emit_json(out, result)
         return
@@ -327,10 +325,8 @@ def export_log(home: Path | None, target: Path, output: str, fmt: Format) -> Non
 
 
 def import_log(home: Path | None, source: Path, fmt: Format) -> None:
-    from cxloop.services.transfer import import_log as load
-
     with client.open(home) as cx, err.status("importing events…"):
-        result = load(cx.workspace, source)
+        result = cx.import_log(source)
     if fmt is Format.JSON:
         emit_json(out, result)
     else:
@@ -348,10 +344,8 @@ def import_log(home: Path | None, source: Path, fmt: Format) -> None:
 
 
 def compact(home: Path | None, fmt: Format) -> None:
-    from cxloop.services.ingest import compact as compact_log
-
     with client.open(home) as cx, err.status("compacting the event log…"):
-        result = compact_log(cx.workspace)
+        result = cx.compact()
     if fmt is Format.JSON:
         emit_json(out, result)
         return

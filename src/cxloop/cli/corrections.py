@@ -14,8 +14,7 @@ from typer.core import TyperGroup
 
 from cxloop import client
 from cxloop.cli.render import Format, emit_json, make_console, table
-from cxloop.services import corrections
-from cxloop.services.corrections import Operator
+from cxloop.library.edges import Operator
 
 out = make_console()
 
@@ -60,7 +59,7 @@ RUN_COLUMNS = [
 def ingest_runs(home: HomeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
     """Every ingest run, oldest first, with its retraction if it was reverted."""
     with client.open(home) as cx:
-        rows = corrections.runs(cx.workspace)
+        rows = cx.load_runs()
     if fmt is Format.JSON:
         emit_json(out, {"runs": rows})
         return
@@ -87,7 +86,7 @@ def ingest_revert(
     """Take one load back: its events leave the log, its quarantine rows are marked
     retracted; the retraction is audited. The files then load again as new."""
     with client.open(home) as cx:
-        done = corrections.revert_ingest(cx.workspace, ingest_id, Operator(actor, role))
+        done = cx.revert_ingest(ingest_id, Operator(actor, role))
     if fmt is Format.JSON:
         emit_json(out, done)
         return
@@ -116,7 +115,7 @@ def forget(
     """Erase a customer's personal data from the log, the state, the caches and the store's
     files; the erasure record keeps a random id and counts, nothing about the person."""
     with client.open(home) as cx:
-        done = corrections.forget(cx.workspace, customer_id, Operator(actor, role))
+        done = cx.forget(customer_id, Operator(actor, role))
     if fmt is Format.JSON:
         emit_json(out, done)
         return

@@ -9,7 +9,7 @@ import pandas as pd
 from rich.console import Console
 from rich.panel import Panel
 
-from cxloop import client
+from cxloop import Voice, client
 from cxloop.cli.render import (
     COMPARE_COLUMNS,
     COMPARE_PERCENT,
@@ -19,7 +19,6 @@ from cxloop.cli.render import (
 )
 from cxloop.demo import company
 from cxloop.demo.generator import generate_demo
-from cxloop.services.voice import Voice
 
 DEMO_KEY_NAME = "demo"
 
@@ -75,11 +74,11 @@ def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Consol
         with err.status("listening to customers and employees…") as status:
             v = cx.voice(progress=status.update)
             _voice(cx, out, v)
-            one = cx.brief(voice=v)["one_thing"]
+            one = cx.brief(voice=v).one_thing
         if one:
             out.print(
-                f"\n[bold]The one thing to do today[/] (`cxloop brief`): {one['action']}.\n"
-                f"  {one['title']} — {one['customers']:,} customers, {one['revenue']:,.2f} "
+                f"\n[bold]The one thing to do today[/] (`cxloop brief`): {one.action}.\n"
+                f"  {one.title} — {one.customers:,} customers, {one.revenue:,.2f} "
                 f"{cx.workspace.settings.currency} in "
                 "orders.",
                 highlight=False,
@@ -128,7 +127,7 @@ def _recovery(cx: client.Cxloop, out: Console) -> None:
         f"{report.cases_opened} new cases ({report.cases_auto_resolved} resolved by themselves).",
         highlight=False,
     )
-    cases = pd.DataFrame(cx.cases())
+    cases = pd.DataFrame([c.as_dict() for c in cx.cases()])
     if cases.empty:
         return
     by = cases.groupby(["department", "severity"]).size().rename("cases").reset_index()
@@ -210,7 +209,7 @@ def _voice(cx: client.Cxloop, out: Console, v: Voice) -> None:
 def serve_demo(workdir: Path, port: int) -> None:
     """Serve the demo store, with a fresh admin key (earlier demo keys are revoked)."""
     from cxloop.cli.serve import serve_store
-    from cxloop.services.access import create_key, list_keys, revoke_key
+    from cxloop.library.edges import create_key, list_keys, revoke_key
 
     home = (workdir / "store").resolve()
     for name, value in company.ENV.items():  # the served store signs as the demo company

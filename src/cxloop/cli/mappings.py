@@ -19,7 +19,7 @@ from cxloop.errors import InputError
 from cxloop.ingest.mapfile.engine import FileMapping
 from cxloop.ingest.mappings import BUILTIN_FILES, MAPPINGS
 from cxloop.ingest.vocabulary import Vocabulary
-from cxloop.services.ingest import resolve_mapping
+from cxloop.library.edges import resolve_mapping
 from cxloop.settings import Settings
 
 mappings_app = typer.Typer(

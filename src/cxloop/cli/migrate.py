@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cxloop.cli.render import Format, emit_json, make_console
-from cxloop.services import migrations
+from cxloop.library import edges
 from cxloop.settings import Settings
 
 
@@ -26,10 +26,10 @@ def migrate(
     """Apply the schema migrations to the store's state (CXLOOP_DATABASE_URL, else
     HOME/state.sqlite); --status only reports."""
     settings = Settings.from_env(None, home=home)
-    where = migrations.where(settings)
+    where = edges.migration_where(settings)
     out = make_console()
     if status:
-        current = migrations.current_revision(settings)
+        current = edges.current_revision(settings)
         if fmt is Format.JSON:
             emit_json(out, {**where, "current": current, "up_to_date": current == where["head"]})
             return
@@ -37,7 +37,7 @@ def migrate(
         out.print(f"current: {current or '(none: not migrated)'}", highlight=False)
         out.print(f"head:    {where['head']}", highlight=False)
         return
-    before, after = migrations.migrate(settings)
+    before, after = edges.migrate_state(settings)
     if fmt is Format.JSON:
         emit_json(out, {**where, "from": before, "to": after, "changed": before != after})
         return

@@ -1,6 +1,6 @@
 """``cxloop policy``: check, show and query the empowerment policy.
 
-Thin commands over :mod:`cxloop.domain.policy` and :func:`cxloop.services.policy.load_policy`;
+Thin commands over :mod:`cxloop.domain.policy` and :func:`cxloop.library.edges.load_policy`;
 errors (CxloopError) propagate to ``cxloop.cli.main.main``, which prints one line and exits 1.
 """
 
@@ -15,7 +15,7 @@ import typer
 from cxloop.cli.render import Format, emit_json, make_console, table
 from cxloop.domain.policy import Grant, GrantRequest, Policy, decide, entitlements
 from cxloop.domain.remedies import MONETARY, CustomerTier, Remedy, Severity
-from cxloop.services.policy import DEFAULT_POLICY_NAME, load_policy, policy_text
+from cxloop.library.edges import DEFAULT_POLICY_NAME, load_policy, policy_text
 
 policy_app = typer.Typer(
     no_args_is_help=True,

@@ -12,10 +12,7 @@ import typer
 
 from cxloop.cli.render import Format, emit_json, make_console, table
 from cxloop.errors import ConfigError
-from cxloop.services import access
-from cxloop.services.access import ROLES, create_key
-from cxloop.services.policy import load_policy
-from cxloop.services.workspace import Workspace
+from cxloop.library.edges import ROLES, Workspace, create_key, list_keys, load_policy, revoke_key
 
 HomeOpt = Annotated[
     Path | None,
@@ -80,7 +77,7 @@ def keys_list(
     """The keys (never their secrets): name, role, created, revoked, last used."""
     ws = _workspace(home)
     try:
-        found = access.list_keys(ws, include_revoked=all_keys)
+        found = list_keys(ws, include_revoked=all_keys)
     finally:
         ws.close()
     if fmt is Format.JSON:
@@ -98,7 +95,7 @@ def keys_revoke(
     """Revoke a key: the next request with it gets 401."""
     ws = _workspace(home)
     try:
-        row = access.revoke_key(ws, key_id)
+        row = revoke_key(ws, key_id)
     finally:
         ws.close()
     make_console().print(f"revoked {row['key_id']} ({row['name']}) at {row['revoked_at']}")
@@ -152,7 +149,7 @@ def serve(
     """Serve the REST API and the dashboard over the store."""
     ws = _workspace(home)
     try:
-        keys = access.list_keys(ws)
+        keys = list_keys(ws)
         chosen = ws.home.resolve()
     finally:
         ws.close()

@@ -37,6 +37,7 @@ from cxloop.domain.promises import KEPT_STATES
 from cxloop.domain.recovery import describe, tier_for
 from cxloop.domain.remedies import CustomerTier, Severity
 from cxloop.errors import NotFoundError
+from cxloop.results.cases import SyncReport
 from cxloop.services.internal import event_row, iso, record_events
 from cxloop.services.ledger import promises_table
 from cxloop.services.limits import refuse_if_pending, refuse_taking_over
@@ -54,20 +55,6 @@ class Actor:
 
     name: str
     role: str
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    as_of: str
-    signals_found: int
-    signals_new: int
-    cases_opened: int
-    cases_updated: int
-    cases_reopened: int
-    cases_auto_resolved: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def now_utc(ws: Workspace) -> datetime:
@@ -261,13 +248,13 @@ def sync_cases(
                 _refresh(store, con, case_id, is_high, now)
     auto = _auto_resolve(ws, store, now)
     return SyncReport(
-        iso(when),
-        len(signals),
-        len(fresh),
-        counts["opened"],
-        len(touched) - counts["opened"],
-        counts["reopened"],
-        auto,
+        as_of=iso(when),
+        signals_found=len(signals),
+        signals_new=len(fresh),
+        cases_opened=counts["opened"],
+        cases_updated=len(touched) - counts["opened"],
+        cases_reopened=counts["reopened"],
+        cases_auto_resolved=auto,
     )
 
 

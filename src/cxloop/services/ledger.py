@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,25 +15,9 @@ from cxloop.analytics.ledger import (
     ledger_from_sources,
     ledger_sources,
 )
+from cxloop.results.ledger import LedgerBuild
 from cxloop.services.workspace import Workspace
 from cxloop.store.files import read_json, write_json_atomic
-
-
-@dataclass(frozen=True)
-class LedgerBuild:
-    promises: int
-    as_of: str
-    as_of_mode: str  # the clock's: "data" (default), "wall", "fixed" (also an explicit as_of)
-    log_version: int
-    rules_version: str
-    seconds: float
-    built_at: str
-    file: str
-    engine: str = "duckdb"
-    layout: str = LEDGER_LAYOUT  # the ledger's columns (a hash): another layout is stale
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _manifest(ws: Workspace) -> dict[str, Any]:
@@ -86,6 +69,7 @@ def build_ledger(ws: Workspace, as_of: datetime | None = None) -> LedgerBuild:
             built_at=datetime.now(UTC).isoformat(timespec="seconds"),
             file=name,
             engine=ws.engine,
+            layout=LEDGER_LAYOUT,
         )
         write_json_atomic(ws.ledger_dir / "manifest.json", build.as_dict())
         # the previous ledger stays: a reader may still use it

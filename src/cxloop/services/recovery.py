@@ -220,14 +220,6 @@ def judged_role(grant_as: str | None, policy: Policy) -> str:
     return grant_as or policy.roles[0]
 
 
-def for_caller(advice: dict[str, Any], grant_as: str | None) -> dict[str, Any]:
-    """Advice as a caller sees it: one who may not grant (no ``grant_as``) may grant no line
-    now, whatever the role it was judged for allows."""
-    if grant_as is not None:
-        return advice
-    return advice | {"lines": [line | {"allowed": False} for line in advice["lines"]]}
-
-
 # --- what worked before (issue 19: which remedies won customers back) ----------------------
 def _what_worked(ws: Workspace, policy: Policy, kind: str, rec: Recommendation) -> Recommendation:
     """``rec`` with the estimated uplift of the remedies past ``kind`` failures got; the

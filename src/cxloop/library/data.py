@@ -1,0 +1,133 @@
+"""The event log and the promise ledger (C1, C2) in the library, as typed results
+(:mod:`cxloop.results.ledger`): batches in, ingest runs, quarantined rows, a customer's
+timeline, promises, baselines, the promise report and the ledger's build."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from cxloop.analytics.reports import BaselineReport, PromiseReport, run
+from cxloop.errors import NotFoundError
+from cxloop.results.ledger import (
+    Baseline,
+    IngestRun,
+    LedgerBuild,
+    LedgerStatus,
+    Promise,
+    PromiseCounts,
+    Quarantined,
+    TimelineEvent,
+)
+from cxloop.results.record import Record
+from cxloop.serialize import clean
+from cxloop.services import ingest as ingest_service
+from cxloop.services import ledger as ledger_service
+from cxloop.services import reads
+from cxloop.services.internal import write_batch
+from cxloop.services.timeline import TIMELINE_COLUMNS, timeline_expr
+
+if TYPE_CHECKING:
+    from cxloop.services.workspace import Workspace
+
+R = TypeVar("R", bound=Record)
+#: the filters of :meth:`DataMixin.promise_page` (state, kind, rule, department, customer_id)
+PROMISE_FILTERS = ledger_service.PROMISE_FILTERS
+
+
+def records(df: pd.DataFrame, json_columns: tuple[str, ...] = ("attrs",)) -> list[dict[str, Any]]:
+    """A DataFrame as JSON-safe records, with JSON text columns (attrs) parsed."""
+    items = json.loads(df.to_json(orient="records", date_format="iso", date_unit="s"))
+    for item in items:
+        for col in json_columns:
+            if isinstance(item.get(col), str):
+                with contextlib.suppress(ValueError):
+                    item[col] = json.loads(item[col])
+    return items  # type: ignore[no-any-return]
+
+
+def _paged(expr: ir.Table, limit: int | None, offset: int) -> tuple[pd.DataFrame, int]:
+    """One page of an ordered expression and the total, in one query (a window count)."""
+    if limit is None:
+        df = expr.execute()
+        return df.iloc[offset:], len(df)
+    counted = expr.mutate(_total=ibis._.count().over(ibis.window()))
+    df = counted.limit(limit, offset=offset).execute()
+    if len(df):
+        return df.drop(columns="_total"), int(df["_total"].iloc[0])
+    return df.drop(columns="_total"), int(expr.count().execute())  # past the end
+
+
+def _typed(kind: type[R], rows: Iterable[dict[str, Any]]) -> list[R]:
+    return [kind.model_validate(clean(r)) for r in rows]
+
+
+class DataMixin:
+    """The event log's and the ledger's methods of :class:`cxloop.Cxloop`."""
+
+    workspace: Workspace
+
+    def ingest_batch(
+        self, rows: Iterable[dict[str, Any]], name: str = "api"
+    ) -> tuple[Path, ingest_service.IngestReport]:
+        """Append events given as dicts (the canonical schema, docs/events.md): they are
+        kept as a JSON Lines file under HOME/inbox/ (named after ``name``), then ingested
+        like any file. The file and the report."""
+        path = write_batch(self.workspace.home / "inbox", name, rows)
+        return path, ingest_service.ingest_path(self.workspace, path, "generic")
+
+    def ingest_runs(self) -> list[IngestRun]:
+        """Ingest runs, newest first."""
+        return _typed(IngestRun, reads.ingest_runs(self.workspace))
+
+    def quarantined(self, *, all_loads: bool = False, file: str | None = None) -> list[Quarantined]:
+        """Quarantined rows (of the current loads unless ``all_loads``), of one file or all:
+        file, row, field, reason and the raw record."""
+        found = reads.quarantined(self.workspace, all_loads=all_loads, file=file)
+        return _typed(Quarantined, found)
+
+    def timeline_events(
+        self, customer_id: str, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[TimelineEvent], int]:
+        """One page of a customer's events in time order, and how many there are in all
+        (NotFoundError for a customer without events)."""
+        df, total = _paged(timeline_expr(self.workspace.events(), customer_id), limit, offset)
+        if total == 0:
+            raise NotFoundError(f"no events for customer {customer_id!r}")
+        return _typed(TimelineEvent, records(df[TIMELINE_COLUMNS])), total
+
+    def promise_page(
+        self, limit: int | None = None, offset: int = 0, **where: str | None
+    ) -> tuple[list[Promise], int]:
+        """One page of the promise ledger, oldest first, filtered by any of
+        :data:`PROMISE_FILTERS`; and how many promises match in all."""
+        expr = ledger_service.promises_expr(self.workspace, **where)
+        df, total = _paged(expr, limit, offset)
+        return _typed(Promise, records(df)), total
+
+    def customer_baselines(self, customer_id: str) -> list[Baseline]:
+        """What this customer has come to expect, per promise rule."""
+        table = ledger_service.promises_table(self.workspace)
+        df = run(table, BaselineReport(customer_id=customer_id)).execute()
+        return _typed(Baseline, records(df))
+
+    def promise_counts(self, by: str | None = "kind") -> list[PromiseCounts]:
+        """Counts and rates per kind, rule, department, state or month (``by``)."""
+        table = ledger_service.promises_table(self.workspace)
+        return _typed(PromiseCounts, records(run(table, PromiseReport(by=by)).execute()))
+
+    def ledger_status(self) -> LedgerStatus:
+        """The ledger's build and whether the log has moved on since (``stale``)."""
+        return LedgerStatus.model_validate(clean(ledger_service.ledger_status(self.workspace)))
+
+    def build_ledger(self, as_of: datetime | None = None) -> LedgerBuild:
+        """Rebuild the promise ledger from the whole log (reads rebuild it when stale)."""
+        return ledger_service.build_ledger(self.workspace, as_of)

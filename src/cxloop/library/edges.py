@@ -1,0 +1,57 @@
+"""What the edges (the server, the dashboard, the command line) need beyond
+:class:`cxloop.Cxloop`'s methods: keys, sessions and roles, who acts from the command line,
+masking, the workspace and the policy and rules files. The one place ``cxloop.api`` and
+``cxloop.cli`` take these from (they import no ``cxloop.services`` module); the modules
+behind these names may move."""
+
+from __future__ import annotations
+
+from cxloop.services.access import (
+    ROLES,
+    Forbidden,
+    Principal,
+    authenticate,
+    create_key,
+    list_keys,
+    prepare,
+    revoke_key,
+    session_principal,
+    sign_in,
+    sign_out,
+)
+from cxloop.services.corrections import Operator
+from cxloop.services.identity import acting, cli_principal
+from cxloop.services.ingest import resolve_mapping
+from cxloop.services.masking import mask
+from cxloop.services.migrations import current_revision
+from cxloop.services.migrations import migrate as migrate_state
+from cxloop.services.migrations import where as migration_where
+from cxloop.services.policy import DEFAULT_POLICY_NAME, load_policy, policy_text
+from cxloop.services.workspace import Workspace, load_rules
+
+__all__ = [
+    "DEFAULT_POLICY_NAME",
+    "ROLES",
+    "Forbidden",
+    "Operator",
+    "Principal",
+    "Workspace",
+    "acting",
+    "authenticate",
+    "cli_principal",
+    "create_key",
+    "current_revision",
+    "list_keys",
+    "load_policy",
+    "load_rules",
+    "mask",
+    "migrate_state",
+    "migration_where",
+    "policy_text",
+    "prepare",
+    "resolve_mapping",
+    "revoke_key",
+    "session_principal",
+    "sign_in",
+    "sign_out",
+]
