@@ -12,6 +12,7 @@ Everything a program needs to call the library is importable from here (the name
 from cxloop.client import Cxloop, open
 from cxloop.domain.cases import SignalRules
 from cxloop.domain.events import Department, EventType
+from cxloop.domain.funnels import FunnelSpec
 from cxloop.domain.incidents import Incident
 from cxloop.domain.policy import Policy
 from cxloop.domain.promises import PromiseRule, PromiseState, RuleSet
@@ -32,8 +33,11 @@ from cxloop.errors import (
     Unsupported,
 )
 from cxloop.notify.base import Channel
+from cxloop.results.journeys import FunnelReport, Paths
+from cxloop.results.outcomes import HealthReport, PromiseValue, Qini, RemediesReport
+from cxloop.results.outreach import IncidentDetail, SendReport
 from cxloop.services.cases import Actor, SyncReport
-from cxloop.services.funnels import FunnelResult
+from cxloop.services.funnels import FunnelCustomers, FunnelResult
 from cxloop.services.health import Health
 from cxloop.services.ingest import IngestReport
 from cxloop.services.journeys import Journeys
@@ -59,9 +63,14 @@ __all__ = [
     "Department",
     "Draft",
     "EventType",
+    "FunnelCustomers",
+    "FunnelReport",
     "FunnelResult",
+    "FunnelSpec",
     "Health",
+    "HealthReport",
     "Incident",
+    "IncidentDetail",
     "IngestReport",
     "InputError",
     "Journeys",
@@ -69,14 +78,19 @@ __all__ = [
     "MappingError",
     "NotFoundError",
     "Notice",
+    "Paths",
     "Policy",
     "PolicyError",
     "PromiseRule",
     "PromiseState",
+    "PromiseValue",
+    "Qini",
     "Receipt",
+    "RemediesReport",
     "Remedy",
     "RuleError",
     "RuleSet",
+    "SendReport",
     "Settings",
     "SignalRules",
     "StoreError",

@@ -10,29 +10,14 @@ report grouped by a dimension the caller picks) are :class:`Open`.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from cxloop.results.base import Json, Open, Out
 
-
-class Out(BaseModel):
-    """An answer whose keys are all documented."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        use_attribute_docstrings=True,
-        json_schema_extra={"additionalProperties": False},
-    )
-
-
-class Open(Out):
-    """An answer that may carry more keys than the documented ones."""
-
-    model_config = ConfigDict(json_schema_extra={"additionalProperties": True})
+__all__ = ["Json", "Open", "Out", "PageOut"]
 
 
 Item = TypeVar("Item")  # unbound: a bare ``PageOut`` pages anything (and documents nothing)
-Json = dict[str, Any]
 
 
 class PageOut(Out, Generic[Item]):

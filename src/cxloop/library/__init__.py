@@ -1,0 +1,1 @@
+"""The library surface, by subject: mixin classes that :class:`cxloop.Cxloop` inherits."""
