@@ -4,13 +4,13 @@ behind each figure."""
 
 from __future__ import annotations
 
+import json
 from typing import TypeAlias
 
 import pandas as pd
 
 from cxloop.library.reports_base import ReportBase
 from cxloop.results.outcomes import Qini, RemediesReport
-from cxloop.serialize import records
 from cxloop.services.remedies import check_horizon, qini_for, rules_of
 from cxloop.services.remedies_report import customers, frame_of, policy_reading, uplift_table
 
@@ -60,9 +60,11 @@ class RemediesMixin(ReportBase):
         """The uplift table with its horizon and policy reading, as one typed result."""
         h = self.remedies_horizon(horizon)
         table = self.remedies_uplift(h, kind, failures=failures)
-        rows = records(table)
+        rows = json.loads(table.to_json(orient="records", date_format="iso", date_unit="s"))
         reading = self.remedies_reading(table)
-        return RemediesReport(horizon_days=h, policy_reading=reading, rows=rows)  # type: ignore[arg-type]
+        return RemediesReport.model_validate(
+            {"horizon_days": h, "policy_reading": reading, "rows": rows}
+        )
 
     def remedies_qini(
         self, kind: str, remedy: str, horizon: int | None = None, *, failures: Failures = None
@@ -73,16 +75,15 @@ class RemediesMixin(ReportBase):
         h = check_horizon(rules, horizon)
         found = self.remedies_failures() if failures is None else failures
         got = qini_for(found, kind, remedy, h, rules)
-        head = {"kind": kind, "remedy": remedy, "horizon_days": h}
         if isinstance(got, str):
-            return Qini(**head, note=got, coefficient=None, share=[], gain=[])  # type: ignore[arg-type]
+            return Qini(
+                kind=kind, remedy=remedy, horizon_days=h, note=got, coefficient=None,
+                share=[], gain=[],
+            )  # fmt: skip
         return Qini(
-            **head,  # type: ignore[arg-type]
-            note="",
-            coefficient=got.coefficient,
-            share=list(got.share),
-            gain=list(got.gain),
-        )
+            kind=kind, remedy=remedy, horizon_days=h, note="", coefficient=got.coefficient,
+            share=list(got.share), gain=list(got.gain),
+        )  # fmt: skip
 
     def remedies_customers(
         self,
