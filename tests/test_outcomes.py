@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import cxloop
 from cxloop.cli.main import app
 from cxloop.errors import ConfigError
+from cxloop.results.outcomes import PromiseValue
 from tests.conftest import shared_dataset
 
 GAP = timedelta(days=1)
@@ -147,12 +148,14 @@ def test_drill_downs_total_the_figures(demo_store: Path) -> None:
 def test_promise_value_on_the_demo(demo: tuple[cxloop.Cxloop, pd.DataFrame]) -> None:
     cx, _ = demo
     result = cx.promise_value("broken")
-    row = next(r for r in result["rows"] if r["outcome"] == "repeat purchase within 90d")
+    assert isinstance(result, PromiseValue)  # the type the API answers with
+    row = next(r for r in result.rows if r.outcome == "repeat purchase within 90d")
     # the demo makes half of the customers leave after a bad order: a clear loss
-    assert row["high"] < 0 and row["naive"] < 0 and row["e_value"] > 1
+    assert row.high is not None and row.naive is not None and row.e_value is not None
+    assert row.high < 0 and row.naive < 0 and row.e_value > 1
     units = cx.promise_value_customers("broken", "90d")
-    assert len(units) == row["n"] and int(units.treated.sum()) == row["n_treated"]
-    assert row["left_out"] == result["in_contrast"] - row["n"]
+    assert len(units) == row.n and int(units.treated.sum()) == row.n_treated
+    assert row.left_out == result.in_contrast - row.n
 
 
 def test_bad_outcomes_file_names_the_key(tmp_path: Path, demo_store: Path) -> None:
@@ -202,7 +205,7 @@ def test_olist_retention_and_repeat_equal_pandas(olist: tuple[cxloop.Cxloop, pd.
 @pytest.mark.slow
 def test_olist_promise_value_has_intervals(olist: tuple[cxloop.Cxloop, pd.DataFrame]) -> None:
     cx, _ = olist
-    rows = {r["outcome"]: r for r in cx.promise_value("broken")["rows"]}
+    rows = {r.outcome: r.model_dump() for r in cx.promise_value("broken").rows}
     review = rows["review score"]
     assert review["low"] < review["effect"] < review["high"] < 0  # broken promises cost stars
     repeat = rows["repeat purchase within 90d"]

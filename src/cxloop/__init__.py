@@ -12,6 +12,7 @@ Everything a program needs to call the library is importable from here (the name
 from cxloop.client import Cxloop, open
 from cxloop.domain.cases import SignalRules
 from cxloop.domain.events import Department, EventType
+from cxloop.domain.funnels import FunnelSpec
 from cxloop.domain.incidents import Incident
 from cxloop.domain.policy import Policy
 from cxloop.domain.promises import PromiseRule, PromiseState, RuleSet
@@ -44,6 +45,7 @@ from cxloop.results.cases import (
     PolicyOut,
     SyncReport,
 )
+from cxloop.results.journeys import FunnelReport, Paths
 from cxloop.results.ledger import (
     Baseline,
     IngestRun,
@@ -54,9 +56,11 @@ from cxloop.results.ledger import (
     Quarantined,
     TimelineEvent,
 )
+from cxloop.results.outcomes import HealthReport, PromiseValue, Qini, RemediesReport
+from cxloop.results.outreach import IncidentDetail, SendReport
 from cxloop.services.cases import Actor
 from cxloop.services.corrections import Operator
-from cxloop.services.funnels import FunnelResult
+from cxloop.services.funnels import FunnelCustomers, FunnelResult
 from cxloop.services.health import Health
 from cxloop.services.ingest import IngestReport
 from cxloop.services.journeys import Journeys
@@ -88,10 +92,15 @@ __all__ = [
     "Department",
     "Draft",
     "EventType",
+    "FunnelCustomers",
+    "FunnelReport",
     "FunnelResult",
+    "FunnelSpec",
     "GrantOut",
     "Health",
+    "HealthReport",
     "Incident",
+    "IncidentDetail",
     "IngestReport",
     "IngestRun",
     "InputError",
@@ -102,6 +111,7 @@ __all__ = [
     "NotFoundError",
     "Notice",
     "Operator",
+    "Paths",
     "Policy",
     "PolicyError",
     "PolicyOut",
@@ -109,11 +119,15 @@ __all__ = [
     "PromiseCounts",
     "PromiseRule",
     "PromiseState",
+    "PromiseValue",
+    "Qini",
     "Quarantined",
     "Receipt",
+    "RemediesReport",
     "Remedy",
     "RuleError",
     "RuleSet",
+    "SendReport",
     "Settings",
     "SignalRules",
     "StoreError",

@@ -6,9 +6,8 @@ A thin layer over the services; results come back as pandas DataFrames, and
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -21,31 +20,43 @@ from cxloop.analytics.reports import (
     run,
     score_by_state,
 )
-from cxloop.domain.funnels import build_paths
-from cxloop.domain.incidents import Incident
 from cxloop.domain.policy import Policy
 from cxloop.library.brief import BriefMixin
 from cxloop.library.cases import CasesMixin
 from cxloop.library.data import DataMixin
+from cxloop.library.effort import EffortMixin
+from cxloop.library.funnels import FunnelsMixin
+from cxloop.library.health import HealthMixin
+from cxloop.library.journeys import JourneysMixin
+from cxloop.library.outcomes import OutcomesMixin
+from cxloop.library.outreach import OutreachMixin
 from cxloop.library.overview import OverviewMixin
+from cxloop.library.remedies import RemediesMixin
 from cxloop.library.upkeep import UpkeepMixin
-from cxloop.notify.base import Channel
-from cxloop.services import churn_table, reads, voice_insights
-from cxloop.services import funnels as funnel_service
-from cxloop.services import health as health_service
+from cxloop.library.voice import VoiceMixin
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
-from cxloop.services import outreach as outreach_service
-from cxloop.services.journey_voice import stage_voice
-from cxloop.services.journeys import Journeys
+from cxloop.services import reads
 from cxloop.services.policy import load_policy
-from cxloop.services.sending import DeliveryReport, channel_from_settings
 from cxloop.services.timeline import timeline as customer_timeline
-from cxloop.services.voice import Progress, Voice
 from cxloop.services.workspace import Workspace
 
 
-class Cxloop(CasesMixin, BriefMixin, DataMixin, OverviewMixin, UpkeepMixin):
+class Cxloop(
+    CasesMixin,
+    BriefMixin,
+    DataMixin,
+    OverviewMixin,
+    UpkeepMixin,
+    FunnelsMixin,
+    EffortMixin,
+    JourneysMixin,
+    OutcomesMixin,
+    HealthMixin,
+    RemediesMixin,
+    VoiceMixin,
+    OutreachMixin,
+):
     def __init__(self, workspace: Workspace, policy: Policy | None = None) -> None:
         self.workspace = workspace
         self._policy: Policy | None = policy
@@ -133,400 +144,6 @@ class Cxloop(CasesMixin, BriefMixin, DataMixin, OverviewMixin, UpkeepMixin):
         report's ``broken`` in the ``billing`` row of ``promise_report(by="department")``."""
         return promise_cell(self.ledger(), figure, where).execute()
 
-    # recovery (C3): cxloop.library.cases.CasesMixin
-    # ------------------------------------------------------------ outreach (C4)
-    def detect_incidents(
-        self, as_of: datetime | None = None, detectors: str | Path | None = None
-    ) -> list[Incident]:
-        """Systemic failures found by the detectors (kept in the store; stable ids)."""
-        path = Path(detectors) if detectors else None
-        return outreach_service.detect_incidents(self.workspace, as_of, path)
-
-    def cohort(self, incident_id: str) -> pd.DataFrame:
-        """Every affected customer-fact of an incident, complained or not."""
-        return outreach_service.draft(self.workspace, incident_id).cohort
-
-    def draft_outreach(
-        self, incident_id: str, templates: str | Path | None = None
-    ) -> outreach_service.Draft:
-        """One notice per affected customer, from the templates (nothing is sent)."""
-        path = Path(templates) if templates else None
-        return outreach_service.draft(self.workspace, incident_id, path)
-
-    def send_outreach(
-        self,
-        incident_id: str,
-        channel: str | Channel = "email",
-        *,
-        retry_uncertain: bool = False,
-        limit: int | None = None,
-    ) -> DeliveryReport:
-        """Queue and deliver the incident's notices through ``channel`` ("email",
-        "webhook" from the settings, or a Channel); never twice per customer."""
-        chan = (
-            channel_from_settings(self.workspace.settings, channel)
-            if isinstance(channel, str)
-            else channel
-        )
-        _, report = outreach_service.send(
-            self.workspace, incident_id, chan, retry_uncertain=retry_uncertain, limit=limit
-        )
-        return report
-
-    def outreach_status(self, incident_id: str | None = None) -> pd.DataFrame:
-        return pd.DataFrame(outreach_service.send_status(self.workspace, incident_id))
-
-    def voice(
-        self, sentiment: str = "auto", k: int | None = None, progress: Progress | None = None
-    ) -> Voice:
-        """Voice analytics on a snapshot of the log: ``.scores(by=...)``, ``.sentiment``,
-        ``.topics()``; pass it to :meth:`voice_emerging`, :meth:`voice_drivers`,
-        :meth:`voice_compare`."""
-        return Voice(self.workspace, sentiment=sentiment, k=k, progress=progress)
-
-    def voice_scores(self, by: str | None = None, metric: str | None = None) -> pd.DataFrame:
-        return self.voice().scores(by=by, metric=metric)
-
-    def voice_topics(self, k: int | None = None) -> pd.DataFrame:
-        return self.voice(k=k).topics()
-
-    def voice_emerging(
-        self,
-        period: timedelta = timedelta(days=28),
-        baseline: timedelta | None = timedelta(days=168),
-        voice: Voice | None = None,
-        as_of: datetime | None = None,
-    ) -> pd.DataFrame:
-        return voice_insights.emerging(voice or self.voice(), period, baseline, as_of=as_of)
-
-    def voice_drivers(self, metric: str | None = None, voice: Voice | None = None) -> pd.DataFrame:
-        return voice_insights.drivers(voice or self.voice(), metric)
-
-    def voice_compare(
-        self, subjects: Path | None = None, voice: Voice | None = None
-    ) -> pd.DataFrame:
-        return voice_insights.compare(voice or self.voice(), subjects)
-
-    # the daily brief (C8): cxloop.library.brief.BriefMixin
-
-    # ------------------------------------------------------------ funnels and paths (C6)
-    def funnel(
-        self,
-        steps: list[str] | None = None,
-        *,
-        file: str | Path | None = None,
-        order: str | None = None,
-        window: str | None = None,
-        exclude: list[str] | None = None,
-        by: str | None = None,
-        conversion_from: str | None = None,
-    ) -> funnel_service.FunnelResult:
-        """A funnel (steps as on the command line, ``"order_delivered where region=SP
-        within 30d"``; or a TOML ``file``; default: the built-in commerce funnel): its
-        ``steps`` DataFrame (customers, conversion, dropped per step), ``time_to_convert``,
-        ``histogram``, and ``customers`` (the Ibis table of each customer's best attempt)."""
-        spec = funnel_service.funnel_from_args(
-            list(steps or []),
-            file=Path(file) if file is not None else None,
-            order=order,
-            window=window,
-            exclude=exclude,
-            by=by,
-            conversion_from=conversion_from,
-        )
-        return funnel_service.run_funnel(self.workspace, spec)
-
-    # -- outcomes: health and churn risk (issue 19, docs/outcomes-churn.md) ------------------
-
-    def health(self, horizon: timedelta | None = None) -> health_service.Health:
-        """Every customer's churn risk as of the store's clock (no purchase within
-        ``horizon``, default the setting ``health_horizon``), its top reasons, revenue at
-        risk, and the time-split validation figures. Kept in the store, and reused while the
-        log, the clock, the horizon and the spec stay the same."""
-        s = self.workspace.settings
-        h = horizon or s.health_horizon
-        key = (self.workspace.log.version, self.now(), h, s.health_spec)
-        cached = getattr(self, "_health", None)
-        if cached is None or cached[0] != key:
-            kept = health_service.reusable(self.workspace, h, s.health_spec)
-            if kept is None:
-                spec = health_service.load_spec(s.health_spec)
-                kept = health_service.health(self.workspace, h, spec)
-                health_service.save(self.workspace, kept, s.health_spec)
-            cached = (key, kept)
-            self._health = cached
-        result: health_service.Health = cached[1]
-        return result
-
-    def churn_fit(
-        self, table: str | Path, id_col: str, label: str, model_dir: str | Path, **opts: Any
-    ) -> dict[str, Any]:
-        """Choose, validate, calibrate and save a churn model for a customer table (CSV or
-        Parquet); ``opts``: ``time``, ``positive``, ``drop_leaky``. Returns the held-out
-        figures."""
-        spec = churn_table.Spec(id_col, label, **opts)
-        return churn_table.fit_file(Path(table), spec, Path(model_dir))
-
-    def churn_evaluate(
-        self,
-        table: str | Path,
-        id_col: str,
-        label: str,
-        model_dir: str | Path | None = None,
-        **opts: Any,
-    ) -> dict[str, Any]:
-        """ROC-AUC, Brier and calibration: of a fresh fit on a held-out part, or of the
-        saved model at ``model_dir`` on every row."""
-        spec = churn_table.Spec(id_col, label, **opts)
-        return churn_table.evaluate_file(Path(table), spec, Path(model_dir) if model_dir else None)
-
-    def churn_predict(self, table: str | Path, model_dir: str | Path, top: int = 3) -> pd.DataFrame:
-        """Per row of the table: id, churn probability and the values raising it most."""
-        return churn_table.predict_file(Path(table), Path(model_dir), top)
-
-    # -- end outcomes: health and churn risk --------------------------------------------------
-
-    def funnel_dropped(self, result: funnel_service.FunnelResult, step: str) -> pd.DataFrame:
-        """The customers who dropped at ``step`` (name or number): as many as its drop."""
-        return funnel_service.dropped_customers(result, step)
-
-    def funnel_converted(self, result: funnel_service.FunnelResult) -> pd.DataFrame:
-        """The customers who completed the funnel, with their hours to convert."""
-        return funnel_service.converted_customers(result)
-
-    def funnel_next(
-        self, result: funnel_service.FunnelResult, step: str, steps: int = 3, top: int = 10
-    ) -> pd.DataFrame:
-        """Where the customers who dropped at ``step`` went next (their next event types)."""
-        return funnel_service.after_dropping(result, self.workspace, step, steps, top)
-
-    def paths(
-        self,
-        *,
-        after: str | None = None,
-        before: str | None = None,
-        between: tuple[str, str] | None = None,
-        steps: int = 3,
-        top: int = 10,
-    ) -> pd.DataFrame:
-        """The commonest sequences of event types after, before or between steps (each a
-        step as on the command line), with the share of customers on each."""
-        spec = build_paths(after=after, before=before, between=between, steps=steps, top=top)
-        return funnel_service.run_paths(self.workspace, spec)
-
-    def path_customers(
-        self,
-        rank: int,
-        *,
-        after: str | None = None,
-        before: str | None = None,
-        between: tuple[str, str] | None = None,
-        steps: int = 3,
-    ) -> pd.DataFrame:
-        """The customers on the path at ``rank`` of :meth:`paths`."""
-        spec = build_paths(after=after, before=before, between=between, steps=steps, top=rank)
-        return funnel_service.path_customers(self.workspace, spec, rank)
-
-    # ------------------------------------------------------------ effort per issue (C6)
-    def effort_issues_expr(self) -> ir.Table:
-        """The per-issue effort rows as an Ibis table on the store's engine."""
-        from cxloop.services import effort as effort_service
-
-        return effort_service.issues_expr(self.workspace)
-
-    def effort_issues(
-        self, by: str | None = None, value: str | None = None, flag: str | None = None
-    ) -> pd.DataFrame:
-        """One row per issue (contacts grouped across channels, docs/effort.md); with ``by``
-        and ``value`` (and a ``flag``) only the issues behind that figure."""
-        from cxloop.services import effort as effort_service
-
-        return effort_service.drill(effort_service.issues(self.workspace), by, value, flag)
-
-    def effort(self, by: str | None = None) -> pd.DataFrame:
-        """Effort distributions (counts, rates, median and p90) by department, channel,
-        team or month (``by``), or over all issues."""
-        from cxloop.services import effort as effort_service
-
-        return effort_service.distribution(effort_service.issues(self.workspace), by)
-
-    def effort_customers(
-        self, by: str | None = None, value: str | None = None, flag: str | None = None
-    ) -> pd.DataFrame:
-        """The customers behind an effort figure, with their issues, contacts and waits."""
-        from cxloop.services import effort as effort_service
-
-        return effort_service.customers(self.effort_issues(by, value, flag))
-
-    # ------------------------------------------------------------ end effort
-    # ------------------------------------------------------------ outcomes: retention (C7)
-    def retention(
-        self, period: str = "month", by: str | None = None, *, cohorts: bool = False
-    ) -> pd.DataFrame:
-        """Retention by first-purchase cohort (``period``: month or week): pooled per offset,
-        or per cohort with ``cohorts``; ``by``: ``promise`` (first promise outcome),
-        ``channel``, ``department`` or an attribute of the first purchase."""
-        from cxloop.services import retention as rs
-
-        if cohorts:
-            return rs.cohort_table(self.workspace, period, by)
-        return rs.retention_curve(self.workspace, period, by)
-
-    def retention_customers(
-        self,
-        offset: int,
-        period: str = "month",
-        by: str | None = None,
-        cohort: str | None = None,
-        segment: str | None = None,
-    ) -> pd.DataFrame:
-        """The customers behind a retention figure (active ``offset`` periods later)."""
-        from cxloop.services import retention as rs
-
-        return rs.retention_customers(self.workspace, offset, period, by, cohort, segment)
-
-    def repeat_purchase(self, by: str | None = None) -> pd.DataFrame:
-        """Repeat purchase (split orders merged) per segment, with windows and intervals."""
-        from cxloop.services import retention as rs
-
-        return rs.repeat_purchase(self.workspace, by)
-
-    def repeat_customers(self, by: str | None = None, segment: str | None = None) -> pd.DataFrame:
-        from cxloop.services import retention as rs
-
-        return rs.repeat_customers(self.workspace, by, segment)
-
-    def lifecycle(self, period: str = "month", by: str | None = None) -> pd.DataFrame:
-        """Customers new, returning, resurrecting and dormant per period."""
-        from cxloop.services import retention as rs
-
-        return rs.lifecycle(self.workspace, period, by)
-
-    def lifecycle_customers(
-        self,
-        at: str,
-        state: str,
-        period: str = "month",
-        by: str | None = None,
-        segment: str | None = None,
-    ) -> pd.DataFrame:
-        from cxloop.services import retention as rs
-
-        return rs.lifecycle_customers(self.workspace, at, state, period, by, segment)
-
-    def promise_value(self, contrast: str = "broken", seed: int = 0) -> dict[str, Any]:
-        """The doubly robust effect of a first broken (or exceeded) promise on repeat
-        purchase, revenue and review score, beside the naive difference."""
-        from cxloop.services import promise_value as pv
-
-        return pv.promise_value(self.workspace, contrast, seed)
-
-    def promise_value_customers(
-        self, contrast: str = "broken", window: str | None = None
-    ) -> pd.DataFrame:
-        from cxloop.services import promise_value as pv
-
-        return pv.promise_value_customers(self.workspace, contrast, window)
-
-    # ------------------------------------------------------------ end outcomes: retention
-    # ------------------------------------------------------------ journeys (C6)
-    def journeys(self, as_of: datetime | None = None) -> Journeys:
-        """The journeys of every customer (stages: the ``journeys`` setting's file, else
-        the built-in commerce stages); ``with cx.journeys() as j: j.stage_map()``."""
-        return Journeys(self.workspace, as_of)
-
-    def journey_map(self, voice: Voice | None = None) -> pd.DataFrame:
-        """One row per stage: customers reaching it, median hours from the stage it
-        follows, drop-offs, scores; with ``voice``, texts, sentiment and keywords too."""
-        with self.journeys() as j:
-            df = j.stage_map()
-            if voice is not None:
-                df = df.merge(stage_voice(j, voice), on="stage", how="left")
-            return df
-
-    def journey_path(self, customer_id: str) -> pd.DataFrame:
-        with self.journeys() as j:
-            return j.path(customer_id)
-
-    def journey_scores(self) -> pd.DataFrame:
-        with self.journeys() as j:
-            return j.stage_scores()
-
-    def journey_tanks(self, outcome: str | None = None, fdr: float = 0.05) -> pd.DataFrame:
-        """Where it tanks: per stage, the factors that go with dropping off or a low score."""
-        with self.journeys() as j:
-            return j.tanks(outcome, fdr)
-
-    def journey_customers(
-        self, stage: str, which: str = "reached", factor: str | None = None
-    ) -> pd.DataFrame:
-        """The customers behind a journey figure (``reached``, ``dropped``, ``low score``
-        at ``stage``; with ``factor``, those who also had it)."""
-        with self.journeys() as j:
-            return j.customers(stage, which, factor)
-
-    # --- which remedies won customers back (issue 19, docs/outcomes-remedies.md) ----------
-    def remedies_failures(self) -> pd.DataFrame:
-        """Each customer's first broken promise of each kind: the pre-failure history, the
-        remedy it got and its amount band, retained/observed per horizon."""
-        from cxloop.services.remedies_report import frame_of
-
-        key = (self.workspace.log.version, self.now())
-        if self._remedies is None or self._remedies[0] != key:
-            self._remedies = (key, frame_of(self.workspace, self.policy))
-        return self._remedies[1].copy()
-
-    def remedies_uplift(self, horizon: int | None = None, kind: str | None = None) -> pd.DataFrame:
-        """Uplift on retention per failure kind, remedy and amount band (cut at the policy's
-        limits) against the same kind's failures that got nothing, with 95% intervals."""
-        from cxloop.services.remedies import check_horizon, rules_of
-        from cxloop.services.remedies_report import uplift_table
-
-        rules = rules_of(self.workspace)
-        h = check_horizon(rules, horizon)
-        return uplift_table(self.remedies_failures(), self.policy, rules, h, kind)
-
-    def remedies_policy(self, horizon: int | None = None, kind: str | None = None) -> list[str]:
-        """What the bands say about the empowerment policy's limits, one sentence each."""
-        from cxloop.services.remedies_report import policy_reading
-
-        table = self.remedies_uplift(horizon, kind)
-        return policy_reading(table, self.policy.currency)
-
-    def remedies_qini(self, kind: str, remedy: str, horizon: int | None = None) -> dict[str, Any]:
-        """The Qini curve of a two-model uplift score for ``remedy`` vs nothing on ``kind``
-        failures: ``share``, ``gain``, ``coefficient`` (or ``note`` saying why not)."""
-        from cxloop.services.remedies import check_horizon, qini_for, rules_of
-
-        rules = rules_of(self.workspace)
-        h = check_horizon(rules, horizon)
-        found = qini_for(self.remedies_failures(), kind, remedy, h, rules)
-        head = {"kind": kind, "remedy": remedy, "horizon_days": h}
-        if isinstance(found, str):
-            return head | {"note": found, "share": [], "gain": [], "coefficient": None}
-        return head | {
-            "note": "",
-            "share": list(found.share),
-            "gain": list(found.gain),
-            "coefficient": found.coefficient,
-        }
-
-    def remedies_customers(
-        self,
-        kind: str,
-        remedy: str,
-        band: str = "any",
-        horizon: int | None = None,
-        group: str = "treated",
-    ) -> pd.DataFrame:
-        """The failures behind one uplift figure: ``group`` treated or control."""
-        from cxloop.services.remedies import rules_of
-        from cxloop.services.remedies_report import customers
-
-        rules = rules_of(self.workspace)
-        return customers(self.remedies_failures(), rules, kind, remedy, band, horizon, group)
-
-    # --- end of remedies --------------------------------------------------------------------
     def close(self) -> None:
         self.workspace.close()
 

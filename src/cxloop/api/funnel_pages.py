@@ -15,9 +15,9 @@ from markupsafe import Markup
 
 from cxloop.api import charts
 from cxloop.api.deps import Rt, Ws
+from cxloop.api.library import Workspace, of
 from cxloop.api.pages import Me, PageRoute, render
-from cxloop.services import funnels as funnel_service
-from cxloop.services.workspace import Workspace
+from cxloop.domain.funnels import FunnelSpec
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -26,9 +26,9 @@ OrderQ = Annotated[str, Query(pattern="^(|ordered|strict|unordered)$")]
 WindowQ = Annotated[str, Query(max_length=20)]
 
 
-def _spec(steps: list[str], order: str, window: str) -> Any:
+def _spec(ws: Workspace, steps: list[str], order: str, window: str) -> FunnelSpec:
     lines = [s.strip() for s in steps if s.strip()]
-    return funnel_service.funnel_from_args(lines, order=order or None, window=window or None)
+    return of(ws).funnel_spec(lines, order=order or None, window=window or None)
 
 
 def _query(steps: list[str], order: str, window: str, **more: str) -> str:
@@ -56,10 +56,10 @@ def funnel_page(
     window: WindowQ = "",
 ) -> HTMLResponse:  # fmt: skip
     steps = steps or []
-    spec = _spec(steps, order, window)
+    spec = _spec(ws, steps, order, window)
 
     def compute(w: Workspace) -> dict[str, Any]:
-        r = funnel_service.run_funnel(w, spec)
+        r = of(w).funnel(spec=spec)
         return {**r.summary(), "rows": r.steps.to_dict("records")}
 
     data = rt.cached(("funnel_page", repr(spec)), compute, ws)
@@ -79,8 +79,9 @@ def funnel_dropped_page(
     steps: StepsQ = None, order: OrderQ = "", window: WindowQ = "",
 ) -> HTMLResponse:  # fmt: skip
     steps = steps or []
-    spec = _spec(steps, order, window)
-    found = funnel_service.dropped_customers(funnel_service.funnel_customers(ws, spec), dropped)
+    spec = _spec(ws, steps, order, window)
+    cx = of(ws)
+    found = cx.funnel_dropped(cx.funnel_customers(spec), dropped)
     rows = found.head(1000).to_dict("records")
     back = "/funnel?" + _query(steps, order, window)
     name = found.dropped_at.iloc[0] if len(found) else dropped

@@ -12,10 +12,10 @@ from fastapi.responses import HTMLResponse
 
 from cxloop.api import charts
 from cxloop.api.deps import Rt, Ws
+from cxloop.api.library import of
 from cxloop.api.pages import Me, PageRoute, _safe, render
 from cxloop.api.routes_effort import effort_issues
 from cxloop.domain.effort import DIMENSIONS, FLAGS, WAIT_PARTS
-from cxloop.services import effort as effort_service
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PAGE_ROWS = 200
@@ -88,7 +88,7 @@ def effort_page(
     by: Annotated[str, Query(max_length=20)] = "channel",
 ) -> HTMLResponse:
     issues = effort_issues(rt, ws)
-    dist = effort_service.distribution(issues, by)
+    dist = of(ws).effort(by, issues=issues)
     groups: list[dict[str, Any]] = []
     for r in dist.to_dict(orient="records"):
         value = str(r[by])
@@ -118,8 +118,9 @@ def effort_issues_page(
     value: Annotated[str | None, Query(max_length=200)] = None,
     flag: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
-    found = effort_service.drill(effort_issues(rt, ws), by, value, flag)
-    people = effort_service.customers(found)
+    cx = of(ws)
+    found = cx.effort_issues(by, value, flag, issues=effort_issues(rt, ws))
+    people = cx.effort_customers(issues=found)
     return render(
         request,
         "effort_issues.html",

@@ -10,17 +10,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
+from cxloop import Health
 from cxloop.api import charts
 from cxloop.api.deps import Ws
+from cxloop.api.library import of
 from cxloop.api.pages import Me, PageRoute, render
-from cxloop.services import health as health_service
+from cxloop.errors import NotFoundError
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 SHOWN = 50
 
 
-def _bands(h: health_service.Health) -> dict[str, Markup]:
-    bands = health_service.distribution(h.rows)
+def _bands(ws: Ws, h: Health) -> dict[str, Markup]:
+    bands = of(ws).risk_bands(h)
     names = [f"{a:.0%}-{b:.0%}" for a, b in zip(bands["risk_from"], bands["risk_to"], strict=True)]
     customers = list(zip(names, bands["customers"].astype(float), strict=True))
     money = list(zip(names, bands["revenue_at_risk"].astype(float), strict=True))
@@ -34,7 +36,10 @@ def _bands(h: health_service.Health) -> dict[str, Markup]:
 
 @router.get("/outcomes/health")
 def health_page(request: Request, who: Me, ws: Ws) -> HTMLResponse:
-    h = health_service.saved(ws)
+    try:
+        h: Health | None = of(ws).saved_health()
+    except NotFoundError:
+        h = None
     context: dict[str, Any] = {"h": None, "charts": {}}
     if h is not None:
         s = ws.settings
@@ -49,6 +54,6 @@ def health_page(request: Request, who: Me, ws: Ws) -> HTMLResponse:
                 "calls_total": len(calls),
                 "calls": calls.head(SHOWN).to_dict(orient="records"),
             },
-            "charts": _bands(h),
+            "charts": _bands(ws, h),
         }
     return render(request, "health.html", who, title="Churn risk", **context)

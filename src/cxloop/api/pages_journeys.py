@@ -12,16 +12,14 @@ from markupsafe import Markup
 
 from cxloop.api import charts
 from cxloop.api.deps import Rt, Ws
+from cxloop.api.library import Workspace, of
 from cxloop.api.pages import Me, render, router
-from cxloop.services.journeys import Journeys
-from cxloop.services.workspace import Workspace
 
 SHOWN = 500  # customers listed on the page (the count says how many there are)
 
 
 def _map(ws: Workspace) -> list[dict[str, Any]]:
-    with Journeys(ws) as j:
-        rows: list[dict[str, Any]] = j.stage_map().astype(object).to_dict("records")
+    rows: list[dict[str, Any]] = of(ws).journey_map().astype(object).to_dict("records")
     return [{k: (None if v != v else v) for k, v in r.items()} for r in rows]  # NaN -> None
 
 
@@ -74,8 +72,7 @@ def journeys_page(
     listed: list[dict[str, Any]] | None = None
     total = 0
     if stage:
-        with Journeys(ws) as j:
-            found = j.customers(stage, which)
+        found = of(ws).journey_customers(stage, which)
         total = len(found)
         listed = found.head(SHOWN).astype({"entered_at": str}).to_dict("records")
     return render(

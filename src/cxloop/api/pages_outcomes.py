@@ -11,18 +11,17 @@ from markupsafe import Markup
 
 from cxloop.api import charts
 from cxloop.api.deps import Rt, Ws
+from cxloop.api.library import Workspace, of
 from cxloop.api.pages import Me, PageRoute, render
-from cxloop.services import promise_value as pv_service
-from cxloop.services import retention as rs
-from cxloop.services.workspace import Workspace
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 SEGMENTS = ("kept", "exceeded", "broken")
 
 
 def _figures(ws: Workspace) -> dict[str, Any]:
-    curve = rs.retention_curve(ws, "month", "promise")
-    value = pv_service.promise_value(ws, "broken")
+    cx = of(ws)
+    curve = cx.retention("month", "promise")
+    value = cx.promise_value("broken").model_dump(exclude_unset=True)
     return {"curve": curve.to_dict("records"), "value": value}
 
 

@@ -12,31 +12,24 @@ from pydantic import BaseModel, Field
 
 from cxloop.api.deps import Cx, Page, PageOut, Rt, Who, Ws, out, page, rows
 from cxloop.api.errors import ERROR_RESPONSES, ApiError
-from cxloop.api.models_insight import (
+from cxloop.api.library import Workspace, of
+from cxloop.api.models_insight import Me
+from cxloop.library.voice import SCORE_BY
+from cxloop.results.brief import Brief, BriefAction
+from cxloop.results.outreach import (
     CohortRow,
-    Comparison,
-    Driver,
-    Emerging,
     Incident,
     IncidentDetail,
     IncidentSeen,
-    Me,
     Notice,
-    Score,
     Sending,
     SendReport,
-    Topic,
 )
-from cxloop.results.brief import Brief, BriefAction
-from cxloop.services import outreach as outreach_service
-from cxloop.services import reads, voice_insights
-from cxloop.services.sending import channel_from_settings
-from cxloop.services.voice import GROUPS, PERIODS, Voice
-from cxloop.services.workspace import Workspace
+from cxloop.results.voice import Comparison, Driver, Emerging, Score, Topic
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 ScoreBy = Literal["week", "month", "department", "channel", "stage", "survey", "voice"]
-assert set(ScoreBy.__args__) == set(PERIODS) | set(GROUPS)  # type: ignore[attr-defined]
+assert set(ScoreBy.__args__) == set(SCORE_BY)  # type: ignore[attr-defined]
 
 
 class SendIn(BaseModel):
@@ -83,7 +76,7 @@ def voice_scores(
     with 95% intervals; per period with the change from the previous one and its p-value."""
     result = rt.cached(
         ("voice_scores", by, metric, voice),
-        lambda w: _frame(Voice(w).scores(by=by, metric=metric, voice=voice)),
+        lambda w: _frame(of(w).voice_scores(by, metric, voice=voice)),
         ws,
     )
     return out(who, result)  # type: ignore[no-any-return]
@@ -94,7 +87,7 @@ def voice_topics(
     who: Who, rt: Rt, ws: Ws, k: Annotated[int | None, Query(ge=2, le=100)] = None
 ) -> list[dict[str, Any]]:
     """What customers write about: topics with share, negativity, mean score, examples."""
-    result = rt.cached(("voice_topics", k), lambda w: _frame(Voice(w, k=k).topics()), ws)
+    result = rt.cached(("voice_topics", k), lambda w: _frame(of(w).voice_topics(k)), ws)
     return out(who, result)  # type: ignore[no-any-return]
 
 
@@ -110,7 +103,7 @@ def voice_emerging(
     base = timedelta(days=baseline_days) if baseline_days else None
 
     def compute(w: Workspace) -> list[dict[str, Any]]:
-        found = voice_insights.emerging(Voice(w), timedelta(days=period_days), base)
+        found = of(w).voice_emerging(timedelta(days=period_days), base)
         return _frame(found)
 
     return out(who, rt.cached(("voice_emerging", period_days, baseline_days), compute, ws))  # type: ignore[no-any-return]
@@ -124,72 +117,68 @@ def voice_drivers(
     metric: Literal["nps", "csat", "ces", "review"] | None = None,
 ) -> list[dict[str, Any]]:
     """Which topics and promise outcomes move the scores, with effect sizes."""
-    result = rt.cached(
-        ("voice_drivers", metric), lambda w: _frame(voice_insights.drivers(Voice(w), metric)), ws
-    )
+    result = rt.cached(("voice_drivers", metric), lambda w: _frame(of(w).voice_drivers(metric)), ws)
     return out(who, result)  # type: ignore[no-any-return]
 
 
 @router.get("/voice/compare", response_model=list[Comparison], tags=["voice"])
 def voice_compare(who: Who, rt: Rt, ws: Ws) -> list[dict[str, Any]]:
     """Per policy / practice: what customers say and what employees say, with a verdict."""
-    result = rt.cached(("voice_compare",), lambda w: _frame(voice_insights.compare(Voice(w))), ws)
+    result = rt.cached(("voice_compare",), lambda w: _frame(of(w).voice_compare()), ws)
     return out(who, result)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- outreach (C4)
 @router.get("/incidents", response_model=PageOut[IncidentSeen], tags=["outreach"])
-def incidents(who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+def incidents(who: Who, cx: Cx, p: Page) -> dict[str, Any]:
     """Systemic failures found so far (detect them with ``POST /incidents/detect``)."""
-    return page(who, reads.incidents(ws), p)
+    return page(who, cx.incidents(), p)
 
 
 @router.post("/incidents/detect", response_model=list[Incident], tags=["outreach"])
-def detect(who: Who, rt: Rt, ws: Ws) -> list[dict[str, Any]]:
+def detect(who: Who, rt: Rt, cx: Cx) -> list[dict[str, Any]]:
     """Run the detectors over the log (stable ids; re-running adds nothing new)."""
     who.require("detect_incidents")
-    found = outreach_service.detect_incidents(ws)
+    found = cx.detect_incidents()
     rt.wrote()
-    return out(who, [reads.incident_row(i) for i in found])  # type: ignore[no-any-return]
+    return out(who, cx.incident_rows(found))  # type: ignore[no-any-return]
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail, tags=["outreach"])
-def incident(incident_id: str, who: Who, ws: Ws) -> dict[str, Any]:
+def incident(incident_id: str, who: Who, cx: Cx) -> IncidentDetail:
     """An incident with its outreach summary: customers, complained or not, addresses."""
-    d = outreach_service.draft(ws, incident_id)
-    return out(who, {"incident": reads.incident_row(d.incident), "outreach": d.summary()})  # type: ignore[no-any-return]
+    return cx.incident_detail(incident_id)
 
 
 @router.get("/incidents/{incident_id}/cohort", response_model=PageOut[CohortRow], tags=["outreach"])
-def cohort(incident_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+def cohort(incident_id: str, who: Who, cx: Cx, p: Page) -> dict[str, Any]:
     """Every affected customer-fact of the incident, whether they complained or not."""
-    return page(who, rows(outreach_service.draft(ws, incident_id).cohort, ()), p)
+    return page(who, rows(cx.cohort(incident_id), ()), p)
 
 
 @router.get("/incidents/{incident_id}/notices", response_model=PageOut[Notice], tags=["outreach"])
-def notices(incident_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
+def notices(incident_id: str, who: Who, cx: Cx, p: Page) -> dict[str, Any]:
     """The notices that would go out (one per customer); nothing is sent."""
-    drafted = outreach_service.draft(ws, incident_id).notices
+    drafted = cx.draft_outreach(incident_id).notices
     return page(who, [asdict(n) for n in drafted], p)
 
 
 @router.post("/incidents/{incident_id}/send", response_model=SendReport, tags=["outreach"])
-def send(incident_id: str, body: SendIn, who: Who, rt: Rt, ws: Ws) -> dict[str, Any]:
+def send(incident_id: str, body: SendIn, who: Who, rt: Rt, cx: Cx) -> SendReport:
     """Queue and deliver the incident's notices (never twice per customer)."""
     who.require("send_outreach")
-    outreach_service.get_incident(ws, incident_id)
-    channel = channel_from_settings(ws.settings, body.channel)
-    queued, report = outreach_service.send(
-        ws, incident_id, channel, retry_uncertain=body.retry_uncertain, limit=body.limit
+    cx.incident(incident_id)  # 404 before anything else
+    report, _ = cx.send_notices(
+        incident_id, body.channel, retry_uncertain=body.retry_uncertain, limit=body.limit
     )
     rt.wrote()
-    return out(who, {"queued": queued, **report.as_dict()})  # type: ignore[no-any-return]
+    return report
 
 
 @router.get("/outreach", response_model=PageOut[Sending], tags=["outreach"])
-def outreach_status(who: Who, ws: Ws, p: Page, incident_id: str | None = None) -> dict[str, Any]:
+def outreach_status(who: Who, cx: Cx, p: Page, incident_id: str | None = None) -> dict[str, Any]:
     """Every recorded send: status, attempts, receipt, error."""
-    return page(who, outreach_service.send_status(ws, incident_id), p)
+    return page(who, cx.outreach_sends(incident_id), p)
 
 
 # ---------------------------------------------------------------- the brief (C8)

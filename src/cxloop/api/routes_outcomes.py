@@ -7,13 +7,12 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from cxloop.api.deps import Page, PageOut, Rt, Who, Ws, out, page, rows
 from cxloop.api.errors import ERROR_RESPONSES
-from cxloop.api.models_drill import LifecycleCustomer, PromiseValueCustomer, RetainedCustomer
-from cxloop.services import promise_value as pv_service
-from cxloop.services import retention as rs
+from cxloop.api.library import Cx, Workspace, of
+from cxloop.results.drill import LifecycleCustomer, PromiseValueCustomer, RetainedCustomer
+from cxloop.results.outcomes import Lifecycle, PromiseValue, RepeatPurchase, Retention
 
 router = APIRouter(prefix="/api/v1/outcomes", responses=ERROR_RESPONSES, tags=["outcomes"])
 Period = Literal["month", "week"]
@@ -30,96 +29,19 @@ ByQ = Annotated[
 LabelQ = Annotated[str, Query(max_length=20, description="A period: 2017-03, or a date")]
 
 
-class RetentionRow(BaseModel):
-    segment: str
-    offset: int
-    cohort: str | None = None
-    cohorts: int | None = None
-    cohort_customers: int
-    customers: int
-    rate: float
-    low: float | None
-    high: float | None
-    revenue: float
-    revenue_per_customer: float
-    complete: bool | None = None
-
-
-class RetentionOut(BaseModel):
-    period: str
-    by: str | None
-    rows: list[RetentionRow]
-
-
-class LifecycleRow(BaseModel):
-    segment: str
-    period: str
-    new: int
-    returning: int
-    resurrecting: int
-    dormant: int
-    active: int
-    complete: bool
-
-
-class LifecycleOut(BaseModel):
-    period: str
-    by: str | None
-    rows: list[LifecycleRow]
-
-
-class RepeatOut(BaseModel):
-    by: str | None
-    rows: list[dict[str, Any]]
-
-
-class EffectRow(BaseModel):
-    outcome: str
-    n: int
-    n_treated: int
-    left_out: int
-    note: str
-    naive: float | None = None
-    naive_low: float | None = None
-    naive_high: float | None = None
-    mean_treated: float | None = None
-    mean_control: float | None = None
-    effect: float | None = None
-    low: float | None = None
-    high: float | None = None
-    ratio: float | None = None
-    e_value: float | None = None
-    e_value_ci: float | None = None
-    propensity_min: float | None = None
-    propensity_max: float | None = None
-
-
-class PromiseValueOut(BaseModel):
-    contrast: str
-    treated: list[str]
-    reference: list[str]
-    promise_rule: str
-    customers: int
-    in_contrast: int
-    states: dict[str, int]
-    covariates: list[str]
-    rows: list[EffectRow]
-
-
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return rows(df.reset_index(drop=True), ())
 
 
-@router.get("/retention", response_model=RetentionOut)
+@router.get("/retention", response_model=Retention)
 def retention(
     who: Who, rt: Rt, ws: Ws, period: Period = "month", by: ByQ = None, cohorts: bool = False
 ) -> dict[str, Any]:
     """Retention by first-purchase cohort, pooled per offset (or per cohort), with 95%
     Wilson intervals."""
 
-    def compute(w: Any) -> list[dict[str, Any]]:
-        df = rs.cohort_table(w, period, by) if cohorts else rs.retention_curve(w, period, by)
-        return _records(df)
+    def compute(w: Workspace) -> list[dict[str, Any]]:
+        return _records(of(w).retention(period, by, cohorts=cohorts))
 
     result = rt.cached(("outcomes_retention", period, by, cohorts), compute, ws)
     return out(who, {"period": period, "by": by, "rows": result})  # type: ignore[no-any-return]
@@ -128,7 +50,7 @@ def retention(
 @router.get("/retention/customers", response_model=PageOut[RetainedCustomer])
 def retention_customers(
     who: Who,
-    ws: Ws,
+    cx: Cx,
     p: Page,
     offset: Annotated[int, Query(ge=0, le=10_000)],
     period: Period = "month",
@@ -137,22 +59,22 @@ def retention_customers(
     segment: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     """The customers active ``offset`` periods after their first purchase."""
-    df = rs.retention_customers(ws, offset, period, by, cohort, segment)
+    df = cx.retention_customers(offset, period, by, cohort, segment)
     return page(who, _records(df), p)
 
 
-@router.get("/repeat", response_model=RepeatOut)
+@router.get("/repeat", response_model=RepeatPurchase)
 def repeat(who: Who, rt: Rt, ws: Ws, by: ByQ = None) -> dict[str, Any]:
     """Repeat purchase (split orders merged), at any time and within each window."""
-    result = rt.cached(("outcomes_repeat", by), lambda w: _records(rs.repeat_purchase(w, by)), ws)
+    result = rt.cached(("outcomes_repeat", by), lambda w: _records(of(w).repeat_purchase(by)), ws)
     return out(who, {"by": by, "rows": result})  # type: ignore[no-any-return]
 
 
-@router.get("/lifecycle", response_model=LifecycleOut)
+@router.get("/lifecycle", response_model=Lifecycle)
 def lifecycle(who: Who, rt: Rt, ws: Ws, period: Period = "month", by: ByQ = None) -> dict[str, Any]:
     """Customers new, returning, resurrecting and dormant per period."""
     result = rt.cached(
-        ("outcomes_lifecycle", period, by), lambda w: _records(rs.lifecycle(w, period, by)), ws
+        ("outcomes_lifecycle", period, by), lambda w: _records(of(w).lifecycle(period, by)), ws
     )
     return out(who, {"period": period, "by": by, "rows": result})  # type: ignore[no-any-return]
 
@@ -160,7 +82,7 @@ def lifecycle(who: Who, rt: Rt, ws: Ws, period: Period = "month", by: ByQ = None
 @router.get("/lifecycle/customers", response_model=PageOut[LifecycleCustomer])
 def lifecycle_customers(
     who: Who,
-    ws: Ws,
+    cx: Cx,
     p: Page,
     at: LabelQ,
     state: Literal["new", "returning", "resurrecting", "dormant"],
@@ -169,32 +91,31 @@ def lifecycle_customers(
     segment: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     """The customers in one lifecycle state in one period."""
-    df = rs.lifecycle_customers(ws, at, state, period, by, segment)
+    df = cx.lifecycle_customers(at, state, period, by, segment)
     return page(who, _records(df), p)
 
 
-@router.get("/promise-value", response_model=PromiseValueOut)
+@router.get("/promise-value", response_model=PromiseValue)
 def promise_value(
     who: Who, rt: Rt, ws: Ws, contrast: Contrast = "broken", seed: int = 0
-) -> dict[str, Any]:
+) -> PromiseValue:
     """The doubly robust effect of a first broken (or exceeded) promise on repeat purchase,
     revenue and review score, with the naive difference and E-values."""
-    result = rt.cached(
+    return rt.cached(
         ("outcomes_promise_value", contrast, seed),
-        lambda w: pv_service.promise_value(w, contrast, seed),
+        lambda w: of(w).promise_value(contrast, seed),
         ws,
     )
-    return out(who, result)  # type: ignore[no-any-return]
 
 
 @router.get("/promise-value/customers", response_model=PageOut[PromiseValueCustomer])
 def promise_value_customers(
     who: Who,
-    ws: Ws,
+    cx: Cx,
     p: Page,
     contrast: Contrast = "broken",
     window: Annotated[str | None, Query(max_length=10, pattern=r"^[0-9.]+d$")] = None,
 ) -> dict[str, Any]:
     """The customers in the contrast, with their first promise, covariates and outcomes."""
-    df = pv_service.promise_value_customers(ws, contrast, window)
+    df = cx.promise_value_customers(contrast, window)
     return page(who, _records(df), p)

@@ -14,17 +14,15 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
 
 from cxloop.api import charts
-from cxloop.api.deps import Page, PageOut, Rt, Who, Ws, out, page, rows
+from cxloop.api.deps import Page, PageOut, Rt, Who, Ws, page, rows
 from cxloop.api.errors import ERROR_RESPONSES
-from cxloop.api.models_drill import RemedyFailure
+from cxloop.api.library import Workspace, of
 from cxloop.api.pages import Me, PageRoute, _safe, render
 from cxloop.api.runtime import Runtime
-from cxloop.services.remedies import check_horizon, qini_for, rules_of
-from cxloop.services.remedies_report import customers, frame_of, policy_reading, uplift_table
-from cxloop.services.workspace import Workspace
+from cxloop.results.drill import RemedyFailure
+from cxloop.results.outcomes import Qini, RemediesReport
 
 router = APIRouter(responses=ERROR_RESPONSES)
 pages = APIRouter(include_in_schema=False, route_class=PageRoute)  # signs in, error pages
@@ -32,100 +30,46 @@ Name = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$"
 Horizon = Annotated[int | None, Query(ge=1, le=3650, description="Days (default the first)")]
 
 
-class UpliftRow(BaseModel):
-    kind: str
-    remedy: str
-    band: str
-    band_top: float | None
-    policy_limit: str
-    horizon_days: int
-    n_treated: int | None
-    n_control: int | None
-    rate_treated: float | None
-    rate_control: float | None
-    naive: float | None
-    uplift: float | None
-    low: float | None
-    high: float | None
-    note: str
-
-
-class RemediesOut(BaseModel):
-    horizon_days: int
-    policy_reading: list[str]
-    rows: list[UpliftRow]
-
-
-class QiniOut(BaseModel):
-    kind: str
-    remedy: str
-    horizon_days: int
-    note: str
-    coefficient: float | None
-    share: list[float]
-    gain: list[float]
-
-
 def _frame(rt: Runtime, ws: Workspace) -> pd.DataFrame:
-    frame: pd.DataFrame = rt.cached(("remedies_frame",), lambda w: frame_of(w, rt.policy), ws)
+    frame: pd.DataFrame = rt.cached(("remedies_frame",), lambda w: of(w).remedies_failures(), ws)
     return frame
 
 
-def _report(rt: Runtime, ws: Workspace, horizon: int | None, kind: str | None) -> dict[str, Any]:
-    check_horizon(rules_of(ws), horizon)  # a wrong horizon is a 400 before anything is cached
-    report: dict[str, Any] = rt.cached(
-        ("remedies_report", horizon, kind), lambda w: _compute(rt, w, horizon, kind), ws
+def _report(rt: Runtime, ws: Workspace, horizon: int | None, kind: str | None) -> RemediesReport:
+    of(ws).remedies_horizon(horizon)  # a wrong horizon is a 400 before anything is cached
+    report: RemediesReport = rt.cached(
+        ("remedies_report", horizon, kind),
+        lambda w: of(w).remedies_report(horizon, kind, failures=_frame(rt, w)),
+        ws,
     )
     return report
 
 
-def _compute(rt: Runtime, ws: Workspace, horizon: int | None, kind: str | None) -> dict[str, Any]:
-    rules = rules_of(ws)
-    h = check_horizon(rules, horizon)
-    table = uplift_table(_frame(rt, ws), rt.policy, rules, h, kind)
-    reading = policy_reading(table, rt.policy.currency)
-    return {"horizon_days": h, "policy_reading": reading, "rows": rows(table, ())}
+def _qini(rt: Runtime, ws: Workspace, kind: str, remedy: str, horizon: int | None) -> Qini:
+    return of(ws).remedies_qini(kind, remedy, horizon, failures=_frame(rt, ws))
 
 
-def _qini(rt: Runtime, ws: Workspace, kind: str, remedy: str, horizon: int | None) -> QiniOut:
-    rules = rules_of(ws)
-    h = check_horizon(rules, horizon)
-    found = qini_for(_frame(rt, ws), kind, remedy, h, rules)
-    if isinstance(found, str):
-        return QiniOut(
-            kind=kind,
-            remedy=remedy,
-            horizon_days=h,
-            note=found,
-            coefficient=None,
-            share=[],
-            gain=[],
-        )
-    return QiniOut(
-        kind=kind,
-        remedy=remedy,
-        horizon_days=h,
-        note="",
-        coefficient=found.coefficient,
-        share=list(found.share),
-        gain=list(found.gain),
-    )
+def _customers(
+    rt: Runtime, ws: Workspace, kind: str, remedy: str, band: str, horizon: int | None, group: str
+) -> pd.DataFrame:
+    cx = of(ws)
+    return cx.remedies_customers(kind, remedy, band, horizon, group, failures=_frame(rt, ws))
 
 
-@router.get("/api/v1/outcomes/remedies", response_model=RemediesOut, tags=["outcomes"])
+@router.get("/api/v1/outcomes/remedies", response_model=RemediesReport, tags=["outcomes"])
 def remedies(
     who: Who, rt: Rt, ws: Ws, horizon: Horizon = None, kind: Name | None = None
-) -> dict[str, Any]:
+) -> RemediesReport:
     """Per failure kind, remedy and amount band (cut at the policy's limits): the uplift on
     "ordered again within the horizon" against the same kind's failures that got nothing
     (cross-fitted doubly robust, 95% interval), the naive difference, or why too few."""
-    return out(who, _report(rt, ws, horizon, kind))  # type: ignore[no-any-return]
+    return _report(rt, ws, horizon, kind)
 
 
-@router.get("/api/v1/outcomes/remedies/qini", response_model=QiniOut, tags=["outcomes"])
+@router.get("/api/v1/outcomes/remedies/qini", response_model=Qini, tags=["outcomes"])
 def remedies_qini(
     who: Who, rt: Rt, ws: Ws, kind: Name, remedy: Name, horizon: Horizon = None
-) -> QiniOut:
+) -> Qini:
     """The Qini curve of a two-model uplift score for ``remedy`` vs nothing."""
     return _qini(rt, ws, kind, remedy, horizon)
 
@@ -147,7 +91,7 @@ def remedies_customers(
     group: Literal["treated", "control"] = "treated",
 ) -> dict[str, Any]:
     """The failures behind one figure (their ``retained`` averages to its rate)."""
-    df = customers(_frame(rt, ws), rules_of(ws), kind, remedy, band, horizon, group)
+    df = _customers(rt, ws, kind, remedy, band, horizon, group)
     return page(who, rows(df, ()), p)
 
 
@@ -175,7 +119,7 @@ def _uplift_chart(table: pd.DataFrame, kind: str) -> str:
     return charts.interval_chart(marks, label=f"Uplift in points, {kind} failures")
 
 
-def _qini_chart(q: QiniOut) -> str:
+def _qini_chart(q: Qini) -> str:
     points = [
         charts.Point(label=f"{s:.0%}", value=100 * g) for s, g in zip(q.share, q.gain, strict=True)
     ]
@@ -196,7 +140,7 @@ def remedies_page(
     horizon: Horizon = None,
 ) -> HTMLResponse:
     report = _report(rt, ws, horizon, None)
-    table = pd.DataFrame(report["rows"])
+    table = pd.DataFrame([r.model_dump() for r in report.rows])
     kinds = sorted(set(table.kind)) if len(table) else []
     kind = kind or (kinds[0] if kinds else "")
     mine = table[table.kind == kind] if len(table) else table
@@ -204,11 +148,10 @@ def remedies_page(
     pick = remedy or (str(done.remedy.iloc[0]) if len(done) else "")
     svgs = {"uplift": _uplift_chart(table, kind) if kind else "", "qini": ""}
     if kind and pick:
-        svgs["qini"] = _qini_chart(_qini(rt, ws, kind, pick, report["horizon_days"]))
+        svgs["qini"] = _qini_chart(_qini(rt, ws, kind, pick, report.horizon_days))
     behind: list[dict[str, Any]] = []
     if remedy:
-        df = customers(_frame(rt, ws), rules_of(ws), kind, remedy, band, horizon, group)
-        behind = rows(df, ())
+        behind = rows(_customers(rt, ws, kind, remedy, band, horizon, group), ())
     return render(
         request,
         "remedies.html",

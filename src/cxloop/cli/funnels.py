@@ -9,10 +9,9 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from cxloop import client
+from cxloop import FunnelResult, client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, write_rows
 from cxloop.cli.render import make_console
-from cxloop.services.funnels import FunnelResult
 
 HomeOpt = Annotated[
     Path | None,

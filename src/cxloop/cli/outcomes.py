@@ -189,7 +189,7 @@ def promise_value(
             df = cx.promise_value_customers(contrast, window)
             write_rows(console, df, fmt, out, title=f"Customers in the {contrast} contrast")
             return
-        result = cx.promise_value(contrast, seed)
+        result = cx.promise_value(contrast, seed).model_dump(exclude_unset=True)
     rows = pd.DataFrame(result["rows"])
     meta: dict[str, Any] = {k: v for k, v in result.items() if k != "rows"}
     if fmt is ReportFormat.TABLE and out is None:

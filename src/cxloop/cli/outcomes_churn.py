@@ -16,8 +16,6 @@ from cxloop import client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, write_rows
 from cxloop.cli.render import make_console
 from cxloop.domain.promises import parse_duration
-from cxloop.services import churn_table
-from cxloop.services import health as health_service
 
 churn_app = typer.Typer(
     no_args_is_help=True,
@@ -84,8 +82,8 @@ def fit(
     out: OutOpt = None,
 ) -> None:
     """Choose, validate, calibrate and save a churn model for a customer table."""
-    spec = churn_table.Spec(id_col, label, time, positive, drop_leaky)
-    _figures(churn_table.fit_file(table, spec, model), fmt, out)
+    opts = {"time": time, "positive": positive, "drop_leaky": drop_leaky}
+    _figures(client.Cxloop.churn_fit(table, id_col, label, model, **opts), fmt, out)
 
 
 @churn_app.command("evaluate")
@@ -106,8 +104,8 @@ def evaluate(
     out: OutOpt = None,
 ) -> None:
     """ROC-AUC, Brier score and calibration on rows the model never saw."""
-    spec = churn_table.Spec(id_col, label, time, positive, drop_leaky)
-    _figures(churn_table.evaluate_file(table, spec, model), fmt, out)
+    opts = {"time": time, "positive": positive, "drop_leaky": drop_leaky}
+    _figures(client.Cxloop.churn_evaluate(table, id_col, label, model, **opts), fmt, out)
 
 
 @churn_app.command("predict")
@@ -119,7 +117,7 @@ def predict(
     out: OutOpt = None,
 ) -> None:
     """Per customer: the churn probability and the values that raise it most."""
-    rows = churn_table.predict_file(table, model, top)
+    rows = client.Cxloop.churn_predict(table, model, top)
     write_rows(make_console(), rows, fmt, out, title="Churn risk", percent=["probability"])
 
 
@@ -147,6 +145,7 @@ def health(
     a time split (ROC-AUC, Brier, calibration)."""
     with client.open(home) as cx:
         h = cx.health(parse_duration(horizon) if horizon else None)
+        dist = cx.risk_bands(h) if bands else None
     rows = h.rows[h.rows["risk"] >= min_risk]
     if limit is not None:
         rows = rows.head(limit)
@@ -172,8 +171,7 @@ def health(
         )
         if v.get("warning"):
             con.print(f"[bold yellow]warning:[/] {v['warning']}", highlight=False)
-    if bands:
-        dist = health_service.distribution(h.rows)
+    if dist is not None:
         write_rows(con, dist, fmt, out, title="Risk distribution", meta=meta)
         return
     write_rows(

@@ -16,8 +16,6 @@ import typer
 from cxloop import client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, write_rows
 from cxloop.cli.render import make_console
-from cxloop.services.remedies import check_horizon, rules_of
-from cxloop.services.remedies_report import policy_reading
 
 HomeOpt = Annotated[
     Path | None,
@@ -88,15 +86,14 @@ def remedies(
             write_rows(console, df, fmt, out, title=title, meta={"n": len(df)})
             return
         if qini:
-            found = cx.remedies_qini(kind or "", remedy or "", horizon)
+            found = cx.remedies_qini(kind or "", remedy or "", horizon).model_dump()
             curve = pd.DataFrame({"share": found["share"], "gain": found["gain"]})
             meta = {k: v for k, v in found.items() if k not in ("share", "gain")}
             write_rows(console, curve, fmt, out, title=_qini_title(meta), meta=meta)
             return
         table = cx.remedies_uplift(horizon, kind)
-        reading = policy_reading(table, cx.policy.currency)
-        rules = rules_of(cx.workspace)
-    h = int(table.horizon_days.iloc[0]) if len(table) else check_horizon(rules, horizon)
+        reading = cx.remedies_reading(table)
+        h = int(table.horizon_days.iloc[0]) if len(table) else cx.remedies_horizon(horizon)
     meta = {"horizon_days": h, "policy_reading": reading}
     title = f"remedies: retained within {h} days vs got nothing"
     write_rows(console, table, fmt, out, title=title, columns=COLUMNS, percent=PERCENT, meta=meta)

@@ -13,8 +13,6 @@ from rich.progress import Progress
 from cxloop import client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, export
 from cxloop.cli.render import Format, emit_json, make_console, records, table
-from cxloop.services import outreach
-from cxloop.services.sending import channel_from_settings
 
 outreach_app = typer.Typer(
     no_args_is_help=True,
@@ -46,7 +44,7 @@ def detect(
 ) -> None:
     """Run the detectors (exact binomial test per group and window, BH-corrected)."""
     with client.open(home) as cx:
-        found = outreach.detect_incidents(cx.workspace, as_of, detectors)
+        found = cx.detect_incidents(as_of, detectors)
     rows = [
         {
             **{k: getattr(i, k) for k in INCIDENT_COLUMNS},
@@ -79,7 +77,7 @@ def cohort(
 ) -> None:
     """Every affected customer-fact, whether they complained and left a low review."""
     with client.open(home) as cx:
-        d = outreach.draft(cx.workspace, incident_id)
+        d = cx.draft_outreach(incident_id)
     when = d.incident.detected_at  # the cohort's figures are as of the detection
     as_of = when.isoformat() if when else None
     payload = {**d.summary(), "as_of": as_of, "cohort": records(d.cohort)}
@@ -117,7 +115,7 @@ def preview(
 ) -> None:
     """Draft the notices (nothing is sent)."""
     with client.open(home) as cx:
-        d = outreach.draft(cx.workspace, incident_id, templates)
+        d = cx.draft_outreach(incident_id, templates)
     if fmt is Format.JSON:
         emit_json(make_console(), {**d.summary(), "notices": [n.__dict__ for n in d.notices]})
         return
@@ -142,23 +140,20 @@ def send(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Queue and deliver the incident's notices; a customer is never notified twice."""
-    with client.open(home) as cx:
-        chan = channel_from_settings(cx.workspace.settings, channel)  # fails before any work
-        with Progress(console=make_console(stderr=True)) as bar:
-            task = bar.add_task("sending", total=None)
-            queued, report = outreach.send(
-                cx.workspace,
-                incident_id,
-                chan,
-                templates=templates,
-                retry_uncertain=retry_uncertain,
-                limit=limit,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+    with client.open(home) as cx, Progress(console=make_console(stderr=True)) as bar:
+        task = bar.add_task("sending", total=None)
+        sent, report = cx.send_notices(  # an unknown channel fails before any work
+            incident_id,
+            channel,
+            templates=templates,
+            retry_uncertain=retry_uncertain,
+            limit=limit,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     payload = {
         "incident_id": incident_id,
         "channel": channel,
-        "queued_new": queued,
+        "queued_new": sent.queued,
         **report.as_dict(),
     }
     if fmt is Format.JSON:
@@ -179,7 +174,7 @@ def status(
 ) -> None:
     """Every recorded send: status (pending, sent, failed, uncertain), receipt, error."""
     with client.open(home) as cx:
-        rows = outreach.send_status(cx.workspace, incident_id)
+        rows = cx.outreach_sends(incident_id)
     frame = pd.DataFrame(rows)
     if export(make_console(), fmt, dest, frame, rows):
         return

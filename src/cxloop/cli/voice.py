@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from cxloop import client
+from cxloop import Voice, client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, export
 from cxloop.cli.render import (
     COMPARE_COLUMNS,
@@ -25,8 +25,6 @@ from cxloop.cli.render import (
 )
 from cxloop.domain.promises import parse_duration
 from cxloop.errors import ConfigError
-from cxloop.services import voice_insights
-from cxloop.services.voice import Voice
 
 voice_app = typer.Typer(
     no_args_is_help=True,
@@ -60,15 +58,18 @@ ModelOpt = Annotated[Path, typer.Option("--model", help="Where the model is (to 
 
 
 @contextmanager
-def _voice(home: Path | None, sentiment: str = "auto", k: int | None = None) -> Iterator[Voice]:
-    """A Voice whose long steps show on stderr (a spinner with the current step)."""
+def _voice(
+    home: Path | None, sentiment: str = "auto", k: int | None = None
+) -> Iterator[tuple[client.Cxloop, Voice]]:
+    """The library and a Voice whose long steps show on stderr (a spinner with the current
+    step)."""
     err = make_console(stderr=True)
     with client.open(home) as cx, err.status("reading the voice rows…") as status:
 
         def progress(message: str) -> None:
             status.update(message)
 
-        yield cx.voice(sentiment=sentiment, k=k, progress=progress)
+        yield cx, cx.voice(sentiment=sentiment, k=k, progress=progress)
 
 
 def _duration(option: str, text: str) -> timedelta:
@@ -99,7 +100,7 @@ def scores(
     dest: OutOpt = None,
 ) -> None:
     """NPS, CSAT, CES, review stars (and employees' eNPS) with counts, 95% intervals, trends."""
-    with _voice(home) as v:
+    with _voice(home) as (_cx, v):
         df = v.scores(by=by, metric=metric, voice=who, since=since)
     if export(make_console(), fmt, dest, df, records(df)):
         return
@@ -134,7 +135,7 @@ def sentiment(
     dest: OutOpt = None,
 ) -> None:
     """Sentiment per text, summarised by source; the most negative texts of the last 30 days."""
-    with _voice(home, sentiment=model) as v:
+    with _voice(home, sentiment=model) as (_cx, v):
         rows = v.frame.join(v.sentiment, how="inner")
         check = v.sentiment_check
     if rows.empty:
@@ -150,7 +151,7 @@ def sentiment(
         .join(rows.groupby(["voice", "event_type", "model"]).size().rename("texts"))
         .reset_index()
     )
-    worst = voice_insights.most_negative(rows)[
+    worst = client.Cxloop.voice_most_negative(rows)[
         ["ts", "voice", "event_type", "customer_id", "polarity", "text"]
     ]
     payload = {"summary": records(summary), "held_out": check, "most_negative": records(worst)}
@@ -183,7 +184,7 @@ def topics(
     dest: OutOpt = None,
 ) -> None:
     """Topics and pain points found in customers' texts (MiniLM embeddings + k-means)."""
-    with _voice(home, sentiment=model, k=k) as v:
+    with _voice(home, sentiment=model, k=k) as (_cx, v):
         df = v.topics()
     if export(make_console(), fmt, dest, df, {**df.attrs, "topics": records(df)}):
         return
@@ -231,8 +232,8 @@ def emerging(
     """Topics whose volume or negativity rose significantly (exact binomial test, BH FDR)."""
     span = _duration("--period", period)
     base = None if baseline == "all" else _duration("--baseline", baseline)
-    with _voice(home, sentiment=model, k=k) as v:
-        df = voice_insights.emerging(v, span, base, as_of=as_of)
+    with _voice(home, sentiment=model, k=k) as (cx, v):
+        df = cx.voice_emerging(span, base, voice=v, as_of=as_of)
     if export(make_console(), fmt, dest, df, {**df.attrs, "tests": records(df)}):
         return
     out = make_console()
@@ -272,8 +273,8 @@ def drivers(
     dest: OutOpt = None,
 ) -> None:
     """Which topics and promise outcomes move the scores, with effect sizes."""
-    with _voice(home, k=k) as v:
-        df = voice_insights.drivers(v, metric)
+    with _voice(home, k=k) as (cx, v):
+        df = cx.voice_drivers(metric, voice=v)
     if export(make_console(), fmt, dest, df, {**df.attrs, "drivers": records(df)}):
         return
     out = make_console()
@@ -307,8 +308,8 @@ def compare(
     dest: OutOpt = None,
 ) -> None:
     """Per policy, practice, product or service: what customers say, what employees say."""
-    with _voice(home) as v:
-        df = voice_insights.compare(v, subjects)
+    with _voice(home) as (cx, v):
+        df = cx.voice_compare(subjects, voice=v)
     if export(make_console(), fmt, dest, df, {**df.attrs, "subjects": records(df)}):
         return
     out = make_console()

@@ -8,6 +8,7 @@ step's drop.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from cxloop.domain.funnels import (
     parse_step,
     step_index,
 )
+from cxloop.results.journeys import FunnelReport
+from cxloop.serialize import clean
 from cxloop.services.config import read_toml
 from cxloop.services.workspace import Workspace
 
@@ -92,6 +95,11 @@ class FunnelResult(FunnelCustomers):
             "time_to_convert": self.time_to_convert,
             "histogram": self.histogram.to_dict("records"),
         }
+
+    def report(self) -> FunnelReport:
+        """The figures as one typed result: the spec, the steps, the time to convert."""
+        steps = json.loads(self.steps.to_json(orient="records", date_format="iso", date_unit="s"))
+        return FunnelReport.model_validate({**clean(self.summary()), "steps": steps})
 
 
 def as_of(ws: Workspace) -> ir.Table:

@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from cxloop.analytics import health as hq
 from cxloop.errors import ConfigError
+from cxloop.results.outcomes import HealthReport
 from cxloop.services import churn_model as cm
 from cxloop.services.ledger import promises_table
 from cxloop.services.workspace import Workspace
@@ -47,6 +48,20 @@ class Health:
     validation: dict[str, Any]
     rows: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+
+    def report(self) -> HealthReport:
+        """Revenue at risk and the validation figures, as one typed result."""
+        s = self.summary
+        return HealthReport.model_validate(
+            {
+                "as_of": self.as_of.isoformat(),
+                "horizon_days": self.horizon_days,
+                **{k: s.get(k) for k in ("customers", "mean_risk", "revenue_at_risk")},
+                "expected_value": s.get("expected_value"),
+                "stale": bool(s.get("stale", False)),
+                "validation": self.validation,
+            }
+        )
 
 
 def load_spec(path: Path | None) -> hq.HealthSpec:

@@ -1,11 +1,10 @@
-"""The shapes of the drill-downs of journeys (C6) and outcomes (C7): the customers behind
-a figure, one row each (see :mod:`cxloop.api.models`)."""
+"""The customers behind a figure of journeys (C6) and outcomes (C7), one row each."""
 
 from __future__ import annotations
 
 from pydantic import ConfigDict
 
-from cxloop.api.models import Out
+from cxloop.results.base import Out
 
 
 class FunnelDropped(Out):
