@@ -79,6 +79,10 @@ def olist_copy(olist_store: Path, root: Path) -> Path:
 
 
 from tests.pgserver import pg_server, pg_url  # noqa: E402, F401
+from tests.scheduling import (  # noqa: E402, F401  (xdist work units and their order)
+    pytest_collection_modifyitems,
+    pytest_xdist_make_scheduler,
+)
 
 
 @pytest.fixture(scope="session")
