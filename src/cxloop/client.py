@@ -30,7 +30,7 @@ from cxloop.domain.remedies import Remedy
 from cxloop.notify.base import Channel
 from cxloop.services import approvals as approval_service
 from cxloop.services import brief as brief_service
-from cxloop.services import case_reads, churn_table, reads, voice_insights
+from cxloop.services import case_reads, churn_table, reads, spark_ingest, voice_insights
 from cxloop.services import cases as case_service
 from cxloop.services import funnels as funnel_service
 from cxloop.services import health as health_service
@@ -77,10 +77,16 @@ class Cxloop:
         *,
         mapping: str | Path | None = None,
         params: dict[str, str] | None = None,
+        engine: str | None = None,
     ) -> ingest_service.IngestReport:
         """Load a file or directory through a named mapping, or the mapping file ``mapping``
         (TOML, docs/mappings.md) with its ``params`` (idempotent; unchanged files are not
-        read again unless ``force``)."""
+        read again unless ``force``). ``engine`` (default: the ``ingest_engine`` setting):
+        ``embedded``, or ``spark`` for the distributed ingest (generic mapping only)."""
+        if (engine or self.workspace.settings.ingest_engine) == "spark":
+            return spark_ingest.ingest_path(
+                self.workspace, path, source, progress, force, mapping, params
+            )
         return ingest_service.ingest_path(
             self.workspace, path, source, progress, force, mapping, params
         )
