@@ -175,3 +175,35 @@ def test_spark_ingest_refuses_other_mappings(tmp_path: Path, data: dict[str, Pat
             spark_ingest.ingest_path(ws, data["first"], source="olist")
     finally:
         ws.close()
+
+
+def test_binary_copy_round_trips_every_log_type(pg_url: str) -> None:
+    """Arrow batches encoded for PostgreSQL's binary COPY read back as DuckDB had them:
+    NULLs, empty text, non-ASCII text, times before 2000 and with microseconds, negative
+    and large integers, floats."""
+    from cxloop.domain.events import LOG_COLUMNS
+    from cxloop.store import pgcopy
+
+    con = duckdb.connect()
+    rows = con.execute("""
+        SELECT * FROM (VALUES
+          ('a', 'cu', 'order_placed', TIMESTAMP '2026-05-01 14:30:00.123456', NULL, 'wé😀',
+           NULL, 1.5::DOUBLE, NULL::TIMESTAMP, '{"k": "ü"}', 's', 'f', 1::BIGINT, 'i', 'h'),
+          ('b', '', 'x', TIMESTAMP '1901-01-01 00:00:00', 'd', '', 'r', -0.1::DOUBLE,
+           TIMESTAMP '2199-12-31 23:59:59.999999', NULL, 's', 'f', -3000000000::BIGINT, 'i',
+           'h2'))
+    """)
+    batch = rows.fetch_record_batch(10).read_next_batch()
+    encoded = pgcopy.encode(batch, [c.dtype for c in LOG_COLUMNS])
+    with psycopg.connect(pg_url) as pg:
+        cols = ", ".join(f"c{i} {t}" for i, t in enumerate(
+            ["TEXT"] * 3 + ["TIMESTAMP"] + ["TEXT"] * 3 + ["DOUBLE PRECISION", "TIMESTAMP"]
+            + ["TEXT"] * 3 + ["BIGINT"] + ["TEXT"] * 2
+        ))  # fmt: skip
+        pg.execute(f"CREATE TEMP TABLE t ({cols})")
+        with pg.cursor().copy("COPY t FROM STDIN (FORMAT binary)") as copy:
+            copy.write(pgcopy.HEADER)
+            copy.write(memoryview(encoded))
+            copy.write(pgcopy.TRAILER)
+        got = pg.execute("SELECT * FROM t ORDER BY c0").fetchall()
+    assert got == con.execute("SELECT * FROM batch ORDER BY 1").fetchall()
