@@ -33,7 +33,8 @@ _NAMES = [c.name for c in LOG_COLUMNS]
 def _classified(spark: Any, log: EventLog, manifest: dict[str, Any], staged: Any) -> Any:
     """``staged`` with the logged copy's hash and ingest (``_log_hash``, ``_log_ingest``),
     each copy's place among the batch's copies of its id (``_k``) and the first copy's hash
-    (``_first``)."""
+    (``_first``). Only ids the batch holds more than once are numbered by a window (the
+    others are their own first copy), so the rows are not all shuffled and sorted by id."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -44,14 +45,25 @@ def _classified(spark: Any, log: EventLog, manifest: dict[str, Any], staged: Any
             F.col("content_hash").alias("_log_hash"),
             F.col("ingest_id").alias("_log_ingest"),
         )
-    else:
-        logged = spark.createDataFrame([], "event_id STRING, _log_hash STRING, _log_ingest STRING")
+        joined = staged.join(logged, "event_id", "left")
+    else:  # an empty log: nothing to join
+        none = F.lit(None).cast("string")
+        joined = staged.withColumn("_log_hash", none).withColumn("_log_ingest", none)
+    repeated = F.broadcast(
+        staged.groupBy("event_id").count().filter("count > 1").select("event_id")
+    )
     window = Window.partitionBy("event_id").orderBy("source_file", "source_row")
-    return (
-        staged.join(logged, "event_id", "left")
+    numbered = (
+        joined.join(repeated, "event_id")
         .withColumn("_k", F.row_number().over(window))
         .withColumn("_first", F.first("content_hash").over(window))
     )
+    single = (
+        joined.join(repeated, "event_id", "left_anti")
+        .withColumn("_k", F.lit(1))
+        .withColumn("_first", F.col("content_hash"))
+    )
+    return single.unionByName(numbered)
 
 
 def _settled(spark: Any, log: EventLog, manifest: dict[str, Any], done: Any) -> set[Any]:
