@@ -36,7 +36,7 @@ from cxloop.library.upkeep import UpkeepMixin
 from cxloop.library.voice import VoiceMixin
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
-from cxloop.services import reads
+from cxloop.services import reads, spark_ingest
 from cxloop.services.policy import load_policy
 from cxloop.services.timeline import timeline as customer_timeline
 from cxloop.services.workspace import Workspace
@@ -84,10 +84,16 @@ class Cxloop(
         *,
         mapping: str | Path | None = None,
         params: dict[str, str] | None = None,
+        engine: str | None = None,
     ) -> ingest_service.IngestReport:
         """Load a file or directory through a named mapping, or the mapping file ``mapping``
         (TOML, docs/mappings.md) with its ``params`` (idempotent; unchanged files are not
-        read again unless ``force``)."""
+        read again unless ``force``). ``engine`` (default: the ``ingest_engine`` setting):
+        ``embedded``, or ``spark`` for the distributed ingest (generic mapping only)."""
+        if (engine or self.workspace.settings.ingest_engine) == "spark":
+            return spark_ingest.ingest_path(
+                self.workspace, path, source, progress, force, mapping, params
+            )
         return ingest_service.ingest_path(
             self.workspace, path, source, progress, force, mapping, params
         )

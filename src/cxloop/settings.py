@@ -353,6 +353,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "5",
         "How many at-risk customers the brief lists as worth a call today (0: none).",
     ),
+    SettingSpec(
+        "ingest_engine",
+        "CXLOOP_INGEST_ENGINE",
+        "embedded",
+        "Where `cxloop ingest` maps and checks files: embedded (DuckDB in this process) or "
+        "spark (Spark tasks over spark_master; generic mapping, Parquet log only).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -412,6 +419,7 @@ class Settings:
     health_spec: Path | None = None
     health_call_risk: float = 0.5
     health_calls: int = 5
+    ingest_engine: str = "embedded"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -478,6 +486,7 @@ class Settings:
             **_outcome_settings(values),
             **_journey_settings(values),
             **_health_settings(values),
+            ingest_engine=_ingest_engine(values["ingest_engine"]),
         )
 
 
@@ -657,3 +666,13 @@ def _health_settings(values: Mapping[str, object]) -> dict[str, Any]:
         "health_call_risk": risk,
         "health_calls": int(calls),
     }
+
+
+INGEST_ENGINES = ("embedded", "spark")
+
+
+def _ingest_engine(value: object) -> str:
+    engine = str(value or "embedded").strip().lower()
+    if engine not in INGEST_ENGINES:
+        raise _problem("ingest_engine", "one of " + ", ".join(INGEST_ENGINES), value)
+    return engine

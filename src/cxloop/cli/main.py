@@ -134,9 +134,19 @@ def ingest(
     ] = False,
     home: HomeOpt = None,
     fmt: FormatOpt = Format.TABLE,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="embedded (default: setting ingest_engine) or spark: the distributed "
+            "ingest (generic mapping only).",
+        ),
+    ] = None,
 ) -> None:
     """Load events through a mapping; bad rows go to the quarantine."""
-    commands.ingest(_open(home), path, source, force, fmt, mapping, parse_params(params))
+    if engine is not None and engine not in ("embedded", "spark"):
+        raise typer.BadParameter("expected embedded or spark", param_hint="--engine")
+    commands.ingest(_open(home), path, source, force, fmt, mapping, parse_params(params), engine)
 
 
 @app.command()

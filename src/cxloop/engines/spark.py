@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from functools import cached_property
@@ -58,6 +59,8 @@ def session(settings: Settings) -> Any:
                 "engine=spark needs pyspark (pip install 'pyspark>=3.5,<4.1')"
             ) from None
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python tasks (the Spark ingest) run in this interpreter's environment
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         warehouse = Path(tempfile.mkdtemp(prefix="cxloop-spark-"))
         builder = SparkSession.builder.appName("cxloop")
         if settings.spark_remote:

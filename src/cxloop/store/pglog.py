@@ -6,8 +6,9 @@ with another hash a conflict returned for quarantine), every append that adds ev
 raises the version by one, and readers see whole appends only (one transaction each).
 
 Ingest still reads, maps and validates files in an in-process DuckDB (the staging
-engine); the staged rows travel to PostgreSQL with ``COPY ... FROM STDIN`` as CSV into a
-temporary table, and the deduplication runs in PostgreSQL. Concurrent appends from
+engine); the staged rows stream to PostgreSQL as Arrow batches in binary ``COPY`` format
+into a temporary table, and the deduplication runs in PostgreSQL
+(:mod:`cxloop.store.pgappend`). Concurrent appends from
 several hosts take turns on a transaction-level advisory lock. The tables are created by
 the migrations (``cxloop migrate``).
 """
@@ -26,7 +27,7 @@ import psycopg
 
 from cxloop.domain.events import LOG_COLUMNS
 from cxloop.errors import StoreError
-from cxloop.store import crash, db, sameevent
+from cxloop.store import crash, db, pgappend
 from cxloop.store.eventlog import LOG_COLUMN_NAMES, AppendResult, BeforeCommit
 
 APPEND_LOCK = 0x63786C6F67  # pg_advisory_xact_lock key shared by every cxloop appender
@@ -36,7 +37,6 @@ _DUCK_TYPES = {
     "float64": "DOUBLE",
     "int64": "BIGINT",
 }
-_CHUNK = 1 << 20
 
 
 def _quote(path: Path) -> str:
@@ -50,7 +50,7 @@ class PgEventLog:
 
     def __init__(self, url: str, scratch: Path) -> None:
         self.url = url
-        self.scratch = scratch  # where CSV staged for COPY is written (the store's tmp/)
+        self.scratch = scratch  # where the log is staged for DuckDB (the store's tmp/)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[psycopg.Connection[Any]]:
@@ -84,98 +84,38 @@ class PgEventLog:
         before_commit: BeforeCommit | None = None,
     ) -> AppendResult:
         """Append the rows of DuckDB relation ``staged`` (log columns); idempotent by id
-        (``attrs`` compared as JSON). ``before_commit`` runs inside the transaction, just
-        before it commits."""
+        (``attrs`` compared as JSON). The rows stream to PostgreSQL as binary COPY in
+        batches (:mod:`cxloop.store.pgappend`); ``before_commit`` runs inside the
+        transaction, just before it commits."""
         cols = ", ".join(LOG_COLUMN_NAMES)
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="append-", suffix=".csv", dir=self.scratch)
-        os.close(fd)
-        csv = Path(name)
-        try:
-            con.execute(
-                f"COPY (SELECT {cols} FROM (SELECT * REPLACE ('{ingest_id}' AS ingest_id) "
-                f"FROM {staged})) TO {_quote(csv)} (FORMAT csv, HEADER false)"
+        reader = con.execute(
+            f"SELECT {cols} FROM (SELECT * REPLACE ('{ingest_id}' AS ingest_id) FROM {staged})"
+        ).fetch_record_batch(pgappend.BATCH_ROWS)
+        with self.connect() as pg:
+            pg.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+            outcome = pgappend.run(pg, reader)
+            version_row = pg.execute(
+                "SELECT version FROM cx_log WHERE id = 1 FOR UPDATE"
+            ).fetchone()
+            if version_row is None:
+                raise StoreError("the PostgreSQL store has no cx_log row: run `cxloop migrate`")
+            version = int(version_row[0]) + (1 if outcome.new else 0)
+            if outcome.new:
+                pg.execute("UPDATE cx_log SET version = %s WHERE id = 1", (version,))
+            result = AppendResult(
+                new=outcome.new,
+                duplicates=outcome.duplicates,
+                conflicts=[
+                    {"file": f, "row": int(r), "event_id": eid, "log_ingest": li}
+                    for f, r, eid, li in outcome.conflicts
+                ],
+                segment=None,
+                version=version,
             )
-            with self.connect() as pg:
-                result = self._append(pg, csv)
-                if before_commit is not None:
-                    before_commit(result)
-            crash.point("log-committed")
-            return result
-        finally:
-            csv.unlink(missing_ok=True)
-
-    def _append(self, pg: psycopg.Connection[Any], csv: Path) -> AppendResult:
-        cols = ", ".join(LOG_COLUMN_NAMES)
-        pg.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
-        pg.execute("CREATE TEMP TABLE _incoming (LIKE cx_events) ON COMMIT DROP")
-        copying = pg.cursor().copy(f"COPY _incoming ({cols}) FROM STDIN (FORMAT csv)")
-        with copying as copy, csv.open("rb") as fh:
-            while block := fh.read(_CHUNK):
-                copy.write(block)
-        # _k: the copy's place among the batch's rows with its id (the first one is appended)
-        pg.execute("""
-            CREATE TEMP TABLE _cand ON COMMIT DROP AS
-            SELECT i.*, e.content_hash AS _log_hash, e.ingest_id AS _log_ingest,
-                   row_number() OVER w AS _k, first_value(i.content_hash) OVER w AS _first
-            FROM _incoming i LEFT JOIN cx_events e ON e.event_id = i.event_id
-            WINDOW w AS (PARTITION BY i.event_id ORDER BY i.source_file, i.source_row
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-        """)
-        conflicts = pg.execute("""
-            SELECT source_file, source_row, event_id, _log_ingest FROM _cand
-            WHERE (_log_hash IS NOT NULL AND _log_hash <> content_hash)
-               OR (_log_hash IS NULL AND _k > 1 AND content_hash <> _first)
-            ORDER BY 1, 2
-        """).fetchall()
-        row = pg.execute("""
-            SELECT count(*) FILTER (WHERE _log_hash IS NULL AND _k = 1),
-                   count(*) FILTER (WHERE _log_hash = content_hash
-                                    OR (_log_hash IS NULL AND _k > 1 AND content_hash = _first))
-            FROM _cand
-        """).fetchone()
-        new, duplicates = (int(row[0]), int(row[1])) if row else (0, 0)
-        same = self._settle(pg) if conflicts else set()
-        duplicates += len(same)
-        version_row = pg.execute("SELECT version FROM cx_log WHERE id = 1 FOR UPDATE").fetchone()
-        if version_row is None:
-            raise StoreError("the PostgreSQL store has no cx_log row: run `cxloop migrate`")
-        version = int(version_row[0])
-        if new:
-            inserted = pg.execute(
-                f"INSERT INTO cx_events ({cols}) SELECT {cols} FROM _cand "
-                "WHERE _log_hash IS NULL AND _k = 1"
-            ).rowcount
-            if inserted != new:
-                raise StoreError(f"appended {inserted} events for {new} new ones; rolled back")
-            version += 1
-            pg.execute("UPDATE cx_log SET version = %s WHERE id = 1", (version,))
-        return AppendResult(
-            new=new,
-            duplicates=duplicates,
-            conflicts=[
-                {"file": f, "row": int(r), "event_id": eid, "log_ingest": li}
-                for f, r, eid, li in conflicts
-                if (f, int(r)) not in same
-            ],
-            segment=None,
-            version=version,
-        )
-
-    @staticmethod
-    def _settle(pg: psycopg.Connection[Any]) -> set[tuple[str, int]]:
-        """The (file, row) of hash mismatches that are the same event after all (``attrs``
-        with other whitespace or key order): duplicates, not conflicts."""
-        pairs = pg.execute(f"""
-            SELECT {sameevent.select_pair("c", "e")} FROM _cand c
-            JOIN cx_events e ON e.event_id = c.event_id
-            WHERE c._log_hash IS NOT NULL AND c._log_hash <> c.content_hash
-            UNION ALL
-            SELECT {sameevent.select_pair("c", "f")} FROM _cand c
-            JOIN _cand f ON f.event_id = c.event_id AND f._k = 1
-            WHERE c._log_hash IS NULL AND c._k > 1 AND c.content_hash <> c._first
-        """).fetchall()
-        return sameevent.settled(pairs)
+            if before_commit is not None:
+                before_commit(result)
+        crash.point("log-committed")
+        return result
 
     def committed(self, ingest_id: str) -> bool:
         """Whether run ``ingest_id`` added events to the log (its transaction committed)."""
@@ -186,7 +126,8 @@ class PgEventLog:
         return row is not None
 
     def clean_temp(self) -> list[str]:
-        """Delete CSV files a killed appender left in the scratch folder (under the lock)."""
+        """Delete CSV files a killed appender of an earlier version left in the scratch
+        folder (under the lock)."""
         if not self.scratch.exists():
             return []
         gone = []
