@@ -11,8 +11,9 @@ Two rules on top of xdist's ``--dist loadfile`` (all the tests of a module on on
   collection order): a long unit drawn last would leave the other workers idle at the end.
 
 Both are plain data: a new module that starts Spark joins the group by its name; a new module
-that takes more than a minute goes into :data:`FIRST`. Run without xdist (``-n 0``) only the
-order changes.
+that takes more than a minute goes into :data:`FIRST`. Should the engines group grow past
+half of the suite's time, split it in two (PostgreSQL and Spark modules). Run without xdist
+(``-n 0``) only the order changes.
 """
 
 from __future__ import annotations
