@@ -528,7 +528,7 @@ def section(res: dict[str, Any]) -> list[str]:
         "process: cxloop's ingest, `build_ledger()` and the brief's engine-side queries "
         "(`brief_inputs()`, [src/cxloop/services/brief_inputs.py]"
         "(../src/cxloop/services/brief_inputs.py): order values, voice scores by week and "
-        "metric, the six systemic detectors' cells, the case signals; every result "
+        "metric, the systemic detectors' cells (seven by default), the case signals; every result "
         "fetched, no text models), and beside them the engine's own raw speed: its own "
         "load of the CSV and hand-written SQL of the same ledger "
         "([DuckDB](../bench/reference_ledger.sql), [PostgreSQL]"
