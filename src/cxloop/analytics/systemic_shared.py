@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import ibis.expr.types as ir
 
-from cxloop.analytics.attrs import attr_text
+from cxloop.analytics.attrs import attr_texts
 from cxloop.analytics.systemic import BillingDeviation, ContactSpike, DetectorSpec, PromiseBreaks
 from cxloop.analytics.systemic_sources import EVENT_COLUMNS, Prepared, Sources, promises_of
 from cxloop.domain.events import EventType
@@ -54,14 +54,18 @@ def shared_reads(specs: Sequence[DetectorSpec], rules: RuleSet) -> dict[str, tup
 
 
 def prepare(
-    src: Sources, specs: Sequence[DetectorSpec], cache: Callable[[ir.Table], ir.Table]
+    src: Sources,
+    specs: Sequence[DetectorSpec],
+    cache: Callable[[ir.Table], ir.Table],
+    engine: str = "",
 ) -> tuple[Sources, list[ir.Table]]:
     """``src`` with the event types the specs share read out once (``cache`` materialises
-    each on the engine); the cached tables, to release when the detectors are done."""
+    each on ``engine``); the cached tables, to release when the detectors are done."""
     prepared: dict[str, Prepared] = {}
     for kind, keys in shared_reads(specs, src.rules).items():
         ev = src.events.filter(src.events.event_type == kind)
-        attrs = {f"a{i}": attr_text(ev.attrs, k) for i, k in enumerate(keys)}
+        texts = attr_texts(ev.attrs, keys, engine)
+        attrs = {f"a{i}": text for i, text in enumerate(texts)}
         prepared[kind] = Prepared(cache(ev.select(*EVENT_COLUMNS, **attrs)), keys)
     src = replace(src, prepared=prepared)
     promises: dict[str, Prepared] = {}

@@ -98,7 +98,7 @@ def shared_sources(ws: Workspace, src: Sources, specs: Sequence[DetectorSpec]) -
     """``src`` with the events two or more of ``specs`` read materialised once on the
     engine, their attrs read out (:func:`cxloop.analytics.systemic_shared.prepare`),
     released when the block ends."""
-    shared, cached = prepare(src, specs, ws.cache)
+    shared, cached = prepare(src, specs, ws.cache, ws.engine)
     try:
         yield shared
     finally:
