@@ -69,7 +69,7 @@ def test_attrs_from_one_parse_are_the_raw_json_values(demo_store: Path) -> None:
         ws.close()
     assert len(df) > 1000
     for key in keys:
-        raw = [json.loads(a).get(key) if a else None for a in df.attrs]
+        raw = [json.loads(a).get(key) if a else None for a in df["attrs"]]
         want = [None if v is None else str(v) for v in raw]
         assert [None if pd.isna(v) else v for v in df[key]] == want, key
     assert df.carrier.notna().all() and df.no_such_key.isna().all()
