@@ -6,7 +6,7 @@
 -- ledger), and the macro `as_of_ts()` (the ledger's as-of time). Each query below is
 -- one part, named by the `-- name:` line before it; bench/scale_steps.py runs them in
 -- turn. The systemic detectors are those of src/cxloop/rules/detectors.toml, one query
--- each (as cxloop runs them); the signal thresholds are cxloop.domain.cases.SignalRules'.
+-- each, every one reading the log and the ledger on its own (cxloop shares that work); the signal thresholds are cxloop.domain.cases.SignalRules'.
 
 -- name: order_values
 SELECT ref, sum(amount) AS value
@@ -42,6 +42,25 @@ FROM (
     JOIN events o ON o.event_id = p.source_event_id
     WHERE p.rule = 'delivery' AND o.event_type = 'order_placed' AND o.ts <= as_of_ts()
       AND p.state IN ('kept', 'exceeded', 'broken')
+)
+WHERE grp IS NOT NULL AND opened_at IS NOT NULL
+GROUP BY ALL;
+
+-- name: systemic_cells.undelivered_by_carrier_region
+-- (its failure is a delivery never made or canceled once overdue: late ones are left out)
+SELECT grp, date_trunc('week', opened_at) AS w_start, count(*) AS n,
+       count(*) FILTER (WHERE state = 'broken') AS hits,
+       min(opened_at) AS first_at, max(opened_at) AS last_at,
+       max(CASE WHEN fulfilled_at < due_at THEN fulfilled_at ELSE due_at END) AS known_max,
+       sum(late_hours) FILTER (WHERE state = 'broken') AS value_total
+FROM (
+    SELECT p.*, json_extract_string(o.attrs, '$.carrier') || ' / '
+                || json_extract_string(o.attrs, '$.region') AS grp
+    FROM ledger p
+    JOIN events o ON o.event_id = p.source_event_id
+    WHERE p.rule = 'delivery' AND o.event_type = 'order_placed' AND o.ts <= as_of_ts()
+      AND p.state IN ('kept', 'exceeded', 'broken')
+      AND (p.state <> 'broken' OR p.broken_reason IN ('never_fulfilled', 'canceled'))
 )
 WHERE grp IS NOT NULL AND opened_at IS NOT NULL
 GROUP BY ALL;

@@ -307,6 +307,7 @@ def run_size(
             if _ok(d["ledger"]):
                 d["brief"] = r.step("brief", "brief inputs", engine="duckdb", home=home)
                 d["ref_brief"] = r.step("reference_brief", "brief inputs SQL", home=home)
+                d["scan_brief"] = r.step("scan_brief", "raw scan of the log", home=home)
         out["duckdb"] = d
         save()
     if "postgres" in engines:
@@ -543,7 +544,7 @@ def section(res: dict[str, Any]) -> list[str]:
         "process: cxloop's ingest, `build_ledger()` and the brief's engine-side queries "
         "(`brief_inputs()`, [src/cxloop/services/brief_inputs.py]"
         "(../src/cxloop/services/brief_inputs.py): order values, voice scores by week and "
-        "metric, the six systemic detectors' cells, the case signals; every result "
+        "metric, the systemic detectors' cells (seven by default), the case signals; every result "
         "fetched, no text models), and beside them the engine's own raw speed: its own "
         "load of the CSV and hand-written SQL of the same ledger "
         "([DuckDB](../bench/reference_ledger.sql), [PostgreSQL]"
@@ -586,6 +587,7 @@ def section(res: dict[str, Any]) -> list[str]:
         ("ref_ledger", "hand-written ledger SQL"),
         ("brief", "`brief_inputs()`"),
         ("ref_brief", "hand-written brief-inputs SQL"),
+        ("scan_brief", "raw scan of what the brief reads"),
     ]
     header = ["Engine", "Step"]
     for s in sizes:
@@ -623,6 +625,7 @@ def section(res: dict[str, Any]) -> list[str]:
         pairs += [("ledger", "ref_ledger", "ledger / hand-written SQL", None)]
         if engine == "duckdb":
             pairs.append(("brief", "ref_brief", "brief inputs / hand-written SQL", BRIEF_RATIO))
+            pairs.append(("brief", "scan_brief", "brief inputs / raw scan of the log", None))
         for a, b, label, target in pairs:
             vals = [
                 _ratio(

@@ -15,6 +15,7 @@ NULL for a value that is not one, on every engine: Ibis compiles ``try_cast`` to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import ibis
@@ -34,6 +35,21 @@ def _cx_attr_number(attrs: str, key: str) -> float:  # type: ignore[empty-body]
 @ibis.udf.scalar.builtin(name="cx_attr_time")  # type: ignore[untyped-decorator]
 def _cx_attr_time(attrs: str, key: str) -> datetime:  # type: ignore[empty-body]
     """The engine's own ``cx_attr_time``: the value as a timestamp, NULL when not a time."""
+
+
+@ibis.udf.scalar.builtin(name="json_extract_string")  # type: ignore[untyped-decorator]
+def _json_paths(attrs: str, paths: list[str]) -> list[str]:  # type: ignore[empty-body]
+    """DuckDB's ``json_extract_string`` of several paths: the JSON is parsed once."""
+
+
+def attr_texts(attrs: ir.StringValue, keys: Sequence[str], engine: str) -> list[ir.StringValue]:
+    """Several text attributes, the values :func:`attr_text` gives; on DuckDB from one
+    parse of the JSON (``cx_attr``'s path, several at once) instead of one per key."""
+    if engine != "duckdb" or len(keys) < 2:
+        return [attr_text(attrs, k) for k in keys]
+    paths = ibis.literal(['$."' + k + '"' for k in keys], type="array<string>")
+    many = _json_paths(attrs, paths)
+    return [many[i] for i in range(len(keys))]
 
 
 def attr_text(attrs: ir.StringValue, key: str) -> ir.StringValue:

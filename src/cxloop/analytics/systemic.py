@@ -20,14 +20,14 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from cxloop.analytics.attrs import attr_text
+from cxloop.analytics.systemic_sources import Sources as Sources
+from cxloop.analytics.systemic_sources import events_of, joined_group, promises_of
 from cxloop.domain.events import EventType
 from cxloop.domain.promises import (
     RESOLVED_STATES,
     Breach,
     BrokenReason,
     PromiseState,
-    RuleSet,
     parse_duration,
 )
 from cxloop.domain.stats import Thresholds
@@ -220,26 +220,6 @@ SPEC_TYPES: dict[str, type[DetectorSpec]] = {
 
 
 # ---------------------------------------------------------------- runners
-@dataclass(frozen=True)
-class Sources:
-    """What the runners read: the events known at ``as_of``, every event (low reviews are
-    looked up at any time), the ledger as of ``as_of`` and the rules that built it."""
-
-    events: ir.Table
-    all_events: ir.Table
-    ledger: ir.Table
-    rules: RuleSet
-    as_of: datetime
-
-
-def _group(attrs: ir.StringValue, dimensions: tuple[str, ...]) -> ir.StringValue:
-    parts = [attr_text(attrs, d) for d in dimensions]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out + " / " + part  # null when any dimension is missing
-    return out
-
-
 def _of(events: ir.Table, kind: EventType) -> ir.Table:
     return events.filter(events.event_type == kind.value)
 
@@ -252,10 +232,7 @@ def promise_facts(spec: PromiseBreaks, src: Sources) -> ir.Table:
         raise ConfigError(
             f"detector {spec.name!r}: no promise rule named {spec.rule!r} (rules: {names})"
         ) from None
-    ev = src.events.filter(src.events.event_type == opens_on)
-    opens = ev.select(o_id=ev.event_id, o_attrs=ev.attrs)
-    p = src.ledger.filter(src.ledger.rule == spec.rule)
-    p = p.join(opens, p.source_event_id == opens.o_id)
+    p = promises_of(src, spec.rule, opens_on, spec.dimensions)
     broken = p.state == PromiseState.BROKEN.value
     counted = p.state.isin([s.value for s in RESOLVED_STATES])
     hit = broken
@@ -277,7 +254,7 @@ def promise_facts(spec: PromiseBreaks, src: Sources) -> ir.Table:
         fact_id=p.promise_id,
         customer_id=p.customer_id,
         ref=p.ref,
-        grp=_group(p.o_attrs, spec.dimensions),
+        grp=joined_group(p, len(spec.dimensions)),
         at=p.due_at if spec.time == "due" else p.opened_at,
         since=p.opened_at,
         known_at=ibis.ifelse(early, p.fulfilled_at, p.due_at),
@@ -290,8 +267,8 @@ def promise_facts(spec: PromiseBreaks, src: Sources) -> ir.Table:
 
 
 def billing_facts(spec: BillingDeviation, src: Sources) -> ir.Table:
-    inv = _of(src.events, EventType.INVOICE_ISSUED)
-    placed = _of(src.events, EventType.ORDER_PLACED)
+    inv = events_of(src, EventType.INVOICE_ISSUED.value, (spec.run_attr,))
+    placed = events_of(src, EventType.ORDER_PLACED.value, ())
     orders = placed.select(o_ref=placed.ref, o_customer=placed.customer_id, o_amount=placed.amount)
     j = inv.join(orders, [inv.ref == orders.o_ref, inv.customer_id == orders.o_customer])
     off = j.amount - j.o_amount
@@ -301,7 +278,7 @@ def billing_facts(spec: BillingDeviation, src: Sources) -> ir.Table:
         fact_id=j.event_id,
         customer_id=j.customer_id,
         ref=j.ref,
-        grp=ibis.coalesce(attr_text(j.attrs, spec.run_attr), j.ts.date().cast("string")),
+        grp=ibis.coalesce(j.a0, j.ts.date().cast("string")),
         at=j.ts,
         since=j.ts,
         known_at=j.ts,
@@ -316,14 +293,16 @@ def billing_facts(spec: BillingDeviation, src: Sources) -> ir.Table:
 def contact_facts(spec: ContactSpike, src: Sources) -> ir.Table:
     shipped = _of(src.events, EventType.ORDER_SHIPPED)
     ships = shipped.group_by(["customer_id", "ref"]).aggregate(shipped_at=shipped.ts.min())
-    placed = _of(src.events, EventType.ORDER_PLACED)
-    orders = placed.select(o_ref=placed.ref, o_customer=placed.customer_id, o_attrs=placed.attrs)
-    s = ships.join(orders, [ships.ref == orders.o_ref, ships.customer_id == orders.o_customer])
-    inbound = _of(src.events, EventType.CONTACT_INBOUND)
-    inbound = inbound.filter(attr_text(inbound.attrs, "topic") == spec.topic)
-    inbound = inbound.mutate(
-        c_ref=ibis.coalesce(attr_text(inbound.attrs, spec.order_attr), inbound.ref)
+    placed = events_of(src, EventType.ORDER_PLACED.value, spec.dimensions)
+    orders = placed.select(
+        o_ref=placed.ref,
+        o_customer=placed.customer_id,
+        o_grp=joined_group(placed, len(spec.dimensions)),
     )
+    s = ships.join(orders, [ships.ref == orders.o_ref, ships.customer_id == orders.o_customer])
+    inbound = events_of(src, EventType.CONTACT_INBOUND.value, ("topic", spec.order_attr))
+    inbound = inbound.filter(inbound.a0 == spec.topic)
+    inbound = inbound.mutate(c_ref=ibis.coalesce(inbound.a1, inbound.ref))
     contacts = inbound.group_by("c_ref").aggregate(contacted_at=inbound.ts.min())
     f = s.left_join(contacts, s.ref == contacts.c_ref)
     hit = f.contacted_at.notnull()
@@ -331,7 +310,7 @@ def contact_facts(spec: ContactSpike, src: Sources) -> ir.Table:
         fact_id=f.ref,
         customer_id=f.customer_id,
         ref=f.ref,
-        grp=_group(f.o_attrs, spec.dimensions),
+        grp=f.o_grp,
         at=f.shipped_at,
         since=f.shipped_at,
         known_at=f.contacted_at.fill_null(f.shipped_at),

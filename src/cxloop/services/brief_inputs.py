@@ -22,7 +22,8 @@ No raw SQL: every part is an Ibis expression over ``ws.events()`` and the ledger
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 
 import ibis.expr.types as ir
@@ -35,7 +36,7 @@ from cxloop.domain.cases import SignalRules
 from cxloop.domain.events import EventType
 from cxloop.domain.scores import SCALES, Scale
 from cxloop.services.ledger import ensure_ledger, promises_table
-from cxloop.services.systemic import load_detectors
+from cxloop.services.systemic import load_detectors, shared_sources
 from cxloop.services.workspace import Workspace
 
 PARTS = ("order_values", "voice_scores", "systemic_cells", "signals")
@@ -68,29 +69,36 @@ def _as_of(ws: Workspace) -> datetime:
     return ws.clock.now()
 
 
-def brief_input_exprs(ws: Workspace, rules: SignalRules | None = None) -> dict[str, ir.Table]:
+@contextmanager
+def brief_input_exprs(
+    ws: Workspace, rules: SignalRules | None = None
+) -> Iterator[dict[str, ir.Table]]:
     """The brief's engine-side queries, by name (see the module docstring); the systemic
-    cells come one expression per detector, named ``systemic_cells.NAME``."""
+    cells come one expression per detector, named ``systemic_cells.NAME``. The events the
+    detectors share are materialised for the block (as :func:`~cxloop.services.systemic.detect`
+    does): run the expressions inside it."""
     as_of = _as_of(ws)
     events = ws.events()
     ledger = promises_table(ws, refresh=False)
     known = events.filter(events.ts <= as_of)
-    src = Sources(known, events, ledger, ws.rules, as_of)
-    exprs: dict[str, ir.Table] = {
-        "order_values": order_values(events),
-        "voice_scores": voice_scores(events, ws.scales),
-    }
-    for spec in load_detectors():
-        exprs[f"systemic_cells.{spec.name}"] = cells_expr(facts(spec, src), spec.window)
-    exprs["signals"] = all_signals(events, ledger, rules or SignalRules(), as_of)
-    return exprs
+    specs = load_detectors()
+    with shared_sources(ws, Sources(known, events, ledger, ws.rules, as_of), specs) as src:
+        exprs: dict[str, ir.Table] = {
+            "order_values": order_values(events),
+            "voice_scores": voice_scores(events, ws.scales),
+        }
+        for spec in specs:
+            exprs[f"systemic_cells.{spec.name}"] = cells_expr(facts(spec, src), spec.window)
+        exprs["signals"] = all_signals(events, ledger, rules or SignalRules(), as_of)
+        yield exprs
 
 
 def brief_inputs(ws: Workspace, rules: SignalRules | None = None) -> dict[str, int]:
     """Run the brief's engine-side queries on ``ws``'s engine, fetching every result (as
     the brief does); the rows of each part, and of each detector's cells."""
     counts: dict[str, int] = {}
-    for name, expr in brief_input_exprs(ws, rules).items():
-        counts[name] = int(ws.ibis.to_pyarrow(expr).num_rows)
+    with brief_input_exprs(ws, rules) as exprs:
+        for name, expr in exprs.items():
+            counts[name] = int(ws.ibis.to_pyarrow(expr).num_rows)
     counts["systemic_cells"] = sum(n for k, n in counts.items() if k.startswith("systemic_cells."))
     return {**{p: counts[p] for p in PARTS}, **counts}

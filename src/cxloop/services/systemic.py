@@ -23,6 +23,7 @@ from cxloop.analytics.incidents import (
 )
 from cxloop.analytics.ledger import ledger_expr
 from cxloop.analytics.systemic import DetectorSpec, PromiseBreaks, Sources, facts, spec_from_dict
+from cxloop.analytics.systemic_shared import prepare
 from cxloop.domain.incidents import Incident
 from cxloop.domain.promises import RuleSet
 from cxloop.errors import ConfigError
@@ -79,13 +80,30 @@ def _sources(
     needed = {s.rule for s in specs if isinstance(s, PromiseBreaks)}
     rules = RuleSet(tuple(r for r in ws.rules.rules if r.name in needed), ws.rules.version)
     if when == built or not rules.rules:
-        yield Sources(known, events, promises_table(ws, refresh=False), ws.rules, when)
+        with shared_sources(
+            ws, Sources(known, events, promises_table(ws, refresh=False), ws.rules, when), specs
+        ) as src:
+            yield src
         return
     ledger = ws.cache(ledger_expr(events, rules, when))
     try:
-        yield Sources(known, events, ledger, ws.rules, when)
+        with shared_sources(ws, Sources(known, events, ledger, ws.rules, when), specs) as src:
+            yield src
     finally:
         ledger.release()
+
+
+@contextmanager
+def shared_sources(ws: Workspace, src: Sources, specs: Sequence[DetectorSpec]) -> Iterator[Sources]:
+    """``src`` with the events two or more of ``specs`` read materialised once on the
+    engine, their attrs read out (:func:`cxloop.analytics.systemic_shared.prepare`),
+    released when the block ends."""
+    shared, cached = prepare(src, specs, ws.cache, ws.engine)
+    try:
+        yield shared
+    finally:
+        for table in cached:
+            table.release()
 
 
 def _cell_rows(spec: DetectorSpec, src: Sources) -> list[CellRow]:
