@@ -32,7 +32,7 @@ from cxloop.services import ledger as ledger_service
 from cxloop.services import outreach as outreach_service
 from cxloop.services import recovery as recovery_service
 from cxloop.services.access import Principal
-from cxloop.services.timeline import TIMELINE_COLUMNS, timeline_expr
+from cxloop.services.timeline import TIMELINE_COLUMNS, customer_timeline
 from cxloop.services.voice import Voice
 from cxloop.services.workspace import Workspace
 
@@ -386,12 +386,12 @@ def _when(value: Any) -> datetime | None:
 
 
 def customer_page(ws: Workspace, who: Principal, customer_id: str) -> dict[str, Any]:
-    expr = timeline_expr(ws.events(), customer_id)
-    total = int(expr.count().execute())
+    mine = customer_timeline(ws, customer_id)
+    total = len(mine)
     if total == 0:
         raise NotFoundError(f"no events for customer {customer_id!r}")
-    events = rows(expr.limit(TIMELINE_LIMIT).execute()[TIMELINE_COLUMNS])
-    promises = rows(ledger_service.promises_expr(ws, customer_id=customer_id).execute())
+    events = rows(mine.head(TIMELINE_LIMIT)[TIMELINE_COLUMNS])
+    promises = rows(ledger_service.customer_promises(ws, customer_id))
     cases = case_reads.list_cases(ws, customer_id=customer_id)
     events, promises, cases = out(who, [events, promises, cases])
     problems = {p["ref"] for p in promises if p["state"] in PROBLEM_STATES}

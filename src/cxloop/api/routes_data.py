@@ -29,7 +29,7 @@ from cxloop.services import reads
 from cxloop.services.access import Principal
 from cxloop.services.ingest import ingest_path
 from cxloop.services.internal import write_batch
-from cxloop.services.timeline import TIMELINE_COLUMNS, timeline_expr
+from cxloop.services.timeline import TIMELINE_COLUMNS, customer_timeline
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 MAX_BATCH = 10_000
@@ -128,10 +128,11 @@ def quarantine(
 )
 def timeline(customer_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
     """One customer's events from every department, in time order."""
-    df, total = paged(timeline_expr(ws.events(), customer_id), p)
-    if total == 0:
+    mine = customer_timeline(ws, customer_id)
+    if mine.empty:
         raise NotFoundError(f"no events for customer {customer_id!r}")
-    return page_of(who, rows(df[TIMELINE_COLUMNS]), total, p)
+    chunk = mine.iloc[p.offset : p.offset + p.limit]
+    return page_of(who, rows(chunk[TIMELINE_COLUMNS]), len(mine), p)
 
 
 def paged(expr: ir.Table, p: Paging) -> tuple[pd.DataFrame, int]:
@@ -159,7 +160,7 @@ def page_of(who: Principal, items: list[Any], total: int, p: Paging) -> dict[str
 )
 def customer_promises(customer_id: str, who: Who, ws: Ws, p: Page) -> dict[str, Any]:
     """The customer's promises: what was promised, by when, and what became of it."""
-    df = ledger_service.promises_expr(ws, customer_id=customer_id).execute()
+    df = ledger_service.customer_promises(ws, customer_id)
     return page(who, rows(df), p)
 
 

@@ -20,7 +20,7 @@ from cxloop.ingest.scales import quarantine_out_of_scale
 from cxloop.ingest.vocabulary import Vocabulary
 from cxloop.services import journal
 from cxloop.services.workspace import Workspace
-from cxloop.store import crash
+from cxloop.store import crash, pointindex
 from cxloop.store.eventlog import AppendResult
 from cxloop.store.state import Problem
 from cxloop.version import __version__
@@ -242,6 +242,9 @@ def ingest_path(
                 step("compacting the event log")
                 ws.log.compact(con, ingest_id)
                 entry["counts"]["log_version"] = ws.log.version
+            if appended.new:
+                step("indexing the new segment by customer")
+                pointindex.refresh(ws.log, con)  # point reads (store/pointindex.py)
             step("recording quarantine")
             journal.apply(ws, ingest_id, entry)
     except BaseException:
@@ -277,6 +280,7 @@ def compact(ws: Workspace) -> dict[str, Any]:
         with ws.write_lock():
             journal.recover_locked(ws)  # runs of killed writers first: see journal.py
             result = ws.log.compact(con, started.strftime("%Y%m%dT%H%M%S"))
+            pointindex.refresh(ws.log, con)  # point reads (store/pointindex.py)
     finally:
         con.close()
     seconds = (datetime.now(UTC) - started).total_seconds()

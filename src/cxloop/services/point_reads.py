@@ -1,0 +1,62 @@
+"""Point reads: one customer's events or promises, answered from the embedded store's
+customer-sorted copies (:mod:`cxloop.store.pointindex`) without compiling an Ibis
+expression or scanning the log; the same DataFrame the Ibis expression gives.
+
+On PostgreSQL and Spark these return None and the callers run the Ibis expression
+(PostgreSQL answers it from its indexes on ``customer_id``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+import pyarrow.types as pat
+from ibis.backends.duckdb.converter import DuckDBPandasData
+
+from cxloop.services.workspace import Workspace
+from cxloop.store import pointindex
+from cxloop.store.eventlog import EventLog
+
+#: the order of a timeline, and of a customer's promises (as the Ibis expressions sort)
+EVENT_SORT = [("ts", "ascending"), ("event_id", "ascending")]
+PROMISE_SORT = [("opened_at", "ascending"), ("promise_id", "ascending")]
+
+
+def frame(table: pa.Table) -> pd.DataFrame:
+    """``table`` as pandas exactly as Ibis's DuckDB backend converts a result."""
+    df = pd.DataFrame(
+        {
+            name: (
+                col.to_pylist()
+                if pat.is_nested(col.type) or pat.is_dictionary(col.type) or col.null_count
+                else col.to_pandas()
+            )
+            for name, col in zip(table.column_names, table.columns, strict=True)
+        }
+    )
+    return DuckDBPandasData.convert_table(df, ibis.Schema.from_pyarrow(table.schema))
+
+
+def embedded(ws: Workspace) -> bool:
+    """Whether point reads can use the copies (the embedded store on its own engine)."""
+    return ws.engine == "duckdb" and isinstance(ws.log, EventLog)
+
+
+def customer_events(ws: Workspace, customer_id: str, columns: list[str]) -> pd.DataFrame | None:
+    """The customer's events (``columns``), in time order; None where not embedded."""
+    if not embedded(ws):
+        return None
+    assert isinstance(ws.log, EventLog)
+    files = ws.log.segment_paths()
+    if not files:
+        return None
+    table = pointindex.read_key(ws.duck, files, pointindex.EVENT_COLUMNS, customer_id)
+    return frame(table.sort_by(EVENT_SORT).select(columns))
+
+
+def customer_promises(ws: Workspace, ledger_file: Path, customer_id: str) -> pd.DataFrame:
+    """The customer's promises in ledger file ``ledger_file``, oldest first."""
+    table = pointindex.read_key(ws.duck, [ledger_file], None, customer_id)
+    return frame(table.sort_by(PROMISE_SORT))
