@@ -19,6 +19,7 @@ from cxloop.ingest.mappings import Mapping, get_mapping
 from cxloop.ingest.scales import quarantine_out_of_scale
 from cxloop.ingest.vocabulary import Vocabulary
 from cxloop.services import journal
+from cxloop.services.point_reads import index_store
 from cxloop.services.workspace import Workspace
 from cxloop.store import crash, pointindex
 from cxloop.store.eventlog import AppendResult
@@ -280,8 +281,8 @@ def compact(ws: Workspace) -> dict[str, Any]:
         with ws.write_lock():
             journal.recover_locked(ws)  # runs of killed writers first: see journal.py
             result = ws.log.compact(con, started.strftime("%Y%m%dT%H%M%S"))
-            pointindex.refresh(ws.log, con)  # point reads (store/pointindex.py)
     finally:
         con.close()
+    index_store(ws)  # and the customer-sorted copies a store lacks (point reads)
     seconds = (datetime.now(UTC) - started).total_seconds()
     return {**result, "log_version": ws.log.version, "seconds": round(seconds, 3)}

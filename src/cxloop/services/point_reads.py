@@ -12,12 +12,15 @@ from pathlib import Path
 import ibis
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pyarrow.types as pat
 from ibis.backends.duckdb.converter import DuckDBPandasData
 
+from cxloop.engines.duckdb import LEDGER_COPY_ORDER
 from cxloop.services.workspace import Workspace
 from cxloop.store import pointindex
 from cxloop.store.eventlog import EventLog
+from cxloop.store.files import read_json
 
 #: the order of a timeline, and of a customer's promises (as the Ibis expressions sort)
 EVENT_SORT = [("ts", "ascending"), ("event_id", "ascending")]
@@ -60,3 +63,25 @@ def customer_promises(ws: Workspace, ledger_file: Path, customer_id: str) -> pd.
     """The customer's promises in ledger file ``ledger_file``, oldest first."""
     table = pointindex.read_key(ws.duck, [ledger_file], None, customer_id)
     return frame(table.sort_by(PROMISE_SORT))
+
+
+def index_store(ws: Workspace) -> dict[str, int]:
+    """Write the customer-sorted copies a store lacks (one written by an earlier version):
+    of the log's segments and of the current ledger. Under the write lock."""
+    if not embedded(ws):
+        return {"segments": 0, "ledger": 0}
+    with ws.write_lock():
+        written = pointindex.refresh(ws.log, ws.duck)
+        ledger = _ledger_file(ws)
+        copied = 0
+        if ledger is not None and not pointindex.copy_path(ledger).exists():
+            columns = pq.read_schema(ledger).names
+            pointindex.write_copy(ws.duck, ledger, columns, LEDGER_COPY_ORDER)
+            copied = 1
+    return {"segments": len(written), "ledger": copied}
+
+
+def _ledger_file(ws: Workspace) -> Path | None:
+    name = read_json(ws.ledger_dir / "manifest.json", {}).get("file")
+    path = ws.ledger_dir / str(name) if name else None
+    return path if path is not None and path.exists() else None
