@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 Timings = dict[str, list[float]]
+MEMORY_LIMIT = "3GB"  # DuckDB's, while it writes the copies of an existing store
 
 
 def pct(values: list[float]) -> dict[str, float]:
@@ -59,6 +60,8 @@ def prepare(home: Path, csv: Path | None, url: str | None, raise_cases: bool) ->
             t = time.perf_counter()
             ingest_path(ws, csv, "generic")
             took["ingest_s"] = time.perf_counter() - t
+        if not url:
+            ws.duck.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         t = time.perf_counter()
         took["copies_written"] = sum(index_store(ws).values())
         took["index_s"] = time.perf_counter() - t

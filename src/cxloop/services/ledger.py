@@ -152,7 +152,7 @@ def customer_promises(ws: Workspace, customer_id: str) -> pd.DataFrame:
     """One customer's promises, oldest first (the ledger rebuilt first when stale): on the
     embedded store from the ledger's customer-sorted copy, else ``promises_expr``."""
     status = ensure_ledger(ws)
-    if status.get("file") and point_reads.embedded(ws):
+    if status.get("file") and (point_reads.embedded(ws) or ws.engine == "postgres"):
         path = ws.ledger_dir / str(status["file"])
         return point_reads.customer_promises(ws, path, customer_id)
     return promises_expr(ws, customer_id=customer_id).execute()

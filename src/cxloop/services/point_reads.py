@@ -15,8 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 from ibis.backends.duckdb.converter import DuckDBPandasData
+from ibis.backends.postgres.converter import PostgresPandasData
 
 from cxloop.engines.duckdb import LEDGER_COPY_ORDER
+from cxloop.engines.postgres import saved_table_name
 from cxloop.services.workspace import Workspace
 from cxloop.store import pointindex
 from cxloop.store.eventlog import EventLog
@@ -48,7 +50,12 @@ def embedded(ws: Workspace) -> bool:
 
 
 def customer_events(ws: Workspace, customer_id: str, columns: list[str]) -> pd.DataFrame | None:
-    """The customer's events (``columns``), in time order; None where not embedded."""
+    """The customer's events (``columns``), in time order; None where neither embedded nor
+    PostgreSQL (Spark)."""
+    if ws.engine == "postgres":
+        cols = ", ".join(columns)
+        sql = f"SELECT {cols} FROM cx_events WHERE customer_id = %s ORDER BY ts, event_id"
+        return _pg_frame(ws, "cx_events", sql, customer_id, columns)
     if not embedded(ws):
         return None
     assert isinstance(ws.log, EventLog)
@@ -60,7 +67,11 @@ def customer_events(ws: Workspace, customer_id: str, columns: list[str]) -> pd.D
 
 
 def customer_promises(ws: Workspace, ledger_file: Path, customer_id: str) -> pd.DataFrame:
-    """The customer's promises in ledger file ``ledger_file``, oldest first."""
+    """The customer's promises in ledger ``ledger_file``, oldest first."""
+    if ws.engine == "postgres":
+        name = saved_table_name(ledger_file.name)
+        sql = f'SELECT * FROM "{name}" WHERE customer_id = %s ORDER BY opened_at, promise_id'
+        return _pg_frame(ws, name, sql, customer_id, None)
     table = pointindex.read_key(ws.duck, [ledger_file], None, customer_id)
     return frame(table.sort_by(PROMISE_SORT))
 
@@ -85,3 +96,25 @@ def _ledger_file(ws: Workspace) -> Path | None:
     name = read_json(ws.ledger_dir / "manifest.json", {}).get("file")
     path = ws.ledger_dir / str(name) if name else None
     return path if path is not None and path.exists() else None
+
+
+_PG_SCHEMAS: dict[tuple[str, str], ibis.Schema] = {}
+
+
+def _pg_frame(
+    ws: Workspace, table: str, sql: str, key: str, columns: list[str] | None
+) -> pd.DataFrame:
+    """One parametrised query on the Ibis backend's own PostgreSQL connection (its session
+    settings), converted as Ibis converts a result of ``table``'s columns: no expression
+    compiled, no schema looked up (cached per database and table)."""
+    backend = ws.ibis
+    found = _PG_SCHEMAS.get((str(ws.settings.database_url), table))
+    if found is None:
+        t = ws.events() if table == "cx_events" else backend.table(table)
+        found = _PG_SCHEMAS[(str(ws.settings.database_url), table)] = t.schema()
+    schema = found if columns is None else ibis.schema({c: found[c] for c in columns})
+    con = backend.con  # type: ignore[attr-defined]
+    with con.cursor() as cur, con.transaction():
+        rows = cur.execute(sql, (key,)).fetchall()
+    df = pd.DataFrame.from_records(rows, columns=schema.names, coerce_float=True)
+    return PostgresPandasData.convert_table(df, schema)
