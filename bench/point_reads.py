@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, required=True, help="where the stores live")
     parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL")
     parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--scan-customers", type=int, default=100)
+    parser.add_argument("--scan-customers", type=int, default=30)
     parser.add_argument("--cases", action="store_true", help="raise cases from signals first")
     parser.add_argument("--quick", action="store_true", help="the demo company, 20 k events")
     args = parser.parse_args(argv)
