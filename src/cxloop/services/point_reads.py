@@ -113,7 +113,7 @@ def _pg_frame(
         t = ws.events() if table == "cx_events" else backend.table(table)
         found = _PG_SCHEMAS[(str(ws.settings.database_url), table)] = t.schema()
     schema = found if columns is None else ibis.schema({c: found[c] for c in columns})
-    con = backend.con  # type: ignore[attr-defined]
+    con = backend.con
     with con.cursor() as cur, con.transaction():
         rows = cur.execute(sql, (key,)).fetchall()
     df = pd.DataFrame.from_records(rows, columns=schema.names, coerce_float=True)
