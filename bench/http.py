@@ -86,7 +86,11 @@ class Server:
     def stop(self) -> int:
         rss = peak_rss(self.proc.pid) if self.proc.poll() is None else 0
         self.proc.terminate()
-        self.proc.wait(timeout=60)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # workers slow to stop on a loaded machine
+            self.proc.kill()
+            self.proc.wait(timeout=60)
         return rss
 
 
@@ -253,7 +257,8 @@ def bench_timelines(home: Path, workers: int, per_client: int) -> dict[str, Any]
     ws = Workspace.open(home)
     files = ", ".join(f"'{p}'" for p in ws.log.segment_paths())  # type: ignore[attr-defined]
     con = duckdb.connect()
-    ids = [r[0] for r in con.execute(f"SELECT DISTINCT customer_id FROM read_parquet([{files}])")]
+    sql = f"SELECT DISTINCT customer_id FROM read_parquet([{files}])"
+    ids = [r[0] for r in con.execute(sql).fetchall()]
     con.close()
     sample = random.Random(7).sample(sorted(ids), min(1000, len(ids)))
     customer_timeline(ws, sample[0])
