@@ -10,6 +10,10 @@ in-process.
 ::
 
     python -m bench.http [--quick]    # prints JSON
+    python -m bench.http --home STORE --workers 2    # timelines only, over a store
+
+With ``--home``, only the timelines of 1,000 random customers of an existing store are
+requested (50 clients, ``--per-client`` each), beside the same read in-process.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ def peak_rss(pid: int) -> int:
 class Server:
     """``cxloop serve`` in its own process, with an admin key."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, workers: int = 1) -> None:
         from cxloop.services.access import create_key
         from cxloop.services.policy import load_policy
         from cxloop.services.workspace import Workspace
@@ -63,6 +67,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "CXLOOP_HOME": str(home)}
         cmd = [sys.executable, "-m", "cxloop", "serve", "--port", str(self.port)]
+        cmd += ["--workers", str(workers)]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -81,7 +86,11 @@ class Server:
     def stop(self) -> int:
         rss = peak_rss(self.proc.pid) if self.proc.poll() is None else 0
         self.proc.terminate()
-        self.proc.wait(timeout=60)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # workers slow to stop on a loaded machine
+            self.proc.kill()
+            self.proc.wait(timeout=60)
         return rss
 
 
@@ -237,10 +246,54 @@ def bench_latency(home: Path, quick: bool) -> dict[str, Any]:
     }
 
 
+def bench_timelines(home: Path, workers: int, per_client: int) -> dict[str, Any]:
+    """Timelines of random customers of an existing store (``--home``) under ``CLIENTS``
+    clients, beside the in-process read (``customer_timeline``) of the same customers."""
+    import duckdb
+
+    from cxloop.services.timeline import customer_timeline
+    from cxloop.services.workspace import Workspace
+
+    ws = Workspace.open(home)
+    files = ", ".join(f"'{p}'" for p in ws.log.segment_paths())  # type: ignore[attr-defined]
+    con = duckdb.connect()
+    sql = f"SELECT DISTINCT customer_id FROM read_parquet([{files}])"
+    ids = [r[0] for r in con.execute(sql).fetchall()]
+    con.close()
+    sample = random.Random(7).sample(sorted(ids), min(1000, len(ids)))
+    customer_timeline(ws, sample[0])
+    raw = []
+    for c in sample[:200]:
+        s = time.perf_counter()
+        customer_timeline(ws, c)
+        raw.append(time.perf_counter() - s)
+    ws.close()
+    server = Server(home, workers)
+    try:
+        load(server, [f"/api/v1/customers/{c}/timeline" for c in sample[:50]], 2)  # warm-up
+        timeline = load(server, [f"/api/v1/customers/{c}/timeline" for c in sample], per_client)
+    finally:
+        rss = server.stop()
+    return {
+        "customers": len(ids),
+        "workers": workers,
+        "in_process_p50": statistics.median(raw),
+        "in_process_p99": sorted(raw)[max(0, round(0.99 * len(raw)) - 1)],
+        "timeline": timeline,
+        "server_peak_rss": rss,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.http", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller data, fewer requests")
+    parser.add_argument("--home", type=Path, help="timelines only, over this existing store")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--per-client", type=int, default=20, help="requests per client")
     args = parser.parse_args(argv)
+    if args.home is not None:
+        print(json.dumps(bench_timelines(args.home, args.workers, args.per_client)))
+        return 0
     import cxloop
     from cxloop.demo import generate_demo
 

@@ -131,7 +131,9 @@ class Cxloop(
         return ledger_service.promises_table(self.workspace)
 
     def promises(self, customer_id: str | None = None) -> pd.DataFrame:
-        return ledger_service.promises_expr(self.workspace, customer_id=customer_id).execute()
+        if customer_id is not None:  # a point read (docs/point-reads.md)
+            return ledger_service.customer_promises(self.workspace, customer_id)
+        return ledger_service.promises_expr(self.workspace).execute()
 
     def promise_report(self, by: str | None = "kind") -> pd.DataFrame:
         return run(self.ledger(), PromiseReport(by=by)).execute()

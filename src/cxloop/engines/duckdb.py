@@ -14,7 +14,11 @@ import pyarrow.parquet as pq
 from ibis.backends.sql import SQLBackend
 
 from cxloop.engines.base import EngineContext
+from cxloop.store import pointindex
 from cxloop.store.eventlog import EventLog
+
+#: the order of the ledger's customer-sorted copy (point reads of one customer's promises)
+LEDGER_COPY_ORDER = "customer_id, opened_at, promise_id"
 
 
 class DuckDBEngine:
@@ -46,6 +50,10 @@ class DuckDBEngine:
         tmp = self.ledger_dir / f".tmp-{name}"
         self.backend.to_parquet(expr, tmp)
         os.replace(tmp, self.ledger_dir / name)
+        if {"customer_id", "opened_at", "promise_id"} <= set(expr.columns):
+            path = self.ledger_dir / name
+            columns = list(expr.columns)
+            pointindex.write_copy(self.ctx.duck(), path, columns, LEDGER_COPY_ORDER)
         return int(pq.read_metadata(self.ledger_dir / name).num_rows)
 
     def saved(self, name: str) -> ir.Table:
@@ -62,6 +70,7 @@ class DuckDBEngine:
         for path in self.ledger_dir.glob("promises-*.parquet"):
             if path.name not in keep:
                 path.unlink(missing_ok=True)
+        pointindex.forget_others(self.ledger_dir, keep)
 
     def refuse_writes(self, what: str) -> None:
         return None

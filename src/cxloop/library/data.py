@@ -33,7 +33,7 @@ from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
 from cxloop.services import reads
 from cxloop.services.internal import write_batch
-from cxloop.services.timeline import TIMELINE_COLUMNS, timeline_expr
+from cxloop.services.timeline import TIMELINE_COLUMNS, customer_timeline
 
 if TYPE_CHECKING:
     from cxloop.services.workspace import Workspace
@@ -99,16 +99,24 @@ class DataMixin:
     ) -> tuple[list[TimelineEvent], int]:
         """One page of a customer's events in time order, and how many there are in all
         (NotFoundError for a customer without events)."""
-        df, total = _paged(timeline_expr(self.workspace.events(), customer_id), limit, offset)
-        if total == 0:
+        mine = customer_timeline(self.workspace, customer_id)  # a point read, not a scan
+        if mine.empty:
             raise NotFoundError(f"no events for customer {customer_id!r}")
-        return _typed(TimelineEvent, records(df[TIMELINE_COLUMNS])), total
+        end = None if limit is None else offset + limit
+        chunk = mine.iloc[offset:end]
+        return _typed(TimelineEvent, records(chunk[TIMELINE_COLUMNS])), len(mine)
 
     def promise_page(
         self, limit: int | None = None, offset: int = 0, **where: str | None
     ) -> tuple[list[Promise], int]:
         """One page of the promise ledger, oldest first, filtered by any of
-        :data:`PROMISE_FILTERS`; and how many promises match in all."""
+        :data:`PROMISE_FILTERS`; and how many promises match in all. One customer's
+        promises and nothing else: a point read (the ledger's customer-sorted copy)."""
+        asked = {k: v for k, v in where.items() if v is not None}
+        if set(asked) == {"customer_id"}:
+            mine = ledger_service.customer_promises(self.workspace, str(asked["customer_id"]))
+            end = None if limit is None else offset + limit
+            return _typed(Promise, records(mine.iloc[offset:end])), len(mine)
         expr = ledger_service.promises_expr(self.workspace, **where)
         df, total = _paged(expr, limit, offset)
         return _typed(Promise, records(df)), total

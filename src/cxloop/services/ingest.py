@@ -19,8 +19,9 @@ from cxloop.ingest.mappings import Mapping, get_mapping
 from cxloop.ingest.scales import quarantine_out_of_scale
 from cxloop.ingest.vocabulary import Vocabulary
 from cxloop.services import journal
+from cxloop.services.point_reads import index_store
 from cxloop.services.workspace import Workspace
-from cxloop.store import crash
+from cxloop.store import crash, pointindex
 from cxloop.store.eventlog import AppendResult
 from cxloop.store.state import Problem
 from cxloop.version import __version__
@@ -242,6 +243,9 @@ def ingest_path(
                 step("compacting the event log")
                 ws.log.compact(con, ingest_id)
                 entry["counts"]["log_version"] = ws.log.version
+            if appended.new:
+                step("indexing the new segment by customer")
+                pointindex.refresh(ws.log, con)  # point reads (store/pointindex.py)
             step("recording quarantine")
             journal.apply(ws, ingest_id, entry)
     except BaseException:
@@ -279,5 +283,6 @@ def compact(ws: Workspace) -> dict[str, Any]:
             result = ws.log.compact(con, started.strftime("%Y%m%dT%H%M%S"))
     finally:
         con.close()
+    index_store(ws)  # and the customer-sorted copies a store lacks (point reads)
     seconds = (datetime.now(UTC) - started).total_seconds()
     return {**result, "log_version": ws.log.version, "seconds": round(seconds, 3)}

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import ibis.expr.types as ir
+import pandas as pd
 
 from cxloop.analytics.ledger import (
     LEDGER_LAYOUT,
@@ -16,6 +17,7 @@ from cxloop.analytics.ledger import (
     ledger_sources,
 )
 from cxloop.results.ledger import LedgerBuild
+from cxloop.services import point_reads
 from cxloop.services.workspace import Workspace
 from cxloop.store.files import read_json, write_json_atomic
 
@@ -129,3 +131,13 @@ def promises_expr(ws: Workspace, **where: str | None) -> ir.Table:
         if value is not None:
             t = t.filter(t[col] == value)
     return t.order_by(["opened_at", "promise_id"])
+
+
+def customer_promises(ws: Workspace, customer_id: str) -> pd.DataFrame:
+    """One customer's promises, oldest first (the ledger rebuilt first when stale): on the
+    embedded store from the ledger's customer-sorted copy, else ``promises_expr``."""
+    status = ensure_ledger(ws)
+    if status.get("file") and (point_reads.embedded(ws) or ws.engine == "postgres"):
+        path = ws.ledger_dir / str(status["file"])
+        return point_reads.customer_promises(ws, path, customer_id)
+    return promises_expr(ws, customer_id=customer_id).execute()

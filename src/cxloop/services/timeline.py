@@ -6,6 +6,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxloop.errors import NotFoundError
+from cxloop.services.point_reads import customer_events
 from cxloop.services.workspace import Workspace
 
 TIMELINE_COLUMNS = [
@@ -27,9 +28,18 @@ def timeline_expr(events: ir.Table, customer_id: str) -> ir.Table:
     return mine.select(*TIMELINE_COLUMNS).order_by(["ts", "event_id"])
 
 
+def customer_timeline(ws: Workspace, customer_id: str) -> pd.DataFrame:
+    """The customer's events in time order (empty when none): on the embedded store from
+    its customer-sorted copies (:mod:`cxloop.services.point_reads`), else one query."""
+    found = customer_events(ws, customer_id, TIMELINE_COLUMNS)
+    if found is None:
+        found = timeline_expr(ws.events(), customer_id).execute()
+    return found
+
+
 def timeline(ws: Workspace, customer_id: str) -> pd.DataFrame:
-    """The customer's events in time order (one read of the log)."""
-    events = timeline_expr(ws.events(), customer_id).execute()
+    """The customer's events in time order."""
+    events = customer_timeline(ws, customer_id)
     if events.empty:
         raise NotFoundError(f"no events for customer {customer_id!r} in {ws.home}")
     return events

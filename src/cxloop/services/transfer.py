@@ -26,6 +26,7 @@ from cxloop.domain.events import LOG_COLUMNS
 from cxloop.errors import InputError, StoreError
 from cxloop.ingest.staging import content_hash_sql
 from cxloop.services.workspace import Workspace
+from cxloop.store import pointindex
 from cxloop.store.files import write_json_atomic
 from cxloop.store.state import Problem
 from cxloop.version import __version__
@@ -181,6 +182,7 @@ def import_log(ws: Workspace, path: Path) -> dict[str, Any]:
         ws.state.start_run(ingest_id, "import", str(data.resolve()), started.isoformat())
         with ws.write_lock():
             appended = ws.log.append(con, "_staged", ingest_id)
+            pointindex.refresh(ws.log, con)  # point reads (store/pointindex.py)
             positions: dict[str, int] = {}
             if appended.conflicts:
                 positions = dict(con.execute("SELECT event_id, _pos FROM _positions").fetchall())

@@ -92,10 +92,12 @@ class Workspace:
         """The score metrics in use (built-in, and the ``metrics`` setting's file)."""
         return load_metrics(self.settings.metrics)
 
-    @property
+    @cached_property
     def clock(self) -> Clock:
         """The store's now (``settings.clock``: data, wall or a fixed time; see
-        :mod:`cxloop.domain.clock`): every action is stamped with it, every report is as of it."""
+        :mod:`cxloop.domain.clock`): every action is stamped with it, every report is as of it.
+        One per workspace, so that the data time is found once per log version (a scan of
+        the log) rather than on every read that asks whether the ledger is current."""
         return Clock(
             self.settings.clock, lambda: latest_source_time(self.events()), lambda: self.log.version
         )

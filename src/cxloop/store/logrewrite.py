@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from cxloop.errors import StoreError, Unsupported
+from cxloop.store import pointindex
 from cxloop.store.eventlog import LOG_COLUMN_NAMES, SEGMENT_ORDER, EventLog
 from cxloop.store.files import write_json_atomic
 from cxloop.store.logbase import EventStore
@@ -56,7 +57,9 @@ def remove_rows(
     if isinstance(log, PgEventLog):
         return _remove_pg(log, what)
     if isinstance(log, EventLog):
-        return _remove_parquet(log, con, what, purge)
+        removed = _remove_parquet(log, con, what, purge)
+        pointindex.refresh(log, con)  # the copies of the rewritten segments (point reads)
+        return removed
     raise Unsupported(f"removing rows from a {type(log).__name__} log is not implemented")
 
 
