@@ -38,6 +38,7 @@ from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
 from cxloop.services import outreach as outreach_service
 from cxloop.services import recovery as recovery_service
+from cxloop.services import refresh as refresh_service  # no cold starts (docs/refresh.md)
 from cxloop.services.case_metrics import case_metrics
 from cxloop.services.cases import Actor
 from cxloop.services.journey_voice import stage_voice
@@ -77,13 +78,19 @@ class Cxloop:
         *,
         mapping: str | Path | None = None,
         params: dict[str, str] | None = None,
+        refresh: bool | None = None,
     ) -> ingest_service.IngestReport:
         """Load a file or directory through a named mapping, or the mapping file ``mapping``
         (TOML, docs/mappings.md) with its ``params`` (idempotent; unchanged files are not
-        read again unless ``force``)."""
-        return ingest_service.ingest_path(
+        read again unless ``force``). Then, when events were added and ``refresh`` (default:
+        the ``refresh`` setting) is on, compute what the brief and the dashboard's first page
+        need (docs/refresh.md)."""
+        report = ingest_service.ingest_path(
             self.workspace, path, source, progress, force, mapping, params
         )
+        if report.events_new:
+            self.refresh(asked=refresh, progress=progress)
+        return report
 
     def quarantine(self, *, all_loads: bool = False, file: str | None = None) -> pd.DataFrame:
         rows = reads.quarantined(self.workspace, all_loads=all_loads, file=file)
@@ -630,6 +637,16 @@ class Cxloop:
         return customers(self.remedies_failures(), rules, kind, remedy, band, horizon, group)
 
     # --- end of remedies --------------------------------------------------------------------
+    def refresh(
+        self, *, asked: bool | None = None, progress: Progress | None = None
+    ) -> refresh_service.Refreshed | None:
+        """Compute what the brief and the dashboard's first page need for the store as it
+        is now (what is ready already is kept); None when ``asked`` is False, or not given
+        and the ``refresh`` setting is off (docs/refresh.md)."""
+        if not refresh_service.refresh_enabled(self.workspace, asked):
+            return None
+        return refresh_service.refresh(self.workspace, progress=progress)
+
     def close(self) -> None:
         self.workspace.close()
 

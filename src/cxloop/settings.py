@@ -353,6 +353,22 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "5",
         "How many at-risk customers the brief lists as worth a call today (0: none).",
     ),
+    # -- no cold starts (docs/refresh.md)
+    SettingSpec(
+        "refresh",
+        "CXLOOP_REFRESH",
+        "on",
+        "on: after an ingest, a revert or a forget, compute what the brief and the "
+        "dashboard's first page need before anyone asks, and let `cxloop serve` warm them in "
+        "the background when the log changes; off: compute them when first asked.",
+    ),
+    SettingSpec(
+        "refresh_poll",
+        "CXLOOP_REFRESH_POLL",
+        "10",
+        "Seconds between the server's checks for a new log version to warm (0: no "
+        "background warming; writes through the server still wake it when refresh is on).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -412,6 +428,8 @@ class Settings:
     health_spec: Path | None = None
     health_call_risk: float = 0.5
     health_calls: int = 5
+    refresh: bool = True
+    refresh_poll: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -478,6 +496,7 @@ class Settings:
             **_outcome_settings(values),
             **_journey_settings(values),
             **_health_settings(values),
+            **_refresh_settings(values),
         )
 
 
@@ -657,3 +676,17 @@ def _health_settings(values: Mapping[str, object]) -> dict[str, Any]:
         "health_call_risk": risk,
         "health_calls": int(calls),
     }
+
+
+def _refresh_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """The refresh after a write: on or off, and the server's polling interval."""
+    mode = str(values["refresh"]).strip().lower()
+    if mode not in ("on", "off"):
+        raise _problem("refresh", "on or off", values["refresh"])
+    try:
+        poll = float(str(values["refresh_poll"]))
+    except ValueError:
+        poll = -1.0
+    if poll < 0:
+        raise _problem("refresh_poll", "seconds, 0 or more", values["refresh_poll"])
+    return {"refresh": mode == "on", "refresh_poll": poll}

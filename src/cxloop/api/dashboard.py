@@ -17,23 +17,21 @@ from typing import Any
 
 import ibis
 
-from cxloop.analytics.reports import PromiseReport, run
 from cxloop.api import charts
 from cxloop.api.deps import out, rows
 from cxloop.api.routes_insight import brief_of
 from cxloop.api.runtime import Runtime
 from cxloop.domain.cases import CaseState
 from cxloop.domain.promises import PromiseState
-from cxloop.domain.scores import SCALES, Scale, wilson
+from cxloop.domain.scores import SCALES, Scale
 from cxloop.errors import NotFoundError
 from cxloop.serialize import clean
-from cxloop.services import case_reads, reads
+from cxloop.services import case_reads
 from cxloop.services import ledger as ledger_service
-from cxloop.services import outreach as outreach_service
 from cxloop.services import recovery as recovery_service
 from cxloop.services.access import Principal
+from cxloop.services.overview import incident_alerts, nps_by_month, promise_figures
 from cxloop.services.timeline import TIMELINE_COLUMNS, timeline_expr
-from cxloop.services.voice import Voice
 from cxloop.services.workspace import Workspace
 
 log = logging.getLogger("cxloop.api")
@@ -53,66 +51,13 @@ def _float(v: Any) -> float:
 
 
 # ---------------------------------------------------------------- the overview
-def promise_figures(ws: Workspace) -> dict[str, Any]:
-    """The kept rate per month (of promises due that month, among those resolved: kept,
-    exceeded or broken), with a Wilson 95% interval; and the broken ones per department."""
-    table = ledger_service.promises_table(ws)
-    months = []
-    for r in rows(run(table, PromiseReport(by="month")).execute(), ()):
-        resolved = int(r["kept"] + r["exceeded"] + r["broken"])
-        if not resolved:
-            continue
-        low, high = wilson(int(r["kept"] + r["exceeded"]), resolved)
-        months.append(
-            {"month": r["month"], "resolved": resolved, "rate": r["kept_rate"]}
-            | {"low": low, "high": high}
-        )
-    departments = [
-        {
-            "department": r["department"],
-            "broken": int(r["broken"]),
-            "resolved": int(r["kept"] + r["exceeded"] + r["broken"]),
-            "broken_rate": _float(r["broken_rate"]),
-        }
-        for r in rows(run(table, PromiseReport(by="department")).execute(), ())
-    ]
-    departments.sort(key=lambda d: -d["broken"])
-    return {"months": months, "departments": departments}
+# promise_figures and incident_alerts live in cxloop.services.overview (the refresh after
+# an ingest computes them too); imported above under the same names.
 
 
 def nps_months(rt: Runtime, ws: Workspace) -> list[dict[str, Any]]:
     """Monthly NPS with its 95% interval (the API's ``/voice/scores`` cache entry)."""
-    return rt.cached(
-        ("voice_scores", "month", "nps", None),
-        lambda w: rows(Voice(w).scores(by="month", metric="nps").reset_index(drop=True), ()),
-        ws=ws,
-    )
-
-
-def incident_alerts(ws: Workspace) -> list[dict[str, Any]]:
-    """Each systemic failure found so far with its cohort: customers affected, how many
-    were told already, how many have not complained (yet)."""
-    found = []
-    for incident, first, last in reads.incidents_found(ws):
-        summary = outreach_service.draft(ws, incident.incident_id).summary()
-        sends = outreach_service.send_status(ws, incident.incident_id)
-        told = len({s["customer_id"] for s in sends if s["status"] == "sent"})
-        found.append(
-            summary
-            | {
-                "kind": incident.kind,
-                "dimension": incident.dimension,
-                "value": incident.value,
-                "rate": incident.rate,
-                "baseline_rate": incident.baseline_rate,
-                "told": told,
-                "not_told": max(0, int(summary["customers"]) - told),
-                "first_detected_at": first,
-                "last_detected_at": last,
-            }
-        )
-    found.sort(key=lambda d: (-d["not_told"], -d["customers"]))
-    return clean(found)  # type: ignore[no-any-return]
+    return rt.cached(("voice_scores", "month", "nps", None), nps_by_month, ws=ws)
 
 
 def overview(rt: Runtime, ws: Workspace, who: Principal) -> dict[str, Any]:

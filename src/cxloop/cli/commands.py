@@ -38,6 +38,7 @@ def ingest(
     fmt: Format,
     mapping: Path | None = None,
     params: dict[str, str] | None = None,
+    refresh: bool | None = None,
 ) -> None:
     with Progress(
         SpinnerColumn(),
@@ -55,7 +56,13 @@ def ingest(
             bar.advance(task)
 
         report = cx.ingest(
-            path, source, progress=step, force=force, mapping=mapping, params=params or None
+            path,
+            source,
+            progress=step,
+            force=force,
+            mapping=mapping,
+            params=params or None,
+            refresh=refresh,
         )
     if fmt is Format.JSON:
         emit_json(out, report.as_dict())

@@ -88,6 +88,7 @@ def ingest_revert(
     retracted; the retraction is audited. The files then load again as new."""
     with client.open(home) as cx:
         done = corrections.revert_ingest(cx.workspace, ingest_id, Operator(actor, role))
+        cx.refresh()  # the first page for the log without the load (docs/refresh.md)
     if fmt is Format.JSON:
         emit_json(out, done)
         return
@@ -117,6 +118,7 @@ def forget(
     files; the erasure record keeps a random id and counts, nothing about the person."""
     with client.open(home) as cx:
         done = corrections.forget(cx.workspace, customer_id, Operator(actor, role))
+        cx.refresh()  # forget deleted the first page's entries: computed again without them
     if fmt is Format.JSON:
         emit_json(out, done)
         return
