@@ -113,8 +113,10 @@ class Runtime:
         lock: threading.Lock,
     ) -> None:
         try:
-            with self.checkout() as ws:
-                value = kept_or_computed(name, compute, ws)
+            with self.checkout() as ws:  # computed again: the CLI may have written
+                value = compute(ws)
+                if name in FIRST_PAGE:
+                    remember(ws, name, value, fingerprint(ws))
             self._store(name, key, value)
         except Exception:  # the old result stays; the next caller after the ttl tries again
             log.exception("refreshing %s failed", name[0])
