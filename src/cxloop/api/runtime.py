@@ -95,7 +95,9 @@ class Runtime:
                 fresh = self._cache.get(key)
                 if fresh is not None and fresh[0] > time.monotonic():
                     return fresh[1]  # type: ignore[no-any-return]
-            value = kept_or_computed(name, compute, ws)
+            # kept entries are trusted until this server writes (a write it made may touch
+            # what the fingerprint does not see); from then on it computes and keeps
+            value = kept_or_computed(name, compute, ws, trust=self.generation == 0)
             self._store(name, key, value)
             return value
 
@@ -157,12 +159,14 @@ class Runtime:
             self._idle.clear()
 
 
-def kept_or_computed(name: tuple[Any, ...], compute: Callable[[Workspace], T], ws: Workspace) -> T:
-    """A first-page entry kept by the refresh for the store as it is now, else
-    ``compute(ws)`` (kept in turn); any other entry is computed."""
+def kept_or_computed(
+    name: tuple[Any, ...], compute: Callable[[Workspace], T], ws: Workspace, trust: bool = True
+) -> T:
+    """A first-page entry kept by the refresh for the store as it is now (when ``trust``),
+    else ``compute(ws)`` (kept in turn); any other entry is computed."""
     if name not in FIRST_PAGE:
         return compute(ws)
-    found = lookup(ws, name)
+    found = lookup(ws, name) if trust else None
     if found is not None:
         return found  # type: ignore[no-any-return]
     value = compute(ws)
