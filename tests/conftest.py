@@ -13,6 +13,9 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# the refresh after an ingest (docs/refresh.md) would compute a brief after every test load;
+# tests/test_refresh.py turns it on where it is the subject
+os.environ.setdefault("CXLOOP_REFRESH", "off")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # xdist sets COLUMNS=80 in its workers; the CLI's tables and lines would then fold at 80
     # columns there and at 160 in one process (cli/render.make_console): the same in both

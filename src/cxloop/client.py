@@ -37,8 +37,10 @@ from cxloop.library.voice import VoiceMixin
 from cxloop.services import ingest as ingest_service
 from cxloop.services import ledger as ledger_service
 from cxloop.services import reads, spark_ingest
+from cxloop.services import refresh as refresh_service  # no cold starts (docs/refresh.md)
 from cxloop.services.policy import load_policy
 from cxloop.services.timeline import timeline as customer_timeline
+from cxloop.services.voice import Progress
 from cxloop.services.workspace import Workspace
 
 
@@ -85,18 +87,25 @@ class Cxloop(
         mapping: str | Path | None = None,
         params: dict[str, str] | None = None,
         engine: str | None = None,
+        refresh: bool | None = None,
     ) -> ingest_service.IngestReport:
         """Load a file or directory through a named mapping, or the mapping file ``mapping``
         (TOML, docs/mappings.md) with its ``params`` (idempotent; unchanged files are not
         read again unless ``force``). ``engine`` (default: the ``ingest_engine`` setting):
-        ``embedded``, or ``spark`` for the distributed ingest (generic mapping only)."""
+        ``embedded``, or ``spark`` for the distributed ingest (generic mapping only). Then,
+        when events were added and ``refresh`` (default: the ``refresh`` setting) is on,
+        compute what the brief and the dashboard's first page need (docs/refresh.md)."""
         if (engine or self.workspace.settings.ingest_engine) == "spark":
-            return spark_ingest.ingest_path(
+            report = spark_ingest.ingest_path(
                 self.workspace, path, source, progress, force, mapping, params
             )
-        return ingest_service.ingest_path(
-            self.workspace, path, source, progress, force, mapping, params
-        )
+        else:
+            report = ingest_service.ingest_path(
+                self.workspace, path, source, progress, force, mapping, params
+            )
+        if report.events_new:
+            self.refresh(asked=refresh, progress=progress)
+        return report
 
     def quarantine(self, *, all_loads: bool = False, file: str | None = None) -> pd.DataFrame:
         rows = reads.quarantined(self.workspace, all_loads=all_loads, file=file)
@@ -151,6 +160,16 @@ class Cxloop(
         ``promise_customers("broken", department="billing")`` has as many rows as the
         report's ``broken`` in the ``billing`` row of ``promise_report(by="department")``."""
         return promise_cell(self.ledger(), figure, where).execute()
+
+    def refresh(
+        self, *, asked: bool | None = None, progress: Progress | None = None
+    ) -> refresh_service.Refreshed | None:
+        """Compute what the brief and the dashboard's first page need for the store as it
+        is now (what is ready already is kept); None when ``asked`` is False, or not given
+        and the ``refresh`` setting is off (docs/refresh.md)."""
+        if not refresh_service.refresh_enabled(self.workspace, asked):
+            return None
+        return refresh_service.refresh(self.workspace, progress=progress)
 
     def close(self) -> None:
         self.workspace.close()

@@ -360,6 +360,22 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Where `cxloop ingest` maps and checks files: embedded (DuckDB in this process) or "
         "spark (Spark tasks over spark_master; generic mapping, Parquet log only).",
     ),
+    # -- no cold starts (docs/refresh.md)
+    SettingSpec(
+        "refresh",
+        "CXLOOP_REFRESH",
+        "on",
+        "on: after an ingest, a revert or a forget, compute what the brief and the "
+        "dashboard's first page need before anyone asks, and let `cxloop serve` warm them in "
+        "the background when the log changes; off: compute them when first asked.",
+    ),
+    SettingSpec(
+        "refresh_poll",
+        "CXLOOP_REFRESH_POLL",
+        "10",
+        "Seconds between the server's checks for a new log version to warm (0: no "
+        "background warming; writes through the server still wake it when refresh is on).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -420,6 +436,8 @@ class Settings:
     health_call_risk: float = 0.5
     health_calls: int = 5
     ingest_engine: str = "embedded"
+    refresh: bool = True
+    refresh_poll: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -487,6 +505,7 @@ class Settings:
             **_journey_settings(values),
             **_health_settings(values),
             ingest_engine=_ingest_engine(values["ingest_engine"]),
+            **_refresh_settings(values),
         )
 
 
@@ -676,3 +695,17 @@ def _ingest_engine(value: object) -> str:
     if engine not in INGEST_ENGINES:
         raise _problem("ingest_engine", "one of " + ", ".join(INGEST_ENGINES), value)
     return engine
+
+
+def _refresh_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """The refresh after a write: on or off, and the server's polling interval."""
+    mode = str(values["refresh"]).strip().lower()
+    if mode not in ("on", "off"):
+        raise _problem("refresh", "on or off", values["refresh"])
+    try:
+        poll = float(str(values["refresh_poll"]))
+    except ValueError:
+        poll = -1.0
+    if poll < 0:
+        raise _problem("refresh_poll", "seconds, 0 or more", values["refresh_poll"])
+    return {"refresh": mode == "on", "refresh_poll": poll}

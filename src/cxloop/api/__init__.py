@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from cxloop.api import errors
 from cxloop.api.runtime import Runtime
+from cxloop.library.edges import FIRST_PAGE
 from cxloop.results.ledger import HealthOut
 from cxloop.settings import Settings
 from cxloop.version import __version__
@@ -41,6 +42,7 @@ def create_app(
     *,
     home: str | Path | None = None,
     cache_ttl: float = 60.0,
+    warm: bool = False,
 ) -> FastAPI:
     """The application over one store (``settings``, or the environment with ``home``)."""
     from cxloop.api import (
@@ -64,6 +66,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if warm and chosen.refresh:  # the first page, warmed before anyone asks (refresh.md)
+            runtime.start_warmer(FIRST_PAGE, chosen.refresh_poll)
         yield
         runtime.close()
 
@@ -116,4 +120,4 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """The app over the store the environment names (``CXLOOP_HOME``): uvicorn's factory."""
-    return create_app()
+    return create_app(warm=True)

@@ -16,13 +16,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from cxloop.client import Cxloop
 from cxloop.domain.policy import Policy
-from cxloop.library.edges import Workspace, load_policy, prepare
+from cxloop.library.edges import (
+    FIRST_PAGE,
+    Workspace,
+    fingerprint,
+    load_policy,
+    lookup,
+    prepare,
+    remember,
+)
 from cxloop.settings import Settings
 
 T = TypeVar("T")
@@ -39,6 +47,7 @@ class Runtime:
         self._locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self.generation = 0
+        self._warmer: Warmer | None = None
         with self.checkout() as first:  # create the store and its tables before serving
             prepare(first)
         self.policy: Policy = load_policy(settings.policy, settings.currency)
@@ -67,6 +76,8 @@ class Runtime:
         with self._guard:
             self.generation += 1
             self._cache.clear()
+        if self._warmer is not None:
+            self._warmer.wake()
 
     def cached(self, name: tuple[Any, ...], compute: Callable[[Workspace], T], ws: Workspace) -> T:
         """``compute(workspace)``, or its earlier result for the same log version and
@@ -94,7 +105,9 @@ class Runtime:
                 fresh = self._cache.get(key)
                 if fresh is not None and fresh[0] > time.monotonic():
                     return fresh[1]  # type: ignore[no-any-return]
-            value = compute(ws)
+            # kept entries are trusted until this server writes (a write it made may touch
+            # what the fingerprint does not see); from then on it computes and keeps
+            value = kept_or_computed(name, compute, ws, trust=self.generation == 0)
             self._store(name, key, value)
             return value
 
@@ -112,17 +125,106 @@ class Runtime:
         lock: threading.Lock,
     ) -> None:
         try:
-            with self.checkout() as ws:
+            with self.checkout() as ws:  # computed again: the CLI may have written
                 value = compute(ws)
+                if name in FIRST_PAGE:
+                    remember(ws, name, value, fingerprint(ws))
             self._store(name, key, value)
         except Exception:  # the old result stays; the next caller after the ttl tries again
             log.exception("refreshing %s failed", name[0])
         finally:
             lock.release()
 
+    # ------------------------------------------------------------ the warmer (refresh.md)
+    def warm(self, entries: Mapping[tuple[Any, ...], Callable[[Workspace], Any]]) -> None:
+        """Compute every entry missing for the log version and generation now (kept ones
+        come from disk, see :mod:`cxloop.services.refresh`); entries already cached, even
+        past their ``ttl``, are left alone."""
+        with self.checkout() as ws:
+            version = ws.log.version
+            for name, compute in entries.items():
+                with self._guard:
+                    present = (*name, version, self.generation) in self._cache
+                if not present:
+                    try:
+                        self.cached(name, compute, ws)
+                    except Exception as exc:
+                        log.info("warming %s failed: %s", name[0], exc)
+
+    def start_warmer(
+        self, entries: Mapping[tuple[Any, ...], Callable[[Workspace], Any]], poll: float
+    ) -> None:
+        """Warm ``entries`` now in a background thread, then whenever a write through this
+        server wakes it or, every ``poll`` seconds (0: never), the log version changed."""
+        self._warmer = Warmer(self, entries, poll)
+        self._warmer.start()
+
     def close(self) -> None:
+        if self._warmer is not None:
+            self._warmer.stop()
         with self._guard:
             for ws in self._all:
                 ws.close()
             self._all.clear()
             self._idle.clear()
+
+
+def kept_or_computed(
+    name: tuple[Any, ...], compute: Callable[[Workspace], T], ws: Workspace, trust: bool = True
+) -> T:
+    """A first-page entry kept by the refresh for the store as it is now (when ``trust``),
+    else ``compute(ws)`` (kept in turn); any other entry is computed."""
+    if name not in FIRST_PAGE:
+        return compute(ws)
+    found = lookup(ws, name) if trust else None
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    value = compute(ws)
+    remember(ws, name, value, fingerprint(ws))
+    return value
+
+
+class Warmer:
+    """The server's background refresh: one daemon thread that calls
+    :meth:`Runtime.warm` at start, when woken, and when the log version moved."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        entries: Mapping[tuple[Any, ...], Callable[[Workspace], Any]],
+        poll: float,
+    ) -> None:
+        self.rt, self.entries, self.poll = rt, entries, poll
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cxloop-warmer", daemon=True)
+        self.rounds = 0  # warm rounds finished (tests wait on it)
+
+    def start(self) -> None:
+        self._wake.set()
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        seen: tuple[int, int] | None = None
+        while not self._stopped.is_set():
+            woken = self._wake.wait(self.poll or None)
+            self._wake.clear()
+            if self._stopped.is_set():
+                return
+            with self.rt.checkout() as ws:
+                now = (int(ws.log.version), self.rt.generation)
+            if woken or now != seen:
+                try:
+                    self.rt.warm(self.entries)
+                except Exception:  # the next round tries again; a request computes it
+                    log.exception("warming failed")
+                seen = now
+                self.rounds += 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +32,19 @@ err = make_console(stderr=True)
 INGEST_STEPS = 4
 
 
+def refresh_behind(home: Path) -> None:
+    """Start ``cxloop refresh`` for ``home`` as a process of its own (it outlives this
+    command; its output goes to HOME/refresh.log)."""
+    with (home / "refresh.log").open("ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "cxloop", "refresh", "--home", str(home)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+
+
 def ingest(
     cx: client.Cxloop,
     path: Path,
@@ -39,6 +54,7 @@ def ingest(
     mapping: Path | None = None,
     params: dict[str, str] | None = None,
     engine: str | None = None,
+    refresh: bool | None = None,
 ) -> None:
     with Progress(
         SpinnerColumn(),
@@ -55,6 +71,9 @@ def ingest(
             bar.update(task, description=message)
             bar.advance(task)
 
+        # not asked either way: the refresh runs in a process of its own (the command
+        # returns now); --refresh waits for it, --no-refresh skips it (docs/refresh.md)
+        behind = refresh is None and cx.workspace.settings.refresh
         report = cx.ingest(
             path,
             source,
@@ -63,7 +82,10 @@ def ingest(
             mapping=mapping,
             params=params or None,
             engine=engine,
+            refresh=False if behind else refresh,
         )
+    if behind and report.events_new:
+        refresh_behind(cx.home)
     if fmt is Format.JSON:
         emit_json(out, report.as_dict())
         return

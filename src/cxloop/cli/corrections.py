@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from cxloop import client
+from cxloop.cli.commands import refresh_behind
 from cxloop.cli.render import Format, emit_json, make_console, table
 from cxloop.library.edges import Operator
 
@@ -87,6 +88,8 @@ def ingest_revert(
     retracted; the retraction is audited. The files then load again as new."""
     with client.open(home) as cx:
         done = cx.revert_ingest(ingest_id, Operator(actor, role))
+        if cx.workspace.settings.refresh:  # the first page without the load, behind
+            refresh_behind(cx.home)
     if fmt is Format.JSON:
         emit_json(out, done)
         return
@@ -116,6 +119,8 @@ def forget(
     files; the erasure record keeps a random id and counts, nothing about the person."""
     with client.open(home) as cx:
         done = cx.forget(customer_id, Operator(actor, role))
+        if cx.workspace.settings.refresh:  # forget deleted the first page's entries
+            refresh_behind(cx.home)
     if fmt is Format.JSON:
         emit_json(out, done)
         return

@@ -29,6 +29,7 @@ from cxloop.cli.outcomes import outcomes_app
 from cxloop.cli.outcomes_remedies import remedies
 from cxloop.cli.outreach import outreach_app
 from cxloop.cli.policy import policy_app
+from cxloop.cli.refresh import refresh  # no cold starts (docs/refresh.md)
 from cxloop.cli.render import Format, make_console
 from cxloop.cli.serve import keys_app, serve
 from cxloop.cli.voice import voice_app
@@ -64,6 +65,7 @@ app.command()(migrate)
 app.command()(funnel)
 app.command()(paths)
 app.add_typer(journeys_app, name="journeys")
+app.command()(refresh)  # no cold starts (docs/refresh.md)
 
 HomeOpt = Annotated[
     Path | None,
@@ -142,11 +144,29 @@ def ingest(
             "ingest (generic mapping only).",
         ),
     ] = None,
+    refresh: Annotated[
+        bool | None,
+        typer.Option(
+            "--refresh/--no-refresh",
+            help="Compute the brief and the dashboard's first page after the load (default: "
+            "the refresh setting, on).",
+        ),
+    ] = None,
 ) -> None:
     """Load events through a mapping; bad rows go to the quarantine."""
     if engine is not None and engine not in ("embedded", "spark"):
         raise typer.BadParameter("expected embedded or spark", param_hint="--engine")
-    commands.ingest(_open(home), path, source, force, fmt, mapping, parse_params(params), engine)
+    commands.ingest(
+        _open(home),
+        path,
+        source,
+        force,
+        fmt,
+        mapping,
+        parse_params(params),
+        engine,
+        refresh=refresh,
+    )
 
 
 @app.command()

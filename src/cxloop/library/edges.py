@@ -27,10 +27,12 @@ from cxloop.services.migrations import current_revision
 from cxloop.services.migrations import migrate as migrate_state
 from cxloop.services.migrations import where as migration_where
 from cxloop.services.policy import DEFAULT_POLICY_NAME, load_policy, policy_text
+from cxloop.services.refresh import FIRST_PAGE, fingerprint, lookup, remember
 from cxloop.services.workspace import Workspace, load_rules
 
 __all__ = [
     "DEFAULT_POLICY_NAME",
+    "FIRST_PAGE",
     "ROLES",
     "Forbidden",
     "Operator",
@@ -41,14 +43,17 @@ __all__ = [
     "cli_principal",
     "create_key",
     "current_revision",
+    "fingerprint",
     "list_keys",
     "load_policy",
     "load_rules",
+    "lookup",
     "mask",
     "migrate_state",
     "migration_where",
     "policy_text",
     "prepare",
+    "remember",
     "resolve_mapping",
     "revoke_key",
     "session_principal",

@@ -10,13 +10,10 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from cxloop.domain.promises import PromiseState
-from cxloop.domain.scores import wilson
 from cxloop.library.data import records
 from cxloop.results.ledger import PromiseCounts
-from cxloop.serialize import clean
 from cxloop.services import ledger as ledger_service
-from cxloop.services import outreach as outreach_service
-from cxloop.services import reads
+from cxloop.services import overview as overview_service
 
 if TYPE_CHECKING:
     from cxloop.services.workspace import Workspace
@@ -40,53 +37,14 @@ class OverviewMixin:
 
     def promise_figures(self) -> dict[str, Any]:
         """The kept rate per month (of promises due that month, among those resolved: kept,
-        exceeded or broken), with a Wilson 95% interval; and the broken ones per department."""
-        months = []
-        for r in self.promise_counts("month"):
-            resolved = int(r.kept + r.exceeded + r.broken)
-            if not resolved:
-                continue
-            low, high = wilson(int(r.kept + r.exceeded), resolved)
-            months.append(
-                {"month": r.month, "resolved": resolved, "rate": r.kept_rate}
-                | {"low": low, "high": high}
-            )
-        departments: list[dict[str, Any]] = [
-            {
-                "department": r.department,
-                "broken": int(r.broken),
-                "resolved": int(r.kept + r.exceeded + r.broken),
-                "broken_rate": _float(r.broken_rate),
-            }
-            for r in self.promise_counts("department")
-        ]
-        departments.sort(key=lambda d: -d["broken"])
-        return {"months": months, "departments": departments}
+        exceeded or broken), with a Wilson 95% interval; and the broken ones per department
+        (what the refresh after an ingest keeps for the dashboard's first page)."""
+        return overview_service.promise_figures(self.workspace)
 
     def incident_alerts(self) -> list[dict[str, Any]]:
         """Each systemic failure found so far with its cohort: customers affected, how many
         were told already, how many have not complained (yet); the least told first."""
-        found = []
-        for incident, first, last in reads.incidents_found(self.workspace):
-            summary = outreach_service.draft(self.workspace, incident.incident_id).summary()
-            sends = outreach_service.send_status(self.workspace, incident.incident_id)
-            told = len({s["customer_id"] for s in sends if s["status"] == "sent"})
-            found.append(
-                summary
-                | {
-                    "kind": incident.kind,
-                    "dimension": incident.dimension,
-                    "value": incident.value,
-                    "rate": incident.rate,
-                    "baseline_rate": incident.baseline_rate,
-                    "told": told,
-                    "not_told": max(0, int(summary["customers"]) - told),
-                    "first_detected_at": first,
-                    "last_detected_at": last,
-                }
-            )
-        found.sort(key=lambda d: (-d["not_told"], -d["customers"]))
-        return clean(found)  # type: ignore[no-any-return]
+        return overview_service.incident_alerts(self.workspace)
 
     def most_broken(self, limit: int = 25) -> list[dict[str, Any]]:
         """The customers with the most broken promises (a way into their timelines)."""

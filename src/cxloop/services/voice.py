@@ -85,6 +85,7 @@ class Voice:
         self.version = int(ws.log.version)
         self.artifacts = Artifacts(ws.home / "voice")
         self._embedder: Any = None
+        self._vectors: dict[str, Any] | None = None  # the embeddings cache, once read
         #: held-out accuracy / macro-F1 of the learned sentiment (empty: lexicon only)
         self.sentiment_check: dict[str, float | int] = {}
 
@@ -313,13 +314,20 @@ class Voice:
         """Unit-length embeddings of ``rows['text']`` without handles, URLs and link
         placeholders (:func:`cxloop.text.topics.clean`). Cached by text for the model in
         use, across log versions: a new ingest embeds only the texts not seen before."""
-        from cxloop.text.embed import model_path
         from cxloop.text.topics import clean
 
+        return self.embed([clean(t) for t in rows["text"]])
+
+    def embed(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Unit-length embeddings of ``texts`` as they are, through the same cache by text
+        (``HOME/voice/embeddings.pkl``): only texts never embedded before reach the model."""
+        from cxloop.text.embed import model_path
+
         key = Artifacts.key(model=str(model_path()), text="clean/1")
-        cached = self.artifacts.get("embeddings", key)
-        store: dict[str, Any] = cached if isinstance(cached, dict) else {}
-        texts = [clean(t) for t in rows["text"]]
+        if self._vectors is None:  # read once per Voice: the file may hold many texts
+            cached = self.artifacts.get("embeddings", key)
+            self._vectors = cached if isinstance(cached, dict) else {}
+        store = self._vectors
         todo = list(dict.fromkeys(t for t in texts if t not in store))
         if todo:
             self.progress(f"embedding {len(todo):,} texts (MiniLM, CPU)…")

@@ -151,7 +151,7 @@ def _by_meaning(v: Voice, rows: pd.DataFrame, config: Subjects) -> pd.Series:
     if rows.empty or not subjects:
         return out
     phrases = [(i, p) for i, s in enumerate(subjects) for p in s.phrases]
-    phrase_vecs = v.embedder.encode([p for _, p in phrases])
+    phrase_vecs = v.embed([p for _, p in phrases])  # cached by text like the answers
     owner = np.array([i for i, _ in phrases])
     sim_all = v.embeddings(rows) @ phrase_vecs.T
     best = np.stack([sim_all[:, owner == i].max(axis=1) for i in range(len(subjects))], axis=1)

@@ -28,6 +28,9 @@ CHUNK = 1024  # texts per encode call: progress is reported between chunks
 
 _LOCK = threading.Lock()
 _MODELS: dict[str, Any] = {}
+#: Texts sent to the model in this process (after the dedupe and the caches): tests and
+#: benchmarks read it to check that a refresh embeds only the texts not seen before.
+ENCODED = {"texts": 0}
 
 
 def offline() -> None:
@@ -115,6 +118,7 @@ class Embedder:
                 show_progress_bar=False,
             )
             self._cache.update(zip(chunk, vectors.astype(np.float32), strict=True))
+            ENCODED["texts"] += len(chunk)
             if on_progress:
                 on_progress(start + len(chunk), len(todo))
         if not texts:
