@@ -8,6 +8,7 @@ import time: call :meth:`Settings.from_env`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -353,6 +354,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "5",
         "How many at-risk customers the brief lists as worth a call today (0: none).",
     ),
+    SettingSpec(
+        "ingest_memory",
+        "CXLOOP_INGEST_MEMORY",
+        "1GB",
+        "Memory an ingest run's DuckDB may hold (`512MB`, `2GB`); beyond it the rows spill to "
+        "the store's tmp/, so a file of any size loads in about this much.",
+    ),
+    SettingSpec(
+        "ingest_threads",
+        "CXLOOP_INGEST_THREADS",
+        "0",
+        "Threads an ingest run's DuckDB uses (0: one per core).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -412,6 +426,8 @@ class Settings:
     health_spec: Path | None = None
     health_call_risk: float = 0.5
     health_calls: int = 5
+    ingest_memory: str = "1GB"
+    ingest_threads: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -478,6 +494,7 @@ class Settings:
             **_outcome_settings(values),
             **_journey_settings(values),
             **_health_settings(values),
+            **_ingest_settings(values),
         )
 
 
@@ -656,4 +673,22 @@ def _health_settings(values: Mapping[str, object]) -> dict[str, Any]:
         "health_spec": Path(spec) if spec else None,
         "health_call_risk": risk,
         "health_calls": int(calls),
+    }
+
+
+_MEMORY_RE = re.compile(r"\s*(\d+(\.\d+)?)\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*", re.IGNORECASE)
+
+
+def _ingest_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """How much memory and how many threads an ingest run's DuckDB may use."""
+    memory = str(values["ingest_memory"])
+    match = _MEMORY_RE.fullmatch(memory)
+    if match is None or float(match.group(1)) <= 0:
+        raise _problem("ingest_memory", "an amount like 512MB or 2GB", memory)
+    threads = str(values["ingest_threads"]).strip()
+    if not threads.isdigit():
+        raise _problem("ingest_threads", "a whole number, 0 or more", values["ingest_threads"])
+    return {
+        "ingest_memory": f"{match.group(1)}{match.group(3).upper()}",
+        "ingest_threads": int(threads),
     }

@@ -169,6 +169,13 @@ def identifier_checks(columns: Sequence[str]) -> list[Check]:
     return checks
 
 
+def any_failed(checks: Sequence[Check]) -> str:
+    """SQL true when a row fails any of ``checks`` (false, never NULL, when it passes)."""
+    if not checks:
+        return "false"
+    return "(" + " OR ".join(f"coalesce({c.failed}, false)" for c in checks) + ")"
+
+
 def split_bad_rows(
     con: duckdb.DuckDBPyConnection,
     prepared: str,
@@ -189,9 +196,9 @@ def split_bad_rows(
             "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row WHERE false"
         )
         return []
-    any_failed = " OR ".join(f"coalesce({c.failed}, false)" for c in checks)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {bad_table} AS SELECT * FROM {prepared} WHERE {any_failed}"
+        f"CREATE OR REPLACE TEMP TABLE {bad_table} AS SELECT * FROM {prepared} "
+        f"WHERE {any_failed(checks)}"
     )
     union = " UNION ALL ".join(
         f"SELECT _file, _row, {lit(c.field)} AS field, {c.reason} AS reason, "
@@ -223,6 +230,18 @@ def content_hash_sql() -> str:
             continue
         parts.append(f"coalesce(CAST({col.name} AS VARCHAR), '\\N')")
     return "md5(concat_ws(chr(31), " + ", ".join(parts) + "))"
+
+
+def log_columns_sql(source: str) -> str:
+    """The log columns (but ``ingest_id``, NULL) of a prepared table holding the canonical
+    columns (``event_id`` final), ``_file``, ``_row`` and ``content_hash``."""
+    cols = [
+        "CAST(attrs AS VARCHAR) AS attrs" if c.name == "attrs" else c.name for c in EVENT_COLUMNS
+    ]
+    return (
+        f"{', '.join(cols)}, {lit(source)} AS source, _file AS source_file, "
+        "_row AS source_row, NULL::VARCHAR AS ingest_id, content_hash"
+    )
 
 
 def finish_staging(
