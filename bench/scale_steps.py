@@ -136,19 +136,21 @@ def raw_load(args: Args) -> Result:
 
 
 def ingest(args: Args) -> Result:
-    """``ingest_path(ws, csv, "generic")`` into a new store (DuckDB) or database."""
+    """``ingest_path(ws, csv, "generic")`` into a new store (DuckDB) or database (``force``:
+    read the file again though it was loaded before)."""
     from cxloop.services.ingest import ingest_path
 
     started = time.perf_counter()
     ws = _workspace(args)
     try:
-        report = ingest_path(ws, args["csv"], "generic")
+        report = ingest_path(ws, args["csv"], "generic", force=bool(args.get("force")))
     finally:
         ws.close()
     return {
         "seconds": time.perf_counter() - started,
         "rows_read": report.rows_read,
         "events_new": report.events_new,
+        "events_duplicate": report.events_duplicate,
         "rows_quarantined": report.rows_quarantined,
     }
 
