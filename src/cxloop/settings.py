@@ -357,8 +357,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "ingest_memory",
         "CXLOOP_INGEST_MEMORY",
-        "1GB",
-        "Memory an ingest run's DuckDB may hold (`512MB`, `2GB`); beyond it the rows spill to "
+        "1GiB",
+        "Memory an ingest run's DuckDB may hold (`512MB`, `2GiB`); beyond it the rows spill to "
         "the store's tmp/, so a file of any size loads in about this much.",
     ),
     SettingSpec(
@@ -426,7 +426,7 @@ class Settings:
     health_spec: Path | None = None
     health_call_risk: float = 0.5
     health_calls: int = 5
-    ingest_memory: str = "1GB"
+    ingest_memory: str = "1GiB"
     ingest_threads: int = 0
 
     @classmethod
@@ -689,6 +689,6 @@ def _ingest_settings(values: Mapping[str, object]) -> dict[str, Any]:
     if not threads.isdigit():
         raise _problem("ingest_threads", "a whole number, 0 or more", values["ingest_threads"])
     return {
-        "ingest_memory": f"{match.group(1)}{match.group(3).upper()}",
+        "ingest_memory": f"{match.group(1)}{match.group(3)}",
         "ingest_threads": int(threads),
     }

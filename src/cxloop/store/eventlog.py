@@ -37,6 +37,31 @@ LOG_COLUMN_NAMES = [c.name for c in LOG_COLUMNS]
 RETIRED_GRACE = 3600.0  # seconds a compacted-away segment is kept for readers still on it
 #: The row order of every segment file (see the module docstring).
 SEGMENT_ORDER = "event_type, customer_id, ts, event_id"
+#: Rows a segment's Parquet row group holds (DuckDB's default), fewer when the
+#: connection's memory limit is small: the writer holds one row group in memory.
+ROW_GROUP_ROWS = 122_880
+_ROW_BYTES = 1000  # a generous guess at a log row's size in memory, for the above
+_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+_UNITS |= {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def memory_limit(con: duckdb.DuckDBPyConnection) -> int | None:
+    """``con``'s memory limit in bytes (None: none, or a form not known here)."""
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    number, _, unit = str(row[0] if row else "").partition(" ")
+    try:
+        return int(float(number) * _UNITS[unit])
+    except (KeyError, ValueError):
+        return None
+
+
+def row_group_rows(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows per row group for a segment written on ``con`` (:data:`ROW_GROUP_ROWS`, or
+    what an eighth of a small memory limit holds)."""
+    limit = memory_limit(con)
+    if limit is None:
+        return ROW_GROUP_ROWS
+    return max(2048, min(ROW_GROUP_ROWS, limit // 8 // _ROW_BYTES))
 
 
 @dataclass(frozen=True)
@@ -179,7 +204,7 @@ class EventLog:
         where = f"WHERE {' AND '.join(keep)}" if keep else ""
         con.execute(
             f"COPY (SELECT {cols} FROM {staged} s {where} ORDER BY {SEGMENT_ORDER}) "
-            f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
+            f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group_rows(con)})"
         )
         fsync_file(tmp)
         crash.point("segment-written")
