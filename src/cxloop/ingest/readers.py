@@ -25,7 +25,6 @@ import pyarrow.parquet as pq
 
 from cxloop.errors import InputError
 from cxloop.ingest.sniff import check_header, check_text_file, short
-from cxloop.store.eventlog import memory_limit
 from cxloop.store.state import Problem
 
 FORMATS = {
@@ -43,9 +42,9 @@ MAX_ROW_BYTES = 64 << 20
 #: refused (CSV, Parquet: the file; JSON Lines: the line), never allowed to overwrite it.
 RESERVED = frozenset({"_row", "_file", "_record"})
 #: DuckDB's CSV read buffer: room for two of the longest rows (DuckDB's default, 16 rows
-#: of :data:`MAX_ROW_BYTES`, would take 1 GiB a buffer, past an ingest's memory limit),
-#: and at most an eighth of the connection's memory limit (then the longest row is half
-#: a buffer): see :func:`csv_buffer`.
+#: of :data:`MAX_ROW_BYTES`, would take 1 GiB a buffer, past an ingest's memory limit).
+#: Fixed, not scaled to ``ingest_memory``: a 10 M-row CSV read in 119 MiB buffers lost
+#: rows at buffer boundaries (DuckDB 1.4.5), in 128 MiB buffers it read every row.
 CSV_BUFFER_BYTES = 2 * MAX_ROW_BYTES
 #: The query a mapping reads a CSV through, given its column names and the FROM item of
 #: its raw rows (all text, in file order).
@@ -146,17 +145,6 @@ _REJECTS = """
 """
 
 
-def csv_buffer(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
-    """The CSV reader's buffer and longest row, in bytes, for ``con``'s memory limit:
-    :data:`CSV_BUFFER_BYTES` and :data:`MAX_ROW_BYTES` unless the limit is under eight
-    buffers (a small ``ingest_memory``), then an eighth of it and half of that."""
-    limit = memory_limit(con)
-    if limit is None:
-        return CSV_BUFFER_BYTES, MAX_ROW_BYTES
-    buffer = max(1 << 20, min(CSV_BUFFER_BYTES, limit // 8))
-    return buffer, min(MAX_ROW_BYTES, buffer // 2)
-
-
 def _read_csv(
     con: duckdb.DuckDBPyConnection, path: Path, name: str, project: Projection | None = None
 ) -> RawTable:
@@ -170,12 +158,11 @@ def _read_csv(
     rej, scan, rows = f"{name}_rej", f"{name}_scan", f"{name}_rows"
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
     names, newline = check_header(path, delim)
-    buffer, longest = csv_buffer(con)
     source = (
         f"read_csv({_sql_text(str(path))}, header = true, "
         f"delim = {_sql_text(delim)}, quote = '\"', escape = '\"', store_rejects = true, "
-        f"rejects_table = '{rej}', rejects_scan = '{scan}', max_line_size = {longest}, "
-        f"buffer_size = {buffer}"
+        f"rejects_table = '{rej}', rejects_scan = '{scan}', max_line_size = {MAX_ROW_BYTES}, "
+        f"buffer_size = {CSV_BUFFER_BYTES}"
     )
     try:
         try:
