@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES))
     parser.add_argument("--csv", action="append", type=Path, help="measure this CSV instead")
-    parser.add_argument("--memory", default="1GB", help="CXLOOP_INGEST_MEMORY for the ingest")
+    parser.add_argument("--memory", default="1GiB", help="CXLOOP_INGEST_MEMORY for the ingest")
     parser.add_argument("--work", type=Path, help="where CSVs and stores go (deleted after)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per step")
     parser.add_argument("--seed", type=int, default=7)
