@@ -170,7 +170,7 @@ def ingest(args: Args) -> Result:
     started = time.perf_counter()
     ws = Workspace.open(args["home"]) if args["engine"] == "spark" else _workspace(args)
     try:
-        report = load(ws, args["csv"], "generic")
+        report = load(ws, args["csv"], "generic", force=bool(args.get("force")))
     finally:
         ws.close()
     return {
@@ -178,6 +178,7 @@ def ingest(args: Args) -> Result:
         "seconds": time.perf_counter() - started,
         "rows_read": report.rows_read,
         "events_new": report.events_new,
+        "events_duplicate": report.events_duplicate,
         "rows_quarantined": report.rows_quarantined,
     }
 

@@ -8,6 +8,7 @@ import time: call :meth:`Settings.from_env`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -376,6 +377,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Seconds between the server's checks for a new log version to warm (0: no "
         "background warming; writes through the server still wake it when refresh is on).",
     ),
+    SettingSpec(
+        "ingest_memory",
+        "CXLOOP_INGEST_MEMORY",
+        "1GiB",
+        "Memory an ingest run's DuckDB may hold (`512MB`, `2GiB`); beyond it the rows spill to "
+        "the store's tmp/, so a file of any size loads in about this much.",
+    ),
+    SettingSpec(
+        "ingest_threads",
+        "CXLOOP_INGEST_THREADS",
+        "0",
+        "Threads an ingest run's DuckDB uses (0: one per core).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -438,6 +452,8 @@ class Settings:
     ingest_engine: str = "embedded"
     refresh: bool = True
     refresh_poll: float = 10.0
+    ingest_memory: str = "1GiB"
+    ingest_threads: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -506,6 +522,7 @@ class Settings:
             **_health_settings(values),
             ingest_engine=_ingest_engine(values["ingest_engine"]),
             **_refresh_settings(values),
+            **_ingest_settings(values),
         )
 
 
@@ -709,3 +726,21 @@ def _refresh_settings(values: Mapping[str, object]) -> dict[str, Any]:
     if poll < 0:
         raise _problem("refresh_poll", "seconds, 0 or more", values["refresh_poll"])
     return {"refresh": mode == "on", "refresh_poll": poll}
+
+
+_MEMORY_RE = re.compile(r"\s*(\d+(\.\d+)?)\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*", re.IGNORECASE)
+
+
+def _ingest_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """How much memory and how many threads an ingest run's DuckDB may use."""
+    memory = str(values["ingest_memory"])
+    match = _MEMORY_RE.fullmatch(memory)
+    if match is None or float(match.group(1)) <= 0:
+        raise _problem("ingest_memory", "an amount like 512MB or 2GB", memory)
+    threads = str(values["ingest_threads"]).strip()
+    if not threads.isdigit():
+        raise _problem("ingest_threads", "a whole number, 0 or more", values["ingest_threads"])
+    return {
+        "ingest_memory": f"{match.group(1)}{match.group(3)}",
+        "ingest_threads": int(threads),
+    }

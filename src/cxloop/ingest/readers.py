@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,14 @@ MAX_ROW_BYTES = 64 << 20
 #: Column names the readers and mappings use for lineage: a source column so named is
 #: refused (CSV, Parquet: the file; JSON Lines: the line), never allowed to overwrite it.
 RESERVED = frozenset({"_row", "_file", "_record"})
+#: DuckDB's CSV read buffer: room for two of the longest rows (DuckDB's default, 16 rows
+#: of :data:`MAX_ROW_BYTES`, would take 1 GiB a buffer, past an ingest's memory limit).
+#: Fixed, not scaled to ``ingest_memory``: a 10 M-row CSV read in 119 MiB buffers lost
+#: rows at buffer boundaries (DuckDB 1.4.5), in 128 MiB buffers it read every row.
+CSV_BUFFER_BYTES = 2 * MAX_ROW_BYTES
+#: The query a mapping reads a CSV through, given its column names and the FROM item of
+#: its raw rows (all text, in file order).
+Projection = Callable[[list[str], str], str]
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,15 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
-def read_file(con: duckdb.DuckDBPyConnection, path: Path, name: str | None = None) -> RawTable:
+def read_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    name: str | None = None,
+    project: Projection | None = None,
+) -> RawTable:
+    """Read ``path`` (by its extension); a CSV through ``project`` if given (see
+    :func:`_read_csv`), other formats as they are (``project`` is then the caller's to
+    apply to the raw table)."""
     try:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
@@ -83,8 +100,10 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, name: str | None = Non
     fmt = detect_format(path)
     if fmt != "parquet":
         check_text_file(path, fmt)
-    reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
-    raw = reader[fmt](con, path, name)
+    if fmt == "csv":
+        raw = _read_csv(con, path, name, project)
+    else:
+        raw = {"jsonl": _read_jsonl, "parquet": _read_parquet}[fmt](con, path, name)
     reserved = sorted(RESERVED.intersection(raw.columns))
     if reserved:
         release(con, raw)
@@ -126,31 +145,42 @@ _REJECTS = """
 """
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable:
+def _read_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, name: str, project: Projection | None = None
+) -> RawTable:
     """Load the CSV into a DuckDB temp table; its ``rowid`` follows the file order
-    (DuckDB preserves insertion order), which numbers the rows without another copy."""
+    (DuckDB preserves insertion order), which numbers the rows without another copy.
+
+    ``project`` (given the file's columns and the FROM item of its rows) is the query the
+    rows are read through: a mapping parses and checks them as they stream in, so only the
+    parsed table is kept (it spills to disk beyond the connection's memory limit); it must
+    keep the file's row order and one output row per input row."""
     rej, scan, rows = f"{name}_rej", f"{name}_scan", f"{name}_rows"
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
     names, newline = check_header(path, delim)
-    read = (
-        f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM read_csv("
-        f"{_sql_text(str(path))}, header = true, "
+    source = (
+        f"read_csv({_sql_text(str(path))}, header = true, "
         f"delim = {_sql_text(delim)}, quote = '\"', escape = '\"', store_rejects = true, "
-        f"rejects_table = '{rej}', rejects_scan = '{scan}', max_line_size = {MAX_ROW_BYTES}"
+        f"rejects_table = '{rej}', rejects_scan = '{scan}', max_line_size = {MAX_ROW_BYTES}, "
+        f"buffer_size = {CSV_BUFFER_BYTES}"
     )
     try:
         try:
-            con.execute(read + ", all_varchar = true)")
+            read = source + ", all_varchar = true)"
+            columns = [d[0] for d in con.execute(f"SELECT * FROM {read} LIMIT 0").description]
         except duckdb.InvalidInputException as exc:
             if "sniffing" not in str(exc):
                 raise
             # a small file with a ragged row defeats the dialect sniffer: read it with the
             # header's own columns, so the bad rows are rejected one by one
             types = ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names)
-            con.execute(
-                read + f", auto_detect = false, columns = {{{types}}}, "
+            read = (
+                source + f", auto_detect = false, columns = {{{types}}}, "
                 f"new_line = {_sql_text(newline)})"
             )
+            columns = list(names)
+        query = f"SELECT * FROM {read}" if project is None else project(columns, read)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS {query}")
     except duckdb.Error as exc:
         raise InputError(f"{path}: cannot be read as CSV: {short(exc)}") from exc
     problems = [
@@ -168,7 +198,6 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> RawTable
     ]
     con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {scan}")
     bad = sorted({p.row for p in problems})
-    columns = [d[0] for d in con.execute(f"SELECT * FROM {rows} LIMIT 0").description]
     (good,) = con.execute(f"SELECT count(*) FROM {rows}").fetchone() or (0,)
     if bad:
         # good row i (0-based) is preceded by the rejected rows j with r_j - j <= i

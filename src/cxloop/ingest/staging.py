@@ -79,7 +79,9 @@ def timestamp_checks(field: str, raw: str, parsed: str, required: bool) -> list[
         ),
         Check(
             field,
-            f"{parsed} IS NOT NULL AND ({hours} > 14 OR {minutes} > 59)",
+            # a time ending in Z has no offset: the two regular expressions are skipped
+            f"{parsed} IS NOT NULL AND CASE WHEN ends_with({raw}, 'Z') THEN false "
+            f"ELSE {hours} > 14 OR {minutes} > 59 END",
             f"'UTC offset out of range in ' || left({raw}, 80) || ' (at most +/-14:00)'",
             raw,
         ),
@@ -169,6 +171,22 @@ def identifier_checks(columns: Sequence[str]) -> list[Check]:
     return checks
 
 
+def any_failed(checks: Sequence[Check]) -> str:
+    """SQL true when a row fails any of ``checks`` (false, never NULL, when it passes).
+
+    The control-character checks of several identifiers are one regular expression over
+    them together (the same rows fail: one of them holds such a character)."""
+    if not checks:
+        return "false"
+    control = f"regexp_matches({{}}, {lit(CONTROL_RE)})"
+    idents = [c.field for c in checks if c.failed == control.format(c.field)]
+    parts = [f"coalesce({c.failed}, false)" for c in checks if c.failed != control.format(c.field)]
+    if idents:
+        joined = "concat(" + ", ".join(f"coalesce({c}, '')" for c in idents) + ")"
+        parts.insert(0, control.format(joined))
+    return "(" + " OR ".join(parts) + ")"
+
+
 def split_bad_rows(
     con: duckdb.DuckDBPyConnection,
     prepared: str,
@@ -189,9 +207,9 @@ def split_bad_rows(
             "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row WHERE false"
         )
         return []
-    any_failed = " OR ".join(f"coalesce({c.failed}, false)" for c in checks)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {bad_table} AS SELECT * FROM {prepared} WHERE {any_failed}"
+        f"CREATE OR REPLACE TEMP TABLE {bad_table} AS SELECT * FROM {prepared} "
+        f"WHERE {any_failed(checks)}"
     )
     union = " UNION ALL ".join(
         f"SELECT _file, _row, {lit(c.field)} AS field, {c.reason} AS reason, "
@@ -223,6 +241,18 @@ def content_hash_sql() -> str:
             continue
         parts.append(f"coalesce(CAST({col.name} AS VARCHAR), '\\N')")
     return "md5(concat_ws(chr(31), " + ", ".join(parts) + "))"
+
+
+def log_columns_sql(source: str) -> str:
+    """The log columns (but ``ingest_id``, NULL) of a prepared table holding the canonical
+    columns (``event_id`` final), ``_file``, ``_row`` and ``content_hash``."""
+    cols = [
+        "CAST(attrs AS VARCHAR) AS attrs" if c.name == "attrs" else c.name for c in EVENT_COLUMNS
+    ]
+    return (
+        f"{', '.join(cols)}, {lit(source)} AS source, _file AS source_file, "
+        "_row AS source_row, NULL::VARCHAR AS ingest_id, content_hash"
+    )
 
 
 def finish_staging(

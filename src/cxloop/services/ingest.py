@@ -148,6 +148,17 @@ def vocabulary(ws: Workspace) -> Vocabulary:
     return Vocabulary(s.departments, s.unknown_departments, s.channels, s.unknown_channels)
 
 
+def bound(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
+    """Hold an ingest run's DuckDB to ``ingest_memory`` (``ingest_threads``): what outgrows
+    it (the rows read, checked and sorted) spills to the store's tmp/ (``ws.configure``).
+    Insertion order stays preserved: the row numbers of the quarantine rest on it."""
+    threads = ws.settings.ingest_threads
+    con.execute(
+        f"SET memory_limit = '{ws.settings.ingest_memory}'; SET preserve_insertion_order = true"
+        + (f"; SET threads = {threads}" if threads else "")
+    )
+
+
 def resolve_mapping(
     source: str = "generic", mapping: str | Path | None = None, params: dict[str, str] | None = None
 ) -> Mapping:
@@ -206,6 +217,7 @@ def ingest_path(
     committed = False
     try:
         ws.configure(con)
+        bound(con, ws)
         vocabulary(ws).apply(con)
         step("reading and validating rows")
         staged = chosen.stage(con, target, "_staged")

@@ -37,6 +37,31 @@ LOG_COLUMN_NAMES = [c.name for c in LOG_COLUMNS]
 RETIRED_GRACE = 3600.0  # seconds a compacted-away segment is kept for readers still on it
 #: The row order of every segment file (see the module docstring).
 SEGMENT_ORDER = "event_type, customer_id, ts, event_id"
+#: Rows a segment's Parquet row group holds (DuckDB's default), fewer when the
+#: connection's memory limit is small: the writer holds one row group in memory.
+ROW_GROUP_ROWS = 122_880
+_ROW_BYTES = 1000  # a generous guess at a log row's size in memory, for the above
+_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+_UNITS |= {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def memory_limit(con: duckdb.DuckDBPyConnection) -> int | None:
+    """``con``'s memory limit in bytes (None: none, or a form not known here)."""
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    number, _, unit = str(row[0] if row else "").partition(" ")
+    try:
+        return int(float(number) * _UNITS[unit])
+    except (KeyError, ValueError):
+        return None
+
+
+def row_group_rows(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows per row group for a segment written on ``con`` (:data:`ROW_GROUP_ROWS`, or
+    what an eighth of a small memory limit holds)."""
+    limit = memory_limit(con)
+    if limit is None:
+        return ROW_GROUP_ROWS
+    return max(2048, min(ROW_GROUP_ROWS, limit // 8 // _ROW_BYTES))
 
 
 @dataclass(frozen=True)
@@ -106,37 +131,32 @@ class EventLog:
         ``before_commit`` runs and the manifest is renamed (the commit).
         """
         manifest = self.manifest()
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _incoming AS
-            SELECT s.* REPLACE ('{ingest_id}' AS ingest_id),
-                   e.content_hash AS _log_hash, e.ingest_id AS _log_ingest
-            FROM {staged} s
-            LEFT JOIN (SELECT event_id, content_hash, ingest_id
-                       FROM {self.relation_sql(manifest)}) e USING (event_id)
-        """)
-        repeats = self._repeats_in_batch(con)
+        known = self._known(con, staged, manifest)
+        repeats = self._repeats_in_batch(con, staged, known)
         conflicts = con.execute("""
-            SELECT source_file, source_row, event_id, _log_ingest FROM _incoming
+            SELECT source_file, source_row, event_id, _log_ingest FROM _known
             WHERE _log_hash <> content_hash
             UNION ALL
             SELECT source_file, source_row, event_id, NULL FROM _repeats WHERE _differs
             ORDER BY 1, 2
         """).fetchall()
-        same = self._settle(con, manifest) if conflicts else set()
-        (candidates, known_dupes) = con.execute("""
-            SELECT count(*) FILTER (WHERE _log_hash IS NULL),
-                   count(*) FILTER (WHERE _log_hash = content_hash)
-            FROM _incoming
-        """).fetchone() or (0, 0)
+        same = self._settle(con, staged, manifest) if conflicts else set()
+        (rows,) = con.execute(f"SELECT count(*) FROM {staged}").fetchone() or (0,)
+        (in_log, known_dupes) = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE _log_hash = content_hash) FROM _known"
+        ).fetchone() or (0, 0)
         (repeat_dupes,) = con.execute(
             "SELECT count(*) FILTER (WHERE NOT _differs) FROM _repeats"
         ).fetchone() or (0,)
-        new = int(candidates) - repeats
+        new = int(rows) - int(in_log) - repeats
         version = int(manifest["version"]) + (1 if new else 0)
         segment = f"seg-{version:06d}-{ingest_id}.parquet" if new else None
         if segment:
-            self._write_segment(con, segment, repeats)
-        con.execute("DROP TABLE IF EXISTS _incoming; DROP TABLE IF EXISTS _repeats")
+            self._write_segment(con, staged, ingest_id, segment, bool(known), bool(repeats))
+        con.execute(
+            "DROP TABLE IF EXISTS _known; DROP TABLE IF EXISTS _repeats; "
+            "DROP VIEW IF EXISTS _incoming"
+        )
         result = AppendResult(
             new=new,
             duplicates=int(known_dupes) + int(repeat_dupes) + len(same),
@@ -157,21 +177,34 @@ class EventLog:
         crash.point("log-committed")
         return result
 
-    def _write_segment(self, con: duckdb.DuckDBPyConnection, segment: str, repeats: int) -> None:
-        """The new rows of ``_incoming`` as segment file ``segment``, fsynced with its
-        directory (not yet listed in the manifest)."""
+    def _write_segment(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        staged: str,
+        ingest_id: str,
+        segment: str,
+        known: bool,
+        repeats: bool,
+    ) -> None:
+        """The new rows of ``staged`` (not in ``_known``, not a later copy in ``_repeats``)
+        as segment file ``segment`` in :data:`SEGMENT_ORDER`, fsynced with its directory
+        (not yet listed in the manifest). One streaming ``COPY``: DuckDB sorts within the
+        connection's memory limit (spilling beyond it) and writes row group by row group."""
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".tmp-{segment}"
-        cols = ", ".join(LOG_COLUMN_NAMES)
-        keep = "_log_hash IS NULL"
-        if repeats:
-            keep += (
-                " AND NOT EXISTS (SELECT 1 FROM _repeats r WHERE r.source_file = i.source_file"
-                " AND r.source_row = i.source_row)"
-            )
+        cols = ", ".join(
+            f"'{ingest_id}' AS ingest_id" if c == "ingest_id" else c for c in LOG_COLUMN_NAMES
+        )
+        keep = [
+            f"NOT EXISTS (SELECT 1 FROM {t} k WHERE k.source_file = s.source_file"
+            " AND k.source_row = s.source_row)"
+            for t, on in (("_known", known), ("_repeats", repeats))
+            if on
+        ]
+        where = f"WHERE {' AND '.join(keep)}" if keep else ""
         con.execute(
-            f"COPY (SELECT {cols} FROM _incoming i WHERE {keep} ORDER BY {SEGMENT_ORDER}) "
-            f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)"
+            f"COPY (SELECT {cols} FROM {staged} s {where} ORDER BY {SEGMENT_ORDER}) "
+            f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group_rows(con)})"
         )
         fsync_file(tmp)
         crash.point("segment-written")
@@ -179,10 +212,36 @@ class EventLog:
         fsync_dir(self.root)
         crash.point("segment-renamed")
 
-    def _settle(self, con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> set[Any]:
+    def _known(self, con: duckdb.DuckDBPyConnection, staged: str, manifest: dict[str, Any]) -> int:
+        """The rows of ``staged`` whose ``event_id`` is in the log, with the log's hash and
+        run, into ``_known``: a join on the ids alone (the log's other columns are never
+        read). Returns how many."""
+        if manifest["segments"]:
+            log = f"(SELECT event_id, content_hash, ingest_id FROM {self.relation_sql(manifest)})"
+        else:
+            log = "(SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS content_hash, "
+            log += "NULL::VARCHAR AS ingest_id WHERE false)"
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _known AS
+            SELECT s.source_file, s.source_row, s.event_id, s.content_hash,
+                   e.content_hash AS _log_hash, e.ingest_id AS _log_ingest
+            FROM (SELECT source_file, source_row, event_id, content_hash FROM {staged}) s
+            JOIN {log} e USING (event_id)
+        """)
+        (n,) = con.execute("SELECT count(*) FROM _known").fetchone() or (0,)
+        return int(n)
+
+    def _settle(
+        self, con: duckdb.DuckDBPyConnection, staged: str, manifest: dict[str, Any]
+    ) -> set[Any]:
         """The (file, row) of hash mismatches that are the same event after all (``attrs``
         with other whitespace or key order): duplicates, not conflicts."""
         log = self.relation_sql(manifest)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP VIEW _incoming AS
+            SELECT s.*, k._log_hash FROM {staged} s
+            LEFT JOIN _known k USING (source_file, source_row)
+        """)
         cols = ", ".join(sameevent.CONTENT_COLUMNS)
         pairs = con.execute(f"""
             SELECT {sameevent.select_pair("i", "e")} FROM _incoming i
@@ -223,22 +282,25 @@ class EventLog:
         return gone
 
     @staticmethod
-    def _repeats_in_batch(con: duckdb.DuckDBPyConnection) -> int:
+    def _repeats_in_batch(con: duckdb.DuckDBPyConnection, staged: str, known: int) -> int:
         """Later copies of an id new to the log but repeated in the batch, into ``_repeats``.
 
         The first copy (by file and row) is the one appended; ``_differs`` marks later copies
         whose content differs from it (conflicts). Returns how many later copies there are.
+        Only the ids, rows and hashes are read (the ids counted once, spilling if need be).
         """
-        con.execute("""
+        new = f"SELECT source_file, source_row, event_id, content_hash FROM {staged}"
+        if known:
+            new += " WHERE event_id NOT IN (SELECT event_id FROM _known)"
+        con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _repeats AS
+            WITH n AS ({new})
             SELECT source_file, source_row, event_id, _k > 1 AND content_hash <> _first AS _differs
             FROM (
               SELECT source_file, source_row, event_id, content_hash,
                      row_number() OVER w AS _k, first_value(content_hash) OVER w AS _first
-              FROM _incoming
-              WHERE _log_hash IS NULL AND event_id IN (
-                SELECT event_id FROM _incoming WHERE _log_hash IS NULL
-                GROUP BY event_id HAVING count(*) > 1)
+              FROM n
+              WHERE event_id IN (SELECT event_id FROM n GROUP BY event_id HAVING count(*) > 1)
               WINDOW w AS (PARTITION BY event_id ORDER BY source_file, source_row))
             WHERE _k > 1
         """)

@@ -6,21 +6,24 @@ See docs/events.md. Columns other than the canonical ones are folded into
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
 from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_COLUMNS
 from cxloop.errors import MappingError
+from cxloop.ingest import readers
 from cxloop.ingest.documents import SUFFIX_FORMATS, read_any
 from cxloop.ingest.mappings.base import Staged
 from cxloop.ingest.readers import RawTable, release
 from cxloop.ingest.staging import (
+    any_failed,
     canonical_checks,
-    finish_staging,
+    content_hash_sql,
     lit,
+    log_columns_sql,
     q,
-    record_json,
     split_bad_rows,
     text,
     ts,
@@ -57,47 +60,95 @@ class GenericMapping:
         return [path]
 
     def stage(self, con: duckdb.DuckDBPyConnection, path: Path, staged: str) -> Staged:
-        prepared_parts: list[str] = []
+        """Parse, check and hash each file's rows in one pass as they are read (a CSV
+        streams: only the parsed table is kept, and it spills to disk beyond the memory
+        limit); the raw record is kept for the bad rows only."""
+        parts: list[str] = []
         problems = []
-        raws: list[RawTable] = []
         rows = 0
         for i, file in enumerate(self.inputs(path)):
-            raw = read_any(con, file)
-            raws.append(raw)
-            missing = [c for c in REQUIRED if c not in raw.columns]
-            if missing and (raw.columns or not raw.problems):  # else: every line is bad
-                raise MappingError(
-                    f"{file}: missing column(s) {', '.join(missing)}; the generic mapping needs "
-                    f"{', '.join(REQUIRED)} (optional: "
-                    f"{', '.join(c for c in CANONICAL if c not in REQUIRED)})"
-                )
-            rows += raw.rows
-            problems.extend(raw.problems)
-            prepared_parts.append(self._prepare(con, raw.name, raw.columns, raw.file, i))
+            parsed = self._read(con, file, f"_parsed{i}")
+            rows += parsed.rows
+            problems.extend(parsed.problems)
+            parts.append(f"SELECT * FROM {parsed.name}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _parsed AS {' UNION ALL BY NAME '.join(parts)}")
+        con.execute("CREATE OR REPLACE TEMP VIEW _parsed_bad AS SELECT * FROM _parsed WHERE _bad")
+        problems.extend(split_bad_rows(con, "_parsed_bad", canonical_checks(), "_bad"))
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW _prepared AS {' UNION ALL BY NAME '.join(prepared_parts)}"
+            f"CREATE OR REPLACE TEMP VIEW {staged} AS "
+            f"SELECT {log_columns_sql(self.name)} FROM _parsed WHERE NOT _bad"
         )
-        # parse once into typed rows; the raw record is built for bad rows only
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _parsed AS SELECT * EXCLUDE (_record) FROM _prepared"
-        )
-        problems.extend(
-            split_bad_rows(con, "_parsed", canonical_checks(), "_bad", records_from="_prepared")
-        )
-        con.execute("DROP VIEW _prepared")
-        for i, raw in enumerate(raws):  # the typed rows are all that is needed now
-            con.execute(f"DROP VIEW _prep{i}")
-            release(con, raw)
-        finish_staging(con, "_parsed", "_bad", staged, self.name)
         return Staged(staged, rows, problems)
 
-    def _prepare(
-        self, con: duckdb.DuckDBPyConnection, raw: str, columns: list[str], file: str, index: int
-    ) -> str:
+    def _read(self, con: duckdb.DuckDBPyConnection, file: Path, name: str) -> RawTable:
+        """``file``'s rows parsed and checked (``_bad``, ``_record`` for bad rows) as
+        relation ``name``, with ``_file`` and ``_row``."""
+
+        def project(columns: list[str], source: str) -> str:
+            self._require(file, columns)
+            return self._parse(columns, str(file), source)
+
+        if readers.FORMATS.get(file.suffix.lower()) == "csv":
+            return readers.read_file(con, file, name, project)
+        raw = read_any(con, file)
+        if raw.columns or not raw.problems:  # else: every line is bad
+            self._require(file, raw.columns)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS "
+            + self._parse(raw.columns, str(file), raw.name, keep="_row")
+        )
+        release(con, raw)
+        return RawTable(name, raw.file, raw.columns, raw.rows, raw.problems, registered=False)
+
+    @staticmethod
+    def _require(file: Path, columns: list[str]) -> None:
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:
+            raise MappingError(
+                f"{file}: missing column(s) {', '.join(missing)}; the generic mapping needs "
+                f"{', '.join(REQUIRED)} (optional: "
+                f"{', '.join(c for c in CANONICAL if c not in REQUIRED)})"
+            )
+
+    def _parse(self, columns: list[str], file: str, source: str, keep: str = "") -> str:
+        """The query over ``source`` (raw rows ``r``): canonical columns, ``_file``,
+        ``_bad`` (a check failed), ``content_hash`` and ``_record`` (bad rows only);
+        ``keep`` names a raw column passed through (the row number)."""
+
         def col(name: str) -> str:
             return f"r.{q(name)}" if name in columns else "NULL::VARCHAR"
 
-        extras = [c for c in columns if c not in CANONICAL]
+        raw_cols = [c for c in columns if c != keep]
+        record = "to_json(_raw)" if raw_cols else "'{}'"
+        raw = "struct_pack(" + ", ".join(f"{q(c)} := r.{q(c)}" for c in raw_cols) + ")"
+        generated = (
+            "'g-' || md5(concat_ws(chr(31), customer_id, event_type, CAST(ts AS VARCHAR), "
+            "coalesce(ref, '\\N')))"
+        )
+        return f"""
+            SELECT * EXCLUDE (_raw) REPLACE (
+                     coalesce(event_id, {generated}) AS event_id,
+                     CASE WHEN _bad THEN ts_raw END AS ts_raw,
+                     CASE WHEN _bad THEN due_at_raw END AS due_at_raw,
+                     CASE WHEN _bad THEN amount_raw END AS amount_raw),
+                   CASE WHEN _bad THEN CAST({record} AS VARCHAR) END AS _record
+            FROM (
+              SELECT *, {any_failed(canonical_checks())} AS _bad,
+                     {content_hash_sql()} AS content_hash
+              FROM (
+                SELECT * EXCLUDE (department_given),
+                       coalesce(department_given, {_default_department()}) AS department
+                FROM (
+                  SELECT {self._columns(columns, col)},
+                         {lit(file)} AS _file, {raw if raw_cols else "NULL"} AS _raw
+                         {f", r.{q(keep)} AS {q(keep)}" if keep else ""}
+                  FROM {source} r)))
+        """
+
+    @staticmethod
+    def _columns(columns: list[str], col: Callable[[str], str]) -> str:
+        """The canonical columns parsed from the raw ones (extras folded into attrs)."""
+        extras = [c for c in columns if c not in CANONICAL and c != "_row"]
         attrs = f"nullif({col('attrs')}, '')"  # JSON ignores spaces; trim is costly here
         if extras:
             pairs = ", ".join(f"{lit(c)}, {text('r.' + q(c))}" for c in extras)
@@ -110,24 +161,14 @@ class GenericMapping:
                 f"CASE WHEN {given} IS NULL OR (json_valid({given}) AND "
                 f"json_type({given}) = 'OBJECT') THEN {merged} ELSE {given} END"
             )
-        name = f"_prep{index}"
-        con.execute(f"""
-            CREATE OR REPLACE TEMP VIEW {name} AS
-            SELECT *, coalesce(department_given, {_default_department()}) AS department
-            FROM (
-              SELECT {text(col("event_id"))} AS event_id,
-                     {text(col("customer_id"))} AS customer_id,
-                     lower({text(col("event_type"))}) AS event_type,
-                     {text(col("ts"))} AS ts_raw, {ts(col("ts"))} AS ts,
-                     {normalise_sql(col("department"))} AS department_given,
-                     {normalise_sql(col("channel"))} AS channel,
-                     {text(col("ref"))} AS ref,
-                     {text(col("amount"))} AS amount_raw,
-                     try_cast({text(col("amount"))} AS DOUBLE) AS amount,
-                     {text(col("due_at"))} AS due_at_raw, {ts(col("due_at"))} AS due_at,
-                     {attrs} AS attrs,
-                     {lit(file)} AS _file, r._row AS _row,
-                     {record_json(columns)} AS _record
-              FROM {raw} r)
-        """)
-        return f"SELECT * EXCLUDE (department_given) FROM {name}"
+        return f"""{text(col("event_id"))} AS event_id,
+                   {text(col("customer_id"))} AS customer_id,
+                   lower({text(col("event_type"))}) AS event_type,
+                   {text(col("ts"))} AS ts_raw, {ts(col("ts"))} AS ts,
+                   {normalise_sql(col("department"))} AS department_given,
+                   {normalise_sql(col("channel"))} AS channel,
+                   {text(col("ref"))} AS ref,
+                   {text(col("amount"))} AS amount_raw,
+                   try_cast({text(col("amount"))} AS DOUBLE) AS amount,
+                   {text(col("due_at"))} AS due_at_raw, {ts(col("due_at"))} AS due_at,
+                   {attrs} AS attrs"""
