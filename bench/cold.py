@@ -67,8 +67,8 @@ def step_ingest(home: str, path: str, source: str, refresh: str) -> None:
 
 
 def step_first_page(home: str) -> None:
-    from cxloop.services import refresh
-    from cxloop.services.workspace import Workspace
+    from cxloop.services.brief import refresh
+    from cxloop.workspace.workspace import Workspace
 
     t = time.perf_counter()
     ws = Workspace.open(Path(home))

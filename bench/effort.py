@@ -10,7 +10,7 @@ It generates about N events with the scale benchmark's generator (the demo compa
 orders, deliveries, support contacts with replies, transfers, holds and callbacks;
 :func:`bench.scale_steps.generate`), ingests them into an embedded store, then measures, each
 run in a fresh process so that its peak RSS is its own: ``cxloop``'s per-issue rows
-(:func:`cxloop.services.effort.issues`: Ibis on DuckDB over the Parquet log, then the
+(:func:`cxloop.services.journeys.effort.issues`: Ibis on DuckDB over the Parquet log, then the
 flags and ids in pandas) and the hand-written DuckDB SQL of ``bench/reference_effort.sql``
 over the same segments, into a DataFrame. A last step checks that both give the same
 issues and figures. The last line of stdout is the results as JSON; the Markdown for
@@ -57,7 +57,7 @@ FIGURES = [
 # ------------------------------------------------------------------ steps (fresh processes)
 def step_effort(args: dict[str, Any]) -> dict[str, Any]:
     import cxloop
-    from cxloop.services import effort
+    from cxloop.services.journeys import effort
 
     started = time.perf_counter()
     with cxloop.open(args["home"]) as cx:

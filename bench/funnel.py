@@ -38,13 +38,13 @@ TARGET_SECONDS_10M = 2.0
 
 def step(which: str, home: str) -> dict[str, Any]:
     """One measured run in this process: ``ours`` or ``reference``."""
-    from cxloop.services.workspace import Workspace
+    from cxloop.workspace.workspace import Workspace
 
     started = time.perf_counter()
     ws = Workspace.open(home)
     try:
         if which == "ours":
-            from cxloop.services.funnels import funnel_from_args, run_funnel
+            from cxloop.services.journeys.funnels import funnel_from_args, run_funnel
 
             spec = funnel_from_args(STEPS, window=f"{WINDOW_DAYS}d")
             r = run_funnel(ws, spec)
@@ -80,8 +80,8 @@ def _run(which: str, home: Path) -> dict[str, Any]:
 
 def prepare(events: int, work: Path) -> dict[str, Any]:
     from bench.scale_steps import generate
-    from cxloop.services.ingest import ingest_path
-    from cxloop.services.workspace import Workspace
+    from cxloop.services.log.ingest import ingest_path
+    from cxloop.workspace.workspace import Workspace
 
     csv = work / "events.csv"
     made = generate({"events": events, "seed": 7, "csv": str(csv)})

@@ -59,7 +59,7 @@ def prepare(args: Args) -> Args:
 def features(args: Args) -> Args:
     import cxloop
     from cxloop.analytics import health as hq
-    from cxloop.services.ledger import promises_table
+    from cxloop.services.promises.ledger import promises_table
 
     cutoff = _cutoff(args["home"])
     started = time.perf_counter()

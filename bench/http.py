@@ -56,9 +56,9 @@ class Server:
     """``cxloop serve`` in its own process, with an admin key."""
 
     def __init__(self, home: Path, workers: int = 1) -> None:
-        from cxloop.services.access import create_key
-        from cxloop.services.policy import load_policy
-        from cxloop.services.workspace import Workspace
+        from cxloop.services.access.permissions import create_key
+        from cxloop.services.recovery.policy import load_policy
+        from cxloop.workspace.workspace import Workspace
 
         ws = Workspace.open(home)
         self.key = create_key(ws, "bench", "admin", load_policy(None))[0]
@@ -110,8 +110,8 @@ def canonical_events(home: Path) -> list[dict[str, Any]]:
 
 
 def bench_ingest(work: Path, events: list[dict[str, Any]]) -> dict[str, Any]:
-    from cxloop.services.ingest import ingest_path
-    from cxloop.services.workspace import Workspace
+    from cxloop.services.log.ingest import ingest_path
+    from cxloop.workspace.workspace import Workspace
 
     batches = [events[i : i + BATCH] for i in range(0, len(events), BATCH)]
     batches = [b for b in batches if len(b) == BATCH]
@@ -208,7 +208,7 @@ def load(server: Server, paths: list[str], per_client: int) -> dict[str, Any]:
 
 def bench_latency(home: Path, quick: bool) -> dict[str, Any]:
     import cxloop
-    from cxloop.services.timeline import timeline_expr
+    from cxloop.services.log.timeline import timeline_expr
 
     with cxloop.open(home) as cx:
         customers = cx.events().customer_id.value_counts().execute()["customer_id"].tolist()
@@ -251,8 +251,8 @@ def bench_timelines(home: Path, workers: int, per_client: int) -> dict[str, Any]
     clients, beside the in-process read (``customer_timeline``) of the same customers."""
     import duckdb
 
-    from cxloop.services.timeline import customer_timeline
-    from cxloop.services.workspace import Workspace
+    from cxloop.services.log.timeline import customer_timeline
+    from cxloop.workspace.workspace import Workspace
 
     ws = Workspace.open(home)
     files = ", ".join(f"'{p}'" for p in ws.log.segment_paths())  # type: ignore[attr-defined]

@@ -46,11 +46,11 @@ def pct(values: list[float]) -> dict[str, float]:
 
 def prepare(home: Path, csv: Path | None, url: str | None, raise_cases: bool) -> dict[str, float]:
     """Ingest ``csv`` into the store (unless done before), build the ledger, raise cases."""
-    from cxloop.services.cases import sync_cases
-    from cxloop.services.ingest import ingest_path
-    from cxloop.services.ledger import ensure_ledger
-    from cxloop.services.point_reads import index_store
-    from cxloop.services.workspace import Workspace
+    from cxloop.services.log.ingest import ingest_path
+    from cxloop.services.log.point_reads import index_store
+    from cxloop.services.promises.ledger import ensure_ledger
+    from cxloop.services.recovery.cases import sync_cases
+    from cxloop.workspace.workspace import Workspace
 
     extra: dict[str, Any] = {"database_url": url} if url else {}
     ws = Workspace.open(home, **extra)
@@ -85,10 +85,10 @@ def timed(out: Timings, name: str, fn: Callable[..., Any], *args: Any, **kw: Any
 
 
 def measure(home: Path, url: str | None, customers: int, scan_customers: int) -> dict[str, Any]:
-    from cxloop.services import case_reads
-    from cxloop.services.ledger import customer_promises, ensure_ledger
-    from cxloop.services.timeline import customer_timeline, timeline_expr
-    from cxloop.services.workspace import Workspace
+    from cxloop.services.log.timeline import customer_timeline, timeline_expr
+    from cxloop.services.promises.ledger import customer_promises, ensure_ledger
+    from cxloop.services.recovery import reads as case_reads
+    from cxloop.workspace.workspace import Workspace
 
     extra: dict[str, Any] = {"database_url": url} if url else {}
     ws = Workspace.open(home, **extra)
@@ -127,7 +127,7 @@ class Raw:
     def __init__(self, ws: Any, url: str | None) -> None:
         import duckdb
 
-        from cxloop.services.ledger import ledger_status
+        from cxloop.services.promises.ledger import ledger_status
 
         self.url = url
         ledger = str(ledger_status(ws)["file"])

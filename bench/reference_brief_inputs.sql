@@ -1,5 +1,5 @@
 -- The daily brief's engine-side inputs written by hand in DuckDB SQL: the reference the
--- scale benchmark compares cxloop.services.brief_inputs with (same engine, same event
+-- scale benchmark compares cxloop.services.brief.inputs with (same engine, same event
 -- Parquet files, same built ledger, every result fetched).
 --
 -- It reads the views `events` (the event log's segments) and `ledger` (the built promise
@@ -29,7 +29,7 @@ FROM (
 WHERE metric IN ('nps', 'enps', 'csat', 'review', 'ces', 'pulse') AND score IS NOT NULL
 GROUP BY ALL;
 
--- name: systemic_cells.late_deliveries_by_carrier_region
+-- name: incident_cells.late_deliveries_by_carrier_region
 SELECT grp, date_trunc('week', opened_at) AS w_start, count(*) AS n,
        count(*) FILTER (WHERE state = 'broken') AS hits,
        min(opened_at) AS first_at, max(opened_at) AS last_at,
@@ -46,7 +46,7 @@ FROM (
 WHERE grp IS NOT NULL AND opened_at IS NOT NULL
 GROUP BY ALL;
 
--- name: systemic_cells.undelivered_by_carrier_region
+-- name: incident_cells.undelivered_by_carrier_region
 -- (its failure is a delivery never made or canceled once overdue: late ones are left out)
 SELECT grp, date_trunc('week', opened_at) AS w_start, count(*) AS n,
        count(*) FILTER (WHERE state = 'broken') AS hits,
@@ -65,7 +65,7 @@ FROM (
 WHERE grp IS NOT NULL AND opened_at IS NOT NULL
 GROUP BY ALL;
 
--- name: systemic_cells.late_deliveries_by_seller
+-- name: incident_cells.late_deliveries_by_seller
 SELECT grp, date_trunc('month', opened_at) AS w_start, count(*) AS n,
        count(*) FILTER (WHERE state = 'broken') AS hits,
        min(opened_at) AS first_at, max(opened_at) AS last_at,
@@ -81,7 +81,7 @@ FROM (
 WHERE grp IS NOT NULL AND opened_at IS NOT NULL
 GROUP BY ALL;
 
--- name: systemic_cells.late_deliveries_by_region
+-- name: incident_cells.late_deliveries_by_region
 SELECT grp, date_trunc('week', opened_at) AS w_start, count(*) AS n,
        count(*) FILTER (WHERE state = 'broken') AS hits,
        min(opened_at) AS first_at, max(opened_at) AS last_at,
@@ -97,7 +97,7 @@ FROM (
 WHERE grp IS NOT NULL AND opened_at IS NOT NULL
 GROUP BY ALL;
 
--- name: systemic_cells.missed_callbacks_by_team
+-- name: incident_cells.missed_callbacks_by_team
 -- (window "all": one cell per team; the callback detector windows by the due time)
 SELECT grp, TIMESTAMP '1970-01-01' AS w_start, count(*) AS n,
        count(*) FILTER (WHERE state = 'broken') AS hits,
@@ -114,7 +114,7 @@ FROM (
 WHERE grp IS NOT NULL AND due_at IS NOT NULL
 GROUP BY ALL;
 
--- name: systemic_cells.billing_deviation_by_run
+-- name: incident_cells.billing_deviation_by_run
 SELECT grp, date_trunc('day', ts) AS w_start, count(*) AS n,
        count(*) FILTER (WHERE hit) AS hits,
        min(ts) AS first_at, max(ts) AS last_at, max(ts) AS known_max,
@@ -133,7 +133,7 @@ FROM (
 WHERE grp IS NOT NULL AND ts IS NOT NULL
 GROUP BY ALL;
 
--- name: systemic_cells.missing_parts_by_sku
+-- name: incident_cells.missing_parts_by_sku
 WITH known AS (SELECT * FROM events WHERE ts <= as_of_ts()),
 ships AS (
     SELECT customer_id, ref, min(ts) AS shipped_at

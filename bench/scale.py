@@ -9,7 +9,7 @@
 For each size it generates about N events from about N / 10 customers (one generic CSV,
 :func:`bench.scale_steps.generate`), then, per engine, measures in fresh processes
 (:mod:`bench.scale_steps`): the engine's own load of the CSV, cxloop's ingest, the ledger
-build and the brief's engine-side queries (:mod:`cxloop.services.brief_inputs`), and the
+build and the brief's engine-side queries (:mod:`cxloop.services.brief.inputs`), and the
 hand-written SQL of the same work on the same engine. Engines: the embedded default
 (DuckDB over the Parquet log), PostgreSQL (a server this benchmark starts, and stops, in
 its temporary directory) and Spark in local mode (``local[2]``, over the embedded store's
@@ -542,8 +542,8 @@ def section(res: dict[str, Any]) -> list[str]:
         "support contacts, callbacks, replacements, NPS / CSAT / CES answers and reviews "
         "with text) as one generic CSV, then, on each engine, each step once in a fresh "
         "process: cxloop's ingest, `build_ledger()` and the brief's engine-side queries "
-        "(`brief_inputs()`, [src/cxloop/services/brief_inputs.py]"
-        "(../src/cxloop/services/brief_inputs.py): order values, voice scores by week and "
+        "(`brief_inputs()`, [src/cxloop/services/brief/inputs.py]"
+        "(../src/cxloop/services/brief/inputs.py): order values, voice scores by week and "
         "metric, the systemic detectors' cells (seven by default), the case signals; every result "
         "fetched, no text models), and beside them the engine's own raw speed: its own "
         "load of the CSV and hand-written SQL of the same ledger "
@@ -708,7 +708,7 @@ def _checks(res: dict[str, Any], sizes: list[str], name: dict[str, str]) -> list
         ["Size", "Engine", "cxloop promises", "reference SQL", "per rule and state"], rows, "llrrr"
     )
     brief_rows = []
-    parts = ("order_values", "voice_scores", "systemic_cells", "signals")
+    parts = ("order_values", "voice_scores", "incident_cells", "signals")
     for s in sizes:
         for engine in res["engines"]:
             b = res["runs"].get(s, {}).get(engine, {}).get("brief")

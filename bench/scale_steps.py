@@ -77,7 +77,7 @@ def generate(args: Args) -> Result:
 
 # ------------------------------------------------------------------ engines
 def _workspace(args: Args) -> Any:
-    from cxloop.services.workspace import Workspace
+    from cxloop.workspace.workspace import Workspace
 
     engine = args["engine"]
     if engine == "postgres":
@@ -156,9 +156,9 @@ def ingest(args: Args) -> Result:
     """``ingest_path(ws, csv, "generic")`` into a new store (DuckDB) or database; with
     engine ``spark``, the distributed ingest into a new embedded store (the session's
     start not counted)."""
-    from cxloop.services import spark_ingest
-    from cxloop.services.ingest import ingest_path
-    from cxloop.services.workspace import Workspace
+    from cxloop.services.log import spark_ingest
+    from cxloop.services.log.ingest import ingest_path
+    from cxloop.workspace.workspace import Workspace
 
     load = ingest_path
     startup = 0.0
@@ -185,7 +185,7 @@ def ingest(args: Args) -> Result:
 
 def ledger(args: Args) -> Result:
     """``build_ledger(ws)`` on the engine; then (untimed) its promises per rule and state."""
-    from cxloop.services.ledger import build_ledger, promises_table
+    from cxloop.services.promises.ledger import build_ledger, promises_table
 
     ws = _workspace(args)
     startup = _spark_session(ws)[1] if args["engine"] == "spark" else 0.0
@@ -278,7 +278,7 @@ def _reference_ledger_spark(args: Args, query: str) -> Result:
 def brief(args: Args) -> Result:
     """``brief_inputs(ws)``: the brief's engine-side queries over the log and the built
     ledger, every result fetched; the rows of each part."""
-    from cxloop.services.brief_inputs import brief_inputs
+    from cxloop.services.brief.inputs import brief_inputs
 
     ws = _workspace(args)
     startup = _spark_session(ws)[1] if args["engine"] == "spark" else 0.0
@@ -308,7 +308,7 @@ def reference_brief(args: Args) -> Result:
     rows = {name: con.execute(sql).fetch_arrow_table().num_rows for name, sql in queries.items()}
     seconds = time.perf_counter() - started
     con.close()
-    rows["systemic_cells"] = sum(n for k, n in rows.items() if k.startswith("systemic_cells."))
+    rows["incident_cells"] = sum(n for k, n in rows.items() if k.startswith("incident_cells."))
     return {"seconds": seconds, "rows": rows}
 
 
@@ -349,7 +349,7 @@ def explain_brief(args: Args) -> Result:
     """Each brief-input query's time on its own, cxloop's and the reference's (DuckDB)."""
     import duckdb
 
-    from cxloop.services.brief_inputs import brief_input_exprs
+    from cxloop.services.brief.inputs import brief_input_exprs
 
     ws = _workspace(args)
     out: dict[str, list[float]] = {}

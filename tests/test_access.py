@@ -1,10 +1,10 @@
-"""Roles and masking (services/access.py), without a server."""
+"""Roles and masking (services/access/permissions.py), without a server."""
 
 from __future__ import annotations
 
 import pytest
 
-from cxloop.services.access import MASK, PERMISSIONS, ROLES, Forbidden, Principal, mask
+from cxloop.services.access.permissions import MASK, PERMISSIONS, ROLES, Forbidden, Principal, mask
 
 
 def test_masking_hides_people_not_facts() -> None:

@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 
 import cxloop
 from cxloop.api import create_app
-from cxloop.services.access import create_key
-from cxloop.services.policy import load_policy
-from cxloop.services.workspace import Workspace
+from cxloop.services.access.permissions import create_key
+from cxloop.services.recovery.policy import load_policy
 from cxloop.settings import Settings
 from cxloop.store.cases import CaseStore
 from cxloop.store.keys import ApiKeys
 from cxloop.store.state import StateDB
+from cxloop.workspace.workspace import Workspace
 from tests.test_notify import SmtpServer, smtp  # noqa: F401 - the fixture
 
 

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cxloop.api import create_app
-from cxloop.services.access import create_key
-from cxloop.services.policy import load_policy
-from cxloop.services.workspace import Workspace
+from cxloop.services.access.permissions import create_key
+from cxloop.services.recovery.policy import load_policy
 from cxloop.settings import Settings
+from cxloop.workspace.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import ibis
 
 from cxloop.analytics.attrs import attr_number, attr_text
-from cxloop.services.workspace import Workspace
+from cxloop.workspace.workspace import Workspace
 
 
 def test_text_numbers_and_missing_keys(tmp_path: Path) -> None:

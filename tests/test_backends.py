@@ -25,14 +25,14 @@ import pytest
 import cxloop
 from cxloop.api import create_app
 from cxloop.errors import ConfigError, Unsupported
-from cxloop.services import ledger as ledger_service
-from cxloop.services.brief_inputs import brief_inputs
-from cxloop.services.ingest import compact, ingest_path
-from cxloop.services.transfer import export_log, import_log
-from cxloop.services.voice import Voice
-from cxloop.services.workspace import Workspace
+from cxloop.services.brief.inputs import brief_inputs
+from cxloop.services.log.ingest import compact, ingest_path
+from cxloop.services.log.transfer import export_log, import_log
+from cxloop.services.promises import ledger as ledger_service
+from cxloop.services.voice.analysis import Voice
 from cxloop.settings import Settings
 from cxloop.store import db
+from cxloop.workspace.workspace import Workspace
 from tests.conftest import shared_dataset
 
 pytestmark = pytest.mark.slow
@@ -301,8 +301,8 @@ def test_api_serves_a_postgresql_store(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from cxloop.services.access import create_key
-    from cxloop.services.policy import load_policy
+    from cxloop.services.access.permissions import create_key
+    from cxloop.services.recovery.policy import load_policy
 
     url = new_database(pg_server, "api")
     settings = Settings.from_env({}, home=tmp_path / "home", database_url=url)

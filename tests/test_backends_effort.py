@@ -12,8 +12,8 @@ import pytest
 
 import cxloop
 from cxloop.analytics.effort import issue_rows
-from cxloop.services import effort
-from cxloop.services.effort import load_effort_rules
+from cxloop.services.journeys import effort
+from cxloop.services.journeys.effort import load_effort_rules
 from tests.test_backends import (  # noqa: F401  (session fixtures)
     ENGINES,
     Backend,

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from cxloop.analytics.health import HealthSpec
-from cxloop.services import health as health_service
-from cxloop.services.workspace import Workspace
+from cxloop.services.outcomes import health as health_service
+from cxloop.workspace.workspace import Workspace
 from tests.test_backends import (  # noqa: F401
     ENGINES,
     Backend,

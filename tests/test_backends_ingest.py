@@ -20,9 +20,9 @@ import psycopg
 import pytest
 
 from cxloop.errors import Unsupported
-from cxloop.services import spark_ingest
-from cxloop.services.ingest import IngestReport, ingest_path
-from cxloop.services.workspace import Workspace
+from cxloop.services.log import spark_ingest
+from cxloop.services.log.ingest import IngestReport, ingest_path
+from cxloop.workspace.workspace import Workspace
 from tests.test_backends import new_database
 
 pytestmark = pytest.mark.slow

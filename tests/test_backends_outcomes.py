@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from cxloop.services import promise_value, retention
-from cxloop.services.workspace import Workspace
+from cxloop.services.outcomes import promise_value, retention
+from cxloop.workspace.workspace import Workspace
 from tests.test_backends import (  # noqa: F401
     ENGINES,
     Backend,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cxloop.services import ledger as ledger_service
-from cxloop.services.timeline import customer_timeline, timeline_expr
-from cxloop.services.workspace import Workspace
+from cxloop.services.log.timeline import customer_timeline, timeline_expr
+from cxloop.services.promises import ledger as ledger_service
+from cxloop.workspace.workspace import Workspace
 from tests.test_backends import (  # noqa: F401  (session fixtures used by name)
     Backend,
     backend,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cxloop.services.remedies import failure_frame
-from cxloop.services.workspace import Workspace
+from cxloop.services.outcomes.remedies import failure_frame
+from cxloop.workspace.workspace import Workspace
 from tests.test_backends import (  # noqa: F401
     ENGINES,
     Backend,

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 import cxloop
 from cxloop.api import create_app
-from cxloop.services.ingest import ingest_path
-from cxloop.services.workspace import Workspace
+from cxloop.services.log.ingest import ingest_path
 from cxloop.store import db
+from cxloop.workspace.workspace import Workspace
 from tests.test_api import make_keys
 
 ROW = {"customer_id": "c1", "event_type": "order_placed", "ts": "2026-03-01T10:00:00Z"}

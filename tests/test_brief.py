@@ -13,7 +13,7 @@ import pytest
 
 import cxloop
 from cxloop.errors import ConfigError, NotFoundError
-from cxloop.services.brief import act, brief
+from cxloop.services.brief.daily import act, brief
 from tests.test_cli import run
 from tests.test_notify import SmtpServer, smtp  # noqa: F401 - the fixture
 

@@ -28,7 +28,7 @@ from cxloop.domain.cases import (
 from cxloop.domain.policy import can_grant_at_most
 from cxloop.domain.remedies import CustomerTier, Remedy, Severity
 from cxloop.errors import ConflictError, NotFoundError, PolicyError
-from cxloop.services.cases import Actor
+from cxloop.services.recovery.cases import Actor
 from tests.conftest import demo_copy
 from tests.test_cli import run
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cxloop.cli.main import app
 from cxloop.errors import ConfigError, InputError
-from cxloop.services import churn_table as ct
+from cxloop.services.outcomes import churn_table as ct
 from tests.conftest import shared_dataset
 
 SPEC = ct.Spec("EmployeeNumber", "Attrition")

@@ -16,9 +16,9 @@ import pytest
 import cxloop
 from cxloop.domain.clock import WALL_LEDGER_MAX_AGE, Clock, parse_clock
 from cxloop.errors import ConfigError, StoreError
-from cxloop.services.cases import Actor
-from cxloop.services.internal import event_row, record_events
-from cxloop.services.ledger import ledger_status
+from cxloop.services.log.internal import event_row, record_events
+from cxloop.services.promises.ledger import ledger_status
+from cxloop.services.recovery.cases import Actor
 from cxloop.settings import Settings
 from tests.conftest import demo_copy, olist_copy
 from tests.test_cli import run

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 import cxloop
-from cxloop.services.ingest import compact
+from cxloop.services.log.ingest import compact
 from cxloop.settings import Settings
 from cxloop.store.eventlog import EventLog
 from tests.test_cli import run
@@ -38,7 +38,7 @@ def content(cx: cxloop.Cxloop) -> pd.DataFrame:
 def test_an_ingest_past_the_limit_compacts_and_loses_nothing(tmp_path: Path) -> None:
     settings = Settings.from_env({}, home=tmp_path / "store", compact_segments="4")
     from cxloop.client import Cxloop
-    from cxloop.services.workspace import Workspace
+    from cxloop.workspace.workspace import Workspace
 
     with Cxloop(Workspace(settings)) as cx:
         for k in range(3):

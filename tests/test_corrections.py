@@ -16,13 +16,14 @@ import pytest
 
 import cxloop
 from cxloop.errors import InputError, NotFoundError
-from cxloop.services import corrections, outreach
-from cxloop.services.cases import Actor
-from cxloop.services.corrections import Operator
-from cxloop.services.internal import event_row, record_events
-from cxloop.services.transfer import export_log, import_log
-from cxloop.services.workspace import Workspace
+from cxloop.services.incidents import outreach
+from cxloop.services.log import corrections
+from cxloop.services.log.corrections import Operator
+from cxloop.services.log.internal import event_row, record_events
+from cxloop.services.log.transfer import export_log, import_log
+from cxloop.services.recovery.cases import Actor
 from cxloop.store import db
+from cxloop.workspace.workspace import Workspace
 from tests.conftest import demo_copy
 from tests.test_backends import new_database
 from tests.test_notify import SmtpServer, smtp

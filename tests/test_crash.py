@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cxloop.services.ingest import ingest_path
-from cxloop.services.workspace import Workspace
+from cxloop.services.log.ingest import ingest_path
 from cxloop.store import crash, db
+from cxloop.workspace.workspace import Workspace
 
 HEADER = "event_id,customer_id,event_type,ts,amount,attrs\n"
 BASE = [

@@ -26,10 +26,10 @@ import cxloop
 from cxloop.api import charts, create_app
 from cxloop.api.deps import COOKIE
 from cxloop.api.pages import safe_next
-from cxloop.services.access import create_key, sign_in
-from cxloop.services.policy import load_policy
-from cxloop.services.workspace import Workspace
+from cxloop.services.access.permissions import create_key, sign_in
+from cxloop.services.recovery.policy import load_policy
 from cxloop.store.brief import BriefActions
+from cxloop.workspace.workspace import Workspace
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 CHART = '<svg class="chart"'

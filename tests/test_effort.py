@@ -16,7 +16,7 @@ import cxloop
 from cxloop.cli.main import app
 from cxloop.domain.effort import DIMENSIONS, FLAGS, WAIT_PARTS, effort_rules_from_dict
 from cxloop.errors import ConfigError
-from cxloop.services import effort
+from cxloop.services.journeys import effort
 from cxloop.store.cases import CaseStore
 from tests.conftest import shared_dataset
 

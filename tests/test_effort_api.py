@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 import cxloop
 from cxloop.api import create_app
-from cxloop.services.access import create_key
-from cxloop.services.policy import load_policy
-from cxloop.services.workspace import Workspace
+from cxloop.services.access.permissions import create_key
+from cxloop.services.recovery.policy import load_policy
+from cxloop.workspace.workspace import Workspace
 from tests.conftest import shared_dataset
 from tests.test_dashboard import free_port
 
@@ -74,7 +74,7 @@ def test_effort_pages_link_each_figure_to_its_issues(home: Path, keys: dict[str,
         page = client.get("/effort")
         assert page.status_code == 200 and "/login" in str(page.url)
         from cxloop.api.deps import COOKIE
-        from cxloop.services.access import sign_in
+        from cxloop.services.access.permissions import sign_in
 
         ws = Workspace.open(home)
         try:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from cxloop.analytics.effort import issue_rows
 from cxloop.domain.effort import WAIT_PARTS, EffortRules
-from cxloop.services.workspace import DUCKDB_FUNCTIONS
+from cxloop.workspace.workspace import DUCKDB_FUNCTIONS
 
 T0 = datetime(2024, 1, 1)
 RULES = EffortRules()

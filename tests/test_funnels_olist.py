@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import cxloop
-from cxloop.services.funnels import FunnelResult
+from cxloop.services.journeys.funnels import FunnelResult
 from tests.conftest import shared_dataset
 
 pytestmark = pytest.mark.olist

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cxloop.api import create_app
-from cxloop.services.access import create_key
-from cxloop.services.policy import load_policy
-from cxloop.services.workspace import Workspace
+from cxloop.services.access.permissions import create_key
+from cxloop.services.recovery.policy import load_policy
+from cxloop.workspace.workspace import Workspace
 from tests.test_dashboard import free_port, server  # noqa: F401  (fixture used by name)
 from tests.test_funnels import THREE, home  # noqa: F401  (fixture used by name)
 

@@ -17,9 +17,9 @@ import cxloop
 from cxloop.analytics import health as hq
 from cxloop.cli.main import app
 from cxloop.errors import ConfigError
-from cxloop.services import health as hs
-from cxloop.services.brief_health import at_risk
-from cxloop.services.ledger import promises_table
+from cxloop.services.brief.at_risk import at_risk
+from cxloop.services.outcomes import health as hs
+from cxloop.services.promises.ledger import promises_table
 from cxloop.settings import Settings
 from tests.conftest import demo_copy
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import cxloop
 from cxloop.cli.main import app
 from cxloop.errors import PolicyError
-from cxloop.services.access import create_key
+from cxloop.services.access.permissions import create_key
 
 EVENTS = (
     "event_id,customer_id,event_type,ts,ref,amount,due_at\n"

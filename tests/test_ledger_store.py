@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import cxloop
-from cxloop.services.ledger import ledger_status
+from cxloop.services.promises.ledger import ledger_status
 from tests.test_ingest import GOOD, write_csv
 
 

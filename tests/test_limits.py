@@ -22,11 +22,11 @@ from cxloop.domain.limits import Totals
 from cxloop.domain.policy import GrantRequest, decide, policy_from_dict
 from cxloop.domain.remedies import Remedy
 from cxloop.errors import ConfigError, ConflictError, PolicyError
-from cxloop.services.access import create_key
-from cxloop.services.cases import Actor
-from cxloop.services.limits import same_person
-from cxloop.services.policy import load_policy
-from cxloop.services.workspace import Workspace
+from cxloop.services.access.permissions import create_key
+from cxloop.services.recovery.cases import Actor
+from cxloop.services.recovery.limits import same_person
+from cxloop.services.recovery.policy import load_policy
+from cxloop.workspace.workspace import Workspace
 from tests.test_notify import free_port
 from tests.test_serve import wait_up
 

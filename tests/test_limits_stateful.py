@@ -28,8 +28,8 @@ import cxloop
 from cxloop.domain.limits import REFUND_LIKE
 from cxloop.domain.remedies import MONETARY, Remedy
 from cxloop.errors import ConflictError, PolicyError
-from cxloop.services.cases import Actor
-from cxloop.services.limits import same_person
+from cxloop.services.recovery.cases import Actor
+from cxloop.services.recovery.limits import same_person
 from tests.test_limits import ORDER, tiny_store  # noqa: F401 - the fixture
 
 ACTORS = [

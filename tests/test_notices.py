@@ -11,8 +11,8 @@ import pytest
 import cxloop
 from cxloop.errors import ConfigError
 from cxloop.notify.base import Notice
-from cxloop.services import notices, outreach
-from cxloop.services.workspace import Workspace
+from cxloop.services.incidents import notices, outreach
+from cxloop.workspace.workspace import Workspace
 from tests.conftest import olist_copy
 from tests.test_systemic import _olist_detectors
 

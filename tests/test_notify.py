@@ -39,12 +39,12 @@ from cxloop.errors import ConfigError, DeliveryError, NotFoundError, PolicyError
 from cxloop.notify.base import Notice, Receipt
 from cxloop.notify.smtp import SmtpChannel, message_id
 from cxloop.notify.webhook import WebhookChannel, signature
-from cxloop.services.sending import channel_from_settings, deliver, enqueue
-from cxloop.services.workspace import Workspace
+from cxloop.services.incidents.sending import channel_from_settings, deliver, enqueue
 from cxloop.settings import Settings
 from cxloop.store.lock import WriteLock
 from cxloop.store.outbox import Outbox
 from cxloop.store.state import StateDB
+from cxloop.workspace.workspace import Workspace
 
 SENDER = "care@localhost"
 SECRET = "s3cret"
@@ -552,8 +552,8 @@ def _mark(outbox: Outbox, key: str, op: str) -> None:
 SENDER_SCRIPT = """
 import sys
 from cxloop.notify.smtp import SmtpChannel
-from cxloop.services.sending import deliver
-from cxloop.services.workspace import Workspace
+from cxloop.services.incidents.sending import deliver
+from cxloop.workspace.workspace import Workspace
 
 ws = Workspace.open(sys.argv[1])
 deliver(ws, SmtpChannel("127.0.0.1", int(sys.argv[2]), "care@localhost", timeout=5))

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 import cxloop
-from cxloop.services.voice import Voice
+from cxloop.services.voice.analysis import Voice
 from tests.conftest import olist_copy, shared_dataset
 
 pytestmark = pytest.mark.olist

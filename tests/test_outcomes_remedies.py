@@ -28,8 +28,8 @@ from cxloop.domain.recovery import (
 from cxloop.domain.remedies import CustomerTier, Remedy, Severity
 from cxloop.domain.uplift import att, qini_curve
 from cxloop.errors import ConfigError
-from cxloop.services.remedies import policy_bands
-from cxloop.services.remedies_config import load_remedy_rules
+from cxloop.services.outcomes.remedies import policy_bands
+from cxloop.services.outcomes.remedies_rules import load_remedy_rules
 
 EFFECT = 0.6  # of the customers a late order would lose, a goodwill credit keeps this share
 H = 90

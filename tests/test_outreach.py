@@ -15,7 +15,7 @@ import pytest
 import cxloop
 from cxloop.errors import ConfigError
 from cxloop.notify.webhook import WebhookChannel
-from cxloop.services import outreach
+from cxloop.services.incidents import outreach
 from tests.conftest import demo_copy
 from tests.test_notify import SECRET, Hook, SmtpServer, hook, smtp
 

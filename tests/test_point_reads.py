@@ -11,13 +11,13 @@ from pathlib import Path
 import pandas as pd
 
 from cxloop.api.deps import rows
-from cxloop.services import ledger as ledger_service
-from cxloop.services.corrections import Operator, forget
-from cxloop.services.ingest import compact, ingest_path
-from cxloop.services.point_reads import index_store
-from cxloop.services.timeline import customer_timeline, timeline_expr
-from cxloop.services.workspace import Workspace
+from cxloop.services.log.corrections import Operator, forget
+from cxloop.services.log.ingest import compact, ingest_path
+from cxloop.services.log.point_reads import index_store
+from cxloop.services.log.timeline import customer_timeline, timeline_expr
+from cxloop.services.promises import ledger as ledger_service
 from cxloop.store import pointindex
+from cxloop.workspace.workspace import Workspace
 from tests.conftest import demo_copy
 
 

@@ -32,7 +32,7 @@ from cxloop.domain.policy import (
 )
 from cxloop.domain.remedies import MONETARY, CustomerTier, Remedy, Severity
 from cxloop.errors import ConfigError, PolicyError
-from cxloop.services.policy import load_policy
+from cxloop.services.recovery.policy import load_policy
 from tests.conftest import REPO
 
 # --- random policies and requests ------------------------------------------------------

@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 
 import cxloop
 from cxloop.api import create_app
-from cxloop.services import refresh
-from cxloop.services.access import create_key
-from cxloop.services.policy import load_policy
-from cxloop.services.workspace import Workspace
+from cxloop.services.access.permissions import create_key
+from cxloop.services.brief import refresh
+from cxloop.services.recovery.policy import load_policy
 from cxloop.settings import Settings
 from cxloop.text import embed
+from cxloop.workspace.workspace import Workspace
 from tests.conftest import demo_copy
 
 NEW_TEXTS = [

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 import cxloop
 from cxloop.api import create_app
-from cxloop.services.access import create_key
-from cxloop.services.masking import MASK, mask, personal_key
-from cxloop.services.policy import load_policy
-from cxloop.services.workspace import Workspace
+from cxloop.services.access.masking import MASK, mask, personal_key
+from cxloop.services.access.permissions import create_key
+from cxloop.services.recovery.policy import load_policy
 from cxloop.settings import Settings
+from cxloop.workspace.workspace import Workspace
 
 SECRETS = {
     "phone_number": "+55 11 98765-4321",
@@ -110,7 +110,7 @@ def test_viewer_sees_no_personal_data_under_names_never_listed(edge: Edge) -> No
 
 def test_the_dashboard_masks_for_viewers_too(edge: Edge) -> None:
     from cxloop.api.deps import COOKIE
-    from cxloop.services.access import sign_in
+    from cxloop.services.access.permissions import sign_in
 
     home = edge.client.app.state.runtime.settings.home  # type: ignore[attr-defined]
     ws = Workspace.open(home)

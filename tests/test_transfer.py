@@ -11,7 +11,7 @@ import pytest
 
 import cxloop
 from cxloop.errors import InputError
-from cxloop.services.transfer import export_log, import_log
+from cxloop.services.log.transfer import export_log, import_log
 from tests.test_cli import run
 
 

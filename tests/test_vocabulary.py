@@ -12,8 +12,8 @@ import pytest
 import cxloop
 from cxloop.domain.scores import scales_from_dict
 from cxloop.errors import ConfigError
-from cxloop.services.metrics import load_metrics
 from cxloop.settings import Settings
+from cxloop.workspace.metrics import load_metrics
 from tests.conftest import shared_dataset
 
 HR_METRICS = """

@@ -16,8 +16,8 @@ import pytest
 import cxloop
 from cxloop.domain.scores import change_p, estimate, t_quantile, wilson
 from cxloop.errors import ConfigError
-from cxloop.services import voice_insights
-from cxloop.services.voice import Voice
+from cxloop.services.voice import insights as voice_insights
+from cxloop.services.voice.analysis import Voice
 from cxloop.text.embed import MODEL_SHA256, Embedder, weights_digest
 from cxloop.text.sentiment import LexiconSentiment, StarSentiment, macro_f1, stars_to_label
 from cxloop.text.topics import discover

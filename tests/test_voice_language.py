@@ -14,9 +14,9 @@ import pytest
 
 import cxloop
 from cxloop.errors import ConfigError
-from cxloop.services import voice_insights
-from cxloop.services.voice import FOLDS, Voice
-from cxloop.services.voice_subjects import load
+from cxloop.services.voice import insights as voice_insights
+from cxloop.services.voice.analysis import FOLDS, Voice
+from cxloop.services.voice.subjects import load
 from cxloop.settings import Settings
 from cxloop.text.keywords import KeywordMatcher, fold, language_code
 from cxloop.text.sentiment import StarSentiment, cross_fit, fold_of, stars_to_label

@@ -58,15 +58,15 @@ from cxloop.results.ledger import (
 )
 from cxloop.results.outcomes import HealthReport, PromiseValue, Qini, RemediesReport
 from cxloop.results.outreach import IncidentDetail, SendReport
-from cxloop.services.cases import Actor
-from cxloop.services.corrections import Operator
-from cxloop.services.funnels import FunnelCustomers, FunnelResult
-from cxloop.services.health import Health
-from cxloop.services.ingest import IngestReport
-from cxloop.services.journeys import Journeys
-from cxloop.services.outreach import Draft
-from cxloop.services.sending import DeliveryReport
-from cxloop.services.voice import Voice
+from cxloop.services.incidents.outreach import Draft
+from cxloop.services.incidents.sending import DeliveryReport
+from cxloop.services.journeys.funnels import FunnelCustomers, FunnelResult
+from cxloop.services.journeys.stages import Journeys
+from cxloop.services.log.corrections import Operator
+from cxloop.services.log.ingest import IngestReport
+from cxloop.services.outcomes.health import Health
+from cxloop.services.recovery.cases import Actor
+from cxloop.services.voice.analysis import Voice
 from cxloop.settings import Settings
 from cxloop.version import __version__
 

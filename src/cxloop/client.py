@@ -34,14 +34,15 @@ from cxloop.library.overview import OverviewMixin
 from cxloop.library.remedies import RemediesMixin
 from cxloop.library.upkeep import UpkeepMixin
 from cxloop.library.voice import VoiceMixin
-from cxloop.services import ingest as ingest_service
-from cxloop.services import ledger as ledger_service
-from cxloop.services import reads, spark_ingest
-from cxloop.services import refresh as refresh_service  # no cold starts (docs/refresh.md)
-from cxloop.services.policy import load_policy
-from cxloop.services.timeline import timeline as customer_timeline
-from cxloop.services.voice import Progress
-from cxloop.services.workspace import Workspace
+from cxloop.services.brief import refresh as refresh_service
+from cxloop.services.log import ingest as ingest_service
+from cxloop.services.log import listings as reads
+from cxloop.services.log import spark_ingest
+from cxloop.services.log.timeline import timeline as customer_timeline
+from cxloop.services.promises import ledger as ledger_service
+from cxloop.services.recovery.policy import load_policy
+from cxloop.services.voice.analysis import Progress
+from cxloop.workspace.workspace import Workspace
 
 
 class Cxloop(

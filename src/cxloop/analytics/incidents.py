@@ -21,7 +21,7 @@ import ibis
 import ibis.expr.types as ir
 
 from cxloop.analytics.attrs import attr_number, attr_text
-from cxloop.analytics.systemic import DetectorSpec, Sources, parse_window
+from cxloop.analytics.detectors import DetectorSpec, Sources, parse_window
 from cxloop.domain.events import EventType
 from cxloop.domain.incidents import Incident
 from cxloop.domain.stats import Cell, ScoredCell, merge_runs, score_cells

@@ -138,7 +138,7 @@ class Runtime:
     # ------------------------------------------------------------ the warmer (refresh.md)
     def warm(self, entries: Mapping[tuple[Any, ...], Callable[[Workspace], Any]]) -> None:
         """Compute every entry missing for the log version and generation now (kept ones
-        come from disk, see :mod:`cxloop.services.refresh`); entries already cached, even
+        come from disk, see :mod:`cxloop.services.brief.refresh`); entries already cached, even
         past their ``ttl``, are left alone."""
         with self.checkout() as ws:
             version = ws.log.version

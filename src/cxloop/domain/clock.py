@@ -20,7 +20,7 @@ log, the ledger's as-of, a report's "now") come from :meth:`Clock.now`. Technica
 was actually handed to the mail server) stay on the wall clock: :func:`wall_now`.
 
 Pure: the data time comes from a function the workspace gives
-(:func:`cxloop.services.workspace.latest_source_time`).
+(:func:`cxloop.workspace.workspace.latest_source_time`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Systemic failures (incidents): one failure that hits a cohort of customers.
 
-Pure definitions. Detectors (:mod:`cxloop.analytics.systemic`) find them in the
+Pure definitions. Detectors (:mod:`cxloop.analytics.detectors`) find them in the
 event log and the promise ledger; outreach notifies their cohorts.
 """
 

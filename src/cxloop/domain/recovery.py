@@ -265,7 +265,7 @@ def recommend(facts: CaseFacts, history: History | None) -> Recommendation:
 @dataclass(frozen=True)
 class Worked:
     """The estimated uplift on retention of one remedy in one amount band, for past failures
-    of the same kind (see :mod:`cxloop.services.remedies_report`)."""
+    of the same kind (see :mod:`cxloop.services.outcomes.remedies_report`)."""
 
     remedy: str
     band: str

@@ -10,7 +10,7 @@ cells of one group in adjacent windows are merged by :func:`merge_runs`.
 
 The binomial tail comes from SciPy and the adjustment from statsmodels (imported when
 first used, so a command that does not test cells does not pay for them);
-``tests/test_systemic.py`` checks both against exact rational enumeration.
+``tests/test_incidents.py`` checks both against exact rational enumeration.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import datetime
 
 def binom_sf(k: int, n: int, p: float) -> float:
     """P(X >= k) for X ~ Binomial(n, p): the one-sided p-value of k hits out of n
-    (SciPy's survival function; ``tests/test_systemic.py`` checks it against exact rational
+    (SciPy's survival function; ``tests/test_incidents.py`` checks it against exact rational
     enumeration)."""
     from scipy.stats import binom
 

@@ -33,7 +33,7 @@ class EngineContext:
 
 
 class Engine(Protocol):
-    """One engine behind :class:`~cxloop.services.workspace.Workspace`."""
+    """One engine behind :class:`~cxloop.workspace.workspace.Workspace`."""
 
     name: str
 

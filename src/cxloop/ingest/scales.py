@@ -2,7 +2,7 @@
 
 Runs on what any mapping staged (the log columns), so every mapping's survey answers,
 reviews and employee feedback are checked against the same configured scales
-(:mod:`cxloop.services.metrics`): a 5 on a pulse metric declared 1-4 is quarantined with
+(:mod:`cxloop.workspace.metrics`): a 5 on a pulse metric declared 1-4 is quarantined with
 the scale named, never stored to skew the reports.
 """
 

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 from cxloop.results.brief import Brief, BriefAction
 from cxloop.serialize import clean
-from cxloop.services import brief as brief_service
-from cxloop.services import reads
-from cxloop.services.voice import Voice
+from cxloop.services.brief import daily as brief_service
+from cxloop.services.log import listings as reads
+from cxloop.services.voice.analysis import Voice
 
 if TYPE_CHECKING:
-    from cxloop.services.workspace import Workspace
+    from cxloop.workspace.workspace import Workspace
 
 
 class BriefMixin:

@@ -27,16 +27,16 @@ from cxloop.results.cases import (
     SyncReport,
 )
 from cxloop.serialize import clean
-from cxloop.services import approvals as approval_service
-from cxloop.services import case_reads
-from cxloop.services import cases as case_service
-from cxloop.services import recovery as recovery_service
-from cxloop.services.case_metrics import case_metrics
-from cxloop.services.cases import Actor
+from cxloop.services.recovery import advice as recovery_service
+from cxloop.services.recovery import approvals as approval_service
+from cxloop.services.recovery import cases as case_service
+from cxloop.services.recovery import reads as case_reads
+from cxloop.services.recovery.cases import Actor
+from cxloop.services.recovery.metrics import case_metrics
 
 if TYPE_CHECKING:
     from cxloop.domain.policy import Policy
-    from cxloop.services.workspace import Workspace
+    from cxloop.workspace.workspace import Workspace
 
 
 class CasesMixin:

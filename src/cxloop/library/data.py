@@ -29,14 +29,14 @@ from cxloop.results.ledger import (
 )
 from cxloop.results.record import Record
 from cxloop.serialize import clean
-from cxloop.services import ingest as ingest_service
-from cxloop.services import ledger as ledger_service
-from cxloop.services import reads
-from cxloop.services.internal import write_batch
-from cxloop.services.timeline import TIMELINE_COLUMNS, customer_timeline
+from cxloop.services.log import ingest as ingest_service
+from cxloop.services.log import listings as reads
+from cxloop.services.log.internal import write_batch
+from cxloop.services.log.timeline import TIMELINE_COLUMNS, customer_timeline
+from cxloop.services.promises import ledger as ledger_service
 
 if TYPE_CHECKING:
-    from cxloop.services.workspace import Workspace
+    from cxloop.workspace.workspace import Workspace
 
 R = TypeVar("R", bound=Record)
 #: the filters of :meth:`DataMixin.promise_page` (state, kind, rule, department, customer_id)

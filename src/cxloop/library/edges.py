@@ -6,7 +6,9 @@ behind these names may move."""
 
 from __future__ import annotations
 
-from cxloop.services.access import (
+from cxloop.services.access.identity import acting, cli_principal
+from cxloop.services.access.masking import mask
+from cxloop.services.access.permissions import (
     ROLES,
     Forbidden,
     Principal,
@@ -19,16 +21,14 @@ from cxloop.services.access import (
     sign_in,
     sign_out,
 )
-from cxloop.services.corrections import Operator
-from cxloop.services.identity import acting, cli_principal
-from cxloop.services.ingest import resolve_mapping
-from cxloop.services.masking import mask
-from cxloop.services.migrations import current_revision
-from cxloop.services.migrations import migrate as migrate_state
-from cxloop.services.migrations import where as migration_where
-from cxloop.services.policy import DEFAULT_POLICY_NAME, load_policy, policy_text
-from cxloop.services.refresh import FIRST_PAGE, fingerprint, lookup, remember
-from cxloop.services.workspace import Workspace, load_rules
+from cxloop.services.brief.refresh import FIRST_PAGE, fingerprint, lookup, remember
+from cxloop.services.log.corrections import Operator
+from cxloop.services.log.ingest import resolve_mapping
+from cxloop.services.recovery.policy import DEFAULT_POLICY_NAME, load_policy, policy_text
+from cxloop.workspace.migrations import current_revision
+from cxloop.workspace.migrations import migrate as migrate_state
+from cxloop.workspace.migrations import where as migration_where
+from cxloop.workspace.workspace import Workspace, load_rules
 
 __all__ = [
     "DEFAULT_POLICY_NAME",

@@ -7,7 +7,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxloop.library.reports_base import ReportBase
-from cxloop.services import effort as effort_service
+from cxloop.services.journeys import effort as effort_service
 
 
 class EffortMixin(ReportBase):

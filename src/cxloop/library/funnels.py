@@ -11,8 +11,8 @@ from cxloop.domain.funnels import FunnelSpec, build_paths
 from cxloop.errors import ConfigError
 from cxloop.library.reports_base import ReportBase
 from cxloop.results.journeys import FunnelReport
-from cxloop.services import funnels as funnel_service
-from cxloop.services.funnels import FunnelCustomers, FunnelResult
+from cxloop.services.journeys import funnels as funnel_service
+from cxloop.services.journeys.funnels import FunnelCustomers, FunnelResult
 
 
 class FunnelsMixin(ReportBase):

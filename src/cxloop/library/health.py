@@ -11,9 +11,9 @@ import pandas as pd
 
 from cxloop.errors import NotFoundError
 from cxloop.library.reports_base import ReportBase
-from cxloop.services import churn_table
-from cxloop.services import health as health_service
-from cxloop.services.health import Health
+from cxloop.services.outcomes import churn_table
+from cxloop.services.outcomes import health as health_service
+from cxloop.services.outcomes.health import Health
 
 
 class HealthMixin(ReportBase):

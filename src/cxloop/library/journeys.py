@@ -8,9 +8,9 @@ from datetime import datetime
 import pandas as pd
 
 from cxloop.library.reports_base import ReportBase
-from cxloop.services.journey_voice import stage_voice
-from cxloop.services.journeys import Journeys
-from cxloop.services.voice import Voice
+from cxloop.services.journeys.stages import Journeys
+from cxloop.services.journeys.voice import stage_voice
+from cxloop.services.voice.analysis import Voice
 
 
 class JourneysMixin(ReportBase):

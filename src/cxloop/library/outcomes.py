@@ -8,8 +8,8 @@ import pandas as pd
 from cxloop.library.reports_base import ReportBase
 from cxloop.results.outcomes import PromiseValue
 from cxloop.serialize import clean
-from cxloop.services import promise_value as pv
-from cxloop.services import retention as rs
+from cxloop.services.outcomes import promise_value as pv
+from cxloop.services.outcomes import retention as rs
 
 
 class OutcomesMixin(ReportBase):

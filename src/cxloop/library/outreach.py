@@ -14,9 +14,9 @@ from cxloop.domain.incidents import Incident
 from cxloop.library.reports_base import ReportBase
 from cxloop.notify.base import Channel
 from cxloop.results.outreach import IncidentDetail, SendReport
-from cxloop.services import outreach as outreach_service
-from cxloop.services import reads
-from cxloop.services.sending import DeliveryReport, channel_from_settings
+from cxloop.services.incidents import outreach as outreach_service
+from cxloop.services.incidents.sending import DeliveryReport, channel_from_settings
+from cxloop.services.log import listings as reads
 
 
 class OutreachMixin(ReportBase):

@@ -12,11 +12,11 @@ import ibis
 from cxloop.domain.promises import PromiseState
 from cxloop.library.data import records
 from cxloop.results.ledger import PromiseCounts
-from cxloop.services import ledger as ledger_service
-from cxloop.services import overview as overview_service
+from cxloop.services.brief import overview as overview_service
+from cxloop.services.promises import ledger as ledger_service
 
 if TYPE_CHECKING:
-    from cxloop.services.workspace import Workspace
+    from cxloop.workspace.workspace import Workspace
 
 
 def _float(v: Any) -> float:

@@ -11,8 +11,13 @@ import pandas as pd
 
 from cxloop.library.reports_base import ReportBase
 from cxloop.results.outcomes import Qini, RemediesReport
-from cxloop.services.remedies import check_horizon, qini_for, rules_of
-from cxloop.services.remedies_report import customers, frame_of, policy_reading, uplift_table
+from cxloop.services.outcomes.remedies import check_horizon, qini_for, rules_of
+from cxloop.services.outcomes.remedies_report import (
+    customers,
+    frame_of,
+    policy_reading,
+    uplift_table,
+)
 
 Failures: TypeAlias = pd.DataFrame | None
 

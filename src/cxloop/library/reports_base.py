@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from cxloop.services.workspace import Workspace
+from cxloop.workspace.workspace import Workspace
 
 if TYPE_CHECKING:
     from cxloop.domain.policy import Policy

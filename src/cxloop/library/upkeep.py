@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cxloop.services import corrections, transfer
-from cxloop.services import ingest as ingest_service
-from cxloop.services.corrections import Operator
+from cxloop.services.log import corrections, transfer
+from cxloop.services.log import ingest as ingest_service
+from cxloop.services.log.corrections import Operator
 
 if TYPE_CHECKING:
-    from cxloop.services.workspace import Workspace
+    from cxloop.workspace.workspace import Workspace
 
 
 class UpkeepMixin:

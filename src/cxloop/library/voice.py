@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from cxloop.library.reports_base import ReportBase
-from cxloop.services import voice_insights
-from cxloop.services.voice import GROUPS, PERIODS, Progress, Voice
+from cxloop.services.voice import insights as voice_insights
+from cxloop.services.voice.analysis import GROUPS, PERIODS, Progress, Voice
 
 #: what scores may be broken down by: a period or a group
 SCORE_BY = (*PERIODS, *GROUPS)

@@ -74,7 +74,7 @@ class AppendResult:
 
 
 #: Called with the outcome of an append just before it commits (the manifest rename, the
-#: PostgreSQL commit): the ingest journals the run there (see cxloop.services.journal).
+#: PostgreSQL commit): the ingest journals the run there (see cxloop.services.log.journal).
 BeforeCommit = Callable[[AppendResult], None]
 
 

@@ -1,0 +1,1 @@
+"""Incidents (systemic failures, C4): detection, the cohort, notices and outreach."""

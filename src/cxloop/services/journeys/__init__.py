@@ -1,0 +1,1 @@
+"""Journeys and effort (C6): stages, funnels and paths, effort per issue."""
