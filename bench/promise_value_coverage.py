@@ -61,7 +61,7 @@ def one_seed(seed: int, customers: int, effect: float, home: Path) -> dict[str, 
     with cxloop.open(home / f"store-{seed}") as cx:
         cx.ingest(data)
         as_of = cx.now()
-        result = cx.promise_value("broken", seed=seed)
+        result = cx.promise_value("broken", seed=seed).model_dump()
     row = next(r for r in result["rows"] if r["outcome"] == "repeat purchase within 90d")
     base = generate_customers(customers, seed=seed, broken_leave=0.0).to_pandas()
     y0 = no_effect_outcomes(base, as_of)

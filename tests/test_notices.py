@@ -14,7 +14,7 @@ from cxloop.notify.base import Notice
 from cxloop.services.incidents import notices, outreach
 from cxloop.workspace.workspace import Workspace
 from tests.conftest import olist_copy
-from tests.test_systemic import _olist_detectors
+from tests.test_incidents import _olist_detectors
 
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,7 @@ from cxloop.results.ledger import (
 )
 from cxloop.results.outcomes import HealthReport, PromiseValue, Qini, RemediesReport
 from cxloop.results.outreach import IncidentDetail, SendReport
+from cxloop.services.brief.refresh import Refreshed
 from cxloop.services.incidents.outreach import Draft
 from cxloop.services.incidents.sending import DeliveryReport
 from cxloop.services.journeys.funnels import FunnelCustomers, FunnelResult
@@ -123,6 +124,7 @@ __all__ = [
     "Qini",
     "Quarantined",
     "Receipt",
+    "Refreshed",
     "RemediesReport",
     "Remedy",
     "RuleError",

@@ -82,7 +82,8 @@ class Before(Record):
     revenue: float
     reach: float
     control: float
-    audience: dict[str, int]
+    audience: dict[str, int] | None = None
+    """Who of its customers was told, complained, reviewed (an incident's item only)."""
 
 
 class BriefAction(Record):
