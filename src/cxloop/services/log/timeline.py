@@ -7,20 +7,11 @@ import pandas as pd
 
 from cxloop.errors import NotFoundError
 from cxloop.services.log.point_reads import customer_events
+from cxloop.store.pointindex import EVENT_COLUMNS
 from cxloop.workspace.workspace import Workspace
 
-TIMELINE_COLUMNS = [
-    "ts",
-    "department",
-    "event_type",
-    "channel",
-    "ref",
-    "amount",
-    "due_at",
-    "attrs",
-    "event_id",
-    "source",
-]
+#: what a timeline shows: the columns of the log's customer-sorted copies, less the key
+TIMELINE_COLUMNS = list(EVENT_COLUMNS[1:])
 
 
 def timeline_expr(events: ir.Table, customer_id: str) -> ir.Table:
