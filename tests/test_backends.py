@@ -291,3 +291,25 @@ def test_cli_on_postgresql(
     assert "cases" in cx("cases", "sync").stdout.lower()
     moved = json.loads(cx("export", str(tmp_path / "out"), "--report", "json").stdout)
     assert moved["rows"] == int(Workspace.open(reference).events().count().execute())
+
+
+def test_spark_views_are_named_after_the_files_they_read(tmp_path: Path) -> None:
+    """A Spark view over local Parquet is registered once per name, and the name follows
+    the files: a segment rewritten in place (as ``forget`` does) or a ledger directory with
+    another file gets a new view, not the one registered over the old files."""
+    from cxloop.engines.spark import _local_stamp
+
+    seg, ledger = tmp_path / "seg-1.parquet", tmp_path / "ledger"
+    seg.write_bytes(b"one")
+    ledger.mkdir()
+    (ledger / "part-0.parquet").write_bytes(b"a")
+    before = _local_stamp([str(seg), str(ledger)])
+    assert before == _local_stamp([str(seg), "file://" + str(ledger)])
+    rewritten = tmp_path / "tmp"
+    rewritten.write_bytes(b"two!")
+    rewritten.replace(seg)
+    assert _local_stamp([str(seg), str(ledger)]) != before
+    (ledger / "part-1.parquet").write_bytes(b"b")
+    assert len(_local_stamp([str(ledger)]) or ()) == 2
+    assert _local_stamp(["s3a://bucket/cx/events"]) is None
+    assert _local_stamp([str(tmp_path / "gone.parquet")]) is None
