@@ -16,6 +16,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # the refresh after an ingest (docs/refresh.md) would compute a brief after every test load;
 # tests/test_refresh.py turns it on where it is the subject
 os.environ.setdefault("CXLOOP_REFRESH", "off")
+# Spark's shuffles on the suite's small stores: two partitions (a shuffle still spreads rows
+# over more than one) rather than the default of two per core (docs/settings.md)
+os.environ.setdefault("CXLOOP_SPARK_SHUFFLE_PARTITIONS", "2")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # xdist sets COLUMNS=80 in its workers; the CLI's tables and lines would then fold at 80
     # columns there and at 160 in one process (cli/render.make_console): the same in both
@@ -81,6 +84,7 @@ def olist_copy(olist_store: Path, root: Path) -> Path:
     return root / "store"
 
 
+from tests.engines import _backends, backend, demo_export, reference  # noqa: E402, F401
 from tests.pgserver import pg_server, pg_url  # noqa: E402, F401
 from tests.scheduling import (  # noqa: E402, F401  (xdist work units and their order)
     pytest_collection_modifyitems,

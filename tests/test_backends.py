@@ -4,17 +4,14 @@ mode over the store's Parquet log, and Spark over an exported Parquet file (as o
 object store).
 
 Each backend must give the embedded store's answers. What a backend cannot do is declared
-in :data:`UNSUPPORTED` with the exception it raises, and the suite checks that it raises
-it: nothing is skipped.
+in :data:`tests.engines.UNSUPPORTED` with the exception it raises, and the suite checks that
+it raises it: nothing is skipped. The stores (``backend``, ``reference``) are built once per
+test process and shared by every ``tests/test_backends*.py`` module (tests/engines.py).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import shutil
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,7 @@ import pytest
 
 import cxloop
 from cxloop.api import create_app
-from cxloop.errors import ConfigError, Unsupported
+from cxloop.errors import ConfigError
 from cxloop.services.brief.inputs import brief_inputs
 from cxloop.services.log.ingest import compact, ingest_path
 from cxloop.services.log.transfer import export_log, import_log
@@ -34,107 +31,9 @@ from cxloop.settings import Settings
 from cxloop.store import db
 from cxloop.workspace.workspace import Workspace
 from tests.conftest import shared_dataset
+from tests.engines import ENGINES, Backend, new_database
 
 pytestmark = pytest.mark.slow
-
-ENGINES = ("embedded", "postgres", "spark")  # the three the issue names
-BACKENDS = (*ENGINES, "spark-export")  # + Spark reading an export, as on an object store
-
-#: what each backend cannot do, and the exception it raises instead
-UNSUPPORTED: dict[str, dict[str, type[Exception]]] = {
-    "embedded": {},
-    "postgres": {},
-    "spark": {},
-    # Spark reading an external Parquet export: cxloop does not write that log
-    "spark-export": {"ingest": Unsupported, "import": Unsupported, "compact": Unsupported},
-}
-
-
-def new_database(base: str, name: str) -> str:
-    """A new, migrated PostgreSQL database on the session's server; its URL."""
-    with psycopg.connect(base + "/postgres", autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        con.execute(f'CREATE DATABASE "{name}"')
-    url = f"{base}/{name}"
-    db.migrate(url)
-    return url
-
-
-_DATABASES = itertools.count(1)
-
-
-@dataclass
-class Backend:
-    name: str
-    home: Path
-    settings: dict[str, str] = field(default_factory=dict)
-
-    def open(self, home: Path | None = None, **extra: str) -> Workspace:
-        return Workspace.open(home or self.home, **{**self.settings, **extra})
-
-    def cx(self) -> cxloop.Cxloop:
-        return cxloop.Cxloop(self.open())
-
-    def does(self, op: str, action: Callable[[], Any]) -> Any:
-        """Run ``action``; where the backend declares ``op`` unsupported, check it raises."""
-        exc = UNSUPPORTED[self.name].get(op)
-        if exc is None:
-            return action()
-        with pytest.raises(exc):
-            action()
-        return None
-
-
-@pytest.fixture(scope="session")
-def demo_export(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("export") / "demo"
-    ws = Workspace.open(demo_store)
-    try:
-        export_log(ws, out)
-    finally:
-        ws.close()
-    return out
-
-
-@pytest.fixture(scope="session")
-def reference(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the demo store on the embedded backend: the answers to match."""
-    home = tmp_path_factory.mktemp("reference") / "store"
-    shutil.copytree(demo_store, home)
-    return home
-
-
-@pytest.fixture(scope="session", params=BACKENDS)
-def backend(
-    request: pytest.FixtureRequest,
-    demo_store: Path,
-    demo_export: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Backend]:
-    name = request.param
-    home = tmp_path_factory.mktemp(name) / "store"
-    if name == "postgres":
-        base = request.getfixturevalue("pg_server")
-        # a database of its own: the modules that import this fixture each get their own
-        # instance of it (a fresh store), and an earlier one's pool may still be open
-        db_name = f"contract_{next(_DATABASES)}"
-        b = Backend(name, home, {"database_url": new_database(base, db_name)})
-        # the texts' embeddings (cached by text) travel too: the text models are not what
-        # this suite tests, and embedding them again would cost a minute
-        shutil.copytree(demo_store / "voice", home / "voice")
-        ws = b.open()
-        try:
-            report = import_log(ws, demo_export)  # an embedded store's log moves to PostgreSQL
-            assert report["verified"] and report["events_new"] > 0
-        finally:
-            ws.close()
-    else:
-        shutil.copytree(demo_store, home)
-        settings = {"engine": "spark"} if name.startswith("spark") else {}
-        if name == "spark-export":
-            settings["spark_events"] = str(demo_export / "events.parquet")
-        b = Backend(name, home, settings)
-    yield b
 
 
 def _ledger(ws: Workspace) -> pd.DataFrame:
@@ -363,6 +262,9 @@ def test_cli_on_postgresql(
     pg_server: str, demo_store: Path, reference: Path, tmp_path: Path
 ) -> None:
     """The commands, as a user runs them, against a PostgreSQL store."""
+    from typer.testing import CliRunner
+
+    from cxloop.cli.main import app
     from tests.test_cli import run
 
     url = f"{pg_server}/cli"
@@ -380,8 +282,34 @@ def test_cli_on_postgresql(
     assert "quarantined" in loaded.stdout
     cx("ledger", "build")
     ours = json.loads(cx("promises", "--format", "json").stdout)
-    theirs = json.loads(run(reference, "promises", "--format", "json").stdout)
+    # the embedded side in this process (what is tested is the PostgreSQL store, not the
+    # embedded one's CLI: a process more would cost an import of cxloop)
+    mine = CliRunner().invoke(app, ["promises", "--format", "json", "--home", str(reference)])
+    assert mine.exit_code == 0, mine.output
+    theirs = json.loads(mine.stdout)
     assert ours == theirs
     assert "cases" in cx("cases", "sync").stdout.lower()
     moved = json.loads(cx("export", str(tmp_path / "out"), "--report", "json").stdout)
     assert moved["rows"] == int(Workspace.open(reference).events().count().execute())
+
+
+def test_spark_views_are_named_after_the_files_they_read(tmp_path: Path) -> None:
+    """A Spark view over local Parquet is registered once per name, and the name follows
+    the files: a segment rewritten in place (as ``forget`` does) or a ledger directory with
+    another file gets a new view, not the one registered over the old files."""
+    from cxloop.engines.spark import _local_stamp
+
+    seg, ledger = tmp_path / "seg-1.parquet", tmp_path / "ledger"
+    seg.write_bytes(b"one")
+    ledger.mkdir()
+    (ledger / "part-0.parquet").write_bytes(b"a")
+    before = _local_stamp([str(seg), str(ledger)])
+    assert before == _local_stamp([str(seg), "file://" + str(ledger)])
+    rewritten = tmp_path / "tmp"
+    rewritten.write_bytes(b"two!")
+    rewritten.replace(seg)
+    assert _local_stamp([str(seg), str(ledger)]) != before
+    (ledger / "part-1.parquet").write_bytes(b"b")
+    assert len(_local_stamp([str(ledger)]) or ()) == 2
+    assert _local_stamp(["s3a://bucket/cx/events"]) is None
+    assert _local_stamp([str(tmp_path / "gone.parquet")]) is None

@@ -14,13 +14,7 @@ import cxloop
 from cxloop.analytics.effort import issue_rows
 from cxloop.services.journeys import effort
 from cxloop.services.journeys.effort import load_effort_rules
-from tests.test_backends import (  # noqa: F401  (session fixtures)
-    ENGINES,
-    Backend,
-    backend,
-    demo_export,
-    reference,
-)
+from tests.engines import ENGINES, Backend
 
 pytestmark = pytest.mark.slow
 
@@ -59,8 +53,8 @@ def _rows(cx: cxloop.Cxloop, approvals: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values("ik").reset_index(drop=True)
 
 
-@pytest.fixture(scope="module")
-def expected(reference: Path) -> tuple[pd.DataFrame, pd.DataFrame]:  # noqa: F811
+@pytest.fixture(scope="session")  # the backends' tests interleave modules
+def expected(reference: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     with cxloop.open(reference) as cx:
         approvals = _approvals(effort.issues(cx.workspace))
         return approvals, _rows(cx, approvals)
@@ -68,7 +62,7 @@ def expected(reference: Path) -> tuple[pd.DataFrame, pd.DataFrame]:  # noqa: F81
 
 @pytest.mark.parametrize("backend", ENGINES, indirect=True)
 def test_effort_is_the_embedded_stores(
-    backend: Backend,  # noqa: F811
+    backend: Backend,
     expected: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
     approvals, want = expected

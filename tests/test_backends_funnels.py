@@ -16,13 +16,7 @@ import pandas as pd
 import pytest
 
 import cxloop
-from tests.test_backends import (  # noqa: F401  (session fixtures used by name)
-    ENGINES,
-    Backend,
-    backend,
-    demo_export,
-    reference,
-)
+from tests.engines import ENGINES, Backend
 
 pytestmark = pytest.mark.slow
 
@@ -60,14 +54,14 @@ def _answers(cx: cxloop.Cxloop, full: bool = True) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def expected_funnels(reference: Path) -> dict[str, Any]:  # noqa: F811
+def expected_funnels(reference: Path) -> dict[str, Any]:
     with cxloop.open(reference) as cx:
         return _answers(cx)
 
 
 @pytest.mark.parametrize("backend", [e for e in ENGINES if e != "embedded"], indirect=True)
 def test_funnels_and_paths_match_the_embedded_store(
-    backend: Backend,  # noqa: F811
+    backend: Backend,
     expected_funnels: dict[str, Any],
 ) -> None:
     full = backend.name != "spark"

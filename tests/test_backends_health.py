@@ -12,13 +12,7 @@ import pytest
 from cxloop.analytics.health import HealthSpec
 from cxloop.services.outcomes import health as health_service
 from cxloop.workspace.workspace import Workspace
-from tests.test_backends import (  # noqa: F401
-    ENGINES,
-    Backend,
-    backend,
-    demo_export,
-    reference,
-)
+from tests.engines import ENGINES, Backend
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +27,7 @@ def _snapshot(ws: Workspace) -> pd.DataFrame:
 # the engines, once each (Spark over an export is the same engine on another source: the
 # reports' contract in test_backends covers that source, and here it cost a Spark minute)
 @pytest.mark.parametrize("backend", [e for e in ENGINES if e != "embedded"], indirect=True)
-def test_health_snapshot_is_the_embedded_one(backend: Backend, reference: Path) -> None:  # noqa: F811
+def test_health_snapshot_is_the_embedded_one(backend: Backend, reference: Path) -> None:
     ws = Workspace.open(reference)
     try:
         want = _snapshot(ws)

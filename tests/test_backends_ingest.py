@@ -23,7 +23,7 @@ from cxloop.errors import Unsupported
 from cxloop.services.log import spark_ingest
 from cxloop.services.log.ingest import IngestReport, ingest_path
 from cxloop.workspace.workspace import Workspace
-from tests.test_backends import new_database
+from tests.engines import new_database
 
 pytestmark = pytest.mark.slow
 

@@ -10,13 +10,7 @@ import pandas as pd
 import pytest
 
 import cxloop
-from tests.test_backends import (  # noqa: F401
-    ENGINES,
-    Backend,
-    backend,
-    demo_export,
-    reference,
-)
+from tests.engines import ENGINES, Backend
 
 pytestmark = pytest.mark.slow
 
@@ -36,8 +30,8 @@ def _answers(cx: cxloop.Cxloop) -> dict[str, Any]:
         }
 
 
-@pytest.fixture(scope="module")
-def expected(reference: Path) -> dict[str, Any]:  # noqa: F811
+@pytest.fixture(scope="session")  # the backends' tests interleave modules
+def expected(reference: Path) -> dict[str, Any]:
     with cxloop.open(reference) as cx:
         return _answers(cx)
 
@@ -56,7 +50,7 @@ def _same(ours: pd.DataFrame, want: pd.DataFrame) -> None:
 # reports' contract in test_backends covers that source, and here it cost a Spark minute)
 @pytest.mark.parametrize("backend", [e for e in ENGINES if e != "embedded"], indirect=True)
 def test_journeys_match_the_embedded_store(
-    backend: Backend,  # noqa: F811
+    backend: Backend,
     expected: dict[str, Any],
 ) -> None:
     cx = backend.cx()

@@ -11,13 +11,7 @@ import pytest
 
 from cxloop.services.outcomes import promise_value, retention
 from cxloop.workspace.workspace import Workspace
-from tests.test_backends import (  # noqa: F401
-    ENGINES,
-    Backend,
-    backend,
-    demo_export,
-    reference,
-)
+from tests.engines import ENGINES, Backend
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +27,8 @@ def _answers(ws: Workspace) -> dict[str, pd.DataFrame]:
     }
 
 
-@pytest.fixture(scope="module")
-def expected(reference: Path) -> dict[str, Any]:  # noqa: F811
+@pytest.fixture(scope="session")  # the backends' tests interleave modules
+def expected(reference: Path) -> dict[str, Any]:
     ws = Workspace.open(reference)
     try:
         return _answers(ws)
@@ -44,7 +38,7 @@ def expected(reference: Path) -> dict[str, Any]:  # noqa: F811
 
 @pytest.mark.parametrize("backend", ENGINES, indirect=True)  # one test per engine
 def test_outcomes_match_the_embedded_store(
-    backend: Backend,  # noqa: F811
+    backend: Backend,
     expected: dict[str, pd.DataFrame],
 ) -> None:
     ws = backend.open()

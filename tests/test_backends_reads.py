@@ -13,12 +13,7 @@ import pytest
 from cxloop.services.log.timeline import customer_timeline, timeline_expr
 from cxloop.services.promises import ledger as ledger_service
 from cxloop.workspace.workspace import Workspace
-from tests.test_backends import (  # noqa: F401  (session fixtures used by name)
-    Backend,
-    backend,
-    demo_export,
-    reference,
-)
+from tests.engines import Backend
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +25,7 @@ def _loose(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
-def test_point_reads_on_postgres(backend: Backend, reference: Path) -> None:  # noqa: F811
+def test_point_reads_on_postgres(backend: Backend, reference: Path) -> None:
     ws, ref = backend.open(), Workspace.open(reference)
     try:
         ids = sorted(ref.events().customer_id.value_counts().execute()["customer_id"])

@@ -10,13 +10,7 @@ import pytest
 
 from cxloop.services.outcomes.remedies import failure_frame
 from cxloop.workspace.workspace import Workspace
-from tests.test_backends import (  # noqa: F401
-    ENGINES,
-    Backend,
-    backend,
-    demo_export,
-    reference,
-)
+from tests.engines import ENGINES, Backend
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +40,7 @@ def _frame(ws: Workspace) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def reference_failures(reference: Path) -> pd.DataFrame:  # noqa: F811
+def reference_failures(reference: Path) -> pd.DataFrame:
     ws = Workspace.open(reference)
     try:
         return _frame(ws)
@@ -58,7 +52,7 @@ def reference_failures(reference: Path) -> pd.DataFrame:  # noqa: F811
 # reports' contract in test_backends covers that source, and here it cost a Spark minute)
 @pytest.mark.parametrize("backend", [e for e in ENGINES if e != "embedded"], indirect=True)
 def test_remedies_failure_table_is_the_embedded_one(
-    backend: Backend,  # noqa: F811
+    backend: Backend,
     reference_failures: pd.DataFrame,
 ) -> None:
     ws = backend.open()

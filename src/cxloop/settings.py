@@ -390,6 +390,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "0",
         "Threads an ingest run's DuckDB uses (0: one per core).",
     ),
+    SettingSpec(
+        "spark_shuffle_partitions",
+        "CXLOOP_SPARK_SHUFFLE_PARTITIONS",
+        "0",
+        "Partitions a Spark shuffle (a join, a group by) starts with for engine=spark (0: "
+        "two per core Spark has, e.g. 4 for local[2]; adaptive execution merges small ones).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -454,6 +461,7 @@ class Settings:
     refresh_poll: float = 10.0
     ingest_memory: str = "1GiB"
     ingest_threads: int = 0
+    spark_shuffle_partitions: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -523,6 +531,7 @@ class Settings:
             ingest_engine=_ingest_engine(values["ingest_engine"]),
             **_refresh_settings(values),
             **_ingest_settings(values),
+            spark_shuffle_partitions=_whole(values, "spark_shuffle_partitions"),
         )
 
 
@@ -744,3 +753,11 @@ def _ingest_settings(values: Mapping[str, object]) -> dict[str, Any]:
         "ingest_memory": f"{match.group(1)}{match.group(3)}",
         "ingest_threads": int(threads),
     }
+
+
+def _whole(values: Mapping[str, object], name: str) -> int:
+    """A whole-number setting, 0 or more."""
+    text = str(values[name]).strip()
+    if not text.isdigit():
+        raise _problem(name, "a whole number, 0 or more", values[name])
+    return int(text)

@@ -7,13 +7,15 @@ of ``cxloop export``, on any filesystem Spark can read: ``s3a://``, ``abfss://``
 ``spark_output`` (default ``home/ledger``), which every executor must be able to reach.
 
 One session per process, created on first use: ``spark_remote`` (a Spark Connect URL)
-when set, else ``spark_master`` (``local[2]`` by default). Timestamps are read and written
+when set, else ``spark_master`` (``local[2]`` by default), with ``spark_shuffle_partitions``
+partitions per shuffle (by default two per core). Timestamps are read and written
 without a time zone (``TIMESTAMP_NTZ``, microseconds), as cxloop stores them (UTC), and
 the session's time zone is UTC.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -43,12 +45,30 @@ SPARK_FUNCTIONS = (
     "RETURNS TIMESTAMP_NTZ RETURN try_cast(get_json_object(a, concat('$.', k)) AS TIMESTAMP_NTZ)",
 )
 _lock = threading.Lock()
-_sessions: dict[tuple[str, str], Any] = {}
+_sessions: dict[tuple[str, str, int], Any] = {}
+_views: set[tuple[int, str]] = set()  # (session, view) registered over unchanged local files
+
+
+def _local_stamp(paths: list[str]) -> tuple[tuple[str, int, int, int], ...] | None:
+    """(path, inode, size, mtime) of every local file under ``paths`` (a Parquet directory's
+    files included); None where one is not a local path."""
+    found = []
+    for path in paths:
+        if "://" in path and not path.startswith("file://"):
+            return None
+        p = Path(path.removeprefix("file://"))
+        for f in sorted(p.rglob("*")) if p.is_dir() else [p]:
+            try:
+                st = f.stat()
+            except OSError:
+                return None
+            found.append((str(f), st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(found)
 
 
 def session(settings: Settings) -> Any:
     """The process's Spark session for these settings (started once; a few seconds)."""
-    key = (settings.spark_remote, settings.spark_master)
+    key = (settings.spark_remote, settings.spark_master, settings.spark_shuffle_partitions)
     with _lock:
         if key in _sessions:
             return _sessions[key]
@@ -72,7 +92,6 @@ def session(settings: Settings) -> Any:
                 .config("spark.driver.host", os.environ["SPARK_LOCAL_IP"])
                 .config("spark.driver.bindAddress", os.environ["SPARK_LOCAL_IP"])
                 .config("spark.sql.warehouse.dir", str(warehouse))
-                .config("spark.sql.shuffle.partitions", "8")
                 .config("spark.ui.showConsoleProgress", "false")
             )
         spark = (
@@ -81,12 +100,23 @@ def session(settings: Settings) -> Any:
             .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
             .getOrCreate()
         )
-        if not settings.spark_remote:
-            spark.sparkContext.setLogLevel("ERROR")
+        _tune(spark, settings)
         for statement in SPARK_FUNCTIONS:
             spark.sql(statement)
         _sessions[key] = spark
         return spark
+
+
+def _tune(spark: Any, settings: Settings) -> None:
+    """Quiet logs, and ``spark_shuffle_partitions`` (0: two per core Spark has; over Spark
+    Connect, 0 leaves the server's own). Spark's own default, 200, costs a small log 200
+    tasks per shuffle, most of them empty."""
+    partitions = settings.spark_shuffle_partitions
+    if not settings.spark_remote:
+        spark.sparkContext.setLogLevel("ERROR")
+        partitions = partitions or 2 * max(1, int(spark.sparkContext.defaultParallelism))
+    if partitions:
+        spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
 
 
 class SparkEngine:
@@ -102,7 +132,21 @@ class SparkEngine:
         return backend
 
     def _view(self, name: str, paths: list[str]) -> ir.Table:
-        session(self.settings).read.parquet(*paths).createOrReplaceTempView(name)
+        """A temporary view over the Parquet ``paths``. Local files (the store's segments, a
+        local ledger) are read once while unchanged: the view is named after their paths,
+        sizes and times, so a report that asks for the log many times pays Spark's file
+        listing and schema read (a job each) once; other filesystems are read every time."""
+        spark = session(self.settings)
+        stamp = _local_stamp(paths)
+        if stamp is not None:
+            digest = hashlib.sha1(repr(stamp).encode()).hexdigest()[:16]
+            name = f"{name}_{digest}"
+            with _lock:
+                if (id(spark), name) not in _views:
+                    spark.read.parquet(*paths).createOrReplaceTempView(name)
+                    _views.add((id(spark), name))
+            return self.backend.table(name)
+        spark.read.parquet(*paths).createOrReplaceTempView(name)
         return self.backend.table(name)
 
     def events(self, manifest: dict[str, Any]) -> ir.Table:
