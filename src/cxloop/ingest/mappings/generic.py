@@ -70,7 +70,8 @@ class GenericMapping:
             parsed = self._read(con, file, f"_parsed{i}")
             rows += parsed.rows
             problems.extend(parsed.problems)
-            parts.append(f"SELECT * FROM {parsed.name}")
+            # the file's name is a constant of the view, not a column of the parsed rows
+            parts.append(f"SELECT *, {lit(str(file))} AS _file FROM {parsed.name}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW _parsed AS {' UNION ALL BY NAME '.join(parts)}")
         con.execute("CREATE OR REPLACE TEMP VIEW _parsed_bad AS SELECT * FROM _parsed WHERE _bad")
         problems.extend(split_bad_rows(con, "_parsed_bad", canonical_checks(), "_bad"))
@@ -82,11 +83,11 @@ class GenericMapping:
 
     def _read(self, con: duckdb.DuckDBPyConnection, file: Path, name: str) -> RawTable:
         """``file``'s rows parsed and checked (``_bad``, ``_record`` for bad rows) as
-        relation ``name``, with ``_file`` and ``_row``."""
+        relation ``name``, with ``_row`` (``_file`` is added by :meth:`stage`)."""
 
         def project(columns: list[str], source: str) -> str:
             self._require(file, columns)
-            return self._parse(columns, str(file), source)
+            return self._parse(columns, source)
 
         if readers.FORMATS.get(file.suffix.lower()) == "csv":
             return readers.read_file(con, file, name, project)
@@ -95,7 +96,7 @@ class GenericMapping:
             self._require(file, raw.columns)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {name} AS "
-            + self._parse(raw.columns, str(file), raw.name, keep="_row")
+            + self._parse(raw.columns, raw.name, keep="_row")
         )
         release(con, raw)
         return RawTable(name, raw.file, raw.columns, raw.rows, raw.problems, registered=False)
@@ -110,8 +111,8 @@ class GenericMapping:
                 f"{', '.join(c for c in CANONICAL if c not in REQUIRED)})"
             )
 
-    def _parse(self, columns: list[str], file: str, source: str, keep: str = "") -> str:
-        """The query over ``source`` (raw rows ``r``): canonical columns, ``_file``,
+    def _parse(self, columns: list[str], source: str, keep: str = "") -> str:
+        """The query over ``source`` (raw rows ``r``): canonical columns,
         ``_bad`` (a check failed), ``content_hash`` and ``_record`` (bad rows only);
         ``keep`` names a raw column passed through (the row number)."""
 
@@ -140,7 +141,7 @@ class GenericMapping:
                        coalesce(department_given, {_default_department()}) AS department
                 FROM (
                   SELECT {self._columns(columns, col)},
-                         {lit(file)} AS _file, {raw if raw_cols else "NULL"} AS _raw
+                         {raw if raw_cols else "NULL"} AS _raw
                          {f", r.{q(keep)} AS {q(keep)}" if keep else ""}
                   FROM {source} r)))
         """
