@@ -128,7 +128,7 @@ def test_floats_and_timestamps_as_the_dataframe_path_writes_them() -> None:
 def test_viewers_see_the_timeline_masked(served: Served, demo_store: Path) -> None:
     client, keys, _ = served
     log = _raw_log(demo_store)
-    mailed = log[log.attrs.fillna("").str.contains("@")].customer_id.iloc[0]
+    mailed = log[log["attrs"].fillna("").str.contains("@")].customer_id.iloc[0]
     path = f"/api/v1/customers/{mailed}/timeline"
     agent = client.get(path, headers={"Authorization": f"Bearer {keys['agent']}"}).text
     viewer = client.get(path, headers={"Authorization": f"Bearer {keys['viewer']}"}).text
