@@ -45,7 +45,9 @@ async def runtime(request: Request) -> Runtime:
 async def workspace(rt: Annotated[Runtime, Depends(runtime)]) -> AsyncIterator[Workspace]:
     """The request's own workspace (see :class:`Runtime`): an idle one of the pool, or a
     new one opened in a worker thread."""
-    ws = rt.idle() or await run_in_threadpool(rt.open)
+    ws = rt.idle()
+    if ws is None:
+        ws = await run_in_threadpool(rt.open)
     try:
         yield ws
     finally:
