@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cxloop.analytics.reports import DIMENSIONS
-from cxloop.api.deps import Cx, Page, PageOut, Paging, Rt, Who, out, page
+from cxloop.api.deps import Cx, Page, PageOut, Paging, Rt, Who, out, page, sent_page
 from cxloop.api.errors import ERROR_RESPONSES, ApiError
 from cxloop.library.edges import Principal
 from cxloop.results.ledger import (
@@ -115,10 +115,10 @@ def quarantine(
 @router.get(
     "/customers/{customer_id}/timeline", response_model=PageOut[TimelineEvent], tags=["customers"]
 )
-def timeline(customer_id: str, who: Who, cx: Cx, p: Page) -> dict[str, Any]:
+def timeline(customer_id: str, who: Who, cx: Cx, p: Page) -> dict[str, Any] | Response:
     """One customer's events from every department, in time order."""
-    items, total = cx.timeline_events(customer_id, p.limit, p.offset)
-    return page_of(who, items, total, p)
+    items, total = cx.timeline_rows(customer_id, p.limit, p.offset)
+    return sent_page(items, total, p)
 
 
 def page_of(who: Principal, items: list[Any], total: int, p: Paging) -> dict[str, Any]:

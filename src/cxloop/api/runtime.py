@@ -55,17 +55,28 @@ class Runtime:
     @contextmanager
     def checkout(self) -> Iterator[Workspace]:
         """A workspace for this caller alone until the block ends."""
-        with self._guard:
-            ws = self._idle.pop() if self._idle else None
-        if ws is None:
-            ws = Workspace(self.settings)
-            with self._guard:
-                self._all.append(ws)
+        ws = self.idle() or self.open()
         try:
             yield ws
         finally:
-            with self._guard:
-                self._idle.append(ws)
+            self.give_back(ws)
+
+    def idle(self) -> Workspace | None:
+        """An idle workspace of the pool, now the caller's alone (None: all are in use);
+        it never blocks, so the event loop may call it (see :func:`cxloop.api.deps.workspace`)."""
+        with self._guard:
+            return self._idle.pop() if self._idle else None
+
+    def open(self) -> Workspace:
+        """A new workspace for the pool, the caller's alone (opens files: in a thread)."""
+        ws = Workspace(self.settings)
+        with self._guard:
+            self._all.append(ws)
+        return ws
+
+    def give_back(self, ws: Workspace) -> None:
+        with self._guard:
+            self._idle.append(ws)
 
     def library(self, ws: Workspace) -> Cxloop:
         """The library over ``ws`` (a request's workspace) with the server's policy."""

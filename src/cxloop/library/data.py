@@ -4,8 +4,6 @@ timeline, promises, baselines, the promise report and the ledger's build."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -31,8 +29,8 @@ from cxloop.results.record import Record
 from cxloop.serialize import clean
 from cxloop.services.log import ingest as ingest_service
 from cxloop.services.log import listings as reads
+from cxloop.services.log import timeline_rows
 from cxloop.services.log.internal import write_batch
-from cxloop.services.log.timeline import TIMELINE_COLUMNS, customer_timeline
 from cxloop.services.promises import ledger as ledger_service
 
 if TYPE_CHECKING:
@@ -45,13 +43,7 @@ PROMISE_FILTERS = ledger_service.PROMISE_FILTERS
 
 def records(df: pd.DataFrame, json_columns: tuple[str, ...] = ("attrs",)) -> list[dict[str, Any]]:
     """A DataFrame as JSON-safe records, with JSON text columns (attrs) parsed."""
-    items = json.loads(df.to_json(orient="records", date_format="iso", date_unit="s"))
-    for item in items:
-        for col in json_columns:
-            if isinstance(item.get(col), str):
-                with contextlib.suppress(ValueError):
-                    item[col] = json.loads(item[col])
-    return items  # type: ignore[no-any-return]
+    return timeline_rows.frame_records(df, json_columns)
 
 
 def _paged(expr: ir.Table, limit: int | None, offset: int) -> tuple[pd.DataFrame, int]:
@@ -99,12 +91,18 @@ class DataMixin:
     ) -> tuple[list[TimelineEvent], int]:
         """One page of a customer's events in time order, and how many there are in all
         (NotFoundError for a customer without events)."""
-        mine = customer_timeline(self.workspace, customer_id)  # a point read, not a scan
-        if mine.empty:
+        items, total = self.timeline_rows(customer_id, limit, offset)
+        return _typed(TimelineEvent, items), total
+
+    def timeline_rows(
+        self, customer_id: str, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """:meth:`timeline_events` as JSON-ready records (the dicts its results are made
+        of: what the API sends), from the point read without a DataFrame where it can."""
+        items, total = timeline_rows.timeline_page(self.workspace, customer_id, limit, offset)
+        if not total:
             raise NotFoundError(f"no events for customer {customer_id!r}")
-        end = None if limit is None else offset + limit
-        chunk = mine.iloc[offset:end]
-        return _typed(TimelineEvent, records(chunk[TIMELINE_COLUMNS])), len(mine)
+        return items, total
 
     def promise_page(
         self, limit: int | None = None, offset: int = 0, **where: str | None

@@ -280,8 +280,8 @@ class Connection:
 SQLITE_TIMEOUT = 30.0  # seconds a writer waits for another (busy_timeout)
 
 
-def _sqlite(path: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(path, timeout=SQLITE_TIMEOUT)
+def _sqlite(path: Path, same_thread: bool = True) -> sqlite3.Connection:
+    con = sqlite3.connect(path, timeout=SQLITE_TIMEOUT, check_same_thread=same_thread)
     try:
         con.execute("PRAGMA journal_mode=WAL")
         con.execute(f"PRAGMA busy_timeout={int(SQLITE_TIMEOUT * 1000)}")
@@ -407,13 +407,29 @@ def connect(target: Target) -> Iterator[Connection]:
     with _mapped():
         lite = _sqlite(Path(target))
     try:
+        with on_sqlite(lite) as con:
+            yield con
+    finally:
+        lite.close()
+
+
+def open_sqlite(path: Path) -> sqlite3.Connection:
+    """A SQLite connection to keep open (any one thread at a time may use it): for
+    :func:`on_sqlite`, where opening one per transaction costs more than the work."""
+    with _mapped():
+        return _sqlite(path, same_thread=False)
+
+
+@contextlib.contextmanager
+def on_sqlite(lite: sqlite3.Connection) -> Iterator[Connection]:
+    """One transaction on an open SQLite connection: committed when the block ends,
+    rolled back if it raises."""
+    try:
         with lite:  # commit on success, rollback on error
             yield Connection(lite, "sqlite")
     except sqlite3.Error as exc:  # the commit itself (e.g. busy)
         with _mapped():
             raise exc
-    finally:
-        lite.close()
 
 
 # ---------------------------------------------------------------- revisions

@@ -63,8 +63,11 @@ class ApiKeys:
         if parts is None:
             return None
         key_id, secret = parts
-        with self.state.connect() as con:
-            row = con.execute("SELECT * FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        with self.state.kept() as con:  # every request: a connection kept open
+            found_rows = con.execute(
+                "SELECT * FROM api_keys WHERE key_id = ?", (key_id,)
+            ).fetchall()  # all: the statement ends here (no read left open)
+            row = found_rows[0] if found_rows else None
             if row is None or row["revoked_at"] is not None:
                 return None
             if not hmac.compare_digest(row["secret_sha256"], digest(secret)):

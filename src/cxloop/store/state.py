@@ -76,6 +76,29 @@ class StateDB:
         with db.connect(self.target) as con:
             yield con
 
+    @contextmanager
+    def kept(self) -> Iterator[db.Connection]:
+        """:meth:`connect` on a SQLite connection this object keeps open, for a frequent
+        small transaction (a server's key check on every request: opening the file and
+        setting WAL cost more than the query). Each transaction still sees every commit
+        made before it began, by any process. PostgreSQL's connections are pooled anyway.
+        Not for two threads at once (one server request holds a workspace at a time)."""
+        if self.path is None:
+            with self.connect() as con:
+                yield con
+            return
+        lite = self.__dict__.get("_kept")
+        if lite is None:
+            lite = self.__dict__["_kept"] = db.open_sqlite(self.path)
+        with db.on_sqlite(lite) as con:
+            yield con
+
+    def close(self) -> None:
+        """Close the connection :meth:`kept` keeps (if any)."""
+        lite = self.__dict__.pop("_kept", None)
+        if lite is not None:
+            lite.close()
+
     def start_run(
         self, ingest_id: str, source: str, path: str, started_at: str, signature: str = ""
     ) -> None:

@@ -168,6 +168,7 @@ class Workspace:
         self.adapter.drop_saved(keep)
 
     def close(self) -> None:
+        self.state.close()
         adapter = self.__dict__.pop("adapter", None)
         if adapter is not None:
             adapter.close()

@@ -56,14 +56,20 @@ def customer_events(ws: Workspace, customer_id: str, columns: list[str]) -> pd.D
         cols = ", ".join(columns)
         sql = f"SELECT {cols} FROM cx_events WHERE customer_id = %s ORDER BY ts, event_id"
         return _pg_frame(ws, "cx_events", sql, customer_id, columns)
+    table = customer_events_arrow(ws, customer_id)
+    return None if table is None else frame(table.sort_by(EVENT_SORT).select(columns))
+
+
+def customer_events_arrow(ws: Workspace, customer_id: str) -> pa.Table | None:
+    """The customer's events on the embedded store (every column of the copies, in no
+    order), or None (not embedded, or no segments yet)."""
     if not embedded(ws):
         return None
     assert isinstance(ws.log, EventLog)
     files = ws.log.segment_paths()
     if not files:
         return None
-    table = pointindex.read_key(ws.duck, files, pointindex.EVENT_COLUMNS, customer_id)
-    return frame(table.sort_by(EVENT_SORT).select(columns))
+    return pointindex.read_key(ws.duck, files, pointindex.EVENT_COLUMNS, customer_id)
 
 
 def customer_promises(ws: Workspace, ledger_file: Path, customer_id: str) -> pd.DataFrame:
