@@ -16,14 +16,16 @@ from a model that saw it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# scikit-learn and SciPy are imported where a model is fitted or an interval drawn, not
+# here: every `cxloop` process imports this module (docs/development.md)
 
 F64 = npt.NDArray[np.float64]
 CLIP = 0.02  # propensities are clipped to [CLIP, 1 - CLIP]: no weight beyond 49
@@ -44,6 +46,10 @@ class Estimate:
 
 
 def _model() -> Pipeline:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
 
 
@@ -62,6 +68,8 @@ def _fit_predict(x: F64, y: F64, train: npt.NDArray[np.bool_], test: npt.NDArray
 def cross_fit(x: F64, t: F64, y: F64, folds: int, seed: int) -> tuple[F64, F64, F64]:
     """Out-of-fold propensity e(x), and outcome models m0(x) (comparison) and m1(x)
     (treated), each fold's models fitted on the other folds."""
+    from sklearn.model_selection import StratifiedKFold
+
     n = len(t)
     e, m0, m1 = np.empty(n), np.empty(n), np.empty(n)
     k = max(2, min(folds, int(t.sum()), int(n - t.sum())))
@@ -77,6 +85,8 @@ def cross_fit(x: F64, t: F64, y: F64, folds: int, seed: int) -> tuple[F64, F64, 
 
 def att(x: F64, t: F64, y: F64, folds: int = 5, seed: int = 0, level: float = 0.95) -> Estimate:
     """The doubly robust effect on the treated, with its ``level`` interval."""
+    from scipy import stats
+
     e, m0, _ = cross_fit(x, t, y, folds, seed)
     p = t.mean()
     w = e / (1 - e)

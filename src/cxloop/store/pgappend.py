@@ -26,14 +26,16 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 import pyarrow as pa
 
 from cxloop.domain.events import LOG_COLUMNS
 from cxloop.errors import StoreError
 from cxloop.store import pgcopy, sameevent
+
+if TYPE_CHECKING:  # psycopg is imported where a PostgreSQL store is used, not by every process
+    import psycopg
 
 #: rows per Arrow batch (and per binary COPY message): bounds the appender's memory
 BATCH_ROWS = 65_536
@@ -106,6 +108,8 @@ def run(pg: psycopg.Connection[Any], reader: pa.RecordBatchReader) -> Outcome:
     the rows are copied straight into ``cx_events`` with its indexes dropped; else into
     ``_incoming`` first. Repeated ids are looked for only when the primary key says
     there are some (the first try assumes none, inside a savepoint)."""
+    from psycopg.errors import UniqueViolation
+
     direct = log_is_empty(pg)
     dropped: list[tuple[str, str, bool]] = []
     if direct:
@@ -120,7 +124,7 @@ def run(pg: psycopg.Connection[Any], reader: pa.RecordBatchReader) -> Outcome:
     try:
         with pg.transaction():  # a savepoint
             appended = _finish(pg, direct, copied, dropped)
-    except psycopg.errors.UniqueViolation:
+    except UniqueViolation:
         repeats(pg, table)
     found = conflicts(pg)
     new, duplicates = counts(pg, copied)

@@ -20,15 +20,17 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import psycopg
 
 from cxloop.domain.events import LOG_COLUMNS
 from cxloop.errors import StoreError
 from cxloop.store import crash, db, pgappend
 from cxloop.store.eventlog import LOG_COLUMN_NAMES, AppendResult, BeforeCommit
+
+if TYPE_CHECKING:  # psycopg is imported where a PostgreSQL store is used, not by every process
+    import psycopg
 
 APPEND_LOCK = 0x63786C6F67  # pg_advisory_xact_lock key shared by every cxloop appender
 _DUCK_TYPES = {

@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 from ibis.backends.duckdb.converter import DuckDBPandasData
-from ibis.backends.postgres.converter import PostgresPandasData
 
 from cxloop.engines.duckdb import LEDGER_COPY_ORDER
 from cxloop.engines.postgres import saved_table_name
@@ -113,6 +112,9 @@ def _pg_frame(
     """One parametrised query on the Ibis backend's own PostgreSQL connection (its session
     settings), converted as Ibis converts a result of ``table``'s columns: no expression
     compiled, no schema looked up (cached per database and table)."""
+    # imported here: Ibis's PostgreSQL backend imports psycopg, which a DuckDB store never needs
+    from ibis.backends.postgres.converter import PostgresPandasData
+
     backend = ws.ibis
     found = _PG_SCHEMAS.get((str(ws.settings.database_url), table))
     if found is None:

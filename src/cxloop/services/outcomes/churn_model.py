@@ -15,22 +15,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV, calibration_curve
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_score
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from cxloop.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sklearn.base import ClassifierMixin
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+# scikit-learn (and the SciPy under it) is imported inside the functions that fit or score:
+# importing it costs a second of CPU, and every `cxloop` process imports this module
+# (docs/development.md, "Where the time goes")
 
 POSITIVE = frozenset({"yes", "y", "true", "t", "1", "churned", "churn", "left", "lost", "exited"})
 NEGATIVE = frozenset({"no", "n", "false", "f", "0", "stayed", "retained", "active", "kept"})
@@ -169,6 +168,9 @@ def leaks(p: Prepared, label: str) -> dict[str, str]:
 
 
 def single_column_auc(s: pd.Series, y: np.ndarray, categorical: bool) -> float:
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
     if categorical:
         score = np.full(len(s), float(y.mean()))
         folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
@@ -184,6 +186,12 @@ def single_column_auc(s: pd.Series, y: np.ndarray, categorical: bool) -> float:
 def candidates(p: Prepared) -> dict[str, Pipeline]:
     """The models tried: each a pipeline whose imputation and encoding are fitted inside
     every training fold, class weighting inside the estimator's own fit."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     def columns(scale: bool) -> ColumnTransformer:
         num = [SimpleImputer(strategy="median", add_indicator=True)]
@@ -216,6 +224,8 @@ def select(
     p: Prepared, x: pd.DataFrame, y: np.ndarray, folds: int = 5
 ) -> tuple[str, dict[str, float]]:
     """The candidate with the best mean ROC-AUC over stratified folds of the training rows."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
     k = max(2, min(folds, int(np.bincount(y).min())))
     cv = StratifiedKFold(k, shuffle=True, random_state=SEED)
     cv_auc = {
@@ -228,6 +238,8 @@ def select(
 def fit_calibrated(p: Prepared, name: str, x: pd.DataFrame, y: np.ndarray) -> ClassifierMixin:
     """The chosen pipeline calibrated (sigmoid, cross-fitted): class weighting skews raw
     probabilities, and a risk is read as a probability."""
+    from sklearn.calibration import CalibratedClassifierCV
+
     k = max(2, min(5, int(np.bincount(y).min())))
     # ensemble=False: one model on every row plus a calibrator fitted on out-of-fold
     # predictions; predicting costs one model, not k
@@ -237,6 +249,9 @@ def fit_calibrated(p: Prepared, name: str, x: pd.DataFrame, y: np.ndarray) -> Cl
 
 def scores(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> dict[str, Any]:
     """ROC-AUC, Brier score and calibration bins (equal-count) of probabilities ``prob``."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
     if len(set(y.tolist())) < 2:
         raise ConfigError("cannot score: the rows evaluated hold one class only")
     true, pred = calibration_curve(y, prob, n_bins=bins, strategy="quantile")

@@ -16,11 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
-import sklearn
-from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from cxloop.errors import ConfigError, InputError
@@ -32,6 +29,8 @@ FORMAT = "cxloop-churn-model/1"
 # shared machine, and the tables here are customer tables, not images
 THREADS = 1
 HOLDOUT = 0.25
+# scikit-learn and joblib are imported where a model is split, fitted, saved or loaded:
+# every `cxloop` process imports this module (docs/development.md, "Where the time goes")
 
 
 @dataclass
@@ -132,6 +131,8 @@ def _split(df: pd.DataFrame, p: cm.Prepared, spec: Spec) -> tuple[np.ndarray, np
         order = np.argsort(pd.to_datetime(df[spec.time], utc=True).to_numpy(), kind="stable")
         cut = int(len(order) * (1 - HOLDOUT))
         return order[:cut], order[cut:], f"time split on {spec.time!r}: the latest 25% held out"
+    from sklearn.model_selection import train_test_split
+
     train, test = train_test_split(idx, test_size=HOLDOUT, stratify=p.y, random_state=cm.SEED)
     return train, test, "stratified split: 25% held out (seed 0)"
 
@@ -161,6 +162,9 @@ def evaluate_fresh(df: pd.DataFrame, spec: Spec) -> dict[str, Any]:
 
 def fit(df: pd.DataFrame, spec: Spec, model_dir: Path) -> dict[str, Any]:
     """Evaluate honestly, then refit the chosen model on every row and save it."""
+    import joblib
+    import sklearn
+
     report = evaluate_fresh(df, spec)
     p = _prepared(df, spec)
     model = cm.fit_calibrated(p, report["model"], p.x, p.y)
@@ -193,6 +197,9 @@ def fit(df: pd.DataFrame, spec: Spec, model_dir: Path) -> dict[str, Any]:
 
 
 def load(model_dir: Path) -> tuple[Any, dict[str, Any]]:
+    import joblib
+    import sklearn
+
     path = model_dir / "manifest.json"
     if not path.exists():
         raise InputError(f"{model_dir}: not a churn model directory (no manifest.json)")
