@@ -390,6 +390,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "0",
         "Threads an ingest run's DuckDB uses (0: one per core).",
     ),
+    SettingSpec(
+        "voice_threads",
+        "CXLOOP_VOICE_THREADS",
+        "0",
+        "Threads the text models (embeddings, topics, learned sentiment) use (0: the idle "
+        "cores, i.e. the cores minus the load average, at least one).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -454,6 +461,7 @@ class Settings:
     refresh_poll: float = 10.0
     ingest_memory: str = "1GiB"
     ingest_threads: int = 0
+    voice_threads: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -523,6 +531,7 @@ class Settings:
             ingest_engine=_ingest_engine(values["ingest_engine"]),
             **_refresh_settings(values),
             **_ingest_settings(values),
+            voice_threads=_whole("voice_threads", values["voice_threads"]),
         )
 
 
@@ -726,6 +735,14 @@ def _refresh_settings(values: Mapping[str, object]) -> dict[str, Any]:
     if poll < 0:
         raise _problem("refresh_poll", "seconds, 0 or more", values["refresh_poll"])
     return {"refresh": mode == "on", "refresh_poll": poll}
+
+
+def _whole(name: str, value: object) -> int:
+    """A whole number, 0 or more."""
+    text = str(value).strip()
+    if not text.isdigit():
+        raise _problem(name, "a whole number, 0 or more", value)
+    return int(text)
 
 
 _MEMORY_RE = re.compile(r"\s*(\d+(\.\d+)?)\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*", re.IGNORECASE)
