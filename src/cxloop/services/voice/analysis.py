@@ -4,8 +4,8 @@ comparison build on these (:mod:`cxloop.services.voice.insights`). See docs/voic
 
 One :class:`Voice` reads a snapshot of the log once; the expensive parts (embeddings,
 topics, a learned sentiment model) are computed on first use and cached under
-``HOME/voice/`` (embeddings by text and model; topics and the learned model by the log
-version and the options), so ``voice topics`` followed by
+``HOME/voice/`` (embeddings by text and model; topics and the learned model by a digest
+of their texts and the options), so ``voice topics`` followed by
 ``voice emerging`` encodes each text once.
 """
 
