@@ -45,6 +45,7 @@ STATE_TABLES = ("cases", "brief_actions", "incidents", "outreach_sends", "approv
 VOLATILE = frozenset(
     {"home", "actor", "role", "lock_timeout", "session_hours", "max_body_mb", "api_key"}
     | {"smtp_password", "webhook_secret", "refresh", "refresh_poll"}
+    | {"voice_threads"}  # how fast the text models run, not what they find
 )
 #: In ``wall`` clock mode the as-of is taken to this many minutes (the answer says it).
 WALL_MINUTES = 10
