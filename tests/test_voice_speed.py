@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_info
 
 import cxloop
 from cxloop.errors import ConfigError
+from cxloop.services.brief.refresh import settings_digest
 from cxloop.settings import Settings
 from cxloop.text import embed
 from cxloop.text.threads import cores, limited, thread_count
@@ -68,6 +69,9 @@ def test_the_setting_is_read_and_checked() -> None:
     assert Settings.from_env({"CXLOOP_VOICE_THREADS": "1"}).voice_threads == 1
     with pytest.raises(ConfigError, match=r"voice_threads \(CXLOOP_VOICE_THREADS\)"):
         Settings.from_env({"CXLOOP_VOICE_THREADS": "two"})
+    # speed, not results: the refresh's kept entries stay valid when it changes
+    one = Settings.from_env({"CXLOOP_VOICE_THREADS": "1"})
+    assert settings_digest(one) == settings_digest(Settings.from_env({}))
 
 
 def test_topics_do_not_depend_on_the_threads(bank_texts: list[str]) -> None:
