@@ -397,6 +397,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Partitions a Spark shuffle (a join, a group by) starts with for engine=spark (0: "
         "two per core Spark has, e.g. 4 for local[2]; adaptive execution merges small ones).",
     ),
+    SettingSpec(
+        "voice_threads",
+        "CXLOOP_VOICE_THREADS",
+        "0",
+        "Threads the text models (embeddings, topics, learned sentiment) use (0: the idle "
+        "cores, i.e. the cores minus the load average, at least one).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -462,6 +469,7 @@ class Settings:
     ingest_memory: str = "1GiB"
     ingest_threads: int = 0
     spark_shuffle_partitions: int = 0
+    voice_threads: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -532,6 +540,7 @@ class Settings:
             **_refresh_settings(values),
             **_ingest_settings(values),
             spark_shuffle_partitions=_whole(values, "spark_shuffle_partitions"),
+            voice_threads=_whole(values, "voice_threads"),
         )
 
 

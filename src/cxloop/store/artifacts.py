@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,16 @@ class Artifacts:
     def key(**parts: object) -> str:
         text = json.dumps(parts, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @staticmethod
+    def digest(items: Iterable[object]) -> str:
+        """sha256 of ``items`` in order (texts, labels): an artifact keyed by it is reused
+        for as long as its inputs are the same, whatever else the log gained."""
+        h = hashlib.sha256()
+        for item in items:
+            h.update(repr(item).encode())
+            h.update(b"\x00")
+        return h.hexdigest()[:16]
 
     def get(self, name: str, key: str) -> Any | None:
         """The artifact ``name`` if it was saved with ``key``; None otherwise."""

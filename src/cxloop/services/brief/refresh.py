@@ -8,7 +8,8 @@ rate, NPS by month, the systemic failures) and keeps each one on disk under
 from: the log version, the operational state the brief reads (cases, brief actions,
 incidents, outreach sends, approvals), the store's clock, the settings and the cxloop
 version. The voice models it needs are cached on their own (embeddings by text, so only
-texts not seen before are embedded; topics and the learned sentiment by log version).
+texts not seen before are embedded; topics and the learned sentiment by their texts), and
+the brief fits them, so ``voice topics`` after a refresh reads them.
 
 The server (:class:`cxloop.api.runtime.Runtime`) looks an entry up here before computing
 it, and its background warmer calls the same computations when the log version changes,
@@ -44,6 +45,7 @@ STATE_TABLES = ("cases", "brief_actions", "incidents", "outreach_sends", "approv
 VOLATILE = frozenset(
     {"home", "actor", "role", "lock_timeout", "session_hours", "max_body_mb", "api_key"}
     | {"smtp_password", "webhook_secret", "refresh", "refresh_poll"}
+    | {"voice_threads"}  # how fast the text models run, not what they find
 )
 #: In ``wall`` clock mode the as-of is taken to this many minutes (the answer says it).
 WALL_MINUTES = 10

@@ -4,8 +4,8 @@ comparison build on these (:mod:`cxloop.services.voice.insights`). See docs/voic
 
 One :class:`Voice` reads a snapshot of the log once; the expensive parts (embeddings,
 topics, a learned sentiment model) are computed on first use and cached under
-``HOME/voice/`` (embeddings by text and model; topics and the learned model by the log
-version and the options), so ``voice topics`` followed by
+``HOME/voice/`` (embeddings by text and model; topics and the learned model by a digest
+of their texts and the options), so ``voice topics`` followed by
 ``voice emerging`` encodes each text once.
 """
 
@@ -34,6 +34,7 @@ from cxloop.text.sentiment import (
     cross_fit,
     stars_to_label,
 )
+from cxloop.text.threads import limited, thread_count
 from cxloop.workspace.workspace import Workspace
 
 Progress = Callable[[str], None]
@@ -83,6 +84,8 @@ class Voice:
         self.k = k
         self.progress = progress or _no_progress
         self.version = int(ws.log.version)
+        #: threads for the text models (the ``voice_threads`` setting; 0: the idle cores)
+        self.threads = thread_count(ws.settings.voice_threads)
         self.artifacts = Artifacts(ws.home / "voice")
         self._embedder: Any = None
         self._vectors: dict[str, Any] | None = None  # the embeddings cache, once read
@@ -233,15 +236,18 @@ class Voice:
     def _learned(self, rated: pd.DataFrame, full: bool) -> tuple[StarSentiment | None, CrossFit]:
         """The cross-fitted scores of the rated texts (in ``rated``'s order) and, when
         ``full``, a model trained on all of them for texts without a rating."""
-        key = Artifacts.key(v=self.version, n=len(rated), folds=FOLDS, full=full, split="rows")
+        labels = self._rated_labels(rated).tolist()
+        texts = rated["text"].tolist()
+        key = Artifacts.key(
+            texts=Artifacts.digest([*texts, *labels]), folds=FOLDS, full=full, split="rows"
+        )  # the rated texts and their labels, not the log version: other events keep it
         cached = self.artifacts.get("sentiment", key)
         if isinstance(cached, tuple) and isinstance(cached[1], CrossFit):
             return cached[0], cached[1]
-        labels = self._rated_labels(rated).tolist()
-        texts = rated["text"].tolist()
         self.progress(f"learning sentiment from {len(rated):,} rated texts ({FOLDS} folds)…")
-        fitted = cross_fit(texts, labels, FOLDS)
-        model = StarSentiment().fit(texts, labels) if full else None
+        with limited(self.threads):
+            fitted = cross_fit(texts, labels, FOLDS)
+            model = StarSentiment().fit(texts, labels) if full else None
         self.artifacts.put("sentiment", key, (model, fitted))
         return model, fitted
 
@@ -337,7 +343,9 @@ class Voice:
                     f"{bar(done, total)} embedding {done:,}/{total:,} texts (MiniLM, CPU)"
                 )
 
-            store.update(zip(todo, self.embedder.encode(todo, step), strict=True))
+            self.embedder.model  # noqa: B018  (loads torch before its threads are set)
+            with limited(self.threads):
+                store.update(zip(todo, self.embedder.encode(todo, step), strict=True))
             self.artifacts.put("embeddings", key, store)
         if not texts:
             return np.zeros((0, 384), np.float32)
@@ -357,12 +365,10 @@ class Voice:
         rows = self.customer_texts
         if len(rows) < 3:
             raise NotFoundError(f"only {len(rows)} customer texts: too few to find topics")
-        key = Artifacts.key(
-            v=self.version,
-            k=self.k,
-            n=len(rows),
-            algo=TOPICS_FORMAT,
-            lang=self.ws.settings.language,
+        texts = [clean(t) for t in rows["text"]]
+        languages = self.languages(rows)
+        key = Artifacts.key(  # the texts in order, not the log version: other events keep it
+            texts=Artifacts.digest(texts), k=self.k, algo=TOPICS_FORMAT, lang=languages
         )
         cached = self.artifacts.get("topics", key)
         if isinstance(cached, tuple) and isinstance(cached[0], TopicModel):
@@ -370,8 +376,8 @@ class Voice:
         else:
             x = self.embeddings(rows)
             self.progress(f"clustering {len(rows):,} texts into topics…")
-            texts = [clean(t) for t in rows["text"]]
-            model, assigned = discover(x, texts, self.k, languages=self.languages(rows))
+            with limited(self.threads):
+                model, assigned = discover(x, texts, self.k, languages=languages)
             self.artifacts.put("topics", key, (model, assigned))
         return model, pd.Series(assigned, index=rows.index, name="topic")
 

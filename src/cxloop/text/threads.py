@@ -1,0 +1,59 @@
+"""How many threads the text models (the embedding model, k-means, the sentiment fits) use.
+
+PyTorch, OpenBLAS and OpenMP each start one thread per core and spin while they wait for
+one another. On a machine whose cores are busy with other work, that spinning costs more
+than the second thread gains: on 2 cores shared with other jobs (load average 17), k-means
+on 4.2 k Olist embeddings took 86.3 s wall (18.1 CPU-s) with 2 threads and 24.1 s
+(5.1 CPU-s) with 1, with the same clusters (docs/benchmarks.md). So unless the
+``voice_threads`` setting names a number, the text models use the cores that are idle:
+the cores minus the 1-minute load average, at least one. The results do not depend on the
+number of threads (k-means and the sentiment fits are deterministic across thread counts).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def idle_cores() -> int:
+    """The cores not busy with other work (1-minute load average), at least one."""
+    total = cores()
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average on this system
+        return total
+    return max(1, min(total, total - int(busy + 0.5)))
+
+
+def thread_count(configured: int = 0) -> int:
+    """``configured`` when above 0, else :func:`idle_cores`."""
+    return configured if configured > 0 else idle_cores()
+
+
+@contextmanager
+def limited(n: int) -> Iterator[int]:
+    """Run the block with at most ``n`` threads in BLAS, OpenMP (scikit-learn) and
+    PyTorch (when it is loaded); the previous limits come back after it."""
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else 0
+    try:
+        with threadpool_limits(n):
+            if torch is not None:
+                torch.set_num_threads(n)
+            yield n
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
