@@ -14,7 +14,7 @@ import pytest
 import cxloop
 from cxloop.errors import ConfigError, NotFoundError
 from cxloop.services.brief.daily import act, brief
-from tests.test_cli import run
+from tests.test_cli import run, run_here
 from tests.test_notify import SmtpServer, smtp  # noqa: F401 - the fixture
 
 
@@ -87,17 +87,20 @@ def test_actions_show_their_effect(cx: cxloop.Cxloop, smtp: SmtpServer) -> None:
 def test_cli_formats(home: Path, cx: cxloop.Cxloop, tmp_path: Path) -> None:
     data = json.loads(run(home, "brief", "--format", "json").stdout)
     assert data["one_thing"]["action"] and data["method"].startswith("Candidates:")
+    # the other formats and commands: the same entry point in this process (tests/test_cli.py)
     page = tmp_path / "brief.html"
-    run(home, "brief", "--format", "html", "--out", str(page))
+    run_here(home, "brief", "--format", "html", "--out", str(page))
     text = page.read_text()
     assert text.startswith("<!doctype html>") and text.count("<svg") >= 3
     assert "The one thing to do today" in text and "<script" not in text
-    table = run(home, "brief").stdout
+    table = run_here(home, "brief").stdout
     assert "1. What customers are saying" in table and "3. The one thing to do today" in table
     key = data["candidates"][1]["key"]
-    done = run(home, "brief", "act", key, "--note", "on it", "--actor", "lee", "--format", "json")
+    done = run_here(
+        home, "brief", "act", key, "--note", "on it", "--actor", "lee", "--format", "json"
+    )
     assert json.loads(done.stdout)["item_key"] == key
-    bad = run(home, "brief", "--format", "pdf", check=False)
+    bad = run_here(home, "brief", "--format", "pdf", check=False)
     assert bad.returncode == 2 and "--format" in bad.stderr
 
 

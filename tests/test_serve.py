@@ -1,4 +1,6 @@
-"""`cxloop keys` and `cxloop serve`: a real uvicorn on loopback, called over HTTP."""
+"""`cxloop keys` and `cxloop serve`: a real uvicorn on loopback, called over HTTP. `keys`
+runs as a user runs it once; its further commands go through the same entry point in this
+process (:func:`tests.test_cli.run_here`), without a fresh interpreter each."""
 
 from __future__ import annotations
 
@@ -14,31 +16,32 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_cli import run
+from tests.test_cli import run, run_here
 from tests.test_notify import free_port
 
 
-def create(home: Path, *args: str) -> dict[str, str]:
-    out = run(home, "keys", "create", *args, "--format", "json").stdout
+def create(home: Path, *args: str, process: bool = False) -> dict[str, str]:
+    """``cxloop keys create``: in a real process with ``process``, else in this one."""
+    out = (run if process else run_here)(home, "keys", "create", *args, "--format", "json").stdout
     return json.loads(out)  # type: ignore[no-any-return]
 
 
 def test_keys_are_created_listed_and_revoked(tmp_path: Path) -> None:
     home = tmp_path / "store"
-    agent = create(home, "--name", "alice", "--role", "agent")
+    agent = create(home, "--name", "alice", "--role", "agent", process=True)
     assert agent["key"].startswith("cxk_") and agent["grant_as"] == "agent"
     admin = create(home, "--name", "ops", "--role", "admin")
     assert admin["grant_as"] == "director"  # the top of the default policy's ladder
     lead = create(home, "--name", "bo", "--role", "lead", "--grant-as", "manager")
     assert lead["grant_as"] == "manager"
-    listed = json.loads(run(home, "keys", "list", "--format", "json").stdout)
+    listed = json.loads(run_here(home, "keys", "list", "--format", "json").stdout)
     assert [k["name"] for k in listed] == ["alice", "ops", "bo"]
     assert agent["key"] not in json.dumps(listed) and "secret" not in json.dumps(listed)
-    table = run(home, "keys", "list").stdout
+    table = run_here(home, "keys", "list").stdout
     assert "alice" in table and agent["key"] not in table
-    run(home, "keys", "revoke", agent["key_id"])
-    assert len(json.loads(run(home, "keys", "list", "--format", "json").stdout)) == 2
-    revoked = json.loads(run(home, "keys", "list", "--all", "--format", "json").stdout)
+    run_here(home, "keys", "revoke", agent["key_id"])
+    assert len(json.loads(run_here(home, "keys", "list", "--format", "json").stdout)) == 2
+    revoked = json.loads(run_here(home, "keys", "list", "--all", "--format", "json").stdout)
     assert next(k for k in revoked if k["name"] == "alice")["revoked_at"]
 
 
@@ -52,12 +55,12 @@ def test_keys_are_created_listed_and_revoked(tmp_path: Path) -> None:
     ],
 )
 def test_bad_key_requests_name_the_problem(tmp_path: Path, args: list[str], message: str) -> None:
-    proc = run(tmp_path / "store", "keys", "create", *args, check=False)
+    proc = run_here(tmp_path / "store", "keys", "create", *args, check=False)
     assert proc.returncode == 1 and message in proc.stderr, proc.stderr
 
 
 def test_revoking_an_unknown_key_says_so(tmp_path: Path) -> None:
-    proc = run(tmp_path / "store", "keys", "revoke", "nope", check=False)
+    proc = run_here(tmp_path / "store", "keys", "revoke", "nope", check=False)
     assert proc.returncode == 1 and "no API key 'nope'" in proc.stderr
 
 

@@ -1,4 +1,6 @@
-"""`cxloop voice …` end to end: real processes on a copy of the demo store."""
+"""`cxloop voice …` end to end on a copy of the demo store: each test's first command in a
+real process as a user runs it, the further ones through the same entry point in this
+process (:func:`tests.test_cli.run_here`: no fresh interpreter and model load each)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import shared_dataset
-from tests.test_cli import run
+from tests.test_cli import run, run_here
 
 
 @pytest.fixture(scope="module")
@@ -26,29 +28,29 @@ def test_scores_json_and_table(home: Path) -> None:
         rows[0]
     )
     assert all(r["ci_low"] <= r["value"] <= r["ci_high"] for r in rows if r["n"] > 1)
-    table = run(home, "voice", "scores", "--by", "channel").stdout
+    table = run_here(home, "voice", "scores", "--by", "channel").stdout
     assert "NPS" in table and "95% interval" in table
-    bad = run(home, "voice", "scores", "--by", "planet", check=False)
+    bad = run_here(home, "voice", "scores", "--by", "planet", check=False)
     assert bad.returncode == 1 and "cannot group scores by 'planet'" in bad.stderr
 
 
 def test_topics_emerging_drivers_compare(home: Path) -> None:
     topics = json.loads(run(home, "voice", "topics", "--format", "json").stdout)
     assert topics["k"] == len(topics["topics"]) and topics["topics"][0]["examples"]
-    emerging = json.loads(run(home, "voice", "emerging", "--format", "json").stdout)
+    emerging = json.loads(run_here(home, "voice", "emerging", "--format", "json").stdout)
     assert "exact binomial" in emerging["method"] and emerging["latest"]["texts"] > 0
     assert all({"p", "q", "lift", "kind"} <= set(t) for t in emerging["tests"])
-    drivers = json.loads(run(home, "voice", "drivers", "--format", "json").stdout)
+    drivers = json.loads(run_here(home, "voice", "drivers", "--format", "json").stdout)
     names = [d["driver"] for d in drivers["drivers"]]
     assert "broken delivery promise" in names
-    compare = run(home, "voice", "compare").stdout
+    compare = run_here(home, "voice", "compare").stdout
     assert "What customers say and what employees say" in compare
     assert "Callbacks we promise" in compare and "employee:" in compare
-    sentiment = json.loads(run(home, "voice", "sentiment", "--format", "json").stdout)
+    sentiment = json.loads(run_here(home, "voice", "sentiment", "--format", "json").stdout)
     models = {r["event_type"]: r["model"] for r in sentiment["summary"]}
     assert models["employee_feedback"].startswith("lexicon")
     assert len(sentiment["most_negative"]) == 10
-    late = run(home, "voice", "emerging", "--period", "soon", check=False)
+    late = run_here(home, "voice", "emerging", "--period", "soon", check=False)
     assert late.returncode == 2 and "--period" in late.stderr
 
 
@@ -74,7 +76,7 @@ def test_intents_fit_evaluate_predict_on_a_labelled_csv(tmp_path: Path) -> None:
         "0",
     )
     result = json.loads(
-        run(
+        run_here(
             home,
             "voice",
             "intents",
@@ -87,7 +89,7 @@ def test_intents_fit_evaluate_predict_on_a_labelled_csv(tmp_path: Path) -> None:
     )
     assert result["n"] == len(test) and result["accuracy"] > 0.85 and result["macro_f1"] > 0.8
     predicted = json.loads(
-        run(
+        run_here(
             home,
             "voice",
             "intents",
@@ -102,7 +104,7 @@ def test_intents_fit_evaluate_predict_on_a_labelled_csv(tmp_path: Path) -> None:
         ).stdout
     )
     assert len(predicted) == len(test) and 0 < predicted[0]["probability"] <= 1
-    missing = run(
+    missing = run_here(
         home,
         "voice",
         "intents",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from cxloop import Actor
@@ -30,6 +30,8 @@ from cxloop.results.cases import (
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 Text = Annotated[str, Field(max_length=2000)]
+#: an approval's number: a 64-bit row id (a larger one overflowed SQLite's integer: a 500)
+ApprovalId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class AssignIn(BaseModel):
@@ -185,7 +187,7 @@ def approvals(
 
 
 @router.post("/approvals/{approval_id}/decision", response_model=Approval, tags=["remedies"])
-def decide(approval_id: int, body: DecisionIn, who: Who, rt: Rt, cx: Cx) -> Approval:
+def decide(approval_id: ApprovalId, body: DecisionIn, who: Who, rt: Rt, cx: Cx) -> Approval:
     """Approve (and so grant) or deny. Approving needs a role the policy lets grant it."""
     who.require("decide_approvals")
     actor = who.actor(rt.policy)
