@@ -36,8 +36,8 @@ def split_key(token: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-def _now() -> str:
-    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+def _now(timespec: str = "seconds") -> str:
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec=timespec)
 
 
 class ApiKeys:
@@ -46,14 +46,16 @@ class ApiKeys:
         self.state = state
 
     def create(self, name: str, role: str, grant_as: str | None, created_by: str) -> str:
-        """Store a new key; returns the plain key (the only time it exists in full)."""
+        """Store a new key; returns the plain key (the only time it exists in full). Its
+        ``created_at`` has microseconds: keys made within one second list in the order
+        they were made."""
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32).replace("_", "-")
         with self.state.connect() as con:
             con.execute(
                 "INSERT INTO api_keys (key_id, name, role, grant_as, secret_sha256, created_at,"
                 " created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key_id, name, role, grant_as, digest(secret), _now(), created_by),
+                (key_id, name, role, grant_as, digest(secret), _now("microseconds"), created_by),
             )
         return f"{PREFIX}_{key_id}_{secret}"
 
