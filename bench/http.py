@@ -13,7 +13,12 @@ in-process.
     python -m bench.http --home STORE --workers 2    # timelines only, over a store
 
 With ``--home``, only the timelines of 1,000 random customers of an existing store are
-requested (50 clients, ``--per-client`` each), beside the same read in-process.
+requested (50 clients, ``--per-client`` each), beside the same read in-process. The
+store is refreshed first (``cxloop refresh``, timed: the state after an ingest's
+background refresh), so the server's warmer has nothing to compute while the clients run;
+then 100 requests warm the workers up before the measured ones. ``--no-refresh``: no
+refresh first and none in the server (``CXLOOP_REFRESH=off``), for a store whose refresh
+would take long (the timelines' own figure).
 """
 
 from __future__ import annotations
@@ -304,7 +309,9 @@ def bench_latency(home: Path, quick: bool) -> dict[str, Any]:
     }
 
 
-def bench_timelines(home: Path, workers: int, per_client: int) -> dict[str, Any]:
+def bench_timelines(
+    home: Path, workers: int, per_client: int, refresh: bool = True
+) -> dict[str, Any]:
     """Timelines of random customers of an existing store (``--home``) under ``CLIENTS``
     clients, beside the in-process read (``customer_timeline``) of the same customers."""
     import duckdb
@@ -326,6 +333,16 @@ def bench_timelines(home: Path, workers: int, per_client: int) -> dict[str, Any]
         customer_timeline(ws, c)
         raw.append(time.perf_counter() - s)
     ws.close()
+    # the state after an ingest's background refresh: the server's warmer finds its
+    # entries kept and has nothing to compute while the clients run (refresh.md)
+    env = {**os.environ, "CXLOOP_HOME": str(home)}
+    refresh_seconds = None
+    if refresh:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "cxloop", "refresh"], env=env, check=True)
+        refresh_seconds = time.perf_counter() - t
+    else:  # no warmer in the server either: the timelines' own figure
+        os.environ["CXLOOP_REFRESH"] = "off"
     server = Server(home, workers)
     try:
         load(server, [f"/api/v1/customers/{c}/timeline" for c in sample[:50]], 2)  # warm-up
@@ -338,6 +355,7 @@ def bench_timelines(home: Path, workers: int, per_client: int) -> dict[str, Any]
         "in_process_p50": statistics.median(raw),
         "in_process_p99": sorted(raw)[max(0, round(0.99 * len(raw)) - 1)],
         "timeline": timeline,
+        "refresh_seconds": refresh_seconds,
         "server_peak_rss": rss,
     }
 
@@ -348,9 +366,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, help="timelines only, over this existing store")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--per-client", type=int, default=20, help="requests per client")
+    parser.add_argument(
+        "--no-refresh",
+        action="store_true",
+        help="with --home: no refresh first and none in the server (CXLOOP_REFRESH=off)",
+    )
     args = parser.parse_args(argv)
     if args.home is not None:
-        print(json.dumps(bench_timelines(args.home, args.workers, args.per_client)))
+        print(
+            json.dumps(
+                bench_timelines(args.home, args.workers, args.per_client, not args.no_refresh)
+            )
+        )
         return 0
     import cxloop
     from cxloop.demo import generate_demo

@@ -117,3 +117,15 @@ def test_topics_are_kept_while_the_texts_are_the_same(
         assert model_file.stat().st_mtime_ns != written
         assert embed.ENCODED["texts"] == encoded + 1
         assert third["texts"].sum() == TEXTS + 1
+
+
+def test_idle_cores_do_not_count_the_asking_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refresh that computed the brief for a minute has put its own 1 in the load
+    average: on a quiet 2-core machine it still gets both cores; on a busy one, one."""
+    from cxloop.text import threads
+
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    for load, expected in [(0.0, 2), (1.0, 2), (1.4, 2), (1.6, 1), (2.0, 1), (18.0, 1)]:
+        monkeypatch.setattr(threads.os, "getloadavg", lambda load=load: (load, load, load))
+        assert threads.idle_cores() == expected, load
+    assert threads.thread_count(3) == 3

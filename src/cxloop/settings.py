@@ -402,7 +402,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "CXLOOP_VOICE_THREADS",
         "0",
         "Threads the text models (embeddings, topics, learned sentiment) use (0: the idle "
-        "cores, i.e. the cores minus the load average, at least one).",
+        "cores, i.e. the cores minus the load average less one, at least one).",
     ),
 )
 VOCABULARY_MODES = ("accept", "refuse")

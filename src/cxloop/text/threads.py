@@ -6,8 +6,9 @@ than the second thread gains: on 2 cores shared with other jobs (load average 17
 on 4.2 k Olist embeddings took 86.3 s wall (18.1 CPU-s) with 2 threads and 24.1 s
 (5.1 CPU-s) with 1, with the same clusters (docs/benchmarks.md). So unless the
 ``voice_threads`` setting names a number, the text models use the cores that are idle:
-the cores minus the 1-minute load average, at least one. The results do not depend on the
-number of threads (k-means and the sentiment fits are deterministic across thread counts).
+the cores minus the 1-minute load average less one (the asking thread's own), at least
+one. The results do not depend on the number of threads (k-means and the sentiment fits
+are deterministic across thread counts).
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ def cores() -> int:
 
 
 def idle_cores() -> int:
-    """The cores not busy with other work (1-minute load average), at least one."""
+    """The cores not busy with other work, at least one: the cores minus the 1-minute load
+    average less one, the thread that asks (a refresh that computed the brief for a minute
+    before it embeds has put its own 1 in the load average; counting it as other work
+    would leave a quiet 2-core machine one thread)."""
     total = cores()
     try:
-        busy = os.getloadavg()[0]
+        busy = max(0.0, os.getloadavg()[0] - 1.0)
     except (AttributeError, OSError):  # no load average on this system
         return total
     return max(1, min(total, total - int(busy + 0.5)))
