@@ -19,6 +19,10 @@ os.environ.setdefault("CXLOOP_REFRESH", "off")
 # Spark's shuffles on the suite's small stores: two partitions (a shuffle still spreads rows
 # over more than one) rather than the default of two per core (docs/settings.md)
 os.environ.setdefault("CXLOOP_SPARK_SHUFFLE_PARTITIONS", "2")
+# the text models on one thread: the suite runs one xdist worker per core, so a second
+# thread would only spin against the other worker (the load average, which the default
+# reads, lags by a minute); no result depends on it (tests/test_voice_speed.py)
+os.environ.setdefault("CXLOOP_VOICE_THREADS", "1")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # xdist sets COLUMNS=80 in its workers; the CLI's tables and lines would then fold at 80
     # columns there and at 160 in one process (cli/render.make_console): the same in both
