@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from bench.steps import run_marked
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
@@ -119,17 +120,7 @@ def step_topics(data: str, n: int) -> None:
 
 # ------------------------------------------------------------------ the driver
 def _run(*args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.cold", "--step", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    for line in done.stdout.splitlines():
-        if line.startswith(MARK):
-            return json.loads(line[len(MARK) :])  # type: ignore[no-any-return]
-    raise RuntimeError(f"step {args[0]} failed:\n{done.stderr[-3000:]}")
+    return run_marked("bench.cold", MARK, args)
 
 
 def _new_reviews(home: Path, out: Path, n: int) -> Path:

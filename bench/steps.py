@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import resource
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,26 @@ REFERENCE_SQL = Path(__file__).with_name("reference_ledger.sql")
 
 Args = dict[str, Any]
 Result = dict[str, Any]
+
+
+def run_marked(
+    module: str, mark: str, args: Sequence[str], env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run ``python -m module --step ARGS`` from the repository's root in a fresh process
+    and return the JSON object it printed after ``mark``; a step that printed none is an
+    error with the end of its stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--step", *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in done.stdout.splitlines():
+        if line.startswith(mark):
+            return json.loads(line[len(mark) :])  # type: ignore[no-any-return]
+    raise RuntimeError(f"step {args[0]} failed:\n{done.stderr[-3000:]}")
 
 
 def peak_rss() -> int:

@@ -29,7 +29,6 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from bench.steps import run_marked
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
@@ -108,18 +109,7 @@ def step_topics(home: str) -> None:
 
 # ------------------------------------------------------------------ the driver
 def _run(env: dict[str, str], *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.topics", "--step", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    for line in done.stdout.splitlines():
-        if line.startswith(MARK):
-            return json.loads(line[len(MARK) :])  # type: ignore[no-any-return]
-    raise RuntimeError(f"step {args[0]} failed:\n{done.stderr[-3000:]}")
+    return run_marked("bench.topics", MARK, args, env)
 
 
 def build_store(home: Path, data: Path, texts: int, olist: bool) -> int:
