@@ -20,7 +20,7 @@ from cxloop.services.incidents import outreach
 from cxloop.services.log import corrections
 from cxloop.services.log.corrections import Operator
 from cxloop.services.log.internal import event_row, record_events
-from cxloop.services.log.transfer import export_log, import_log
+from cxloop.services.log.transfer import import_log
 from cxloop.services.recovery.cases import Actor
 from cxloop.store import db
 from cxloop.workspace.workspace import Workspace
@@ -175,17 +175,6 @@ def test_cli_ingest_runs_revert_forget_and_plain_ingest(tmp_path: Path) -> None:
 ALICE = Actor("alice", "agent")
 
 
-@pytest.fixture(scope="module")
-def forget_export(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("forget-export") / "demo"
-    ws = Workspace.open(demo_store)
-    try:
-        export_log(ws, out)
-    finally:
-        ws.close()
-    return out
-
-
 @pytest.fixture(params=["embedded", "postgres"])
 def demo(
     request: pytest.FixtureRequest, demo_store: Path, tmp_path: Path
@@ -199,7 +188,7 @@ def demo(
     shutil.copytree(demo_store / "voice", home / "voice")
     ws = Workspace.open(home, **settings)
     try:
-        import_log(ws, request.getfixturevalue("forget_export"))
+        import_log(ws, request.getfixturevalue("demo_export"))  # the session's (tests/engines.py)
     finally:
         ws.close()
     return home, settings
