@@ -15,6 +15,7 @@ from cxloop.services.log.corrections import Operator, forget
 from cxloop.services.log.ingest import compact, ingest_path
 from cxloop.services.log.point_reads import index_store
 from cxloop.services.log.timeline import customer_timeline, timeline_expr
+from cxloop.services.log.timeline_rows import small_timeline_page, timeline_page
 from cxloop.services.promises import ledger as ledger_service
 from cxloop.store import pointindex
 from cxloop.workspace.workspace import Workspace
@@ -51,6 +52,10 @@ def test_point_reads_equal_the_scan_and_the_raw_files(demo_store: Path) -> None:
             scan = ledger_service.promises_expr(ws, customer_id=c).execute()
             pd.testing.assert_frame_equal(mine, scan)
             assert rows(mine) == rows(scan)
+            # the server's read on its event loop: the same page, or None beyond its groups
+            page = timeline_page(ws, c, 20, 1)
+            assert small_timeline_page(ws, c, 20, 1, 4) == page
+            assert small_timeline_page(ws, c, 20, 1, 0) == (None if page[1] else page)
     finally:
         ws.close()
 
@@ -78,8 +83,11 @@ def test_copies_follow_ingest_compaction_and_forget(demo_store: Path, tmp_path: 
         assert pointindex.info(_segments(home))["indexed"] == 2
         assert list(customer_timeline(ws, "CU-LATE").event_id) == ["late-1", "late-2"]
         # a copy gone (a store of an earlier version): that segment is scanned instead
+        assert small_timeline_page(ws, "CU-LATE", None, 0, 4) is not None
+        assert small_timeline_page(ws, "CU-LATE", None, 0, 0) is None  # over its groups
         pointindex.copy_path(_segments(home)[1]).unlink()
         assert list(customer_timeline(ws, "CU-LATE").event_id) == ["late-1", "late-2"]
+        assert small_timeline_page(ws, "CU-LATE", None, 0, 4) is None  # the thread scans
         compact(ws)  # one segment, and its copy; the old copies are gone
         copies = sorted(p.name for p in (home / "events" / "bycustomer").iterdir())
         assert copies == [p.name for p in _segments(home)]

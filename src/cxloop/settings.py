@@ -404,6 +404,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Threads the text models (embeddings, topics, learned sentiment) use (0: the idle "
         "cores, i.e. the cores minus the load average less one, at least one).",
     ),
+    SettingSpec(
+        "inline_read_groups",
+        "CXLOOP_INLINE_READ_GROUPS",
+        "4",
+        "Row groups of the customer-sorted copies a server's timeline read may span to be "
+        "answered on its event loop rather than handed to a worker thread (0: always a thread).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -470,6 +477,7 @@ class Settings:
     ingest_threads: int = 0
     spark_shuffle_partitions: int = 0
     voice_threads: int = 0
+    inline_read_groups: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -541,6 +549,7 @@ class Settings:
             **_ingest_settings(values),
             spark_shuffle_partitions=_whole(values, "spark_shuffle_partitions"),
             voice_threads=_whole(values, "voice_threads"),
+            inline_read_groups=_whole(values, "inline_read_groups"),
         )
 
 

@@ -71,6 +71,18 @@ def customer_events_arrow(ws: Workspace, customer_id: str) -> pa.Table | None:
     return pointindex.read_key(ws.duck, files, pointindex.EVENT_COLUMNS, customer_id)
 
 
+def customer_events_small(ws: Workspace, customer_id: str, max_groups: int) -> pa.Table | None:
+    """:func:`customer_events_arrow` when it is a read of at most ``max_groups`` row groups
+    of the copies (see :func:`pointindex.read_key_small`); None otherwise."""
+    if not embedded(ws):
+        return None
+    assert isinstance(ws.log, EventLog)
+    files = ws.log.segment_paths()
+    if not files:
+        return None
+    return pointindex.read_key_small(files, pointindex.EVENT_COLUMNS, customer_id, max_groups)
+
+
 def customer_promises(ws: Workspace, ledger_file: Path, customer_id: str) -> pd.DataFrame:
     """The customer's promises in ledger ``ledger_file``, oldest first."""
     if ws.engine == "postgres":

@@ -21,7 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.types as pat
 
-from cxloop.services.log.point_reads import EVENT_SORT, customer_events_arrow
+from cxloop.services.log.point_reads import (
+    EVENT_SORT,
+    customer_events_arrow,
+    customer_events_small,
+)
 from cxloop.services.log.timeline import TIMELINE_COLUMNS, customer_timeline
 from cxloop.workspace.workspace import Workspace
 
@@ -38,14 +42,29 @@ def timeline_page(
     many events the customer has in all (0: none)."""
     table = customer_events_arrow(ws, customer_id)
     if table is not None and _plain(table.schema):
-        total = table.num_rows
-        if offset >= total:
-            return [], total
-        mine = table.sort_by(EVENT_SORT).slice(offset, limit).select(TIMELINE_COLUMNS)
-        return arrow_records(mine), total
+        return _page(table, limit, offset)
     df = customer_timeline(ws, customer_id)  # the DataFrame path: PostgreSQL, Spark
     end = None if limit is None else offset + limit
     return frame_records(df.iloc[offset:end][TIMELINE_COLUMNS]), len(df)
+
+
+def small_timeline_page(
+    ws: Workspace, customer_id: str, limit: int | None, offset: int, max_groups: int
+) -> tuple[list[dict[str, Any]], int] | None:
+    """:func:`timeline_page` where the customer's events lie in at most ``max_groups`` row
+    groups of the copies (a read of a few milliseconds); None where it would take more."""
+    table = customer_events_small(ws, customer_id, max_groups)
+    if table is None or not _plain(table.schema):
+        return None
+    return _page(table, limit, offset)
+
+
+def _page(table: pa.Table, limit: int | None, offset: int) -> tuple[list[dict[str, Any]], int]:
+    total = table.num_rows
+    if offset >= total:
+        return [], total
+    mine = table.sort_by(EVENT_SORT).slice(offset, limit).select(TIMELINE_COLUMNS)
+    return arrow_records(mine), total
 
 
 def frame_records(
