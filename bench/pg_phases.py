@@ -1,14 +1,16 @@
 """Where the PostgreSQL ingest's time goes, beside PostgreSQL's own COPY in the same run::
 
-    python -m bench.pg_phases --csv events_1m.csv --server postgresql://postgres@HOST:PORT
+    python -m bench.pg_phases --csv events_1m.csv [--rounds 2] [--collate C]
 
-Against a server of your own on this machine (the server's CPU is read from /proc: the
-postmaster's and its children's), each round in two fresh processes, one after the
-other: the reference (``bench.scale_steps raw_load``: ``COPY ... FROM STDIN (FORMAT
-csv)`` into a plain table) and ``ingest_path`` into a new, migrated database, with the
-ingest's phases timed (wall seconds, this process's CPU seconds and the server's). Prints
-one table per round and, last, a JSON line with every figure. ``--collate C`` creates the
-databases with ``LC_COLLATE 'C'`` (see docs/benchmarks.md).
+Against a server started for the run as :mod:`bench.scale` starts its own (the same
+settings), or ``--server postgresql://postgres@HOST:PORT``, one of your own on this
+machine (the server's CPU is read from /proc: the postmaster's and its children's). Each
+round in two fresh processes, one after the other: the reference
+(``bench.scale_steps raw_load``: ``COPY ... FROM STDIN (FORMAT csv)`` into a plain table)
+and ``ingest_path`` into a new, migrated database, with the ingest's phases timed (wall
+seconds, this process's CPU seconds and the server's). Prints one table per round and,
+last, a JSON line with every figure. ``--collate C`` creates the databases with
+``LC_COLLATE 'C'`` (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -150,13 +152,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--step", nargs=1, help=argparse.SUPPRESS)
     parser.add_argument("--csv")
     parser.add_argument("--server", help="postgresql://user@host:port (no database)")
+    parser.add_argument("--work", default=".", help="where a server of the run keeps its data")
     parser.add_argument("--collate", help="LC_COLLATE of the databases, e.g. C")
     parser.add_argument("--rounds", type=int, default=1)
     opts = parser.parse_args(argv)
     if opts.step:
         print(MARK + json.dumps(step(json.loads(opts.step[0]))))
         return
-    base = {"csv": str(Path(opts.csv).resolve()), "server": opts.server, "collate": opts.collate}
+    if opts.server:
+        print(json.dumps(_rounds(opts, opts.server)))
+        return
+    import tempfile
+
+    from bench.scale import PgServer
+
+    with tempfile.TemporaryDirectory(prefix="pg-phases-", dir=opts.work) as tmp:
+        server = PgServer(Path(tmp) / "pg")
+        server.start()
+        try:
+            print(json.dumps(_rounds(opts, server.url.rsplit("/", 1)[0])))
+        finally:
+            server.stop()
+
+
+def _rounds(opts: argparse.Namespace, server: str) -> list[dict[str, Any]]:
+    """``opts.rounds`` rounds of the reference and the ingest against ``server``."""
+    base = {"csv": str(Path(opts.csv).resolve()), "server": server, "collate": opts.collate}
     rounds = []
     for i in range(opts.rounds):
         got = {
@@ -165,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         }
         rounds.append(got)
         _print(i + 1, got)
-    print(json.dumps(rounds))
+    return rounds
 
 
 def _print(n: int, got: dict[str, Any]) -> None:
