@@ -207,3 +207,27 @@ def test_binary_copy_round_trips_every_log_type(pg_url: str) -> None:
             copy.write(pgcopy.TRAILER)
         got = pg.execute("SELECT * FROM t ORDER BY c0").fetchall()
     assert got == con.execute("SELECT * FROM batch ORDER BY 1").fetchall()
+
+
+def test_index_rebuild_gets_its_memory_for_the_transaction_only(pg_url: str) -> None:
+    """The indexes an empty-log load drops come back with the same definitions, built
+    with at least ``INDEX_BUILD_MEMORY`` of ``maintenance_work_mem`` (two parallel
+    workers instead of PostgreSQL's default one); the session's setting is back after
+    the commit."""
+    from cxloop.store import db, pgappend
+
+    db.migrate(pg_url)
+    indexes = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cx_events' ORDER BY 1"
+    with psycopg.connect(pg_url) as pg:
+        pg.execute("SET maintenance_work_mem = '64MB'")
+        pg.commit()
+        before = pg.execute(indexes).fetchall()
+        dropped = pgappend.drop_indexes(pg)
+        assert [name for name, *_ in dropped][:1] == ["cx_events_pkey"] and len(dropped) == 3
+        assert pg.execute(indexes).fetchall() == []
+        pgappend.build_indexes(pg, dropped)
+        during = pg.execute("SHOW maintenance_work_mem").fetchone()
+        pg.commit()
+        assert during == (f"{pgappend.INDEX_BUILD_MEMORY >> 20}MB",)
+        assert pg.execute("SHOW maintenance_work_mem").fetchone() == ("64MB",)
+        assert pg.execute(indexes).fetchall() == before

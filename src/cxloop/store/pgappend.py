@@ -40,6 +40,8 @@ if TYPE_CHECKING:  # psycopg is imported where a PostgreSQL store is used, not b
 #: rows per Arrow batch (and per binary COPY message): bounds the appender's memory
 BATCH_ROWS = 65_536
 _QUEUE = 2  # encoded batches waiting for the socket
+#: ``maintenance_work_mem`` (bytes) an ingest's index builds get at least (``SET LOCAL``)
+INDEX_BUILD_MEMORY = 256 << 20
 _END = object()
 
 
@@ -248,7 +250,15 @@ def drop_indexes(pg: psycopg.Connection[Any]) -> list[tuple[str, str, bool]]:
 
 def build_indexes(pg: psycopg.Connection[Any], dropped: list[tuple[str, str, bool]]) -> None:
     """Build again what :func:`drop_indexes` dropped (the primary key first: it is the
-    check that no id was appended twice)."""
+    check that no id was appended twice), with at least :data:`INDEX_BUILD_MEMORY` of
+    ``maintenance_work_mem`` for this transaction (PostgreSQL's 64 MB default leaves one
+    parallel worker of a build at most: each needs 32 MB)."""
+    if dropped:
+        row = pg.execute(
+            "SELECT setting::bigint * 1024 FROM pg_settings WHERE name = 'maintenance_work_mem'"
+        ).fetchone()
+        if row is None or int(row[0]) < INDEX_BUILD_MEMORY:
+            pg.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY >> 20}MB'")
     for name, definition, constraint in dropped:
         if constraint:
             pg.execute(f'ALTER TABLE cx_events ADD CONSTRAINT "{name}" {definition}')
