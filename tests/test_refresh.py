@@ -5,6 +5,9 @@ serves them from there and warms the next version in the background after a writ
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,3 +160,24 @@ def _wait(ready: object, seconds: float = 300.0) -> None:
     while not ready():  # type: ignore[operator]
         assert time.monotonic() < end, "the warmer did not finish in time"
         time.sleep(0.2)
+
+
+def test_the_ingest_command_refreshes_behind_it_below_normal_priority(tmp_path: Path) -> None:
+    """`cxloop ingest` (a real process) returns and leaves the refresh running in a process
+    of its own at `refresh_nice`, whose report lands in HOME/refresh.log."""
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "event_id,customer_id,event_type,ts\n"
+        "n-1,CU-1,order_placed,2024-03-01T10:00:00Z\n"
+        "n-2,CU-1,order_delivered,2024-03-04T10:00:00Z\n"
+    )
+    home = tmp_path / "store"
+    env = os.environ | {"CXLOOP_REFRESH": "on", "CXLOOP_REFRESH_NICE": "7"}
+    cmd = [sys.executable, "-m", "cxloop", "ingest", str(events), "--home", str(home)]
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    log = home / "refresh.log"
+    deadline = time.monotonic() + 240
+    while "Log version" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, log.read_text() if log.exists() else "no log"
+        time.sleep(0.2)
+    assert f"at nice {min(19, os.nice(0) + 7)}" in log.read_text()

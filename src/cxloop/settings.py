@@ -411,6 +411,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Row groups of the customer-sorted copies a server's timeline read may span to be "
         "answered on its event loop rather than handed to a worker thread (0: always a thread).",
     ),
+    SettingSpec(
+        "refresh_nice",
+        "CXLOOP_REFRESH_NICE",
+        "10",
+        "Steps below normal CPU priority (0-19) of the refresh an ingest starts in the "
+        "background, so a server's requests come first while it runs (0: normal priority).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -478,6 +485,7 @@ class Settings:
     spark_shuffle_partitions: int = 0
     voice_threads: int = 0
     inline_read_groups: int = 4
+    refresh_nice: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -550,6 +558,7 @@ class Settings:
             spark_shuffle_partitions=_whole(values, "spark_shuffle_partitions"),
             voice_threads=_whole(values, "voice_threads"),
             inline_read_groups=_whole(values, "inline_read_groups"),
+            refresh_nice=_nice(values),
         )
 
 
@@ -771,6 +780,14 @@ def _ingest_settings(values: Mapping[str, object]) -> dict[str, Any]:
         "ingest_memory": f"{match.group(1)}{match.group(3)}",
         "ingest_threads": int(threads),
     }
+
+
+def _nice(values: Mapping[str, object]) -> int:
+    """``refresh_nice``: a whole number from 0 to 19 (what ``nice`` accepts)."""
+    found = _whole(values, "refresh_nice")
+    if found > 19:
+        raise _problem("refresh_nice", "a whole number from 0 to 19", values["refresh_nice"])
+    return found
 
 
 def _whole(values: Mapping[str, object], name: str) -> int:

@@ -32,12 +32,13 @@ err = make_console(stderr=True)
 INGEST_STEPS = 4
 
 
-def refresh_behind(home: Path) -> None:
+def refresh_behind(home: Path, nice: int = 0) -> None:
     """Start ``cxloop refresh`` for ``home`` as a process of its own (it outlives this
-    command; its output goes to HOME/refresh.log)."""
+    command; its output goes to HOME/refresh.log), ``nice`` steps below normal priority
+    (the setting ``refresh_nice``: a server's requests come first)."""
     with (home / "refresh.log").open("ab") as log:
         subprocess.Popen(
-            [sys.executable, "-m", "cxloop", "refresh", "--home", str(home)],
+            [sys.executable, "-m", "cxloop", "refresh", "--home", str(home), "--nice", str(nice)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -85,7 +86,7 @@ def ingest(
             refresh=False if behind else refresh,
         )
     if behind and report.events_new:
-        refresh_behind(cx.home)
+        refresh_behind(cx.home, cx.workspace.settings.refresh_nice)
     if fmt is Format.JSON:
         emit_json(out, report.as_dict())
         return

@@ -89,7 +89,7 @@ def ingest_revert(
     with client.open(home) as cx:
         done = cx.revert_ingest(ingest_id, Operator(actor, role))
         if cx.workspace.settings.refresh:  # the first page without the load, behind
-            refresh_behind(cx.home)
+            refresh_behind(cx.home, cx.workspace.settings.refresh_nice)
     if fmt is Format.JSON:
         emit_json(out, done)
         return
@@ -120,7 +120,7 @@ def forget(
     with client.open(home) as cx:
         done = cx.forget(customer_id, Operator(actor, role))
         if cx.workspace.settings.refresh:  # forget deleted the first page's entries
-            refresh_behind(cx.home)
+            refresh_behind(cx.home, cx.workspace.settings.refresh_nice)
     if fmt is Format.JSON:
         emit_json(out, done)
         return
