@@ -140,9 +140,13 @@ def test_rules_check_names_the_bad_field(tmp_path: Path) -> None:
 
 
 def test_quarantine_filtered_by_file_name(loaded: Path) -> None:
-    out = json.loads(run_here(loaded, "quarantine", "--file", "events.csv", "--format", "json").stdout)
+    out = json.loads(
+        run_here(loaded, "quarantine", "--file", "events.csv", "--format", "json").stdout
+    )
     assert out["count"] == 5
-    none = json.loads(run_here(loaded, "quarantine", "--file", "other.csv", "--format", "json").stdout)
+    none = json.loads(
+        run_here(loaded, "quarantine", "--file", "other.csv", "--format", "json").stdout
+    )
     assert none["count"] == 0
 
 

@@ -455,7 +455,9 @@ def test_cli_mapping_file_check_and_ingest(tmp_path: Path) -> None:
     checked = run(tmp_path, "mappings", "check", str(own), "--sample", str(f))
     assert "8 events" in checked.stdout and "3 row(s) would be quarantined" in checked.stdout
     home = tmp_path / "store"
-    loaded = json.loads(run_here(home, "ingest", str(f), "--mapping", str(own), "-f", "json").stdout)
+    loaded = json.loads(
+        run_here(home, "ingest", str(f), "--mapping", str(own), "-f", "json").stdout
+    )
     assert loaded["source"] == "twcs" and loaded["events_new"] == 8
     assert loaded["rows_quarantined"] == 3
     bad = tmp_path / "bad.toml"
