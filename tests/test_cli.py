@@ -58,10 +58,13 @@ def run_here(
     return proc
 
 
-@pytest.fixture
-def loaded(tmp_path: Path) -> Path:
-    home = tmp_path / "store"
-    run(home, "ingest", str(write_csv(tmp_path / "events.csv", GOOD + BAD)))
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store loaded by a real ``cxloop ingest`` process, once for the module's readers
+    (each reads it through the CLI's entry point in this process)."""
+    root = tmp_path_factory.mktemp("loaded")
+    home = root / "store"
+    run(home, "ingest", str(write_csv(root / "events.csv", GOOD + BAD)))
     return home
 
 
