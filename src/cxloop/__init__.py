@@ -9,7 +9,7 @@ Everything a program needs to call the library is importable from here (the name
 :data:`__all__`); the modules behind them may move.
 """
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from cxloop.errors import (
     Busy,
@@ -28,7 +28,7 @@ from cxloop.errors import (
 from cxloop.settings import Settings
 from cxloop.version import __version__
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from cxloop.client import Cxloop, open
     from cxloop.domain.cases import SignalRules
     from cxloop.domain.events import Department, EventType
@@ -134,7 +134,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'cxloop' has no attribute {name!r}")

@@ -26,13 +26,15 @@ from cxloop.library.overview import OverviewMixin
 from cxloop.library.remedies import RemediesMixin
 from cxloop.library.upkeep import UpkeepMixin
 from cxloop.library.voice import VoiceMixin
+
+# (loaded with the library anyway; named in hints that typing.get_type_hints reads)
+from cxloop.services.log import ingest as ingest_service
+from cxloop.services.voice.analysis import Progress
 from cxloop.workspace.workspace import Workspace
 
 if TYPE_CHECKING:
     from cxloop.domain.policy import Policy
-    from cxloop.services.brief import refresh as refresh_service
-    from cxloop.services.log import ingest as ingest_service
-    from cxloop.services.voice.analysis import Progress
+    from cxloop.services.brief.refresh import Refreshed
 
 
 class Cxloop(
@@ -88,7 +90,6 @@ class Cxloop(
         ``embedded``, or ``spark`` for the distributed ingest (generic mapping only). Then,
         when events were added and ``refresh`` (default: the ``refresh`` setting) is on,
         compute what the brief and the dashboard's first page need (docs/refresh.md)."""
-        from cxloop.services.log import ingest as ingest_service
         from cxloop.services.log import spark_ingest
 
         if (engine or self.workspace.settings.ingest_engine) == "spark":
@@ -175,7 +176,7 @@ class Cxloop(
 
     def refresh(
         self, *, asked: bool | None = None, progress: Progress | None = None
-    ) -> refresh_service.Refreshed | None:
+    ) -> Refreshed | None:
         """Compute what the brief and the dashboard's first page need for the store as it
         is now (what is ready already is kept); None when ``asked`` is False, or not given
         and the ``refresh`` setting is off (docs/refresh.md)."""

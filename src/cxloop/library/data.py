@@ -16,6 +16,7 @@ import pandas as pd
 from cxloop.errors import NotFoundError
 from cxloop.results.record import Record
 from cxloop.serialize import clean
+from cxloop.services.log import ingest as ingest_service
 from cxloop.services.promises import ledger as ledger_service
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
         Quarantined,
         TimelineEvent,
     )
-    from cxloop.services.log import ingest as ingest_service
     from cxloop.workspace.workspace import Workspace
 
 R = TypeVar("R", bound=Record)
@@ -71,7 +71,6 @@ class DataMixin:
         """Append events given as dicts (the canonical schema, docs/events.md): they are
         kept as a JSON Lines file under HOME/inbox/ (named after ``name``), then ingested
         like any file. The file and the report."""
-        from cxloop.services.log import ingest as ingest_service
         from cxloop.services.log.internal import write_batch
 
         path = write_batch(self.workspace.home / "inbox", name, rows)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from cxloop.domain.incidents import Incident
     from cxloop.notify.base import Channel
     from cxloop.results.outreach import IncidentDetail, SendReport
-    from cxloop.services.incidents import outreach as outreach_service
+    from cxloop.services.incidents.outreach import Draft
     from cxloop.services.incidents.sending import DeliveryReport
 
 
@@ -65,9 +65,7 @@ class OutreachMixin(ReportBase):
 
         return outreach_service.draft(self.workspace, incident_id).cohort
 
-    def draft_outreach(
-        self, incident_id: str, templates: str | Path | None = None
-    ) -> outreach_service.Draft:
+    def draft_outreach(self, incident_id: str, templates: str | Path | None = None) -> Draft:
         """One notice per affected customer, from the templates (nothing is sent)."""
         from cxloop.services.incidents import outreach as outreach_service
 

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from cxloop.library.reports_base import ReportBase
-from cxloop.services.voice.analysis import GROUPS, PERIODS
+from cxloop.services.voice.analysis import GROUPS, PERIODS, Progress
 
 if TYPE_CHECKING:
-    from cxloop.services.voice.analysis import Progress, Voice
+    from cxloop.services.voice.analysis import Voice
 
 #: what scores may be broken down by: a period or a group
 SCORE_BY = (*PERIODS, *GROUPS)
