@@ -30,7 +30,7 @@ from cxloop.domain.remedies import CustomerTier, Remedy, Severity
 from cxloop.errors import ConflictError, NotFoundError, PolicyError
 from cxloop.services.recovery.cases import Actor
 from tests.conftest import demo_copy
-from tests.test_cli import run
+from tests.test_cli import run, run_here
 
 ALICE, BOB, CAROL = Actor("alice", "agent"), Actor("bob", "lead"), Actor("carol", "manager")
 
@@ -242,9 +242,9 @@ def test_cli_recover_and_refused_grant(synced_store: Path, tmp_path: Path) -> No
     shutil.copytree(synced_store, home)
     listed = run(home, "cases", "list", "--state", "open", "--format", "json").stdout
     case_id = json.loads(listed)[0]["case_id"]
-    advice = json.loads(run(home, "recover", case_id, "--format", "json").stdout)
+    advice = json.loads(run_here(home, "recover", case_id, "--format", "json").stdout)
     assert advice["case_id"] == case_id and advice["lines"]
-    refused = run(
+    refused = run_here(
         home,
         "cases",
         "grant",

@@ -58,10 +58,13 @@ def run_here(
     return proc
 
 
-@pytest.fixture
-def loaded(tmp_path: Path) -> Path:
-    home = tmp_path / "store"
-    run(home, "ingest", str(write_csv(tmp_path / "events.csv", GOOD + BAD)))
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store loaded by a real ``cxloop ingest`` process, once for the module's readers
+    (each reads it through the CLI's entry point in this process)."""
+    root = tmp_path_factory.mktemp("loaded")
+    home = root / "store"
+    run(home, "ingest", str(write_csv(root / "events.csv", GOOD + BAD)))
     return home
 
 
@@ -73,12 +76,12 @@ def test_ingest_prints_counts_and_problems(tmp_path: Path) -> None:
         "5 row(s) quarantined." in proc.stdout
     )
     assert "unparsable date 31/02/2026" in proc.stdout
-    again = json.loads(run(tmp_path / "s", "ingest", str(f), "--format", "json").stdout)
+    again = json.loads(run_here(tmp_path / "s", "ingest", str(f), "--format", "json").stdout)
     assert (again["events_new"], again["events_duplicate"]) == (0, 4)
 
 
 def test_quarantine_json(loaded: Path) -> None:
-    out = json.loads(run(loaded, "quarantine", "--format", "json").stdout)
+    out = json.loads(run_here(loaded, "quarantine", "--format", "json").stdout)
     assert out["count"] == 5
     assert {r["field"] for r in out["rows"]} == {
         "customer_id",
@@ -91,19 +94,19 @@ def test_quarantine_json(loaded: Path) -> None:
 
 
 def test_timeline_in_time_order(loaded: Path) -> None:
-    out = json.loads(run(loaded, "timeline", "c1", "--format", "json").stdout)
+    out = json.loads(run_here(loaded, "timeline", "c1", "--format", "json").stdout)
     assert [e["event_type"] for e in out["events"]] == [
         "order_placed",
         "order_shipped",
         "order_delivered",
     ]
-    table = run(loaded, "timeline", "c1").stdout
+    table = run_here(loaded, "timeline", "c1").stdout
     assert "Timeline of c1: 3 event(s)" in table and "fulfillment" in table
 
 
 def test_promises_report_schema(loaded: Path) -> None:
     out = json.loads(
-        run(loaded, "promises", "--by", "kind", "--by", "state", "--format", "json").stdout
+        run_here(loaded, "promises", "--by", "kind", "--by", "state", "--format", "json").stdout
     )
     assert set(out) == {"as_of", "log_version", "rules_version", "groups"}
     kinds = {g["kind"]: g for g in out["groups"]["kind"]}
@@ -111,7 +114,7 @@ def test_promises_report_schema(loaded: Path) -> None:
     delivery = kinds["delivery"]
     assert delivery["total"] == 1
     assert delivery["kept"] == 1 and delivery["kept_rate"] == 1.0
-    reply = json.loads(run(loaded, "promises", "--customer", "c2", "--format", "json").stdout)
+    reply = json.loads(run_here(loaded, "promises", "--customer", "c2", "--format", "json").stdout)
     assert [p["rule"] for p in reply["promises"]] == ["reply_email"]
     # as of the latest event (03-04 13:00) the 24h e-mail reply due 03-04 08:00 is overdue
     assert reply["promises"][0]["state"] == "broken"
@@ -122,7 +125,7 @@ def test_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
     proc = run(tmp_path / "s", "ingest", str(tmp_path / "nope.csv"), check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"error: {tmp_path / 'nope.csv'}: no such file or directory"
-    proc = run(tmp_path / "s", "promises", "--by", "colour", check=False)
+    proc = run_here(tmp_path / "s", "promises", "--by", "colour", check=False)
     assert proc.returncode == 1 and "expected one of kind, rule, department" in proc.stderr
 
 
@@ -135,14 +138,18 @@ def test_rules_check_names_the_bad_field(tmp_path: Path) -> None:
     proc = run(tmp_path / "s", "rules", "check", str(bad), check=False)
     assert proc.returncode == 1
     assert "rule #1 (x), field 'fulfilled_by': unknown event type 'nope'" in proc.stderr
-    ok = json.loads(run(tmp_path / "s", "rules", "check", "--format", "json").stdout)
+    ok = json.loads(run_here(tmp_path / "s", "rules", "check", "--format", "json").stdout)
     assert len(ok["rules"]) == 8
 
 
 def test_quarantine_filtered_by_file_name(loaded: Path) -> None:
-    out = json.loads(run(loaded, "quarantine", "--file", "events.csv", "--format", "json").stdout)
+    out = json.loads(
+        run_here(loaded, "quarantine", "--file", "events.csv", "--format", "json").stdout
+    )
     assert out["count"] == 5
-    none = json.loads(run(loaded, "quarantine", "--file", "other.csv", "--format", "json").stdout)
+    none = json.loads(
+        run_here(loaded, "quarantine", "--file", "other.csv", "--format", "json").stdout
+    )
     assert none["count"] == 0
 
 
@@ -160,9 +167,9 @@ def test_the_built_in_policy_is_a_start_for_one_in_another_currency(tmp_path: Pa
     brl.write_text(text.replace('currency = "USD"', 'currency = "BRL"'))
     env = {"CXLOOP_CURRENCY": "BRL"}
     key = ("keys", "create", "--name", "ana", "--role", "agent")
-    refused = run(tmp_path / "s", *key, check=False, env=env)
+    refused = run_here(tmp_path / "s", *key, check=False, env=env)
     assert refused.returncode == 1 and "amounts are in USD but the data's currency is BRL" in (
         refused.stderr
     )
-    ok = run(tmp_path / "s", *key, env=env | {"CXLOOP_POLICY": str(brl)})
+    ok = run_here(tmp_path / "s", *key, env=env | {"CXLOOP_POLICY": str(brl)})
     assert ok.returncode == 0 and "cxk_" in ok.stdout

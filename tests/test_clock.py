@@ -21,7 +21,7 @@ from cxloop.services.promises.ledger import ledger_status
 from cxloop.services.recovery.cases import Actor
 from cxloop.settings import Settings
 from tests.conftest import demo_copy, olist_copy
-from tests.test_cli import run
+from tests.test_cli import run, run_here
 
 T0 = datetime(2018, 10, 22, 3, 33, 14)  # the latest event of the Olist export
 Olist = tuple[cxloop.Cxloop, Path, list[str]]  # the store, its home, two incidents
@@ -172,7 +172,7 @@ def test_as_of_sets_the_clock_for_every_report(
 ) -> None:
     _cx, home, _incidents = olist
     promises = json.loads(run(home, "--as-of", "2018-09-01", "promises", "-f", "json").stdout)
-    metrics = run(home, "--as-of", "2018-09-01T00:00:00Z", "cases", "metrics", "-f", "json")
+    metrics = run_here(home, "--as-of", "2018-09-01T00:00:00Z", "cases", "metrics", "-f", "json")
     assert promises["as_of"] == json.loads(metrics.stdout)["as_of"] == "2018-09-01T00:00:00"
     with cxloop.open(home, as_of=datetime(2018, 9, 1)) as fixed:
         status = ledger_status(fixed.workspace)
@@ -181,7 +181,7 @@ def test_as_of_sets_the_clock_for_every_report(
     with cxloop.open(home) as data:
         status = ledger_status(data.workspace)
         assert status["stale"] and status["clock"] == {"mode": "data", "now": T0.isoformat()}
-    bad = run(home, "--as-of", "soon", "promises", check=False)
+    bad = run_here(home, "--as-of", "soon", "promises", check=False)
     assert bad.returncode == 1 and "CXLOOP_CLOCK" in bad.stderr
 
 

@@ -11,7 +11,7 @@ import cxloop
 from cxloop.services.log.ingest import compact
 from cxloop.settings import Settings
 from cxloop.store.eventlog import EventLog
-from tests.test_cli import run
+from tests.test_cli import run, run_here
 
 
 def write_batch(folder: Path, n: int, start: int) -> Path:
@@ -71,7 +71,7 @@ def test_compact_on_demand_from_the_cli(tmp_path: Path) -> None:
         assert cx.build_ledger().promises == ledger_before
     out = json.loads(run(home, "compact", "--format", "json").stdout)
     assert out["segments_before"] == out["segments_after"] == 1
-    assert "1 segment(s) -> 1" in run(home, "compact").stdout
+    assert "1 segment(s) -> 1" in run_here(home, "compact").stdout
 
 
 def _mixed_batch(folder: Path, name: str, ids: range) -> Path:

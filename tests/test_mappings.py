@@ -20,7 +20,7 @@ from cxloop.ingest.mapfile.spec import MappingFileError
 from cxloop.ingest.mappings import get_mapping
 from cxloop.ingest.vocabulary import Vocabulary
 from cxloop.store.state import Problem
-from tests.test_cli import run
+from tests.test_cli import run, run_here
 
 TWCS = [
     "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id",
@@ -430,7 +430,7 @@ def test_hr_survey_loads_all_1470_employees_through_the_cli(tmp_path: Path) -> N
     missing = run(home, *args, check=False)
     assert missing.returncode == 1 and "--param survey_date=" in missing.stderr
     assert "Traceback" not in missing.stderr
-    report = json.loads(run(home, *args, "--param", "survey_date=2024-06-30").stdout)
+    report = json.loads(run_here(home, *args, "--param", "survey_date=2024-06-30").stdout)
     assert report["rows_read"] == 1470 and report["rows_quarantined"] == 0
     assert report["events_new"] == 1470 * 5
     with cxloop.open(home) as cx:
@@ -440,7 +440,7 @@ def test_hr_survey_loads_all_1470_employees_through_the_cli(tmp_path: Path) -> N
     assert set(depts["department"]) == {"sales", "research & development", "human resources"}
     assert int(depts.set_index("department")["department_count"].sum()) == 1470 * 5
     # read on its own 1-4 scale (built-in likert4), and the brief says what employees say
-    brief = json.loads(run(home, "brief", "--format", "json").stdout)
+    brief = json.loads(run_here(home, "brief", "--format", "json").stdout)
     (score,) = brief["employees"]["scores"]
     assert (score["metric"], score["n"]) == ("likert4", 1470 * 5)
     answers = pd.read_csv(csv_file)[HR_ITEMS].to_numpy().ravel()
@@ -455,12 +455,14 @@ def test_cli_mapping_file_check_and_ingest(tmp_path: Path) -> None:
     checked = run(tmp_path, "mappings", "check", str(own), "--sample", str(f))
     assert "8 events" in checked.stdout and "3 row(s) would be quarantined" in checked.stdout
     home = tmp_path / "store"
-    loaded = json.loads(run(home, "ingest", str(f), "--mapping", str(own), "-f", "json").stdout)
+    loaded = json.loads(
+        run_here(home, "ingest", str(f), "--mapping", str(own), "-f", "json").stdout
+    )
     assert loaded["source"] == "twcs" and loaded["events_new"] == 8
     assert loaded["rows_quarantined"] == 3
     bad = tmp_path / "bad.toml"
     bad.write_text('[[events]]\ncustomer_id = "x"\nevent_type = "review"\nts = { colum = "t" }\n')
-    proc = run(home, "mappings", "check", str(bad), check=False)
+    proc = run_here(home, "mappings", "check", str(bad), check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"{bad}: events[0].ts.colum: unknown key" in proc.stderr.replace("\n", "")
 

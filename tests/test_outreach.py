@@ -4,9 +4,6 @@ server and a real webhook receiver on loopback; a customer is notified once per 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from cxloop.errors import ConfigError
 from cxloop.notify.webhook import WebhookChannel
 from cxloop.services.incidents import outreach
 from tests.conftest import demo_copy
+from tests.test_cli import run, run_here
 from tests.test_notify import SECRET, Hook, SmtpServer, hook, smtp
 
 __all__ = ["hook", "smtp"]  # pytest fixtures used below
@@ -97,24 +95,15 @@ def test_a_template_with_an_unknown_placeholder_is_a_clear_error(
 
 def test_cli_detect_preview_and_send(demo_store: Path, tmp_path: Path, smtp: SmtpServer) -> None:
     home = demo_copy(demo_store, tmp_path)
-    env = {
-        **os.environ,
-        "CXLOOP_HOME": str(home),
-        "CXLOOP_SMTP_PORT": str(smtp.port),
-        "CXLOOP_SMTP_SENDER": "care@northwind.example",
-        "COLUMNS": "200",
-    }
+    env = {"CXLOOP_SMTP_PORT": str(smtp.port), "CXLOOP_SMTP_SENDER": "care@northwind.example"}
+    started: list[str] = []
 
     def cli(*args: str) -> str:
-        proc = subprocess.run(
-            [sys.executable, "-m", "cxloop", "outreach", *args],
-            env=env,
-            text=True,
-            capture_output=True,
-            timeout=120,
-        )
-        assert proc.returncode == 0, proc.stderr
-        return proc.stdout
+        """The first command as a user runs it (a process), the further ones in this
+        process through the same entry point (tests.test_cli.run_here)."""
+        how = run_here if started else run
+        started.append(args[0])
+        return how(home, "outreach", *args, env=env).stdout
 
     found = json.loads(cli("detect", "--format", "json"))
     billing = next(i for i in found if i["detector"] == "billing_deviation_by_run")

@@ -12,7 +12,7 @@ import pytest
 import cxloop
 from cxloop.errors import InputError
 from cxloop.services.log.transfer import export_log, import_log
-from tests.test_cli import run
+from tests.test_cli import run, run_here
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +75,9 @@ def test_cli_export_and_import(demo_store: Path, tmp_path: Path) -> None:
         run(demo_store, "export", str(out), "--format", "parquet", "--report", "json").stdout
     )
     assert done["rows"] > 40_000
-    text = run(tmp_path / "store", "import", str(out)).stdout
+    text = run_here(tmp_path / "store", "import", str(out)).stdout
     assert "verified in the store" in text and f"{done['rows']:,} new" in text
-    bad = run(tmp_path / "store", "import", str(tmp_path / "nothing"), check=False)
+    bad = run_here(tmp_path / "store", "import", str(tmp_path / "nothing"), check=False)
     assert bad.returncode == 1 and "no such file or directory" in bad.stderr
-    wrong = run(demo_store, "export", str(out), "--format", "csv", check=False)
+    wrong = run_here(demo_store, "export", str(out), "--format", "csv", check=False)
     assert wrong.returncode == 1 and "unknown export format 'csv'" in wrong.stderr

@@ -8,19 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 import pandas as pd
 
-from cxloop.analytics.drill import promise_cell
-from cxloop.analytics.reports import (
-    BaselineReport,
-    PromiseReport,
-    ScoreByStateReport,
-    run,
-    score_by_state,
-)
-from cxloop.domain.policy import Policy
 from cxloop.library.brief import BriefMixin
 from cxloop.library.cases import CasesMixin
 from cxloop.library.data import DataMixin
@@ -34,15 +26,15 @@ from cxloop.library.overview import OverviewMixin
 from cxloop.library.remedies import RemediesMixin
 from cxloop.library.upkeep import UpkeepMixin
 from cxloop.library.voice import VoiceMixin
-from cxloop.services.brief import refresh as refresh_service
+
+# (loaded with the library anyway; named in hints that typing.get_type_hints reads)
 from cxloop.services.log import ingest as ingest_service
-from cxloop.services.log import listings as reads
-from cxloop.services.log import spark_ingest
-from cxloop.services.log.timeline import timeline as customer_timeline
-from cxloop.services.promises import ledger as ledger_service
-from cxloop.services.recovery.policy import load_policy
 from cxloop.services.voice.analysis import Progress
 from cxloop.workspace.workspace import Workspace
+
+if TYPE_CHECKING:
+    from cxloop.domain.policy import Policy
+    from cxloop.services.brief.refresh import Refreshed
 
 
 class Cxloop(
@@ -68,6 +60,8 @@ class Cxloop(
     @property
     def policy(self) -> Policy:
         """The empowerment policy (the built-in default unless a file was given)."""
+        from cxloop.services.recovery.policy import load_policy
+
         if self._policy is None:
             self._policy = load_policy(
                 self.workspace.settings.policy, self.workspace.settings.currency
@@ -96,6 +90,8 @@ class Cxloop(
         ``embedded``, or ``spark`` for the distributed ingest (generic mapping only). Then,
         when events were added and ``refresh`` (default: the ``refresh`` setting) is on,
         compute what the brief and the dashboard's first page need (docs/refresh.md)."""
+        from cxloop.services.log import spark_ingest
+
         if (engine or self.workspace.settings.ingest_engine) == "spark":
             report = spark_ingest.ingest_path(
                 self.workspace, path, source, progress, force, mapping, params
@@ -109,6 +105,8 @@ class Cxloop(
         return report
 
     def quarantine(self, *, all_loads: bool = False, file: str | None = None) -> pd.DataFrame:
+        from cxloop.services.log import listings as reads
+
         rows = reads.quarantined(self.workspace, all_loads=all_loads, file=file)
         return pd.DataFrame(
             rows,
@@ -134,25 +132,37 @@ class Cxloop(
         return self.workspace.events()
 
     def timeline(self, customer_id: str) -> pd.DataFrame:
+        from cxloop.services.log.timeline import timeline as customer_timeline
+
         return customer_timeline(self.workspace, customer_id)
 
     def ledger(self) -> ir.Table:
         """The promise ledger as an Ibis table (rebuilt first if the log changed)."""
+        from cxloop.services.promises import ledger as ledger_service
+
         return ledger_service.promises_table(self.workspace)
 
     def promises(self, customer_id: str | None = None) -> pd.DataFrame:
+        from cxloop.services.promises import ledger as ledger_service
+
         if customer_id is not None:  # a point read (docs/point-reads.md)
             return ledger_service.customer_promises(self.workspace, customer_id)
         return ledger_service.promises_expr(self.workspace).execute()
 
     def promise_report(self, by: str | None = "kind") -> pd.DataFrame:
+        from cxloop.analytics.reports import PromiseReport, run
+
         return run(self.ledger(), PromiseReport(by=by)).execute()
 
     def baselines(self, customer_id: str | None = None) -> pd.DataFrame:
+        from cxloop.analytics.reports import BaselineReport, run
+
         return run(self.ledger(), BaselineReport(customer_id=customer_id)).execute()
 
     def score_by_state(self, rule: str = "delivery", score_event: str = "review") -> pd.DataFrame:
         """Mean score (review stars, survey score) of customers per promise state."""
+        from cxloop.analytics.reports import ScoreByStateReport, score_by_state
+
         spec = ScoreByStateReport(rule=rule, score_event=score_event)
         return score_by_state(self.ledger(), self.events(), spec).execute()
 
@@ -160,14 +170,18 @@ class Cxloop(
         """The promises (and their customers) behind one figure of :meth:`promise_report`:
         ``promise_customers("broken", department="billing")`` has as many rows as the
         report's ``broken`` in the ``billing`` row of ``promise_report(by="department")``."""
+        from cxloop.analytics.drill import promise_cell
+
         return promise_cell(self.ledger(), figure, where).execute()
 
     def refresh(
         self, *, asked: bool | None = None, progress: Progress | None = None
-    ) -> refresh_service.Refreshed | None:
+    ) -> Refreshed | None:
         """Compute what the brief and the dashboard's first page need for the store as it
         is now (what is ready already is kept); None when ``asked`` is False, or not given
         and the ``refresh`` setting is off (docs/refresh.md)."""
+        from cxloop.services.brief import refresh as refresh_service
+
         if not refresh_service.refresh_enabled(self.workspace, asked):
             return None
         return refresh_service.refresh(self.workspace, progress=progress)

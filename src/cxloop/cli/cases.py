@@ -6,19 +6,21 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
 
-from cxloop import Actor, client
+from cxloop import client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, export
 from cxloop.cli.render import Format, emit_json, make_console, table
-from cxloop.domain.cases import SignalRules
 from cxloop.domain.promises import parse_duration
 from cxloop.domain.remedies import Remedy
 from cxloop.library.edges import acting, cli_principal
 from cxloop.serialize import clean
+
+if TYPE_CHECKING:
+    from cxloop import Actor
 
 cases_app = typer.Typer(
     no_args_is_help=True, help="Cases: customer problems raised by signals, tracked to closure."
@@ -137,6 +139,8 @@ def sync(
 ) -> None:
     """Find signals (broken/at-risk promises, bad feedback, repeats, holds, transfers) and
     file them under one case per customer problem. Safe to re-run."""
+    from cxloop.domain.cases import SignalRules
+
     rules = replace(SignalRules(), open_window=_duration("--window", window))
     report = _open(home).sync_cases(rules, as_of)
     _show(report.as_dict(), fmt, "Case sync")

@@ -12,7 +12,6 @@ import pandas as pd
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from cxloop import client
-from cxloop.analytics.reports import DIMENSIONS
 from cxloop.cli.export import ReportFormat, export
 from cxloop.cli.render import (
     PROMISE_REPORT_COLUMNS,
@@ -172,6 +171,8 @@ def _details(attrs: str | None, width: int = 90) -> str:
 
 
 def promise_report(cx: client.Cxloop, by: list[str], fmt: ReportFormat, dest: Path | None) -> None:
+    from cxloop.analytics.reports import DIMENSIONS
+
     unknown = [b for b in by if b not in DIMENSIONS]
     if unknown:
         raise ConfigError(f"--by {unknown[0]}: expected one of {', '.join(DIMENSIONS)}")
@@ -207,6 +208,8 @@ def report_rows(groups: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def _cell(where: list[str]) -> dict[str, str | None]:
     """``--where DIM=VALUE`` options as a group (an empty value: the group without one)."""
+    from cxloop.analytics.reports import DIMENSIONS
+
     cell: dict[str, str | None] = {}
     for item in where:
         by, sep, value = item.partition("=")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from rich.console import Console
 from rich.panel import Panel
 
-from cxloop import Voice, client
+from cxloop import client
 from cxloop.cli.render import (
     COMPARE_COLUMNS,
     COMPARE_PERCENT,
@@ -17,13 +18,17 @@ from cxloop.cli.render import (
     RATE_COLUMNS,
     table,
 )
-from cxloop.demo import company
-from cxloop.demo.generator import generate_demo
+
+if TYPE_CHECKING:
+    from cxloop import Voice
 
 DEMO_KEY_NAME = "demo"
 
 
 def run_demo(workdir: Path, customers: int, seed: int, out: Console, err: Console) -> None:
+    from cxloop.demo import company
+    from cxloop.demo.generator import generate_demo
+
     data_dir, home = workdir / "data", workdir / "store"
     with err.status(f"generating the demo company ({company.BRAND})…"):
         dataset = generate_demo(data_dir, customers=customers, seed=seed)
@@ -209,6 +214,7 @@ def _voice(cx: client.Cxloop, out: Console, v: Voice) -> None:
 def serve_demo(workdir: Path, port: int) -> None:
     """Serve the demo store, with a fresh admin key (earlier demo keys are revoked)."""
     from cxloop.cli.serve import serve_store
+    from cxloop.demo import company
     from cxloop.library.edges import create_key, list_keys, revoke_key
 
     home = (workdir / "store").resolve()

@@ -4,14 +4,17 @@ dropped at each, where they went next, and the commonest sequences of events."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
 
-from cxloop import FunnelResult, client
+from cxloop import client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, write_rows
 from cxloop.cli.render import make_console
+
+if TYPE_CHECKING:
+    from cxloop import FunnelResult
 
 HomeOpt = Annotated[
     Path | None,

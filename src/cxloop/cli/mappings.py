@@ -17,8 +17,6 @@ import typer
 from cxloop.cli.render import Format, emit_json, make_console, table
 from cxloop.errors import InputError
 from cxloop.ingest.mapfile.engine import FileMapping
-from cxloop.ingest.mappings import BUILTIN_FILES, MAPPINGS
-from cxloop.ingest.vocabulary import Vocabulary
 from cxloop.library.edges import resolve_mapping
 from cxloop.settings import Settings
 
@@ -48,6 +46,8 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
 @mappings_app.command("list")
 def list_mappings(fmt: FormatOpt = Format.TABLE) -> None:
     """The built-in mappings (use one with ``cxloop ingest PATH --source NAME``)."""
+    from cxloop.ingest.mappings import BUILTIN_FILES, MAPPINGS
+
     rows = [
         {
             "name": name,
@@ -65,6 +65,8 @@ def list_mappings(fmt: FormatOpt = Format.TABLE) -> None:
 @mappings_app.command("show")
 def show(name: Annotated[str, typer.Argument(help="A built-in mapping's name.")]) -> None:
     """Print a built-in mapping file (a starting point for your own)."""
+    from cxloop.ingest.mappings import BUILTIN_FILES, MAPPINGS
+
     if name in BUILTIN_FILES:
         out.print(BUILTIN_FILES[name], markup=False, highlight=False, end="")
         return
@@ -123,6 +125,8 @@ def check(
 
 def _try(mapping: FileMapping, sample: Path) -> dict[str, object]:
     """Map ``sample`` in a scratch DuckDB (nothing is loaded)."""
+    from cxloop.ingest.vocabulary import Vocabulary
+
     settings = Settings.from_env()
     if not sample.exists():
         raise InputError(f"{sample}: no such file or directory")

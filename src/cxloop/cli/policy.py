@@ -13,8 +13,8 @@ import pandas as pd
 import typer
 
 from cxloop.cli.render import Format, emit_json, make_console, table
-from cxloop.domain.policy import Grant, GrantRequest, Policy, decide, entitlements
-from cxloop.domain.remedies import MONETARY, CustomerTier, Remedy, Severity
+from cxloop.domain.policy import Grant, Policy
+from cxloop.domain.remedies import CustomerTier, Remedy, Severity
 from cxloop.library.edges import DEFAULT_POLICY_NAME, load_policy, policy_text
 
 policy_app = typer.Typer(
@@ -97,6 +97,8 @@ def decide_command(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """May ROLE grant this without approval? If not, which role may."""
+    from cxloop.domain.policy import GrantRequest, decide
+
     policy = load_policy(policy_file)
     decision = decide(policy, GrantRequest(remedy, role, amount, order_amount, severity, tier))
     out = make_console()
@@ -113,6 +115,8 @@ def decide_command(
 
 
 def _entitlement_records(policy: Policy) -> list[dict[str, Any]]:
+    from cxloop.domain.policy import entitlements
+
     return [
         {
             "role": e.role,
@@ -127,6 +131,8 @@ def _entitlement_records(policy: Policy) -> list[dict[str, Any]]:
 
 def _entitlement_table(policy: Policy) -> pd.DataFrame:
     """One row per remedy (and per customer tier where the tiers differ), a column per role."""
+    from cxloop.domain.policy import entitlements
+
     cells = {
         (e.remedy, e.customer_tier, e.role): _cell(policy, e.grants) for e in entitlements(policy)
     }
@@ -145,6 +151,8 @@ def _cell(policy: Policy, indexes: tuple[int, ...]) -> str:
 
 def _limit_text(grant: Grant) -> str:
     """A grant line's limit in a few characters: ``30, ≤ 100% of order (severity is high)``."""
+    from cxloop.domain.remedies import MONETARY
+
     parts = []
     if grant.remedy not in MONETARY:
         parts.append("yes")

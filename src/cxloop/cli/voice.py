@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
 
-from cxloop import Voice, client
+from cxloop import client
 from cxloop.cli.export import OutOpt, ReportFormat, ReportFormatOpt, export
 from cxloop.cli.render import (
     COMPARE_COLUMNS,
@@ -25,6 +25,9 @@ from cxloop.cli.render import (
 )
 from cxloop.domain.promises import parse_duration
 from cxloop.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cxloop import Voice
 
 voice_app = typer.Typer(
     no_args_is_help=True,

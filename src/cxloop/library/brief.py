@@ -7,13 +7,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cxloop.results.brief import Brief, BriefAction
 from cxloop.serialize import clean
-from cxloop.services.brief import daily as brief_service
-from cxloop.services.log import listings as reads
-from cxloop.services.voice.analysis import Voice
 
 if TYPE_CHECKING:
+    from cxloop.results.brief import Brief, BriefAction
+    from cxloop.services.voice.analysis import Voice
     from cxloop.workspace.workspace import Workspace
 
 
@@ -32,6 +30,9 @@ class BriefMixin:
         """The daily brief as of ``as_of`` (default: the store's clock): what customers say,
         what employees say, the one thing to do (ranked candidates with their customers and
         cases), past actions' effect."""
+        from cxloop.results.brief import Brief
+        from cxloop.services.brief import daily as brief_service
+
         found = brief_service.brief(self.workspace, voice, as_of=as_of, detectors=detectors)
         return Brief.model_validate(clean(found))
 
@@ -49,6 +50,9 @@ class BriefMixin:
         """Record what was done about a brief item; later briefs rank it below the others
         until its figures change, and show its effect. ``current``: the brief when the
         caller has it already (else the brief as of ``as_of`` is made)."""
+        from cxloop.results.brief import BriefAction
+        from cxloop.services.brief import daily as brief_service
+
         done = brief_service.act(
             self.workspace,
             key,
@@ -63,4 +67,7 @@ class BriefMixin:
 
     def brief_actions(self) -> list[BriefAction]:
         """Actions recorded on brief items (append-only), with the item's figures then."""
+        from cxloop.results.brief import BriefAction
+        from cxloop.services.log import listings as reads
+
         return [BriefAction.model_validate(clean(r)) for r in reads.brief_actions(self.workspace)]

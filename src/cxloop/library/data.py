@@ -13,27 +13,23 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cxloop.analytics.reports import BaselineReport, PromiseReport, run
 from cxloop.errors import NotFoundError
-from cxloop.results.ledger import (
-    Baseline,
-    IngestRun,
-    LedgerBuild,
-    LedgerStatus,
-    Promise,
-    PromiseCounts,
-    Quarantined,
-    TimelineEvent,
-)
 from cxloop.results.record import Record
 from cxloop.serialize import clean
 from cxloop.services.log import ingest as ingest_service
-from cxloop.services.log import listings as reads
-from cxloop.services.log import timeline_rows
-from cxloop.services.log.internal import write_batch
 from cxloop.services.promises import ledger as ledger_service
 
 if TYPE_CHECKING:
+    from cxloop.results.ledger import (
+        Baseline,
+        IngestRun,
+        LedgerBuild,
+        LedgerStatus,
+        Promise,
+        PromiseCounts,
+        Quarantined,
+        TimelineEvent,
+    )
     from cxloop.workspace.workspace import Workspace
 
 R = TypeVar("R", bound=Record)
@@ -43,6 +39,8 @@ PROMISE_FILTERS = ledger_service.PROMISE_FILTERS
 
 def records(df: pd.DataFrame, json_columns: tuple[str, ...] = ("attrs",)) -> list[dict[str, Any]]:
     """A DataFrame as JSON-safe records, with JSON text columns (attrs) parsed."""
+    from cxloop.services.log import timeline_rows
+
     return timeline_rows.frame_records(df, json_columns)
 
 
@@ -73,16 +71,24 @@ class DataMixin:
         """Append events given as dicts (the canonical schema, docs/events.md): they are
         kept as a JSON Lines file under HOME/inbox/ (named after ``name``), then ingested
         like any file. The file and the report."""
+        from cxloop.services.log.internal import write_batch
+
         path = write_batch(self.workspace.home / "inbox", name, rows)
         return path, ingest_service.ingest_path(self.workspace, path, "generic")
 
     def ingest_runs(self) -> list[IngestRun]:
         """Ingest runs, newest first."""
+        from cxloop.results.ledger import IngestRun
+        from cxloop.services.log import listings as reads
+
         return _typed(IngestRun, reads.ingest_runs(self.workspace))
 
     def quarantined(self, *, all_loads: bool = False, file: str | None = None) -> list[Quarantined]:
         """Quarantined rows (of the current loads unless ``all_loads``), of one file or all:
         file, row, field, reason and the raw record."""
+        from cxloop.results.ledger import Quarantined
+        from cxloop.services.log import listings as reads
+
         found = reads.quarantined(self.workspace, all_loads=all_loads, file=file)
         return _typed(Quarantined, found)
 
@@ -91,6 +97,8 @@ class DataMixin:
     ) -> tuple[list[TimelineEvent], int]:
         """One page of a customer's events in time order, and how many there are in all
         (NotFoundError for a customer without events)."""
+        from cxloop.results.ledger import TimelineEvent
+
         items, total = self.timeline_rows(customer_id, limit, offset)
         return _typed(TimelineEvent, items), total
 
@@ -99,6 +107,8 @@ class DataMixin:
     ) -> tuple[list[dict[str, Any]], int]:
         """:meth:`timeline_events` as JSON-ready records (the dicts its results are made
         of: what the API sends), from the point read without a DataFrame where it can."""
+        from cxloop.services.log import timeline_rows
+
         items, total = timeline_rows.timeline_page(self.workspace, customer_id, limit, offset)
         if not total:
             raise NotFoundError(f"no events for customer {customer_id!r}")
@@ -111,6 +121,8 @@ class DataMixin:
         events lie in at most ``inline_read_groups`` row groups of the embedded store's
         customer-sorted copies (a server answers these on its event loop); None where the
         read would take more (call :meth:`timeline_rows`) or there are no such events."""
+        from cxloop.services.log import timeline_rows
+
         limit_groups = self.workspace.settings.inline_read_groups
         if not limit_groups:
             return None
@@ -125,6 +137,8 @@ class DataMixin:
         """One page of the promise ledger, oldest first, filtered by any of
         :data:`PROMISE_FILTERS`; and how many promises match in all. One customer's
         promises and nothing else: a point read (the ledger's customer-sorted copy)."""
+        from cxloop.results.ledger import Promise
+
         asked = {k: v for k, v in where.items() if v is not None}
         if set(asked) == {"customer_id"}:
             mine = ledger_service.customer_promises(self.workspace, str(asked["customer_id"]))
@@ -136,17 +150,25 @@ class DataMixin:
 
     def customer_baselines(self, customer_id: str) -> list[Baseline]:
         """What this customer has come to expect, per promise rule."""
+        from cxloop.analytics.reports import BaselineReport, run
+        from cxloop.results.ledger import Baseline
+
         table = ledger_service.promises_table(self.workspace)
         df = run(table, BaselineReport(customer_id=customer_id)).execute()
         return _typed(Baseline, records(df))
 
     def promise_counts(self, by: str | None = "kind") -> list[PromiseCounts]:
         """Counts and rates per kind, rule, department, state or month (``by``)."""
+        from cxloop.analytics.reports import PromiseReport, run
+        from cxloop.results.ledger import PromiseCounts
+
         table = ledger_service.promises_table(self.workspace)
         return _typed(PromiseCounts, records(run(table, PromiseReport(by=by)).execute()))
 
     def ledger_status(self) -> LedgerStatus:
         """The ledger's build and whether the log has moved on since (``stale``)."""
+        from cxloop.results.ledger import LedgerStatus
+
         return LedgerStatus.model_validate(clean(ledger_service.ledger_status(self.workspace)))
 
     def build_ledger(self, as_of: datetime | None = None) -> LedgerBuild:

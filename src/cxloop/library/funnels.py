@@ -4,15 +4,17 @@ each step's drop, where they went next, and the commonest paths."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from cxloop.domain.funnels import FunnelSpec, build_paths
 from cxloop.errors import ConfigError
 from cxloop.library.reports_base import ReportBase
-from cxloop.results.journeys import FunnelReport
-from cxloop.services.journeys import funnels as funnel_service
-from cxloop.services.journeys.funnels import FunnelCustomers, FunnelResult
+
+if TYPE_CHECKING:
+    from cxloop.domain.funnels import FunnelSpec
+    from cxloop.results.journeys import FunnelReport
+    from cxloop.services.journeys.funnels import FunnelCustomers, FunnelResult
 
 
 class FunnelsMixin(ReportBase):
@@ -28,6 +30,8 @@ class FunnelsMixin(ReportBase):
         conversion_from: str | None = None,
     ) -> FunnelSpec:
         """The funnel of :meth:`funnel`'s arguments, checked (a bad step is a ConfigError)."""
+        from cxloop.services.journeys import funnels as funnel_service
+
         return funnel_service.funnel_from_args(
             list(steps or []),
             file=Path(file) if file is not None else None,
@@ -55,6 +59,8 @@ class FunnelsMixin(ReportBase):
         ``spec``): its ``steps`` DataFrame (customers, conversion, dropped per step),
         ``time_to_convert``, ``histogram``, and ``customers`` (the Ibis table of each
         customer's best attempt); ``.report()`` is the typed :class:`FunnelReport`."""
+        from cxloop.services.journeys import funnels as funnel_service
+
         if spec is None:
             spec = self.funnel_spec(
                 steps, file=file, order=order, window=window, exclude=exclude, by=by,
@@ -69,20 +75,28 @@ class FunnelsMixin(ReportBase):
     def funnel_customers(self, spec: FunnelSpec) -> FunnelCustomers:
         """Each customer's best attempt through the funnel, without counting them (for a
         drill-down alone: :meth:`funnel_dropped`, :meth:`funnel_next`)."""
+        from cxloop.services.journeys import funnels as funnel_service
+
         return funnel_service.funnel_customers(self.workspace, spec)
 
     def funnel_dropped(self, result: FunnelCustomers, step: str) -> pd.DataFrame:
         """The customers who dropped at ``step`` (name or number): as many as its drop."""
+        from cxloop.services.journeys import funnels as funnel_service
+
         return funnel_service.dropped_customers(result, step)
 
     def funnel_converted(self, result: FunnelCustomers) -> pd.DataFrame:
         """The customers who completed the funnel, with their hours to convert."""
+        from cxloop.services.journeys import funnels as funnel_service
+
         return funnel_service.converted_customers(result)
 
     def funnel_next(
         self, result: FunnelCustomers, step: str, steps: int = 3, top: int = 10
     ) -> pd.DataFrame:
         """Where the customers who dropped at ``step`` went next (their next event types)."""
+        from cxloop.services.journeys import funnels as funnel_service
+
         return funnel_service.after_dropping(result, self.workspace, step, steps, top)
 
     def paths(
@@ -97,6 +111,9 @@ class FunnelsMixin(ReportBase):
         """The commonest sequences of event types after, before or between steps (each a
         step as on the command line), with the share of customers on each (``.attrs["total"]``:
         the customers counted)."""
+        from cxloop.domain.funnels import build_paths
+        from cxloop.services.journeys import funnels as funnel_service
+
         spec = build_paths(after=after, before=before, between=_pair(between), steps=steps, top=top)
         return funnel_service.run_paths(self.workspace, spec)
 
@@ -110,6 +127,9 @@ class FunnelsMixin(ReportBase):
         steps: int = 3,
     ) -> pd.DataFrame:
         """The customers on the path at ``rank`` of :meth:`paths`."""
+        from cxloop.domain.funnels import build_paths
+        from cxloop.services.journeys import funnels as funnel_service
+
         pair = _pair(between)
         spec = build_paths(after=after, before=before, between=pair, steps=steps, top=rank)
         return funnel_service.path_customers(self.workspace, spec, rank)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from cxloop.errors import NotFoundError
 from cxloop.library.reports_base import ReportBase
-from cxloop.services.outcomes import churn_table
-from cxloop.services.outcomes import health as health_service
-from cxloop.services.outcomes.health import Health
+
+if TYPE_CHECKING:
+    from cxloop.services.outcomes.health import Health
 
 
 class HealthMixin(ReportBase):
@@ -23,6 +23,8 @@ class HealthMixin(ReportBase):
         risk, and the time-split validation figures (``.report()``: the typed summary).
         Kept in the store, and reused while the log, the clock, the horizon and the spec
         stay the same."""
+        from cxloop.services.outcomes import health as health_service
+
         s = self.workspace.settings
         h = horizon or s.health_horizon
         key = (self.workspace.log.version, self.now(), h, s.health_spec)
@@ -38,6 +40,8 @@ class HealthMixin(ReportBase):
 
     def score_health(self, horizon: timedelta | None = None) -> Health:
         """Score every customer again as of the store's clock (a model fit) and keep it."""
+        from cxloop.services.outcomes import health as health_service
+
         s = self.workspace.settings
         spec = health_service.load_spec(s.health_spec)
         found = health_service.health(self.workspace, horizon or s.health_horizon, spec)
@@ -47,6 +51,8 @@ class HealthMixin(ReportBase):
     def saved_health(self) -> Health:
         """The latest scoring kept in the store, without scoring (its ``summary["stale"]``
         tells whether the log changed since); NotFoundError when there is none."""
+        from cxloop.services.outcomes import health as health_service
+
         found = health_service.saved(self.workspace)
         if found is None:
             raise NotFoundError(
@@ -57,6 +63,8 @@ class HealthMixin(ReportBase):
 
     def risk_bands(self, health: Health, bins: int = 10) -> pd.DataFrame:
         """Customers and revenue at risk per risk band (``bins`` bands of equal width)."""
+        from cxloop.services.outcomes import health as health_service
+
         return health_service.distribution(health.rows, bins)
 
     @staticmethod
@@ -66,6 +74,8 @@ class HealthMixin(ReportBase):
         """Choose, validate, calibrate and save a churn model for a customer table (CSV or
         Parquet); ``opts``: ``time``, ``positive``, ``drop_leaky``. Returns the held-out
         figures. Needs no store: ``cxloop.Cxloop.churn_fit(...)``."""
+        from cxloop.services.outcomes import churn_table
+
         spec = churn_table.Spec(id_col, label, **opts)
         return churn_table.fit_file(Path(table), spec, Path(model_dir))
 
@@ -79,10 +89,14 @@ class HealthMixin(ReportBase):
     ) -> dict[str, Any]:
         """ROC-AUC, Brier and calibration: of a fresh fit on a held-out part, or of the
         saved model at ``model_dir`` on every row."""
+        from cxloop.services.outcomes import churn_table
+
         spec = churn_table.Spec(id_col, label, **opts)
         return churn_table.evaluate_file(Path(table), spec, Path(model_dir) if model_dir else None)
 
     @staticmethod
     def churn_predict(table: str | Path, model_dir: str | Path, top: int = 3) -> pd.DataFrame:
         """Per row of the table: id, churn probability and the values raising it most."""
+        from cxloop.services.outcomes import churn_table
+
         return churn_table.predict_file(Path(table), Path(model_dir), top)

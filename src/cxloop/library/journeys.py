@@ -4,24 +4,30 @@ and the customers behind each figure."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from cxloop.library.reports_base import ReportBase
-from cxloop.services.journeys.stages import Journeys
-from cxloop.services.journeys.voice import stage_voice
-from cxloop.services.voice.analysis import Voice
+
+if TYPE_CHECKING:
+    from cxloop.services.journeys.stages import Journeys
+    from cxloop.services.voice.analysis import Voice
 
 
 class JourneysMixin(ReportBase):
     def journeys(self, as_of: datetime | None = None) -> Journeys:
         """The journeys of every customer (stages: the ``journeys`` setting's file, else
         the built-in commerce stages); ``with cx.journeys() as j: j.stage_map()``."""
+        from cxloop.services.journeys.stages import Journeys
+
         return Journeys(self.workspace, as_of)
 
     def journey_map(self, voice: Voice | None = None) -> pd.DataFrame:
         """One row per stage: customers reaching it, median hours from the stage it
         follows, drop-offs, scores; with ``voice``, texts, sentiment and keywords too."""
+        from cxloop.services.journeys.voice import stage_voice
+
         with self.journeys() as j:
             df = j.stage_map()
             if voice is not None:

@@ -6,17 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from cxloop.domain.incidents import Incident
 from cxloop.library.reports_base import ReportBase
-from cxloop.notify.base import Channel
-from cxloop.results.outreach import IncidentDetail, SendReport
-from cxloop.services.incidents import outreach as outreach_service
-from cxloop.services.incidents.sending import DeliveryReport, channel_from_settings
-from cxloop.services.log import listings as reads
+
+if TYPE_CHECKING:
+    from cxloop.domain.incidents import Incident
+    from cxloop.notify.base import Channel
+    from cxloop.results.outreach import IncidentDetail, SendReport
+    from cxloop.services.incidents.outreach import Draft
+    from cxloop.services.incidents.sending import DeliveryReport
 
 
 class OutreachMixin(ReportBase):
@@ -24,36 +25,50 @@ class OutreachMixin(ReportBase):
         self, as_of: datetime | None = None, detectors: str | Path | None = None
     ) -> list[Incident]:
         """Systemic failures found by the detectors (kept in the store; stable ids)."""
+        from cxloop.services.incidents import outreach as outreach_service
+
         path = Path(detectors) if detectors else None
         return outreach_service.detect_incidents(self.workspace, as_of, path)
 
     def incidents(self) -> list[dict[str, Any]]:
         """Every systemic failure found so far, as JSON-safe rows (the incident's fields
         and when the detectors first and last found it)."""
+        from cxloop.services.log import listings as reads
+
         return reads.incidents(self.workspace)
 
     def incident(self, incident_id: str) -> Incident:
         """One incident (NotFoundError naming the command that finds them)."""
+        from cxloop.services.incidents import outreach as outreach_service
+
         return outreach_service.get_incident(self.workspace, incident_id)
 
     def incident_rows(self, found: list[Incident]) -> list[dict[str, Any]]:
         """Incidents as JSON-safe rows (what :meth:`incidents` lists)."""
+        from cxloop.services.log import listings as reads
+
         return [reads.incident_row(i) for i in found]
 
     def incident_detail(self, incident_id: str) -> IncidentDetail:
         """An incident with its outreach summary: customers, complained or not, addresses."""
+        from cxloop.results.outreach import IncidentDetail
+        from cxloop.services.incidents import outreach as outreach_service
+        from cxloop.services.log import listings as reads
+
         d = outreach_service.draft(self.workspace, incident_id)
         row = reads.incident_row(d.incident)
         return IncidentDetail.model_validate({"incident": row, "outreach": d.summary()})
 
     def cohort(self, incident_id: str) -> pd.DataFrame:
         """Every affected customer-fact of an incident, complained or not."""
+        from cxloop.services.incidents import outreach as outreach_service
+
         return outreach_service.draft(self.workspace, incident_id).cohort
 
-    def draft_outreach(
-        self, incident_id: str, templates: str | Path | None = None
-    ) -> outreach_service.Draft:
+    def draft_outreach(self, incident_id: str, templates: str | Path | None = None) -> Draft:
         """One notice per affected customer, from the templates (nothing is sent)."""
+        from cxloop.services.incidents import outreach as outreach_service
+
         path = Path(templates) if templates else None
         return outreach_service.draft(self.workspace, incident_id, path)
 
@@ -84,6 +99,10 @@ class OutreachMixin(ReportBase):
         """:meth:`send_outreach` with its templates and a progress callback: the typed
         answer (notices newly queued, sent, failed ...) and the delivery report. An unknown
         channel name fails before any work."""
+        from cxloop.results.outreach import SendReport
+        from cxloop.services.incidents import outreach as outreach_service
+        from cxloop.services.incidents.sending import channel_from_settings
+
         chan = (
             channel_from_settings(self.workspace.settings, channel)
             if isinstance(channel, str)
@@ -98,6 +117,8 @@ class OutreachMixin(ReportBase):
 
     def outreach_sends(self, incident_id: str | None = None) -> list[dict[str, Any]]:
         """Every recorded send (or one incident's) as rows: status, attempts, receipt."""
+        from cxloop.services.incidents import outreach as outreach_service
+
         return outreach_service.send_status(self.workspace, incident_id)
 
     def outreach_status(self, incident_id: str | None = None) -> pd.DataFrame:

@@ -11,11 +11,9 @@ import ibis
 
 from cxloop.domain.promises import PromiseState
 from cxloop.library.data import records
-from cxloop.results.ledger import PromiseCounts
-from cxloop.services.brief import overview as overview_service
-from cxloop.services.promises import ledger as ledger_service
 
 if TYPE_CHECKING:
+    from cxloop.results.ledger import PromiseCounts
     from cxloop.workspace.workspace import Workspace
 
 
@@ -39,15 +37,21 @@ class OverviewMixin:
         """The kept rate per month (of promises due that month, among those resolved: kept,
         exceeded or broken), with a Wilson 95% interval; and the broken ones per department
         (what the refresh after an ingest keeps for the dashboard's first page)."""
+        from cxloop.services.brief import overview as overview_service
+
         return overview_service.promise_figures(self.workspace)
 
     def incident_alerts(self) -> list[dict[str, Any]]:
         """Each systemic failure found so far with its cohort: customers affected, how many
         were told already, how many have not complained (yet); the least told first."""
+        from cxloop.services.brief import overview as overview_service
+
         return overview_service.incident_alerts(self.workspace)
 
     def most_broken(self, limit: int = 25) -> list[dict[str, Any]]:
         """The customers with the most broken promises (a way into their timelines)."""
+        from cxloop.services.promises import ledger as ledger_service
+
         t = ledger_service.promises_table(self.workspace)
         broken = t.state == PromiseState.BROKEN.value
         top = (

@@ -5,19 +5,14 @@ behind each figure."""
 from __future__ import annotations
 
 import json
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import pandas as pd
 
 from cxloop.library.reports_base import ReportBase
-from cxloop.results.outcomes import Qini, RemediesReport
-from cxloop.services.outcomes.remedies import check_horizon, qini_for, rules_of
-from cxloop.services.outcomes.remedies_report import (
-    customers,
-    frame_of,
-    policy_reading,
-    uplift_table,
-)
+
+if TYPE_CHECKING:
+    from cxloop.results.outcomes import Qini, RemediesReport
 
 Failures: TypeAlias = pd.DataFrame | None
 
@@ -29,6 +24,8 @@ class RemediesMixin(ReportBase):
         """Each customer's first broken promise of each kind: the pre-failure history, the
         remedy it got and its amount band, retained/observed per horizon. (Every remedies
         method below takes it as ``failures``, to reuse one computed before.)"""
+        from cxloop.services.outcomes.remedies_report import frame_of
+
         key = (self.workspace.log.version, self.now())
         kept = getattr(self, "_remedies", None)
         if kept is None or kept[0] != key:
@@ -39,6 +36,8 @@ class RemediesMixin(ReportBase):
     def remedies_horizon(self, horizon: int | None = None) -> int:
         """The horizon in days (default the first of the remedies rules; another that the
         rules do not list is a ConfigError)."""
+        from cxloop.services.outcomes.remedies import check_horizon, rules_of
+
         return check_horizon(rules_of(self.workspace), horizon)
 
     def remedies_uplift(
@@ -46,6 +45,9 @@ class RemediesMixin(ReportBase):
     ) -> pd.DataFrame:
         """Uplift on retention per failure kind, remedy and amount band (cut at the policy's
         limits) against the same kind's failures that got nothing, with 95% intervals."""
+        from cxloop.services.outcomes.remedies import check_horizon, rules_of
+        from cxloop.services.outcomes.remedies_report import uplift_table
+
         rules = rules_of(self.workspace)
         h = check_horizon(rules, horizon)
         found = self.remedies_failures() if failures is None else failures
@@ -57,12 +59,16 @@ class RemediesMixin(ReportBase):
 
     def remedies_reading(self, table: pd.DataFrame) -> list[str]:
         """The policy reading of an uplift table (:meth:`remedies_uplift`)."""
+        from cxloop.services.outcomes.remedies_report import policy_reading
+
         return policy_reading(table, self.policy.currency)
 
     def remedies_report(
         self, horizon: int | None = None, kind: str | None = None, *, failures: Failures = None
     ) -> RemediesReport:
         """The uplift table with its horizon and policy reading, as one typed result."""
+        from cxloop.results.outcomes import RemediesReport
+
         h = self.remedies_horizon(horizon)
         table = self.remedies_uplift(h, kind, failures=failures)
         rows = json.loads(table.to_json(orient="records", date_format="iso", date_unit="s"))
@@ -76,6 +82,9 @@ class RemediesMixin(ReportBase):
     ) -> Qini:
         """The Qini curve of a two-model uplift score for ``remedy`` vs nothing on ``kind``
         failures: ``share``, ``gain``, ``coefficient`` (or ``note`` saying why not)."""
+        from cxloop.results.outcomes import Qini
+        from cxloop.services.outcomes.remedies import check_horizon, qini_for, rules_of
+
         rules = rules_of(self.workspace)
         h = check_horizon(rules, horizon)
         found = self.remedies_failures() if failures is None else failures
@@ -101,6 +110,9 @@ class RemediesMixin(ReportBase):
         failures: Failures = None,
     ) -> pd.DataFrame:
         """The failures behind one uplift figure: ``group`` treated or control."""
+        from cxloop.services.outcomes.remedies import rules_of
+        from cxloop.services.outcomes.remedies_report import customers
+
         rules = rules_of(self.workspace)
         found = self.remedies_failures() if failures is None else failures
         return customers(found, rules, kind, remedy, band, horizon, group)

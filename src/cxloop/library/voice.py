@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from cxloop.library.reports_base import ReportBase
-from cxloop.services.voice import insights as voice_insights
-from cxloop.services.voice.analysis import GROUPS, PERIODS, Progress, Voice
+from cxloop.services.voice.analysis import GROUPS, PERIODS, Progress
+
+if TYPE_CHECKING:
+    from cxloop.services.voice.analysis import Voice
 
 #: what scores may be broken down by: a period or a group
 SCORE_BY = (*PERIODS, *GROUPS)
@@ -23,6 +26,8 @@ class VoiceMixin(ReportBase):
         """Voice analytics on a snapshot of the log: ``.scores(by=...)``, ``.sentiment``,
         ``.topics()``; pass it to :meth:`voice_emerging`, :meth:`voice_drivers`,
         :meth:`voice_compare`."""
+        from cxloop.services.voice.analysis import Voice
+
         return Voice(self.workspace, sentiment=sentiment, k=k, progress=progress)
 
     def voice_scores(
@@ -44,6 +49,8 @@ class VoiceMixin(ReportBase):
     def voice_most_negative(rows: pd.DataFrame, days: int = 30, n: int = 10) -> pd.DataFrame:
         """The ``n`` lowest-polarity texts of the last ``days`` among those scored negative
         (``rows``: a Voice's ``frame`` joined with its ``sentiment``)."""
+        from cxloop.services.voice import insights as voice_insights
+
         return voice_insights.most_negative(rows, days, n)
 
     def voice_emerging(
@@ -53,12 +60,18 @@ class VoiceMixin(ReportBase):
         voice: Voice | None = None,
         as_of: datetime | None = None,
     ) -> pd.DataFrame:
+        from cxloop.services.voice import insights as voice_insights
+
         return voice_insights.emerging(voice or self.voice(), period, baseline, as_of=as_of)
 
     def voice_drivers(self, metric: str | None = None, voice: Voice | None = None) -> pd.DataFrame:
+        from cxloop.services.voice import insights as voice_insights
+
         return voice_insights.drivers(voice or self.voice(), metric)
 
     def voice_compare(
         self, subjects: Path | None = None, voice: Voice | None = None
     ) -> pd.DataFrame:
+        from cxloop.services.voice import insights as voice_insights
+
         return voice_insights.compare(voice or self.voice(), subjects)

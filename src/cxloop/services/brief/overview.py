@@ -11,13 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from cxloop.analytics.reports import PromiseReport, run
 from cxloop.domain.scores import wilson
 from cxloop.serialize import clean
-from cxloop.services.incidents import outreach as outreach_service
-from cxloop.services.log import listings as reads
-from cxloop.services.promises import ledger as ledger_service
-from cxloop.services.voice.analysis import Voice
 from cxloop.workspace.workspace import Workspace
 
 
@@ -36,6 +31,9 @@ def _float(v: Any) -> float:
 def promise_figures(ws: Workspace) -> dict[str, Any]:
     """The kept rate per month (of promises due that month, among those resolved: kept,
     exceeded or broken), with a Wilson 95% interval; and the broken ones per department."""
+    from cxloop.analytics.reports import PromiseReport, run
+    from cxloop.services.promises import ledger as ledger_service
+
     table = ledger_service.promises_table(ws)
     months = []
     for r in records(run(table, PromiseReport(by="month")).execute()):
@@ -62,12 +60,17 @@ def promise_figures(ws: Workspace) -> dict[str, Any]:
 
 def nps_by_month(ws: Workspace) -> list[dict[str, Any]]:
     """Monthly NPS with its 95% interval."""
+    from cxloop.services.voice.analysis import Voice
+
     return records(Voice(ws).scores(by="month", metric="nps").reset_index(drop=True))
 
 
 def incident_alerts(ws: Workspace) -> list[dict[str, Any]]:
     """Each systemic failure found so far with its cohort: customers affected, how many
     were told already, how many have not complained (yet)."""
+    from cxloop.services.incidents import outreach as outreach_service
+    from cxloop.services.log import listings as reads
+
     found = []
     for incident, first, last in reads.incidents_found(ws):
         summary = outreach_service.draft(ws, incident.incident_id).summary()

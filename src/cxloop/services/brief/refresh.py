@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cxloop.serialize import clean
-from cxloop.services.brief import daily as brief_service
 from cxloop.services.brief.overview import incident_alerts, nps_by_month, promise_figures
 from cxloop.settings import Settings
 from cxloop.store.artifacts import Artifacts
@@ -52,6 +51,8 @@ WALL_MINUTES = 10
 
 
 def _brief(ws: Workspace) -> dict[str, Any]:
+    from cxloop.services.brief import daily as brief_service
+
     return clean(brief_service.brief(ws))  # type: ignore[no-any-return]
 
 
