@@ -50,15 +50,22 @@ def _routes() -> dict[tuple[str, str], APIRoute]:
     return found
 
 
+def _returns(method: str) -> object:
+    """The return hint of ``Cxloop.<method>``, read with cxloop's public names (the library
+    imports its hints' types only for type checkers: tests/test_public_api.py)."""
+    exported = {n: getattr(cxloop, n) for n in cxloop.__all__}
+    return typing.get_type_hints(getattr(Cxloop, method), localns=exported)["return"]
+
+
 def test_each_endpoint_declares_the_type_its_library_method_returns() -> None:
     routes = _routes()
     for key, method in SAME_TYPE.items():
-        returned = typing.get_type_hints(getattr(Cxloop, method))["return"]
+        returned = _returns(method)
         assert routes[key].response_model == returned, (key, method)
         (kind,) = typing.get_args(returned) or (returned,)
         assert getattr(cxloop, kind.__name__) is kind  # exported from cxloop
     for key, method in PAGED.items():
-        (item,) = typing.get_args(typing.get_type_hints(getattr(Cxloop, method))["return"])
+        (item,) = typing.get_args(_returns(method))
         page = routes[key].response_model
         assert page.model_fields["items"].annotation == list[item], (key, method)
 
