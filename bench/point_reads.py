@@ -208,7 +208,11 @@ def on_postgres(args: argparse.Namespace) -> dict[str, Any]:
     if fresh:
         server.start()
     else:
-        server._run("pg_ctl", "-D", str(server.data), "-o", f"-p {server.port}", "-w", "start")
+        # the server's output to a log file: on the pipe it would keep the call waiting
+        log = str(server.data / "server.log")
+        server._run(
+            "pg_ctl", "-D", str(server.data), "-o", f"-p {server.port}", "-l", log, "-w", "start"
+        )
     try:
         url = server.database("bench_points") if fresh else server.url
         if fresh:
