@@ -62,10 +62,7 @@ def customer_events(ws: Workspace, customer_id: str, columns: list[str]) -> pd.D
 def customer_events_arrow(ws: Workspace, customer_id: str) -> pa.Table | None:
     """The customer's events on the embedded store (every column of the copies, in no
     order), or None (not embedded, or no segments yet)."""
-    if not embedded(ws):
-        return None
-    assert isinstance(ws.log, EventLog)
-    files = ws.log.segment_paths()
+    files = _segments(ws)
     if not files:
         return None
     return pointindex.read_key(ws.duck, files, pointindex.EVENT_COLUMNS, customer_id)
@@ -74,13 +71,18 @@ def customer_events_arrow(ws: Workspace, customer_id: str) -> pa.Table | None:
 def customer_events_small(ws: Workspace, customer_id: str, max_groups: int) -> pa.Table | None:
     """:func:`customer_events_arrow` when it is a read of at most ``max_groups`` row groups
     of the copies (see :func:`pointindex.read_key_small`); None otherwise."""
-    if not embedded(ws):
-        return None
-    assert isinstance(ws.log, EventLog)
-    files = ws.log.segment_paths()
+    files = _segments(ws)
     if not files:
         return None
     return pointindex.read_key_small(files, pointindex.EVENT_COLUMNS, customer_id, max_groups)
+
+
+def _segments(ws: Workspace) -> list[Path]:
+    """The log's segment files where point reads can use their copies (none elsewhere)."""
+    if not embedded(ws):
+        return []
+    assert isinstance(ws.log, EventLog)
+    return list(ws.log.segment_paths())
 
 
 def customer_promises(ws: Workspace, ledger_file: Path, customer_id: str) -> pd.DataFrame:
