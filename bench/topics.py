@@ -19,7 +19,9 @@ compare on a shared machine) and peak RSS::
 
 ``--threads`` sets ``CXLOOP_VOICE_THREADS`` for every step (default: the setting's own
 default, the idle cores); ``--threads 2`` on a busy 2-core machine shows what the
-models' default of one thread per core cost before.
+models' default of one thread per core cost before. ``--precision`` sets
+``CXLOOP_EMBEDDING_PRECISION`` (default: the setting's default, ``auto``); the reference
+encodes in the same arithmetic.
 """
 
 from __future__ import annotations
@@ -68,18 +70,35 @@ def _texts(home: str) -> list[str]:
 
 # ------------------------------------------------------------------ steps (child processes)
 def step_reference(home: str) -> None:
+    from contextlib import nullcontext
+
+    import torch
+
     from cxloop.settings import Settings
-    from cxloop.text.embed import BATCH_SIZE, load_model
+    from cxloop.text.embed import BATCH_SIZE, load_model, precision
     from cxloop.text.threads import limited, thread_count
 
     texts = list(dict.fromkeys(_texts(home)))
     model = load_model()
-    threads = thread_count(Settings.from_env().voice_threads)
+    settings = Settings.from_env()
+    threads = thread_count(settings.voice_threads)
+    arithmetic = precision(settings.embedding_precision)
+    autocast = (
+        torch.autocast("cpu", dtype=torch.bfloat16) if arithmetic == "bfloat16" else nullcontext()
+    )
     t, c = time.perf_counter(), _cpu()
-    with limited(threads):
+    with limited(threads), autocast:
         model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True)
     wall, cpu = time.perf_counter() - t, _cpu() - c
-    _emit({"texts": len(texts), "seconds": wall, "cpu_seconds": cpu, "threads": threads})
+    _emit(
+        {
+            "texts": len(texts),
+            "seconds": wall,
+            "cpu_seconds": cpu,
+            "threads": threads,
+            "precision": arithmetic,
+        }
+    )
 
 
 def step_topics(home: str) -> None:
@@ -100,6 +119,7 @@ def step_topics(home: str) -> None:
             "seconds": wall,
             "cpu_seconds": cpu,
             "threads": v.threads,
+            "precision": v.embedder.precision,
             "texts": int(topics.attrs["texts"]),
             "embedded": embed.ENCODED["texts"],
             "topics": [f"{r.texts} {r.label}" for r in topics.itertuples()],
@@ -146,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="800 Banking77 texts, no Olist")
     p.add_argument("--texts", type=int, default=5000)
     p.add_argument("--threads", type=int, default=None, help="CXLOOP_VOICE_THREADS")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default=None,
+        help="CXLOOP_EMBEDDING_PRECISION for every step, the reference's encode included",
+    )
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--step", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -155,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     if a.threads is not None:
         env["CXLOOP_VOICE_THREADS"] = str(a.threads)
+    if a.precision is not None:
+        env["CXLOOP_EMBEDDING_PRECISION"] = a.precision
     root = Path(tempfile.mkdtemp(prefix="cxloop-topics-"))
     home = root / "store"
     try:

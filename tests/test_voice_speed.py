@@ -119,13 +119,95 @@ def test_topics_are_kept_while_the_texts_are_the_same(
         assert third["texts"].sum() == TEXTS + 1
 
 
-def test_idle_cores_do_not_count_the_asking_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A refresh that computed the brief for a minute has put its own 1 in the load
-    average: on a quiet 2-core machine it still gets both cores; on a busy one, one."""
+def test_idle_cores_are_the_cores_nothing_else_runs_on_now(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The kernel's count of runnable tasks (the asking one among them), its largest over
+    a few reads: right after a heavy job the machine is idle although the 1-minute load
+    average still says busy."""
+    from cxloop.text import threads
+
+    real = threads.runnable_now()  # this machine's kernel: this process at least
+    assert real is None or real >= 1
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (18.0, 18.0, 18.0))
+    loadavg = tmp_path / "loadavg"
+    monkeypatch.setattr(threads, "LOADAVG", loadavg)
+    for runnable, expected in [(1, 2), (2, 1), (3, 1), (40, 1)]:
+        loadavg.write_text(f"18.00 9.00 3.00 {runnable}/108 4242\n")
+        assert threads.runnable_now() == runnable
+        assert threads.idle_cores() == expected, runnable
+    # the largest of the reads: one busy moment among idle ones counts
+    reads = iter(["0 0 0 1/9 1", "0 0 0 3/9 1", "0 0 0 1/9 1"])
+
+    class Flickering:
+        def read_text(self) -> str:
+            return next(reads)
+
+    assert threads.runnable_now(samples=3, gap=0, path=Flickering()) == 3  # type: ignore[arg-type]
+    assert threads.runnable_now(path=tmp_path / "absent") is None
+    assert threads.thread_count(3) == 3
+
+
+def test_idle_cores_fall_back_on_the_load_average(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the kernel does not say what runs now: the load average, not counting the
+    asking thread's own 1 (a refresh that computed the brief for a minute put it there)."""
     from cxloop.text import threads
 
     monkeypatch.setattr(threads, "cores", lambda: 2)
+    monkeypatch.setattr(threads, "runnable_now", lambda: None)
     for load, expected in [(0.0, 2), (1.0, 2), (1.4, 2), (1.6, 1), (2.0, 1), (18.0, 1)]:
         monkeypatch.setattr(threads.os, "getloadavg", lambda load=load: (load, load, load))
         assert threads.idle_cores() == expected, load
     assert threads.thread_count(3) == 3
+
+
+def test_the_embedding_precision_is_a_checked_setting(tmp_path: Path) -> None:
+    """``auto`` takes bfloat16 only where the CPU has bfloat16 units (its flags say so)."""
+    assert Settings.from_env({}).embedding_precision == "auto"
+    assert Settings.from_env({"CXLOOP_EMBEDDING_PRECISION": " BFloat16 "}).embedding_precision == (
+        "bfloat16"
+    )
+    with pytest.raises(ConfigError, match=r"embedding_precision \(CXLOOP_EMBEDDING_PRECISION\)"):
+        Settings.from_env({"CXLOOP_EMBEDDING_PRECISION": "float16"})
+    # it changes the vectors a little: the refresh's kept entries are not reused across it
+    other = Settings.from_env({"CXLOOP_EMBEDDING_PRECISION": "float32"})
+    assert settings_digest(other) != settings_digest(Settings.from_env({}))
+    amx = tmp_path / "amx"
+    amx.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f amx_bf16 amx_tile\n")
+    older = tmp_path / "older"
+    older.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n")
+    assert embed.cpu_has_bf16(amx) and not embed.cpu_has_bf16(older)
+    assert not embed.cpu_has_bf16(tmp_path / "absent")
+    assert embed.precision("float32") == "float32"
+    assert embed.precision("bfloat16") == "bfloat16"
+    assert embed.precision("auto") == ("bfloat16" if embed.cpu_has_bf16() else "float32")
+    with pytest.raises(ConfigError, match="float16"):
+        embed.precision("float16")
+
+
+def test_bfloat16_vectors_are_the_float32_ones_within_a_hair(bank_texts: list[str]) -> None:
+    texts = [clean(t) for t in bank_texts]
+    full = embed.Embedder(precision="float32").encode(texts)
+    half = embed.Embedder(precision="bfloat16").encode(texts)
+    assert half.dtype == np.float32 and half.shape == full.shape
+    assert np.allclose(np.linalg.norm(half, axis=1), 1, atol=1e-5)
+    cosine = (half * full).sum(axis=1)
+    assert cosine.min() > 0.999, cosine.min()
+    assert not np.array_equal(half, full)  # it did run in bfloat16
+
+
+def test_another_precision_embeds_again_rather_than_mix(
+    bank_texts: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "store"
+    with cxloop.open(home) as cx:
+        cx.ingest(_events(tmp_path / "a.csv", _contacts(bank_texts[:20])), refresh=False)
+    for precision, embedded in [("float32", 20), ("float32", 0), ("bfloat16", 20)]:
+        monkeypatch.setenv("CXLOOP_EMBEDDING_PRECISION", precision)
+        before = embed.ENCODED["texts"]
+        with cxloop.open(home) as cx:
+            voice = cx.voice()
+            assert voice.embedder.precision == precision
+            voice.embeddings(voice.customer_texts)
+        assert embed.ENCODED["texts"] - before == embedded, precision

@@ -160,7 +160,9 @@ class StarSentiment:
                 min_df=self.min_df,
             ),
         )
-        model = LogisticRegression(C=self.c, class_weight="balanced", max_iter=3000)
+        model = LogisticRegression(
+            C=self.c, class_weight="balanced", solver="newton-cg", tol=1e-6, max_iter=3000
+        )
         self._pipeline = make_pipeline(features, model).fit(list(texts), y)
         self.n_train = len(y)
         return self

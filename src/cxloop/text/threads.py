@@ -5,18 +5,27 @@ one another. On a machine whose cores are busy with other work, that spinning co
 than the second thread gains: on 2 cores shared with other jobs (load average 17), k-means
 on 4.2 k Olist embeddings took 86.3 s wall (18.1 CPU-s) with 2 threads and 24.1 s
 (5.1 CPU-s) with 1, with the same clusters (docs/benchmarks.md). So unless the
-``voice_threads`` setting names a number, the text models use the cores that are idle:
-the cores minus the 1-minute load average less one (the asking thread's own), at least
-one. The results do not depend on the number of threads (k-means and the sentiment fits
-are deterministic across thread counts).
+``voice_threads`` setting names a number, the text models use the cores that are idle
+now: the cores minus the other tasks ready to run, read from the kernel's count of
+runnable tasks a few times over some milliseconds (the largest count). Not the 1-minute
+load average: it lags, so a refresh started right after a heavy ingest (what every ingest
+does) saw a busy machine and ran its models on one of two idle cores (59 s against 40 s
+for the same topics). Where the kernel does not say, the load average less one (the
+asking thread's own) stands in. At least one. The results do not depend on the number
+of threads (k-means and the sentiment fits are deterministic across thread counts).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+#: Where Linux says how many tasks are runnable this instant (its 4th field: "2/108").
+LOADAVG = Path("/proc/loadavg")
 
 
 def cores() -> int:
@@ -27,12 +36,31 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def runnable_now(samples: int = 5, gap: float = 0.002, path: Path | None = None) -> int | None:
+    """The most tasks runnable at once over ``samples`` reads ``gap`` seconds apart (the
+    reader itself among them) of ``path`` (default :data:`LOADAVG`), or None where the
+    system does not say."""
+    path = path or LOADAVG
+    found = 0
+    try:
+        for i in range(samples):
+            if i:
+                time.sleep(gap)
+            found = max(found, int(path.read_text().split()[3].partition("/")[0]))
+    except (OSError, IndexError, ValueError):
+        return None
+    return found
+
+
 def idle_cores() -> int:
-    """The cores not busy with other work, at least one: the cores minus the 1-minute load
-    average less one, the thread that asks (a refresh that computed the brief for a minute
-    before it embeds has put its own 1 in the load average; counting it as other work
-    would leave a quiet 2-core machine one thread)."""
+    """The cores not busy with other work now, at least one: the cores minus the other
+    runnable tasks (:func:`runnable_now` less the asking thread). Where that is unknown,
+    the cores minus the 1-minute load average less one (a refresh that computed the brief
+    for a minute before it embeds has put its own 1 in the load average)."""
     total = cores()
+    now = runnable_now()
+    if now is not None:
+        return max(1, min(total, total - max(0, now - 1)))
     try:
         busy = max(0.0, os.getloadavg()[0] - 1.0)
     except (AttributeError, OSError):  # no load average on this system

@@ -84,13 +84,17 @@ class Voice:
         self.k = k
         self.progress = progress or _no_progress
         self.version = int(ws.log.version)
-        #: threads for the text models (the ``voice_threads`` setting; 0: the idle cores)
-        self.threads = thread_count(ws.settings.voice_threads)
         self.artifacts = Artifacts(ws.home / "voice")
         self._embedder: Any = None
         self._vectors: dict[str, Any] | None = None  # the embeddings cache, once read
         #: held-out accuracy / macro-F1 of the learned sentiment (empty: lexicon only)
         self.sentiment_check: dict[str, float | int] = {}
+
+    @cached_property
+    def threads(self) -> int:
+        """Threads for the text models (the ``voice_threads`` setting; 0: the cores idle
+        when a model first runs, not when the Voice was made)."""
+        return thread_count(self.ws.settings.voice_threads)
 
     # ------------------------------------------------------------------ the rows
     @cached_property
@@ -311,9 +315,9 @@ class Voice:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from cxloop.text.embed import Embedder
+            from cxloop.text.embed import Embedder, precision
 
-            self._embedder = Embedder()
+            self._embedder = Embedder(precision=precision(self.ws.settings.embedding_precision))
         return self._embedder
 
     def embeddings(self, rows: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -326,10 +330,14 @@ class Voice:
 
     def embed(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Unit-length embeddings of ``texts`` as they are, through the same cache by text
-        (``HOME/voice/embeddings.pkl``): only texts never embedded before reach the model."""
+        (``HOME/voice/embeddings.pkl``): only texts never embedded before reach the model.
+        The cache is the model's and its arithmetic's (``embedding_precision``): another
+        precision embeds again rather than mix vectors of the two."""
         from cxloop.text.embed import model_path
 
-        key = Artifacts.key(model=str(model_path()), text="clean/1")
+        arithmetic = self.embedder.precision
+        extra = {} if arithmetic == "float32" else {"precision": arithmetic}
+        key = Artifacts.key(model=str(model_path()), text="clean/1", **extra)
         if self._vectors is None:  # read once per Voice: the file may hold many texts
             cached = self.artifacts.get("embeddings", key)
             self._vectors = cached if isinstance(cached, dict) else {}
@@ -367,8 +375,10 @@ class Voice:
             raise NotFoundError(f"only {len(rows)} customer texts: too few to find topics")
         texts = [clean(t) for t in rows["text"]]
         languages = self.languages(rows)
+        arithmetic = self.embedder.precision  # the vectors' (float32 keeps the old keys)
+        extra = {} if arithmetic == "float32" else {"precision": arithmetic}
         key = Artifacts.key(  # the texts in order, not the log version: other events keep it
-            texts=Artifacts.digest(texts), k=self.k, algo=TOPICS_FORMAT, lang=languages
+            texts=Artifacts.digest(texts), k=self.k, algo=TOPICS_FORMAT, lang=languages, **extra
         )
         cached = self.artifacts.get("topics", key)
         if isinstance(cached, tuple) and isinstance(cached[0], TopicModel):
