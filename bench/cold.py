@@ -88,10 +88,16 @@ def step_first_page(home: str) -> None:
 
 
 def step_topics(data: str, n: int) -> None:
-    import numpy as np
+    from contextlib import nullcontext
 
-    from cxloop.text.embed import BATCH_SIZE, Embedder, load_model
+    import numpy as np
+    import torch
+
+    from cxloop.settings import Settings
+    from cxloop.text.embed import BATCH_SIZE, Embedder, load_model, precision
     from cxloop.text.topics import clean, discover
+
+    arithmetic = precision(Settings.from_env().embedding_precision)  # both sides alike
 
     texts = pd.read_csv(Path(data) / "banking77" / "train.csv").text.drop_duplicates()
     sample = [clean(t) for t in texts.sample(n=min(n, len(texts)), random_state=0)]
@@ -99,10 +105,12 @@ def step_topics(data: str, n: int) -> None:
     model = load_model()
     load = time.perf_counter() - t
     t = time.perf_counter()
-    model.encode(sample, batch_size=BATCH_SIZE, normalize_embeddings=True)
+    bf16 = arithmetic == "bfloat16"
+    with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext():
+        model.encode(sample, batch_size=BATCH_SIZE, normalize_embeddings=True)
     raw = time.perf_counter() - t
     t = time.perf_counter()
-    x = Embedder().encode(sample)
+    x = Embedder(precision=arithmetic).encode(sample)
     ours_embed = time.perf_counter() - t
     found, _ = discover(np.asarray(x), sample, None, languages=["en"])
     ours = time.perf_counter() - t
@@ -114,6 +122,7 @@ def step_topics(data: str, n: int) -> None:
             "ours_embed_seconds": ours_embed,
             "ours_topics_seconds": ours,
             "topics": found.k,
+            "precision": arithmetic,
         }
     )
 

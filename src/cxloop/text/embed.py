@@ -14,6 +14,7 @@ slower than float32.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -45,8 +46,10 @@ ENCODED = {"texts": 0}
 BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
 
+@functools.lru_cache(maxsize=8)
 def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether the CPU multiplies bfloat16 in hardware (False where unknown)."""
+    """Whether the CPU multiplies bfloat16 in hardware (False where unknown); read once
+    per process."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
