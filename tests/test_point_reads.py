@@ -103,3 +103,32 @@ def test_copies_follow_ingest_compaction_and_forget(demo_store: Path, tmp_path: 
         assert index_store(ws) == {"segments": 0, "ledger": 0}  # nothing left to copy
     finally:
         ws.close()
+
+
+def test_a_copy_is_fetched_ahead_on_a_thread_that_always_ends() -> None:
+    """write_copy fetches DuckDB's batches one thread ahead of the Parquet writer: the
+    order is kept, an error of the fetch reaches the writer, and a writer that stops early
+    (its disk full) leaves no thread behind."""
+    import threading
+
+    import pytest
+
+    assert list(pointindex.fetched_ahead(iter(range(1000)))) == list(range(1000))
+    assert list(pointindex.fetched_ahead(iter([]))) == []
+
+    def failing() -> object:
+        yield 1
+        raise OSError("the sort's spill file vanished")
+
+    got = []
+    with pytest.raises(OSError, match="spill file vanished"):
+        for item in pointindex.fetched_ahead(failing()):
+            got.append(item)
+    assert got == [1]
+
+    endless = iter(range(10**9))
+    ahead = pointindex.fetched_ahead(endless, depth=2)
+    assert [next(ahead) for _ in range(5)] == [0, 1, 2, 3, 4]
+    ahead.close()  # the writer gave up
+    assert not [t for t in threading.enumerate() if t.name == "cxloop-copy-fetch"]
+    assert next(endless) < 5 + 2 + 2  # the thread stopped fetching a few items ahead
