@@ -106,15 +106,17 @@ def test_copies_follow_ingest_compaction_and_forget(demo_store: Path, tmp_path: 
 
 
 def test_a_copy_is_fetched_ahead_on_a_thread_that_always_ends() -> None:
-    """write_copy fetches DuckDB's batches one thread ahead of the Parquet writer: the
-    order is kept, an error of the fetch reaches the writer, and a writer that stops early
-    (its disk full) leaves no thread behind."""
+    """write_copy fetches DuckDB's batches one thread ahead of the Parquet writer (as the
+    PostgreSQL append encodes its batches): the order is kept, an error of the fetch
+    reaches the writer, and a writer that stops early (its disk full) leaves no thread."""
     import threading
 
     import pytest
 
-    assert list(pointindex.fetched_ahead(iter(range(1000)))) == list(range(1000))
-    assert list(pointindex.fetched_ahead(iter([]))) == []
+    from cxloop.store.ahead import ahead
+
+    assert list(ahead(iter(range(1000)))) == list(range(1000))
+    assert list(ahead(iter([]))) == []
 
     def failing() -> object:
         yield 1
@@ -122,13 +124,13 @@ def test_a_copy_is_fetched_ahead_on_a_thread_that_always_ends() -> None:
 
     got = []
     with pytest.raises(OSError, match="spill file vanished"):
-        for item in pointindex.fetched_ahead(failing()):
+        for item in ahead(failing()):
             got.append(item)
     assert got == [1]
 
     endless = iter(range(10**9))
-    ahead = pointindex.fetched_ahead(endless, depth=2)
-    assert [next(ahead) for _ in range(5)] == [0, 1, 2, 3, 4]
-    ahead.close()  # the writer gave up
+    fetched = ahead(endless, depth=2, name="cxloop-copy-fetch")
+    assert [next(fetched) for _ in range(5)] == [0, 1, 2, 3, 4]
+    fetched.close()  # the writer gave up
     assert not [t for t in threading.enumerate() if t.name == "cxloop-copy-fetch"]
     assert next(endless) < 5 + 2 + 2  # the thread stopped fetching a few items ahead

@@ -22,8 +22,6 @@ Nothing is visible before the commit; a crash at any point rolls all of it back.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,6 +31,7 @@ import pyarrow as pa
 from cxloop.domain.events import LOG_COLUMNS
 from cxloop.errors import StoreError
 from cxloop.store import pgcopy, sameevent
+from cxloop.store.ahead import ahead
 
 if TYPE_CHECKING:  # psycopg is imported where a PostgreSQL store is used, not by every process
     import psycopg
@@ -42,44 +41,13 @@ BATCH_ROWS = 65_536
 _QUEUE = 2  # encoded batches waiting for the socket
 #: ``maintenance_work_mem`` (bytes) an ingest's index builds get at least (``SET LOCAL``)
 INDEX_BUILD_MEMORY = 256 << 20
-_END = object()
 
 
 def encoded(reader: pa.RecordBatchReader) -> Iterator[pa.Buffer]:
     """The batches of ``reader`` in binary COPY format, encoded on a worker thread (at
     most :data:`_QUEUE` waiting), so encoding overlaps the transfer."""
     dtypes = [c.dtype for c in LOG_COLUMNS]
-    out: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE)
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for batch in reader:
-                if not put(pgcopy.encode(batch, dtypes)):
-                    return
-            put(_END)
-        except BaseException as exc:  # handed to the consumer, raised there
-            put(exc)
-
-    worker = threading.Thread(target=produce, name="cxloop-pgcopy", daemon=True)
-    worker.start()
-    try:
-        while (item := out.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
+    return ahead((pgcopy.encode(batch, dtypes) for batch in reader), _QUEUE, "cxloop-pgcopy")
 
 
 def copy_in(pg: psycopg.Connection[Any], table: str, reader: pa.RecordBatchReader) -> int:

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import bisect
 import os
-import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from cxloop.store.ahead import ahead
 from cxloop.store.files import fsync_dir, fsync_file
 
 INDEX_DIR = "bycustomer"
@@ -94,7 +94,8 @@ def write_copy(
         use_dictionary=[c for c in reader.schema.names if c in DICTIONARY_COLUMNS],
     )
     try:
-        for batch in fetched_ahead(reader):
+        # DuckDB fetches the next batches while pyarrow writes (10 M rows: 16.0 -> 14.2 s)
+        for batch in ahead(reader, 2, "cxloop-copy-fetch"):
             writer.write_batch(batch, row_group_size=ROW_GROUP)
     finally:
         writer.close()
@@ -102,52 +103,6 @@ def write_copy(
     os.replace(tmp, dest)
     fsync_dir(dest.parent)
     return dest
-
-
-_END = object()
-
-
-def fetched_ahead(batches: Iterable[Any], depth: int = 2) -> Iterator[Any]:
-    """The items of ``batches``, fetched on a thread of their own up to ``depth`` ahead of
-    the caller: DuckDB turns the sorted rows into Arrow batches while pyarrow encodes and
-    compresses the previous ones (both release the GIL), so a copy's write keeps two cores
-    busy instead of one (10 M events: 17.8 s -> 13.5 s, the same CPU). An error of the
-    fetch is raised here; a caller that stops early (its write failed) stops the thread."""
-    ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                ahead.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def fetch() -> None:
-        try:
-            for item in batches:
-                if not put(item):
-                    return
-        except BaseException as exc:  # handed to the caller, raised there
-            put(exc)
-            return
-        put(_END)
-
-    thread = threading.Thread(target=fetch, name="cxloop-copy-fetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = ahead.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
 
 
 class _Keyed:
