@@ -24,12 +24,8 @@ from typing import Any
 import duckdb
 
 import cxloop.services.log.ingest as ingest
+from bench.steps import cpu_seconds
 from cxloop.workspace.workspace import Workspace
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 class Timed:
@@ -39,9 +35,9 @@ class Timed:
         self._con, self._log = con, log
 
     def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        wall, cpu = time.perf_counter(), _cpu()
+        wall, cpu = time.perf_counter(), cpu_seconds()
         result = self._con.execute(sql, *args, **kwargs)
-        self._log.append((time.perf_counter() - wall, _cpu() - cpu, " ".join(sql.split())))
+        self._log.append((time.perf_counter() - wall, cpu_seconds() - cpu, " ".join(sql.split())))
         return result
 
     def __getattr__(self, name: str) -> Any:
@@ -59,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     real = duckdb.connect
     ingest.duckdb.connect = lambda *a, **k: Timed(real(*a, **k), log)  # type: ignore[assignment]
     steps: list[tuple[float, str]] = []
-    started, cpu = time.perf_counter(), _cpu()
+    started, cpu = time.perf_counter(), cpu_seconds()
     try:
         ws = Workspace.open(args.home)
         report = ingest.ingest_path(
@@ -72,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ingest.duckdb.connect = real  # type: ignore[assignment]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"ingest: {time.perf_counter() - started:.2f} s wall, {_cpu() - cpu:.2f} s CPU, "
+        f"ingest: {time.perf_counter() - started:.2f} s wall, {cpu_seconds() - cpu:.2f} s CPU, "
         f"peak {peak:,.0f} MiB; {report.rows_read:,} rows, {report.events_new:,} new, "
         f"{report.events_duplicate:,} duplicate, {report.rows_quarantined:,} quarantined"
     )

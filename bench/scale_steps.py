@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.steps import RESULT_MARKER, peak_rss, sql_text
+from bench.steps import RESULT_MARKER, cpu_seconds, peak_rss, sql_text
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_LEDGER = {
@@ -109,14 +109,14 @@ def raw_load(args: Args) -> Result:
     if args["engine"] == "duckdb":
         import duckdb
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         con = duckdb.connect()
         con.execute(
             f"COPY (SELECT * FROM read_csv({sql_text(args['csv'])})) "
             f"TO {sql_text(args['out'])} (FORMAT parquet, COMPRESSION zstd)"
         )
         con.close()
-        return {"seconds": time.perf_counter() - started}
+        return {"seconds": time.perf_counter() - started, "cpu_seconds": cpu_seconds() - cpu}
     import psycopg
 
     started = time.perf_counter()
@@ -152,6 +152,60 @@ def _spark_raw_load(args: Args) -> Result:
     return {"seconds": time.perf_counter() - started, "startup_seconds": startup}
 
 
+FLOOR_PARTS = ("read", "stage", "stage_write", "stage_sorted")
+
+
+def ingest_floor(args: Args) -> Result:
+    """One part of the embedded ingest's work alone (``part``), on the ingest's settings
+    (``CXLOOP_INGEST_MEMORY``, spill directory) in the store ``home``, for
+    :mod:`bench.ingest_floor`:
+
+    - ``read``: the CSV into a DuckDB table, every column text, nothing checked;
+    - ``stage``: cxloop's own staging of the file through the generic mapping (read, map,
+      check and hash every row, the quarantine's problems worked out), what every ingest
+      does first;
+    - ``stage_write``: that, then the staged rows to a zstd Parquet file (``out``) in the
+      file's order: no duplicate check, no sort, no customer copy, no commit;
+    - ``stage_sorted``: the same written in the log's segment order (one sort)."""
+    import duckdb
+
+    from cxloop.services.log.ingest import bound, resolve_mapping, vocabulary
+    from cxloop.store.eventlog import SEGMENT_ORDER, row_group_rows
+    from cxloop.workspace.workspace import Workspace
+
+    part = args["part"]
+    if part not in FLOOR_PARTS:
+        raise ValueError(f"part must be one of {FLOOR_PARTS}, not {part!r}")
+    ws = Workspace.open(args["home"])
+    con = duckdb.connect()
+    started, cpu = time.perf_counter(), cpu_seconds()
+    try:
+        ws.configure(con)
+        bound(con, ws)
+        vocabulary(ws).apply(con)
+        if part == "read":
+            con.execute(
+                "CREATE TEMP TABLE _raw AS SELECT * FROM "
+                f"read_csv({sql_text(args['csv'])}, header = true, all_varchar = true)"
+            )
+            (rows,) = con.execute("SELECT count(*) FROM _raw").fetchone() or (0,)
+            bad = 0
+        else:
+            staged = resolve_mapping("generic").stage(con, Path(args["csv"]), "_staged")
+            rows, bad = staged.rows_read, len({(p.file, p.row) for p in staged.problems})
+            if part != "stage":
+                order = f" ORDER BY {SEGMENT_ORDER}" if part == "stage_sorted" else ""
+                con.execute(
+                    f"COPY (SELECT * FROM {staged.table}{order}) TO {sql_text(args['out'])} "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group_rows(con)})"
+                )
+        seconds, used = time.perf_counter() - started, cpu_seconds() - cpu
+    finally:
+        con.close()
+        ws.close()
+    return {"seconds": seconds, "cpu_seconds": used, "rows_read": int(rows), "rows_bad": bad}
+
+
 def ingest(args: Args) -> Result:
     """``ingest_path(ws, csv, "generic")`` into a new store (DuckDB) or database; with
     engine ``spark``, the distributed ingest into a new embedded store (the session's
@@ -167,7 +221,7 @@ def ingest(args: Args) -> Result:
         startup = _spark_session(ws)[1]
         ws.close()
         load = spark_ingest.ingest_path
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     ws = Workspace.open(args["home"]) if args["engine"] == "spark" else _workspace(args)
     try:
         report = load(ws, args["csv"], "generic", force=bool(args.get("force")))
@@ -176,6 +230,7 @@ def ingest(args: Args) -> Result:
     return {
         "startup_seconds": startup,
         "seconds": time.perf_counter() - started,
+        "cpu_seconds": cpu_seconds() - cpu,
         "rows_read": report.rows_read,
         "events_new": report.events_new,
         "events_duplicate": report.events_duplicate,
@@ -383,6 +438,7 @@ STEPS: dict[str, Callable[[Args], Result]] = {
     "generate": generate,
     "raw_load": raw_load,
     "ingest": ingest,
+    "ingest_floor": ingest_floor,
     "ledger": ledger,
     "reference_ledger": reference_ledger,
     "brief": brief,

@@ -59,6 +59,12 @@ def peak_rss() -> int:
     return maxrss if sys.platform == "darwin" else maxrss * 1024
 
 
+def cpu_seconds() -> float:
+    """This process's user + system CPU seconds so far (DuckDB's threads included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def sql_text(value: str | Path) -> str:
     """A SQL string literal."""
     return "'" + str(value).replace("'", "''") + "'"
