@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -113,6 +114,15 @@ class _Parser:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise self.fail(key, f"expected a string, got {_kind(value)}")
         return str(value)
+
+    def day(self, value: object, key: str) -> str:
+        """A date, written 2000-01-01 (a TOML date, or a string)."""
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value.isoformat()
+        try:
+            return date.fromisoformat(self.text(value, key)).isoformat()
+        except ValueError:
+            raise self.fail(key, f"expected a date such as 1990-01-01, got {value!r}") from None
 
     def flag(self, value: object, key: str) -> bool:
         if not isinstance(value, bool):
@@ -302,11 +312,7 @@ class _Parser:
             if typ not in TYPES:
                 raise self.fail(f"{key}.type", f"{typ!r} is not one of {', '.join(TYPES)}")
             opts["type"] = typ
-        if "decimal" in t:
-            dec = self.text(t["decimal"], f"{key}.decimal")
-            if dec not in (".", ","):
-                raise self.fail(f"{key}.decimal", "expected '.' or ','")
-            opts["decimal"] = dec
+        opts.update(self._number_opts(t, key))
         for k in ("lower", "upper"):
             if k in t:
                 opts[k] = self.flag(t[k], f"{key}.{k}")
@@ -323,22 +329,49 @@ class _Parser:
             opts["otherwise"] = self.value(t["otherwise"], f"{key}.otherwise", "attr")
         return _replace_many(base, opts)
 
+    def _number_opts(self, t: dict[str, Any], key: str) -> dict[str, Any]:
+        """``decimal`` and ``thousands``: without ``thousands``, a space groups digits, and
+        the other mark too when ``decimal`` is given (1,234.50 or 1.234,50)."""
+        opts: dict[str, Any] = {}
+        dec = "."
+        if "decimal" in t:
+            dec = self.text(t["decimal"], f"{key}.decimal")
+            if dec not in (".", ","):
+                raise self.fail(f"{key}.decimal", "expected '.' or ','")
+            opts["decimal"] = dec
+            opts["thousands"] = ("." if dec == "," else ",") + " "
+        if "thousands" in t:
+            sep = self.text(t["thousands"], f"{key}.thousands")
+            sep = "" if sep == "none" else sep
+            if sep not in (",", ".", " ", "'", ""):
+                raise self.fail(f"{key}.thousands", "expected ',', '.', ' ', \"'\" or 'none'")
+            if sep == dec:
+                raise self.fail(f"{key}.thousands", f"{sep!r} is the decimal mark too")
+            opts["thousands"] = sep
+        return opts
+
     def _time_opts(self, t: dict[str, Any], key: str, target: str) -> dict[str, Any]:
         opts: dict[str, Any] = {}
         timed = target in ("ts", "due_at") or t.get("type") == "time"
-        for k in ("format", "zone", "end_of_day", "plus"):
+        for k in ("format", "zone", "end_of_day", "plus", "not_before"):
             if k in t and not timed and target != "attr":
                 raise self.fail(f"{key}.{k}", "only for times (ts, due_at)")
         if "format" in t:
             fmt = self.text(t["format"], f"{key}.format")
             snowflake = fmt == "snowflake" or re.fullmatch(r"snowflake:[0-9]+", fmt)
-            if fmt not in ("iso", "epoch", "epoch_ms") and "%" not in fmt and not snowflake:
+            if (
+                fmt not in ("iso", "epoch", "epoch_ms", "excel")
+                and "%" not in fmt
+                and not snowflake
+            ):
                 raise self.fail(
                     f"{key}.format",
-                    f"{fmt!r} is not iso, epoch, epoch_ms, snowflake or a strftime format "
-                    "such as '%d/%m/%Y %H:%M'",
+                    f"{fmt!r} is not iso, epoch, epoch_ms, excel, snowflake or a strftime "
+                    "format such as '%d/%m/%Y %H:%M'",
                 )
             opts["format"] = fmt
+        if "not_before" in t:
+            opts["not_before"] = self.day(t["not_before"], f"{key}.not_before")
         if "zone" in t:
             zone = self.text(t["zone"], f"{key}.zone")
             try:
