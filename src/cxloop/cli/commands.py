@@ -98,6 +98,8 @@ def ingest(
         f"{report.rows_quarantined:,} row(s) quarantined. Ingest {report.ingest_id}.",
         highlight=False,
     )
+    for warning in report.warnings:
+        out.print("Warning: " + warning, style="yellow", markup=False, highlight=False)
     if report.problems:
         df = pd.DataFrame([p.__dict__ for p in report.problems])
         df["file"] = df["file"].map(lambda f: Path(f).name)

@@ -117,6 +117,8 @@ def check(
         f"({result['by_type']}), {result['rows_quarantined']:,} row(s) would be quarantined.",
         highlight=False,
     )
+    for warning in result["warnings"]:  # type: ignore[attr-defined]
+        out.print("Warning: " + warning, style="yellow", markup=False, highlight=False)
     problems = result["problems"]
     assert isinstance(problems, list)
     if problems:
@@ -154,4 +156,5 @@ def _try(mapping: FileMapping, sample: Path) -> dict[str, object]:
         "problems": [
             {k: p[k] for k in ("file", "row", "field", "reason", "value")} for p in problems
         ],
+        "warnings": staged.warnings,
     }

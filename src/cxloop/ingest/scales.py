@@ -75,7 +75,7 @@ def quarantine_out_of_scale(
         WHERE NOT EXISTS (SELECT 1 FROM _scale_bad b
                           WHERE b._file = s.source_file AND b._row = s.source_row)
     """)
-    return Staged(kept, staged.rows_read, [*staged.problems, *problems])
+    return Staged(kept, staged.rows_read, [*staged.problems, *problems], staged.warnings)
 
 
 def _problem(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_TYPES
+from cxloop.ingest.mapfile.formats import number_hint
 from cxloop.ingest.mapfile.spec import Condition, EventSpec, MappingFileError, MapSpec, Value
 from cxloop.ingest.mapfile.values import (
     Scope,
-    format_hint,
     mapped_sql,
     number_sql,
     source_sql,
+    time_reason_sql,
     time_sql,
     typed_sql,
 )
@@ -65,7 +66,7 @@ def _fields(event: EventSpec, scope: Scope) -> list[str]:
             out += [f"NULL::VARCHAR AS {name}_raw", f"NULL::TIMESTAMP AS {name}"]
     if "amount" in f:
         raw = mapped_sql(f["amount"], scope)[0]
-        out += [f"{raw} AS amount_raw", f"{number_sql(raw, f['amount'].decimal)} AS amount"]
+        out += [f"{raw} AS amount_raw", f"{number_sql(raw, f['amount'])} AS amount"]
     else:
         out += ["NULL::VARCHAR AS amount_raw", "NULL::DOUBLE AS amount"]
     return out
@@ -177,6 +178,13 @@ def event_select(spec: MapSpec, event: EventSpec, scope: Scope, index: dict[str,
               SELECT {inner} FROM {src} r {joins} WHERE {where}))"""
 
 
+def _attr_reason(k: str, v: Value, j: int) -> str:
+    if v.type == "time":
+        return f"{lit(f'attrs.{k}: ')} || {time_reason_sql(v, f'_a{j}_raw')}"
+    hint = number_hint(v) if v.type in ("number", "integer") else ""
+    return f"'not a valid {v.type} for attrs.{k}: ' || _a{j}_raw || {lit(hint)}"
+
+
 def _where(event: EventSpec, reason: str) -> str:
     """Prefix a reason with the element's position inside a nested array."""
     if not event.each:
@@ -237,11 +245,7 @@ def event_checks(
                 Check(
                     label(f[name]),
                     f"{name}_raw IS NOT NULL AND {name} IS NULL",
-                    _where(
-                        event,
-                        f"'unparsable time ' || {name}_raw || "
-                        f"{lit(' (expected ' + format_hint(f[name]) + ')')}",
-                    ),
+                    _where(event, time_reason_sql(f[name], f"{name}_raw")),
                     f"{name}_raw",
                 )
             )
@@ -250,7 +254,7 @@ def event_checks(
             Check(
                 label(f["amount"]),
                 "amount_raw IS NOT NULL AND amount IS NULL",
-                _where(event, "'not a number: ' || amount_raw"),
+                _where(event, f"'not a number: ' || amount_raw || {lit(number_hint(f['amount']))}"),
                 "amount_raw",
             )
         )
@@ -260,7 +264,7 @@ def event_checks(
                 Check(
                     label(v),
                     f"_a{j}_raw IS NOT NULL AND _a{j} IS NULL",
-                    _where(event, f"'not a valid {v.type} for attrs.{k}: ' || _a{j}_raw"),
+                    _where(event, _attr_reason(k, v, j)),
                     f"_a{j}_raw",
                 )
             )

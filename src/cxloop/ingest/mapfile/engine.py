@@ -22,6 +22,7 @@ from cxloop.ingest.documents import SUFFIX_FORMATS, read_any
 from cxloop.ingest.mapfile.aggregates import build_aggregate
 from cxloop.ingest.mapfile.checks import event_checks, event_select
 from cxloop.ingest.mapfile.spec import InputSpec, MapSpec, load_spec, parse_spec
+from cxloop.ingest.mapfile.swap import day_month_warnings
 from cxloop.ingest.mapfile.values import Scope
 from cxloop.ingest.readers import RawTable, release
 from cxloop.ingest.staging import finish_staging, lit, q, record_json, split_bad_rows
@@ -127,6 +128,7 @@ class FileMapping:
             for k, lk in self.spec.lookups.items()
         }
         quarantined: dict[str, list[str]] = {}
+        warnings: list[str] = []
         absent = {name for name, cols in columns.items() if name not in read_from}
 
         def scope_of(src: str, alias: str | None = None) -> Scope:
@@ -155,13 +157,17 @@ class FileMapping:
                 con, f"_ev{n}", checks, f"_ev{n}_bad", records_from=f"_rec{index[event.input]}"
             )
             quarantined.setdefault(event.input, []).append(f"_ev{n}_bad")
+            warnings += day_month_warnings(
+                con, event, f"_ev{n}", f"_ev{n}_bad", data_files[event.input]
+            )
         bad = [f"SELECT _file, _row FROM _ev{n}_bad" for n in range(len(self.spec.events))]
         if self.spec.unmatched == "quarantine":
             problems += self._unmatched(con, index, bad)
         self._finish(con, bad, staged)
         for raw in raws:
             release(con, raw)
-        return Staged(staged, sum(r.rows for r in raws), sorted(problems, key=_order))
+        rows = sum(r.rows for r in raws)
+        return Staged(staged, rows, sorted(problems, key=_order), warnings)
 
     def _read_inputs(
         self, con: duckdb.DuckDBPyConnection, path: Path

@@ -31,6 +31,8 @@ VALUE_KEYS = {
     "otherwise",
     "upper",
     "latest_of",
+    "thousands",
+    "not_before",
 }
 AGGREGATES = ("count", "sum", "min", "max", "list")
 CONDITION_OPS = ("equals", "not_equals", "in", "not_in", "present")
@@ -55,7 +57,7 @@ class Value:
     const: str | None = None
     map: dict[str, str] | None = None
     default: str | None = None
-    format: str = "iso"  # times: iso, epoch, epoch_ms or a strptime format
+    format: str = "iso"  # times: iso, epoch, epoch_ms, excel, snowflake or a strptime format
     zone: str | None = None
     plus: str | None = None
     end_of_day: bool = False
@@ -66,6 +68,8 @@ class Value:
     otherwise: Value | None = None  # used when this one is empty
     upper: bool = False
     latest: bool = False  # refs are times: the latest of them
+    thousands: str = " "  # numbers: the thousands separators accepted (groups of 3 digits)
+    not_before: str | None = None  # times: the earliest accepted (YYYY-MM-DD)
 
     def columns(self) -> list[str]:
         parts = [r for _, r in self.template or () if r is not None]

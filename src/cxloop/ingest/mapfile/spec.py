@@ -11,7 +11,6 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cxloop.ingest.mapfile.model import (
     AGGREGATES,
@@ -33,6 +32,7 @@ from cxloop.ingest.mapfile.model import (
     Requirement,
     Value,
 )
+from cxloop.ingest.mapfile.options import ValueParser
 
 __all__ = [
     "Aggregate",
@@ -89,13 +89,7 @@ def parse_spec(data: dict[str, Any], file: str, default_name: str) -> MapSpec:
     return MapSpec(file, name, description, inputs, lookups, specs, params, unmatched, data)
 
 
-class _Parser:
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def fail(self, key: str, problem: str) -> MappingFileError:
-        return MappingFileError(self.file, key, problem)
-
+class _Parser(ValueParser):
     def keys(self, table: dict[str, Any], key: str, allowed: set[str]) -> None:
         for k in table:
             if k not in allowed:
@@ -103,21 +97,6 @@ class _Parser:
                 raise self.fail(
                     where, f"unknown key (expected one of: {', '.join(sorted(allowed))})"
                 )
-
-    def table(self, value: object, key: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"expected a table, got {_kind(value)}")
-        return value
-
-    def text(self, value: object, key: str) -> str:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self.fail(key, f"expected a string, got {_kind(value)}")
-        return str(value)
-
-    def flag(self, value: object, key: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {_kind(value)}")
-        return value
 
     def inputs(self, data: dict[str, Any]) -> dict[str, InputSpec]:
         if "input" in data and "inputs" in data:
@@ -296,17 +275,13 @@ class _Parser:
         for k in ("plus",):
             if k in t:
                 opts[k] = self.text(t[k], f"{key}.{k}")
-        opts.update(self._time_opts(t, key, target))
+        opts.update(self.time_opts(t, key, target))
         if "type" in t:
             typ = self.text(t["type"], f"{key}.type")
             if typ not in TYPES:
                 raise self.fail(f"{key}.type", f"{typ!r} is not one of {', '.join(TYPES)}")
             opts["type"] = typ
-        if "decimal" in t:
-            dec = self.text(t["decimal"], f"{key}.decimal")
-            if dec not in (".", ","):
-                raise self.fail(f"{key}.decimal", "expected '.' or ','")
-            opts["decimal"] = dec
+        opts.update(self.number_opts(t, key))
         for k in ("lower", "upper"):
             if k in t:
                 opts[k] = self.flag(t[k], f"{key}.{k}")
@@ -322,37 +297,6 @@ class _Parser:
         if "otherwise" in t:
             opts["otherwise"] = self.value(t["otherwise"], f"{key}.otherwise", "attr")
         return _replace_many(base, opts)
-
-    def _time_opts(self, t: dict[str, Any], key: str, target: str) -> dict[str, Any]:
-        opts: dict[str, Any] = {}
-        timed = target in ("ts", "due_at") or t.get("type") == "time"
-        for k in ("format", "zone", "end_of_day", "plus"):
-            if k in t and not timed and target != "attr":
-                raise self.fail(f"{key}.{k}", "only for times (ts, due_at)")
-        if "format" in t:
-            fmt = self.text(t["format"], f"{key}.format")
-            snowflake = fmt == "snowflake" or re.fullmatch(r"snowflake:[0-9]+", fmt)
-            if fmt not in ("iso", "epoch", "epoch_ms") and "%" not in fmt and not snowflake:
-                raise self.fail(
-                    f"{key}.format",
-                    f"{fmt!r} is not iso, epoch, epoch_ms, snowflake or a strftime format "
-                    "such as '%d/%m/%Y %H:%M'",
-                )
-            opts["format"] = fmt
-        if "zone" in t:
-            zone = self.text(t["zone"], f"{key}.zone")
-            try:
-                ZoneInfo(zone)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise self.fail(
-                    f"{key}.zone", f"unknown time zone {zone!r} (e.g. UTC, Europe/Paris)"
-                ) from None
-            opts["zone"] = zone
-        if "end_of_day" in t:
-            opts["end_of_day"] = self.flag(t["end_of_day"], f"{key}.end_of_day")
-        if target == "attr" and opts:
-            opts["type"] = "time"
-        return opts
 
     def _source(self, t: dict[str, Any], kind: str, key: str) -> Value:
         arg = t[kind]
@@ -398,11 +342,6 @@ class _Parser:
 
 def _as_list(value: object) -> list[object]:
     return value if isinstance(value, list) else [value]
-
-
-def _kind(value: object) -> str:
-    names = {dict: "a table", list: "a list", str: "a string", bool: "true/false"}
-    return names.get(type(value), type(value).__name__)
 
 
 def _replace(obj: Any, key: str, value: object) -> Any:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from cxloop.ingest.mapfile import formats
+from cxloop.ingest.mapfile.formats import floored, numeric_time_sql
 from cxloop.ingest.mapfile.spec import MappingFileError, Value
 from cxloop.ingest.staging import lit, q
 
@@ -21,6 +23,7 @@ FORMAT_HINTS = {
     "iso": "ISO 8601, e.g. 2026-05-01T14:30:00Z",
     "epoch": "seconds since 1970-01-01 UTC",
     "epoch_ms": "milliseconds since 1970-01-01 UTC",
+    "excel": "a spreadsheet serial day number (days since 1899-12-30)",
 }
 
 
@@ -175,11 +178,24 @@ def time_sql(v: Value, raw: str, scope: Scope) -> str:
         return (
             "greatest(" + ", ".join(time_sql(one, scope.ref(r, v.key), scope) for r in v.refs) + ")"
         )
+    out = parsed_sql(v, raw)
+    if v.plus:
+        p = scope.ref(v.plus, v.key)
+        out = f"({out} + coalesce(try_cast({p} AS INTERVAL), to_seconds(try_cast({p} AS DOUBLE))))"
+    return out
+
+
+def parsed_sql(v: Value, raw: str, floor: bool = True) -> str:
+    """Text ``raw`` as a UTC TIMESTAMP per the value's format and zone (no ``plus``);
+    ``floor``: NULL before the field's ``not_before`` (formats.py)."""
     fmt, zone = v.format, v.zone
     if fmt in ("epoch", "epoch_ms"):
-        scale = " / 1000.0" if fmt == "epoch_ms" else ""
-        out = f"CAST(to_timestamp(try_cast({raw} AS DOUBLE){scale}) AS TIMESTAMP)"
+        out = numeric_time_sql(v, raw, floor)
         out = _end_of_day(out) if v.end_of_day else out
+    elif fmt == "excel":  # wall-clock time, as a strftime format's
+        naive = numeric_time_sql(v, raw, floor)
+        naive = _end_of_day(naive) if v.end_of_day else naive
+        out = naive if zone is None else f"CAST(timezone({lit(zone)}, {naive}) AS TIMESTAMP)"
     elif fmt.startswith("snowflake"):
         epoch = int(fmt.partition(":")[2] or TWITTER_EPOCH_MS)
         ms = f"((try_cast({raw} AS BIGINT) >> 22) + {epoch})"
@@ -202,10 +218,7 @@ def time_sql(v: Value, raw: str, scope: Scope) -> str:
         naive = f"CAST(try_strptime({raw}, {lit(fmt)}) AS TIMESTAMP)"
         naive = _end_of_day(naive) if v.end_of_day else naive
         out = naive if zone is None else f"CAST(timezone({lit(zone)}, {naive}) AS TIMESTAMP)"
-    if v.plus:
-        p = scope.ref(v.plus, v.key)
-        out = f"({out} + coalesce(try_cast({p} AS INTERVAL), to_seconds(try_cast({p} AS DOUBLE))))"
-    return out
+    return floored(v, out) if floor else out
 
 
 def _end_of_day(ts: str) -> str:
@@ -217,18 +230,21 @@ def format_hint(v: Value) -> str:
     return hint + (f", zone {v.zone}" if v.zone else "")
 
 
-def number_sql(raw: str, decimal: str) -> str:
-    if decimal == ",":
-        raw = f"replace(replace({raw}, '.', ''), ',', '.')"
-    return f"try_cast(replace({raw}, ' ', '') AS DOUBLE)"
+def number_sql(raw: str, v: Value) -> str:
+    return formats.number_sql(raw, v.decimal, v.thousands)
+
+
+def time_reason_sql(v: Value, raw: str) -> str:
+    """Why the time in column ``raw`` did not load (SQL, for the quarantined rows)."""
+    return formats.time_reason_sql(v, raw, format_hint(v), parsed_sql(v, raw, floor=False))
 
 
 def typed_sql(v: Value, raw: str, scope: Scope) -> str:
     """An attribute's value in its declared type (NULL when it does not parse)."""
     if v.type == "number":
-        return number_sql(raw, v.decimal)
+        return number_sql(raw, v)
     if v.type == "integer":
-        return f"try_cast({number_sql(raw, v.decimal)} AS BIGINT)"
+        return f"try_cast({number_sql(raw, v)} AS BIGINT)"
     if v.type == "boolean":
         return f"try_cast({raw} AS BOOLEAN)"
     if v.type == "json":

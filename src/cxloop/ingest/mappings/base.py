@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +18,8 @@ class Staged:
     table: str
     rows_read: int
     problems: list[Problem]
+    #: what may be wrong beyond the rows (e.g. a date format's day and month swapped)
+    warnings: list[str] = field(default_factory=list)
 
 
 class Mapping(Protocol):

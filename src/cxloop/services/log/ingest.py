@@ -42,6 +42,8 @@ class IngestReport:
     log_version: int
     problems: list[Problem] = field(default_factory=list)
     unchanged: bool = False  # the same file contents were loaded before: nothing re-read
+    #: what may be wrong beyond the rows quarantined (e.g. a date's day and month swapped)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -56,6 +58,7 @@ class IngestReport:
             "log_version": self.log_version,
             "problems": [p.__dict__ for p in self.problems],
             "unchanged": self.unchanged,
+            "warnings": self.warnings,
         }
 
 
@@ -121,7 +124,7 @@ def _unchanged(
         for file in hashes
         for q in ws.state.quarantined(current_only=True, file=file)
     ]
-    counts = {
+    counts: dict[str, Any] = {
         "rows_read": int(previous["rows_read"]),
         "events_new": 0,
         "events_duplicate": int(previous["events_new"]) + int(previous["events_duplicate"]),
@@ -280,6 +283,7 @@ def ingest_path(
         counts["rows_quarantined"],
         counts["log_version"],
         [Problem(**p) for p in entry["problems"]],
+        warnings=list(staged.warnings),
     )
 
 
