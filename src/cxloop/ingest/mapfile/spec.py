@@ -145,7 +145,7 @@ class _Parser:
                 if (
                     len(v) != 1
                     and not (k == "delimiter" and v == "\\t")
-                    and (k, v) != ("quote", "")
+                    and not (k != "delimiter" and v == "")
                 ):
                     raise self.fail(f"{key}.{k}", f"expected one character, got {v!r}")
                 dialect = _replace(dialect, k, "\t" if v == "\\t" else v)
