@@ -209,6 +209,9 @@ def test_an_unterminated_quote_quarantines_its_row_and_the_rest_is_read(
     assert list(rows.source_row) == [1, 2, 3, 5, 6, 7, 8, 10, 11, 12]
     assert list(rows.event_id) == [*(f"g{i}" for i in range(6)), "q1", "g6", "g7", "g8"]
     assert rows.set_index("event_id").loc["q1", "channel"] == "web, mobile"
+    (tmp_path / "h.csv").write_text('customer_id,"event_type,ts\nc1,order_placed,2026-03-01\n')
+    with pytest.raises(InputError, match=r"h\.csv: a quote in the header never closes"):
+        cx.ingest(tmp_path / "h.csv")  # read as a header swallowing every row: 0 rows, no word
 
 
 def test_an_empty_file_is_named(cx: cxloop.Cxloop, tmp_path: Path) -> None:

@@ -193,6 +193,22 @@ def _keep(con: duckdb.DuckDBPyConnection, rows: str, count: int) -> None:
     )
 
 
+def _why(exc: duckdb.Error, o: CsvOptions) -> str:
+    """DuckDB's error as one line a user can act on (never its SQL or its hints)."""
+    text = str(exc)
+    if "sniffing" in text:
+        return (
+            f"its rows do not split into columns with delimiter {o.delim!r} and quote "
+            f"{o.quote!r}; declare the file's delimiter, quote and header in a mapping "
+            "(docs/mappings.md), nothing was loaded"
+        )
+    if "line size" in text.lower():
+        return f"a row is over {MAX_ROW_BYTES >> 20} MiB, nothing was loaded"
+    if "not utf-8" in text.lower() or "encoded" in text:
+        return 'not UTF-8 text; declare its encoding in a mapping (encoding = "cp1252")'
+    return short(text.split("Error: ", 1)[-1])
+
+
 def load_csv(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -229,7 +245,7 @@ def load_csv(
             problems += more
     except duckdb.Error as exc:
         con.execute(f"DROP TABLE IF EXISTS {rows}")
-        raise InputError(f"{path}: cannot be read as CSV: {short(exc)}") from exc
+        raise InputError(f"{path}: cannot be read as CSV: {_why(exc, o)}") from None
     except InputError:
         con.execute(f"DROP TABLE IF EXISTS {rows}")
         raise

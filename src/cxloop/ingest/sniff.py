@@ -62,6 +62,11 @@ def check_header(
         first = fh.readline(1 << 20)
     newline = "\\r\\n" if first.endswith(b"\r\n") else "\\n"
     line = first.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    if unique and quote and line.count(quote) % 2:
+        raise InputError(
+            f"{path}: a quote in the header never closes ({short(line, 80)}); fix the "
+            "header, nothing was loaded"
+        )
     try:
         fields = csv.reader(
             io.StringIO(line),
