@@ -272,6 +272,13 @@ def test_an_unterminated_quote_in_a_semicolon_file_quarantines_one_row(tmp_path:
     assert [r["source_row"] for r in rows] == [1, 2, 4, 5, 6, 7]
     [p] = problems
     assert (p.row, p.field) == (3, "text") and "unterminated quote" in p.reason
+    # a title line skipped, CRLF line ends: the same rows and numbers
+    body = "# export\r\nwho;at;text\r\n" + "\r\n".join(lines) + "\r\n"
+    (tmp_path / "eu.csv").write_text(body, newline="")
+    m = mapping(tmp_path, '[input]\ndelimiter = ";"\nskip = 1\n' + DIALECT_EVENTS)
+    rows, problems, read = stage(m, tmp_path / "eu.csv")
+    assert read == 7 and [r["source_row"] for r in rows] == [1, 2, 4, 5, 6, 7]
+    assert [(p.row, p.record) for p in problems] == [(3, json.dumps({"line": lines[2]}))]
 
 
 def test_quote_off_and_cp1252_text(tmp_path: Path) -> None:

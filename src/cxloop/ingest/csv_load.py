@@ -121,7 +121,7 @@ def _open(
 
 def _rejects(
     con: duckdb.DuckDBPyConnection, path: Path, name: str, base: int
-) -> tuple[list[Problem], tuple[int, int] | None]:
+) -> tuple[list[Problem], tuple[int, int, str] | None]:
     """The problems of the last read (row = ``base`` + DuckDB's line) and, if a quote
     never closed, (its row, byte position of its line in the file read)."""
     rej = f"{name}_rej"
@@ -144,7 +144,7 @@ def _rejects(
         return problems, None
     line, position, column, text = cut
     row = base + int(line)
-    first = str(text).split("\n", 1)[0].rstrip("\r")
+    first = first_line(str(text))
     where = f"column {column!r}" if column else "this row"
     reason = (
         f"unterminated quote: a quote opened in {where} never closes; the row is set "
@@ -154,24 +154,32 @@ def _rejects(
     kept.append(
         Problem(str(path), row, column or "(row)", reason, None, json.dumps({"line": first}))
     )
-    return kept, (row, int(position))
+    return kept, (row, int(position), first)
 
 
-def _line_end(part: Path, position: int, path: Path, row: int) -> int:
-    """The byte offset just after the physical line holding byte ``position``."""
+def first_line(text: str) -> str:
+    """The first physical line of a rejected row's text (DuckDB's text of a CRLF row
+    may start with the line break before it)."""
+    return text.lstrip("\r\n").split("\n", 1)[0].rstrip("\r")
+
+
+def _line_end(part: Path, position: int, path: Path, row: int, first: str) -> int:
+    """The byte offset just after the physical line at byte ``position``, which must
+    hold ``first`` (the rejected row's own line); the file is refused otherwise."""
     with part.open("rb") as fh:
         start = max(0, position - (1 << 16))
         fh.seek(start)
         head = fh.read(position - start)
         newline = head.rfind(b"\n")
-        if newline < 0 and start > 0:
-            raise InputError(
-                f"{path}: row {row}: a quote opened in this row never closes, and the rows "
-                "after it cannot be told apart; close the quote (nothing was loaded)"
-            )
         start += newline + 1
         fh.seek(start)
-        return start + len(fh.readline(MAX_ROW_BYTES + 2))
+        line = fh.readline(MAX_ROW_BYTES + 2)
+    if line.decode("utf-8", errors="replace").rstrip("\r\n") != first or newline < 0 < start:
+        raise InputError(
+            f"{path}: row {row}: a quote opened in this row never closes, and the rows "
+            "after it cannot be told apart; close the quote (nothing was loaded)"
+        )
+    return start + len(line)
 
 
 def _tail(con: duckdb.DuckDBPyConnection, part: Path, end: int) -> Path | None:
@@ -227,11 +235,11 @@ def load_csv(
     try:
         columns, read = _open(con, src, name, o, names, newline)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS {_through(project, columns, read)}")
-        problems, cut = _rejects(con, path, name, -1 if o.header else 0)
+        problems, cut = _rejects(con, path, name, -o.skip - (1 if o.header else 0))
         rest = CsvOptions(o.delim, o.quote, o.escape, header=False)
         while cut is not None:
-            row, position = cut
-            end = _line_end(part or src, position, path, row)
+            row, position, first = cut
+            end = _line_end(part or src, position, path, row, first)
             _keep(con, rows, row - 1 - len({p.row for p in problems if p.row < row}))
             tail = _tail(con, part or src, end)
             if part is not None:
