@@ -217,6 +217,50 @@ def _why(exc: duckdb.Error, o: CsvOptions) -> str:
     return short(text.split("Error: ", 1)[-1])
 
 
+@dataclass(frozen=True)
+class _Scan:
+    """One file being read: where its rows go and how its parts are read."""
+
+    path: Path  # the file named in problems
+    name: str
+    o: CsvOptions
+    columns: list[str]
+    newline: str
+    project: Projection | None
+
+
+def _recover(
+    con: duckdb.DuckDBPyConnection,
+    scan: _Scan,
+    src: Path,
+    problems: list[Problem],
+    cut: tuple[int, int, str] | None,
+) -> list[Problem]:
+    """Cut the rows table at each unterminated quote and read the rest of the file from
+    the line after it (a part copied into tmp/, deleted after)."""
+    rows, part = f"{scan.name}_rows", src
+    rest = CsvOptions(scan.o.delim, scan.o.quote, scan.o.escape, header=False)
+    try:
+        while cut is not None:
+            row, position, first = cut
+            end = _line_end(part, position, scan.path, row, first)
+            _keep(con, rows, row - 1 - len({p.row for p in problems if p.row < row}))
+            tail = _tail(con, part, end)
+            if part != src:
+                part.unlink(missing_ok=True)
+            if tail is None:
+                break
+            part = tail
+            read = _read(part, scan.name, rest, scan.columns, scan.newline)
+            con.execute(f"INSERT INTO {rows} {_through(scan.project, scan.columns, read)}")
+            more, cut = _rejects(con, scan.path, scan.name, row)
+            problems = problems + more
+    finally:
+        if part != src:
+            part.unlink(missing_ok=True)
+    return problems
+
+
 def load_csv(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -231,35 +275,19 @@ def load_csv(
     names, newline = check_header(src, o.delim, o.quote, o.skip, unique=o.header)
     if not o.header:
         names = [f"column{i}" for i in range(len(names))]
-    part: Path | None = None
     try:
         columns, read = _open(con, src, name, o, names, newline)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS {_through(project, columns, read)}")
         problems, cut = _rejects(con, path, name, -o.skip - (1 if o.header else 0))
-        rest = CsvOptions(o.delim, o.quote, o.escape, header=False)
-        while cut is not None:
-            row, position, first = cut
-            end = _line_end(part or src, position, path, row, first)
-            _keep(con, rows, row - 1 - len({p.row for p in problems if p.row < row}))
-            tail = _tail(con, part or src, end)
-            if part is not None:
-                part.unlink(missing_ok=True)
-            part = tail
-            if part is None:
-                break
-            read = _read(part, name, rest, columns, newline)
-            con.execute(f"INSERT INTO {rows} {_through(project, columns, read)}")
-            more, cut = _rejects(con, path, name, row)
-            problems += more
+        if cut is not None:  # only then: a well-formed file is read once
+            scan = _Scan(path, name, o, columns, newline, project)
+            problems = _recover(con, scan, src, problems, cut)
     except duckdb.Error as exc:
         con.execute(f"DROP TABLE IF EXISTS {rows}")
         raise InputError(f"{path}: cannot be read as CSV: {_why(exc, o)}") from None
     except InputError:
         con.execute(f"DROP TABLE IF EXISTS {rows}")
         raise
-    finally:
-        if part is not None:
-            part.unlink(missing_ok=True)
     (good,) = con.execute(f"SELECT count(*) FROM {rows}").fetchone() or (0,)
     return Loaded(columns, int(good) + len({p.row for p in problems}), problems)
 
