@@ -190,6 +190,30 @@ def test_rows_after_several_malformed_lines_keep_their_numbers(
     assert list(rows.event_id) == ["g1", "g2", "g3"]
 
 
+def test_an_unterminated_quote_quarantines_its_row_and_the_rest_is_read(
+    cx: cxloop.Cxloop, tmp_path: Path
+) -> None:
+    # DuckDB reads everything after an unclosed quote as one value: the rows after it
+    # were lost without a word; also a second one, and a legitimately quoted comma later
+    good = [f"g{i},c{i},order_shipped,2026-03-01T09:00:00Z,,carrier,O-{i},,," for i in range(9)]
+    bad = 'b{0},c9,order_placed,2026-03-01T10:00:00Z,,web,"O-{0},1,,'
+    quoted = 'q1,c1,order_shipped,2026-03-02T09:00:00Z,,"web, mobile",O-1,,,'
+    lines = [*good[:3], bad.format(1), *good[3:6], quoted, bad.format(2), *good[6:]]
+    f = write_csv(tmp_path / "x.csv", lines)
+    report = cx.ingest(f)
+    assert report.rows_read == len(lines) == 12
+    assert [(p.row, p.field) for p in report.problems] == [(4, "ref"), (9, "ref")]
+    assert "unterminated quote" in report.problems[0].reason
+    assert json.loads(report.problems[0].record or "{}") == {"line": bad.format(1)}
+    rows = cx.events().execute().sort_values("source_row")
+    assert list(rows.source_row) == [1, 2, 3, 5, 6, 7, 8, 10, 11, 12]
+    assert list(rows.event_id) == [*(f"g{i}" for i in range(6)), "q1", "g6", "g7", "g8"]
+    assert rows.set_index("event_id").loc["q1", "channel"] == "web, mobile"
+    (tmp_path / "h.csv").write_text('customer_id,"event_type,ts\nc1,order_placed,2026-03-01\n')
+    with pytest.raises(InputError, match=r"h\.csv: a quote in the header never closes"):
+        cx.ingest(tmp_path / "h.csv")  # read as a header swallowing every row: 0 rows, no word
+
+
 def test_an_empty_file_is_named(cx: cxloop.Cxloop, tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(InputError, match=r"empty\.csv: the file is empty"):

@@ -250,6 +250,55 @@ def test_csv_dialect_and_a_directory_of_files(tmp_path: Path) -> None:
     ]
 
 
+DIALECT_EVENTS = """
+[[events]]
+customer_id = "{who}"
+event_type = "review"
+ts = "{at}"
+[events.attrs]
+text = "{text}"
+"""
+
+
+def test_an_unterminated_quote_in_a_semicolon_file_quarantines_one_row(tmp_path: Path) -> None:
+    # the ragged quote defeated DuckDB's sniffer: the whole file was refused with its dump
+    lines = [f"k{i};2024-01-0{i + 1};fine {i}" for i in range(6)]
+    lines.insert(2, 'kx;2024-01-09;"never closed')
+    (tmp_path / "eu.csv").write_text("who;at;text\n" + "\n".join(lines) + "\n")
+    m = mapping(tmp_path, '[input]\ndelimiter = ";"\n' + DIALECT_EVENTS)
+    rows, problems, read = stage(m, tmp_path / "eu.csv")
+    assert read == 7
+    assert [r["customer_id"] for r in rows] == [f"k{i}" for i in range(6)]
+    assert [r["source_row"] for r in rows] == [1, 2, 4, 5, 6, 7]
+    [p] = problems
+    assert (p.row, p.field) == (3, "text") and "unterminated quote" in p.reason
+    # a title line skipped, CRLF line ends: the same rows and numbers
+    body = "# export\r\nwho;at;text\r\n" + "\r\n".join(lines) + "\r\n"
+    (tmp_path / "eu.csv").write_text(body, newline="")
+    m = mapping(tmp_path, '[input]\ndelimiter = ";"\nskip = 1\n' + DIALECT_EVENTS)
+    rows, problems, read = stage(m, tmp_path / "eu.csv")
+    assert read == 7 and [r["source_row"] for r in rows] == [1, 2, 4, 5, 6, 7]
+    assert [(p.row, p.record) for p in problems] == [(3, json.dumps({"line": lines[2]}))]
+
+
+def test_quote_off_and_cp1252_text(tmp_path: Path) -> None:
+    (tmp_path / "s.tsv").write_text('who\tat\ttext\nk1\t2024-01-01\tsays "hi\nk2\t2024-01-02\tok\n')
+    m = mapping(tmp_path, '[input]\ndelimiter = "\\t"\nquote = ""\nescape = ""\n' + DIALECT_EVENTS)
+    rows, problems, read = stage(m, tmp_path / "s.tsv")
+    assert (read, problems) == (2, [])
+    assert [r["attrs"]["text"] for r in rows] == ['says "hi', "ok"]  # type: ignore[index]
+    text = 'who,at,text\nk1,2024-01-01,"12,50 € — merci"\nk2,2024-01-02,“ok”\n'
+    (tmp_path / "w.csv").write_bytes(text.encode("cp1252"))
+    m = mapping(tmp_path, '[input]\nencoding = "cp1252"\n' + DIALECT_EVENTS)
+    rows, problems, read = stage(m, tmp_path / "w.csv")
+    assert (read, problems) == (2, [])
+    assert [r["attrs"]["text"] for r in rows] == ["12,50 € — merci", "“ok”"]  # type: ignore[index]
+    (tmp_path / "w.csv").write_bytes(b"who,at,text\nk1,2024-01-01,ok\nk2,2024-01-02,x\x81y\n")
+    with pytest.raises(InputError, match=r"w\.csv: line 3: byte 0x81 is not cp1252 text") as err:
+        stage(m, tmp_path / "w.csv")
+    assert "\n" not in str(err.value) and "SELECT" not in str(err.value)
+
+
 def test_lookups_join_files_of_a_directory_and_quarantine_orphans(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "orders.csv").write_text(

@@ -19,7 +19,9 @@ import pyarrow as pa
 
 from cxloop.errors import InputError
 from cxloop.ingest import readers
+from cxloop.ingest.csv_load import CsvOptions, load_csv, number_rows
 from cxloop.ingest.readers import RawTable
+from cxloop.ingest.transcode import to_utf8
 from cxloop.store.state import Problem
 
 SUFFIX_FORMATS = {**readers.FORMATS, ".json": "json"}
@@ -118,59 +120,25 @@ def read_json_document(
     return RawTable(name, str(path), list(columns), len(items), problems)
 
 
-def _sql(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def read_csv_dialect(
     con: duckdb.DuckDBPyConnection, path: Path, name: str, dialect: dict[str, object]
 ) -> RawTable:
-    """A CSV with a declared delimiter, quote, escape, encoding, header and lines to skip;
-    rows DuckDB cannot split are problems (file, row, reason), as in readers.py."""
-    rej, scan, rows = f"{name}_rej", f"{name}_scan", f"{name}_rows"
-    delim = str(dialect.get("delimiter", "\t" if path.suffix.lower() == ".tsv" else ","))
-    quote, escape = str(dialect.get("quote", '"')), str(dialect.get("escape", '"'))
-    encoding = str(dialect.get("encoding", "utf-8")).replace("iso-8859-1", "latin-1")
-    options = (
-        f"all_varchar = true, header = {'true' if dialect.get('header', True) else 'false'}, "
-        f"delim = {_sql(delim)}, quote = {_sql(quote)}, escape = {_sql(escape)}, "
-        f"skip = {int(str(dialect.get('skip', 0)))}, encoding = {_sql(encoding)}, "
-        f"store_rejects = true, rejects_table = '{rej}', rejects_scan = '{scan}'"
+    """A CSV with a declared delimiter, quote ("" for none), escape, encoding, header and
+    lines to skip; rows DuckDB cannot split are problems (file, row, reason), as in
+    readers.py. Text in another encoding than UTF-8 is read from a UTF-8 copy."""
+    options = CsvOptions(
+        delim=str(dialect.get("delimiter", "\t" if path.suffix.lower() == ".tsv" else ",")),
+        quote=str(dialect.get("quote", '"')),
+        escape=str(dialect.get("escape", '"')),
+        header=bool(dialect.get("header", True)),
+        skip=int(str(dialect.get("skip", 0))),
     )
-    if encoding == "cp1252":
-        options = options.replace("encoding = 'cp1252'", "encoding = 'latin-1'")
+    encoding = str(dialect.get("encoding", "utf-8")).replace("iso-8859-1", "latin-1")
+    src = path if encoding == "utf-8" else to_utf8(con, path, encoding)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {rows} AS SELECT * FROM read_csv({_sql(str(path))}, "
-            f"{options})"
-        )
-    except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot be read as CSV ({delim!r}-separated): {exc}") from exc
-    problems = [
-        Problem(
-            str(path),
-            int(line) - (1 if dialect.get("header", True) else 0),
-            column or "(row)",
-            f"{kind.lower().replace('_', ' ')}: {message}",
-            None,
-            json.dumps({"line": text}),
-        )
-        for line, column, kind, text, message in con.execute(
-            "SELECT line, column_name, error_type, csv_line, error_message "
-            f"FROM {rej} ORDER BY line"
-        ).fetchall()
-    ]
-    con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {scan}")
-    columns = [d[0] for d in con.execute(f"SELECT * FROM {rows} LIMIT 0").description]
-    (good,) = con.execute(f"SELECT count(*) FROM {rows}").fetchone() or (0,)
-    bad = sorted({p.row for p in problems})
-    row = "rowid + 1"
-    if bad:
-        values = ", ".join(f"({r - j})" for j, r in enumerate(bad, start=1))
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name}_skips AS "
-            f"SELECT * FROM (VALUES {values}) v(good_before)"
-        )
-        row = f"rowid + 1 + (SELECT count(*) FROM {name}_skips k WHERE k.good_before <= r.rowid)"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT r.*, {row} AS _row FROM {rows} r")
-    return RawTable(name, str(path), columns, int(good) + len(bad), problems, registered=False)
+        loaded = load_csv(con, path, src, name, options)
+    finally:
+        if src != path:
+            src.unlink(missing_ok=True)
+    number_rows(con, name, loaded.problems)
+    return RawTable(name, str(path), loaded.columns, loaded.rows, loaded.problems, False)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cxloop.errors import InputError
-from cxloop.ingest.sniff import check_header, check_text_file, short
+from cxloop.ingest.csv_load import CSV_BUFFER_BYTES as CSV_BUFFER_BYTES
+from cxloop.ingest.csv_load import MAX_ROW_BYTES as MAX_ROW_BYTES
+from cxloop.ingest.csv_load import CsvOptions, Projection, load_csv, number_rows
+from cxloop.ingest.sniff import check_text_file, short
 from cxloop.store.state import Problem
 
 FORMATS = {
@@ -35,20 +37,9 @@ FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-#: The longest row (CSV line or JSON Lines line) read; a longer one is quarantined (JSON
-#: Lines) or refuses the file with its row named (CSV).
-MAX_ROW_BYTES = 64 << 20
 #: Column names the readers and mappings use for lineage: a source column so named is
 #: refused (CSV, Parquet: the file; JSON Lines: the line), never allowed to overwrite it.
 RESERVED = frozenset({"_row", "_file", "_record"})
-#: DuckDB's CSV read buffer: room for two of the longest rows (DuckDB's default, 16 rows
-#: of :data:`MAX_ROW_BYTES`, would take 1 GiB a buffer, past an ingest's memory limit).
-#: Fixed, not scaled to ``ingest_memory``: a 10 M-row CSV read in 119 MiB buffers lost
-#: rows at buffer boundaries (DuckDB 1.4.5), in 128 MiB buffers it read every row.
-CSV_BUFFER_BYTES = 2 * MAX_ROW_BYTES
-#: The query a mapping reads a CSV through, given its column names and the FROM item of
-#: its raw rows (all text, in file order).
-Projection = Callable[[list[str], str], str]
 
 
 @dataclass(frozen=True)
@@ -128,23 +119,6 @@ def _numbers(total: int, bad: set[int]) -> np.ndarray:
     return rows
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-# one problem per rejected row and column; a row with too few or too many fields is one
-# problem of the whole row (DuckDB reports a missing-columns row once per missing column)
-_REJECTS = """
-    SELECT line, CASE WHEN _count THEN NULL ELSE column_name END, error_type, csv_line,
-           error_message
-    FROM (SELECT *, CAST(error_type AS VARCHAR) IN ('MISSING COLUMNS', 'TOO MANY COLUMNS')
-                    AS _count FROM {0})
-    QUALIFY row_number() OVER (PARTITION BY line, CASE WHEN _count THEN '' ELSE column_name END
-                               ORDER BY error_message) = 1
-    ORDER BY line, column_name
-"""
-
-
 def _read_csv(
     con: duckdb.DuckDBPyConnection, path: Path, name: str, project: Projection | None = None
 ) -> RawTable:
@@ -155,63 +129,10 @@ def _read_csv(
     rows are read through: a mapping parses and checks them as they stream in, so only the
     parsed table is kept (it spills to disk beyond the connection's memory limit); it must
     keep the file's row order and one output row per input row."""
-    rej, scan, rows = f"{name}_rej", f"{name}_scan", f"{name}_rows"
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
-    names, newline = check_header(path, delim)
-    source = (
-        f"read_csv({_sql_text(str(path))}, header = true, "
-        f"delim = {_sql_text(delim)}, quote = '\"', escape = '\"', store_rejects = true, "
-        f"rejects_table = '{rej}', rejects_scan = '{scan}', max_line_size = {MAX_ROW_BYTES}, "
-        f"buffer_size = {CSV_BUFFER_BYTES}"
-    )
-    try:
-        try:
-            read = source + ", all_varchar = true)"
-            columns = [d[0] for d in con.execute(f"SELECT * FROM {read} LIMIT 0").description]
-        except duckdb.InvalidInputException as exc:
-            if "sniffing" not in str(exc):
-                raise
-            # a small file with a ragged row defeats the dialect sniffer: read it with the
-            # header's own columns, so the bad rows are rejected one by one
-            types = ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names)
-            read = (
-                source + f", auto_detect = false, columns = {{{types}}}, "
-                f"new_line = {_sql_text(newline)})"
-            )
-            columns = list(names)
-        query = f"SELECT * FROM {read}" if project is None else project(columns, read)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS {query}")
-    except duckdb.Error as exc:
-        raise InputError(f"{path}: cannot be read as CSV: {short(exc)}") from exc
-    problems = [
-        Problem(
-            str(path),
-            int(line) - 1,
-            column or "(row)",
-            f"{error_type.lower().replace('_', ' ')}: {short(message)}",
-            None,
-            json.dumps({"line": csv_line}),
-        )
-        for line, column, error_type, csv_line, message in con.execute(
-            _REJECTS.format(rej)
-        ).fetchall()
-    ]
-    con.execute(f"DROP TABLE IF EXISTS {rej}; DROP TABLE IF EXISTS {scan}")
-    bad = sorted({p.row for p in problems})
-    (good,) = con.execute(f"SELECT count(*) FROM {rows}").fetchone() or (0,)
-    if bad:
-        # good row i (0-based) is preceded by the rejected rows j with r_j - j <= i
-        # (r_j - j good rows come before the j-th rejected row)
-        values = ", ".join(f"({r - j})" for j, r in enumerate(bad, start=1))
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name}_skips AS "
-            f"SELECT * FROM (VALUES {values}) v(good_before)"
-        )
-        row = f"rowid + 1 + (SELECT count(*) FROM {name}_skips k WHERE k.good_before <= r.rowid)"
-    else:
-        row = "rowid + 1"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT r.*, {row} AS _row FROM {rows} r")
-    return RawTable(name, str(path), columns, int(good) + len(bad), problems, registered=False)
+    loaded = load_csv(con, path, path, name, CsvOptions(delim), project)
+    number_rows(con, name, loaded.problems)
+    return RawTable(name, str(path), loaded.columns, loaded.rows, loaded.problems, False)
 
 
 def to_text(value: object) -> str | None:

@@ -50,21 +50,37 @@ def check_text_file(path: Path, fmt: str) -> None:
         )
 
 
-def check_header(path: Path, delim: str) -> tuple[list[str], str]:
-    """The CSV header's column names and its line ending; refuses a header that names a
-    column twice (the reader would rename one silently)."""
+def check_header(
+    path: Path, delim: str, quote: str = '"', skip: int = 0, unique: bool = True
+) -> tuple[list[str], str]:
+    """The CSV header's column names (the first line after ``skip`` lines) and its line
+    ending; refuses a header that names a column twice (the reader would rename one
+    silently; ``unique`` False: a first data row). ``quote`` "" reads it unquoted."""
     with path.open("rb") as fh:
+        for _ in range(skip):
+            fh.readline(1 << 20)
         first = fh.readline(1 << 20)
     newline = "\\r\\n" if first.endswith(b"\r\n") else "\\n"
     line = first.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    if unique and quote and line.count(quote) % 2:
+        raise InputError(
+            f"{path}: a quote in the header never closes ({short(line, 80)}); fix the "
+            "header, nothing was loaded"
+        )
     try:
-        names = next(csv.reader(io.StringIO(line), delimiter=delim), [])
+        fields = csv.reader(
+            io.StringIO(line),
+            delimiter=delim,
+            quotechar=quote or None,
+            quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE,
+        )
+        names = next(fields, [])
     except csv.Error:
         return [], newline  # a broken header is reported by the reader itself
     seen: dict[str, int] = {}
     for i, name in enumerate(names, start=1):
         key = name.strip()
-        if key in seen:
+        if unique and key in seen:
             raise InputError(
                 f"{path}: column {key!r} appears twice in the header (columns {seen[key]} and "
                 f"{i}); rename one, nothing was loaded"

@@ -121,7 +121,11 @@ class _Parser(ValueParser):
         for k in ("delimiter", "quote", "escape"):
             if k in t:
                 v = self.text(t[k], f"{key}.{k}")
-                if len(v) != 1 and not (k == "delimiter" and v == "\\t"):
+                if (
+                    len(v) != 1
+                    and not (k == "delimiter" and v == "\\t")
+                    and not (k != "delimiter" and v == "")
+                ):
                     raise self.fail(f"{key}.{k}", f"expected one character, got {v!r}")
                 dialect = _replace(dialect, k, "\t" if v == "\\t" else v)
         if "encoding" in t:
