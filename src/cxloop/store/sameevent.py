@@ -20,10 +20,11 @@ CONTENT_COLUMNS = [c.name for c in EVENT_COLUMNS if c.name != "event_id"]
 
 
 def select_pair(incoming: str, other: str) -> str:
-    """SQL select list: ``source_file, source_row``, then the content columns of both rows."""
+    """SQL select list: ``source_file, source_row, event_id``, then the content columns of
+    both rows."""
     mine = ", ".join(f"{incoming}.{c}" for c in CONTENT_COLUMNS)
     theirs = ", ".join(f"{other}.{c}" for c in CONTENT_COLUMNS)
-    return f"{incoming}.source_file, {incoming}.source_row, {mine}, {theirs}"
+    return f"{incoming}.source_file, {incoming}.source_row, {incoming}.event_id, {mine}, {theirs}"
 
 
 def _attrs(value: Any) -> Any:
@@ -46,7 +47,10 @@ def same(mine: Sequence[Any], theirs: Sequence[Any]) -> bool:
     return True
 
 
-def settled(pairs: Iterable[Sequence[Any]]) -> set[tuple[str, int]]:
-    """The (file, row) of each pair (as :func:`select_pair` selects) that is the same event."""
+def settled(pairs: Iterable[Sequence[Any]]) -> set[tuple[str, int, str]]:
+    """The (file, row, event_id) of each pair (as :func:`select_pair` selects) that is the
+    same event (a source row can make several events: the row alone does not name one)."""
     n = len(CONTENT_COLUMNS)
-    return {(str(p[0]), int(p[1])) for p in pairs if same(p[2 : 2 + n], p[2 + n : 2 + 2 * n])}
+    return {
+        (str(p[0]), int(p[1]), str(p[2])) for p in pairs if same(p[3 : 3 + n], p[3 + n : 3 + 2 * n])
+    }

@@ -82,20 +82,31 @@ def _now() -> str:
 
 def _conflicts(appended: AppendResult) -> list[Problem]:
     return [
-        Problem(
-            c["file"],
-            int(c["row"]),
-            "event_id",
-            f"event_id {c['event_id']} is already in the log with different content"
-            + (
-                f" (loaded by ingest {c['log_ingest']})"
-                if c["log_ingest"]
-                else " (repeated in this file)"
-            ),
-            c["event_id"],
-        )
+        Problem(c["file"], int(c["row"]), "event_id", conflict_reason(c), c["event_id"])
         for c in appended.conflicts
     ]
+
+
+def conflict_reason(c: dict[str, Any]) -> str:
+    """Why an event was refused: its id is in the log, or earlier in this load, with other
+    content (the first copy's file and row named where the log knows them)."""
+    eid = c["event_id"]
+    if c.get("log_ingest"):
+        return (
+            f"event_id {eid} is already in the log with different content "
+            f"(loaded by ingest {c['log_ingest']})"
+        )
+    if c.get("first_row") is None:
+        return f"event_id {eid} appears more than once in this load with different content"
+    if c.get("first_file") == c["file"]:
+        return (
+            f"event_id {eid} appears more than once in this file with different content "
+            f"(first at row {c['first_row']})"
+        )
+    return (
+        f"event_id {eid} appears more than once in this load with different content "
+        f"(first at row {c['first_row']} of {c['first_file']})"
+    )
 
 
 def _signature(source: str, hashes: dict[str, str]) -> str:
