@@ -124,8 +124,10 @@ class EventLog:
         staged: str,
         ingest_id: str,
         before_commit: BeforeCommit | None = None,
+        write: bool = True,
     ) -> AppendResult:
         """Append the rows of relation ``staged`` (log columns); call under the write lock.
+        (``write`` false: nothing is written; the outcome is what an append would do.)
 
         Idempotent by ``event_id``: an id already in the log (or earlier in the
         batch) with the same content is a duplicate and is skipped (``attrs`` compared as
@@ -155,7 +157,7 @@ class EventLog:
         ).fetchone() or (0,)
         new = int(rows) - int(in_log) - repeats
         version = int(manifest["version"]) + (1 if new else 0)
-        segment = f"seg-{version:06d}-{ingest_id}.parquet" if new else None
+        segment = f"seg-{version:06d}-{ingest_id}.parquet" if new and write else None
         if segment:
             self._write_segment(con, staged, ingest_id, segment, bool(known), bool(repeats))
         con.execute(
