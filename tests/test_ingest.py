@@ -114,7 +114,9 @@ def test_a_changed_value_of_a_row_making_two_events_is_a_conflict(
     assert (again.events_new, again.events_duplicate, again.rows_quarantined) == (0, 2, 1)
     [problem] = again.problems
     assert (Path(problem.file).name, problem.row, problem.field) == ("orders.csv", 1, "event_id")
-    assert problem.reason.startswith("event_id t:A1 is already in the log with different")
+    assert problem.reason.startswith(
+        "event_id t:A1 is already in the log with different content: amount (loaded by ingest"
+    )
     assert cx.events().count().execute() == 3
     assert list(cx.timeline("c1").amount.dropna()) == [12.5]  # not silently replaced
     # the same id twice in one file: the later copy is named with the first copy's row
@@ -126,7 +128,8 @@ def test_a_changed_value_of_a_row_making_two_events_is_a_conflict(
     [problem] = report.problems
     assert (problem.row, problem.value) == (3, "t:A1")
     assert problem.reason == (
-        "event_id t:A1 appears more than once in this file with different content (first at row 1)"
+        "event_id t:A1 appears more than once in this file with different content: amount "
+        "(first at row 1)"
     )
 
 
@@ -223,7 +226,8 @@ def test_repeats_within_one_file(cx: cxloop.Cxloop, tmp_path: Path) -> None:
     [problem] = report.problems
     assert (problem.row, problem.field) == (3, "event_id")
     assert problem.reason == (
-        "event_id e2 appears more than once in this file with different content (first at row 1)"
+        "event_id e2 appears more than once in this file with different content: channel "
+        "(first at row 1)"
     )
     kept = cx.events().execute().set_index("event_id")
     assert kept.loc["e2", "channel"] == "carrier"  # the first copy wins

@@ -78,8 +78,11 @@ def _classified(spark: Any, log: EventLog, manifest: dict[str, Any], staged: Any
     return single.unionByName(numbered)
 
 
-def _settled(spark: Any, log: EventLog, manifest: dict[str, Any], done: Any) -> set[Any]:
-    """The (file, row) of hash mismatches that are the same event after all."""
+def _settled(
+    spark: Any, log: EventLog, manifest: dict[str, Any], done: Any
+) -> dict[tuple[str, int, str], list[str]]:
+    """Per (file, row, event_id) of a hash mismatch, the columns that differ (none: the
+    same event after all)."""
     from pyspark.sql import functions as F
 
     cols = sameevent.CONTENT_COLUMNS
@@ -103,7 +106,7 @@ def _settled(spark: Any, log: EventLog, manifest: dict[str, Any], done: Any) -> 
         .select("i.source_file", "i.source_row", "i.event_id", *mine, *theirs)
         .collect()
     )
-    return sameevent.settled(tuple(p) for p in pairs)
+    return sameevent.differences(tuple(p) for p in pairs)
 
 
 def _write_new(done: Any, new: int, out: Path) -> list[Path]:
@@ -152,7 +155,8 @@ def append(
             " OR (_log_hash IS NULL AND _k > 1 AND content_hash <> _first)"
         ).select(*_CONFLICT_COLUMNS)
         found = sorted(tuple(r) for r in conflicts.collect())
-        same = _settled(spark, log, manifest, done) if found else set()
+        differs = _settled(spark, log, manifest, done) if found else {}
+        same = {key for key, names in differs.items() if not names}
         version = int(manifest["version"]) + (1 if new else 0)
         files = _write_new(done, new, work / "new") if new else []
         segments = _place(log, files, version, ingest_id, pq)
@@ -163,6 +167,7 @@ def append(
             + sum((f, int(r), eid) in same for f, r, eid, *_ in found),
             conflicts=[
                 {"file": f, "row": int(r), "event_id": eid, "log_ingest": li}
+                | {"differs": differs.get((f, int(r), eid), [])}
                 | ({} if li else {"first_file": ff, "first_row": int(fr)})
                 for f, r, eid, li, ff, fr in found
                 if (f, int(r), eid) not in same

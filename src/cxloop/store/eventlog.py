@@ -145,7 +145,8 @@ class EventLog:
             SELECT source_file, source_row, event_id, NULL FROM _repeats WHERE _differs
             ORDER BY 1, 2, 3
         """).fetchall()
-        same = self._settle(con, staged, manifest) if conflicts else set()
+        differs = self._settle(con, staged, manifest) if conflicts else {}
+        same = {key for key, names in differs.items() if not names}
         settled = [c for c in conflicts if (c[0], int(c[1]), c[2]) in same]
         firsts = self._firsts(con) if len(settled) < len(conflicts) else {}
         (rows,) = con.execute(f"SELECT count(*) FROM {staged}").fetchone() or (0,)
@@ -169,6 +170,7 @@ class EventLog:
             duplicates=int(known_dupes) + int(repeat_dupes) + len(settled),
             conflicts=[
                 {"file": f, "row": r, "event_id": eid, "log_ingest": li}
+                | {"differs": differs.get((f, int(r), eid), [])}
                 | ({} if li else firsts.get(eid, {}))
                 for f, r, eid, li in conflicts
                 if (f, int(r), eid) not in same
@@ -244,10 +246,10 @@ class EventLog:
 
     def _settle(
         self, con: duckdb.DuckDBPyConnection, staged: str, manifest: dict[str, Any]
-    ) -> set[Any]:
-        """The (file, row, event_id) of hash mismatches that are the same event after all
-        (``attrs`` with other whitespace or key order): duplicates, not conflicts. Each
-        event is named by its id too: one source row can make several events."""
+    ) -> dict[tuple[str, int, str], list[str]]:
+        """Per (file, row, event_id) of a hash mismatch, the columns that differ; none: the
+        same event after all (``attrs`` with other whitespace or key order), a duplicate,
+        not a conflict. Each event is named by its id too: one row can make several."""
         log = self.relation_sql(manifest)
         cols = ", ".join(sameevent.CONTENT_COLUMNS)
         pairs = con.execute(f"""
@@ -263,7 +265,7 @@ class EventLog:
             JOIN rep f ON f.event_id = i.event_id AND f._k = 1
             WHERE i._k > 1 AND i.content_hash <> f.content_hash
         """).fetchall()
-        return sameevent.settled(pairs)
+        return sameevent.differences(pairs)
 
     @staticmethod
     def _firsts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:

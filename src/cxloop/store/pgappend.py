@@ -72,6 +72,8 @@ class Outcome:
     duplicates: int  # in the log or earlier in the batch with the same content
     #: (file, row, event_id, log_ingest, first_file, first_row): other content
     conflicts: list[tuple[Any, ...]]
+    #: per (file, row, event_id) of a conflict, the content columns that differ
+    differs: dict[tuple[str, int, str], list[str]]
 
 
 def run(pg: psycopg.Connection[Any], reader: pa.RecordBatchReader) -> Outcome:
@@ -100,13 +102,14 @@ def run(pg: psycopg.Connection[Any], reader: pa.RecordBatchReader) -> Outcome:
     found = conflicts(pg)
     new, duplicates = counts(pg, copied)
     pairs = same_pairs(pg, table, sameevent.select_pair) if found else []
-    same = sameevent.settled(pairs)
+    differs = sameevent.differences(pairs)
+    same = {key for key, names in differs.items() if not names}
     if appended is None:
         appended = _finish(pg, direct, copied, dropped)
     if appended != new:
         raise StoreError(f"appended {appended} events for {new} new ones; rolled back")
     kept = [c for c in found if (c[0], int(c[1]), c[2]) not in same]
-    return Outcome(new, duplicates + len(found) - len(kept), kept)
+    return Outcome(new, duplicates + len(found) - len(kept), kept, differs)
 
 
 def _finish(

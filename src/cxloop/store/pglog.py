@@ -109,6 +109,7 @@ class PgEventLog:
                 duplicates=outcome.duplicates,
                 conflicts=[
                     {"file": f, "row": int(r), "event_id": eid, "log_ingest": li}
+                    | {"differs": outcome.differs.get((f, int(r), eid), [])}
                     | ({} if ff is None else {"first_file": ff, "first_row": int(fr)})
                     for f, r, eid, li, ff, fr in outcome.conflicts
                 ],

@@ -38,19 +38,33 @@ def _attrs(value: Any) -> Any:
 
 def same(mine: Sequence[Any], theirs: Sequence[Any]) -> bool:
     """Content columns (in :data:`CONTENT_COLUMNS` order) of two rows, compared canonically."""
-    for name, a, b in zip(CONTENT_COLUMNS, mine, theirs, strict=True):
-        if name == "attrs":
-            if _attrs(a) != _attrs(b):
-                return False
-        elif a != b:
-            return False
-    return True
+    return all(
+        same_value(name, a, b) for name, a, b in zip(CONTENT_COLUMNS, mine, theirs, strict=True)
+    )
+
+
+def same_value(name: str, a: Any, b: Any) -> bool:
+    """Whether column ``name`` says the same in two rows (``attrs`` compared as JSON)."""
+    return _attrs(a) == _attrs(b) if name == "attrs" else bool(a == b)
 
 
 def settled(pairs: Iterable[Sequence[Any]]) -> set[tuple[str, int, str]]:
     """The (file, row, event_id) of each pair (as :func:`select_pair` selects) that is the
     same event (a source row can make several events: the row alone does not name one)."""
+    return {key for key, names in differences(pairs).items() if not names}
+
+
+def differences(pairs: Iterable[Sequence[Any]]) -> dict[tuple[str, int, str], list[str]]:
+    """Per (file, row, event_id) of the pairs (as :func:`select_pair` selects), the content
+    columns that differ (none: the same event), for the quarantine's reason."""
     n = len(CONTENT_COLUMNS)
-    return {
-        (str(p[0]), int(p[1]), str(p[2])) for p in pairs if same(p[3 : 3 + n], p[3 + n : 3 + 2 * n])
-    }
+    out: dict[tuple[str, int, str], list[str]] = {}
+    for p in pairs:
+        mine, theirs = p[3 : 3 + n], p[3 + n : 3 + 2 * n]
+        names = [
+            name
+            for name, a, b in zip(CONTENT_COLUMNS, mine, theirs, strict=True)
+            if not same_value(name, a, b)
+        ]
+        out[(str(p[0]), int(p[1]), str(p[2]))] = names
+    return out
