@@ -503,7 +503,7 @@ def test_check_predicts_what_ingest_does(tmp_path: Path) -> None:
     second = loaded["problems"][0]
     assert (second["row"], second["field"]) == (2, "event_id")
     assert second["reason"].endswith(
-        "appears more than once in this file with different content (first at row 1)"
+        "appears more than once in this file with different content: attrs (first at row 1)"
     )
     # the row number in the id: every row its own event, in check and in ingest alike
     checked = flat(run_here(tmp_path, "mappings", "check", str(by_row), "--sample", str(f)).stdout)
