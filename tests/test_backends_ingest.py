@@ -154,7 +154,8 @@ def test_embedded_load_is_what_the_files_say(results: dict[str, dict[str, Any]])
             "later.csv",
             1,
             "event_id",
-            "event_id e-2 is already in the log with different content (loaded by ingest <id>)",
+            "event_id e-2 is already in the log with different content: amount, attrs "
+            "(loaded by ingest <id>)",
             "e-2",
         )
     ]

@@ -79,6 +79,60 @@ def test_changed_content_under_the_same_id_is_a_conflict(cx: cxloop.Cxloop, tmp_
     assert "already in the log with different content" in problem.reason
 
 
+TWO_EVENTS = """[input]
+delimiter = ";"
+[[events]]
+event_id = "t:{id}"
+customer_id = "{cust}"
+event_type = "order_placed"
+ts = { column = "when", format = "%d/%m/%Y %H:%M" }
+amount = { column = "amt", decimal = "," }
+[[events]]
+when = { column = "deliv", present = true }
+event_id = "t:{id}:d"
+customer_id = "{cust}"
+event_type = "order_delivered"
+ts = { column = "deliv", format = "%d/%m/%Y %H:%M" }
+"""
+
+
+def test_a_changed_value_of_a_row_making_two_events_is_a_conflict(
+    cx: cxloop.Cxloop, tmp_path: Path
+) -> None:
+    """One row, two events (placed, delivered): a corrected amount is refused by name, the
+    row's unchanged event is a duplicate, and the counts are per event."""
+    toml = tmp_path / "two.toml"
+    toml.write_text(TWO_EVENTS)
+    rows = ["id;cust;when;amt;deliv", "A1;c1;01/01/2025 10:00;12,50;05/01/2025 10:00"]
+    rows += ["A2;c2;02/01/2025 10:00;7,00;"]
+    f = tmp_path / "orders.csv"
+    f.write_text("\n".join(rows) + "\n")
+    first = cx.ingest(f, mapping=toml)
+    assert (first.events_new, first.events_duplicate, first.rows_quarantined) == (3, 0, 0)
+    f.write_text(f.read_text().replace("12,50", "99,50"))
+    again = cx.ingest(f, mapping=toml)
+    assert (again.events_new, again.events_duplicate, again.rows_quarantined) == (0, 2, 1)
+    [problem] = again.problems
+    assert (Path(problem.file).name, problem.row, problem.field) == ("orders.csv", 1, "event_id")
+    assert problem.reason.startswith(
+        "event_id t:A1 is already in the log with different content: amount (loaded by ingest"
+    )
+    assert cx.events().count().execute() == 3
+    assert list(cx.timeline("c1").amount.dropna()) == [12.5]  # not silently replaced
+    # the same id twice in one file: the later copy is named with the first copy's row
+    rows.append("A1;c1;01/01/2025 10:00;13,00;05/01/2025 10:00")
+    f.write_text("\n".join(rows) + "\n")
+    with cxloop.open(tmp_path / "fresh") as other:
+        report = other.ingest(f, mapping=toml)
+    assert (report.events_new, report.events_duplicate, report.rows_quarantined) == (3, 1, 1)
+    [problem] = report.problems
+    assert (problem.row, problem.value) == (3, "t:A1")
+    assert problem.reason == (
+        "event_id t:A1 appears more than once in this file with different content: amount "
+        "(first at row 1)"
+    )
+
+
 def test_jsonl_and_parquet_and_extra_columns(cx: cxloop.Cxloop, tmp_path: Path) -> None:
     jl = tmp_path / "support.jsonl"
     jl.write_text(
@@ -171,7 +225,10 @@ def test_repeats_within_one_file(cx: cxloop.Cxloop, tmp_path: Path) -> None:
     assert (report.events_new, report.events_duplicate) == (2, 1)
     [problem] = report.problems
     assert (problem.row, problem.field) == (3, "event_id")
-    assert "repeated in this file" in problem.reason
+    assert problem.reason == (
+        "event_id e2 appears more than once in this file with different content: channel "
+        "(first at row 1)"
+    )
     kept = cx.events().execute().set_index("event_id")
     assert kept.loc["e2", "channel"] == "carrier"  # the first copy wins
 

@@ -105,7 +105,8 @@ def test_bad_rows_late_in_the_file_name_their_true_row(
         (BAD_TS, "ts"),
     }
     by_row = {p.row: p for p in report.problems}
-    assert "e5" in by_row[CONFLICT].reason and "repeated in this file" in by_row[CONFLICT].reason
+    reason = by_row[CONFLICT].reason
+    assert "e5" in reason and "more than once in this file" in reason
     assert json.loads(by_row[BAD_TS].record or "{}")["event_id"] == f"e{BAD_TS}"
     assert json.loads(by_row[BAD_TYPE].record or "{}")["event_type"] == "order_teleported"
     # the row numbers of the events themselves: from the file, counted independently

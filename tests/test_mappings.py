@@ -524,6 +524,74 @@ def test_cli_mapping_file_check_and_ingest(tmp_path: Path) -> None:
     assert f"{bad}: events[0].ts.colum: unknown key" in proc.stderr.replace("\n", "")
 
 
+def flat(text: str) -> str:
+    """Console output with its line wrapping undone."""
+    return " ".join(text.split())
+
+
+NO_ID = """[[events]]
+{id}customer_id = "anon"
+event_type = "contact_inbound"
+ts = {{ column = "when" }}
+ref = "{{intent}}"
+[events.attrs]
+text = "{{text}}"
+"""
+
+
+def test_check_predicts_what_ingest_does(tmp_path: Path) -> None:
+    """``mappings check --sample`` runs the checks ingest runs: ids repeated in the file
+    with other content (a derived id merging distinct rows) and the configured scales."""
+    rows = ["when,intent,text"] + [f"2025-01-15,refund,ask {i}" for i in range(1, 1201)]
+    f = tmp_path / "utterances.csv"
+    f.write_text("\n".join(rows) + "\n")
+    merged = tmp_path / "merged.toml"
+    merged.write_text(NO_ID.format(id=""))
+    by_row = tmp_path / "by_row.toml"
+    by_row.write_text(NO_ID.format(id='event_id = "u:{_row}"\n'))
+    checked = flat(run_here(tmp_path, "mappings", "check", str(merged), "--sample", str(f)).stdout)
+    assert "1,200 rows read, 1 events" in checked
+    assert "1,199 row(s) would be quarantined" in checked
+    home = tmp_path / "store"
+    loaded = json.loads(
+        run_here(home, "ingest", str(f), "--mapping", str(merged), "-f", "json").stdout
+    )
+    assert (loaded["events_new"], loaded["rows_quarantined"]) == (1, 1199)
+    second = loaded["problems"][0]
+    assert (second["row"], second["field"]) == (2, "event_id")
+    assert second["reason"].endswith(
+        "appears more than once in this file with different content: attrs (first at row 1)"
+    )
+    # the row number in the id: every row its own event, in check and in ingest alike
+    checked = flat(run_here(tmp_path, "mappings", "check", str(by_row), "--sample", str(f)).stdout)
+    assert "1,200 events (contact_inbound 1,200), 0 row(s) would be quarantined" in checked
+    loaded = json.loads(
+        run_here(home, "ingest", str(f), "--mapping", str(by_row), "-f", "json").stdout
+    )
+    assert (loaded["events_new"], loaded["rows_quarantined"]) == (1200, 0)
+    with cxloop.open(home) as cx:
+        ids = set(cx.events().execute().event_id)
+    assert {"u:1", "u:1200"} <= ids
+    # a score outside its scale: predicted as ingest quarantines it
+    survey = tmp_path / "survey.jsonl"
+    answers = [
+        {"r": "c1", "at": "2025-01-01T00:00:00Z", "nps": 9},
+        {"r": "c2", "at": "2025-01-01T00:00:00Z", "nps": 11},
+    ]
+    survey.write_text("\n".join(json.dumps(a) for a in answers) + "\n")
+    nps = tmp_path / "nps.toml"
+    nps.write_text(
+        '[input]\nformat = "jsonl"\n[[events]]\ncustomer_id = "{r}"\n'
+        'event_type = "survey_response"\nts = { column = "at" }\n[events.attrs]\n'
+        'metric = "nps"\nscore = { column = "nps", type = "integer" }\n'
+    )
+    checked = flat(
+        run_here(tmp_path, "mappings", "check", str(nps), "--sample", str(survey)).stdout
+    )
+    assert "1 events" in checked and "1 row(s) would be quarantined" in checked
+    assert "score 11 is outside the nps scale" in checked
+
+
 def test_generic_reads_a_json_array_and_a_single_object(cx: cxloop.Cxloop, tmp_path: Path) -> None:
     event = {"customer_id": "c1", "event_type": "review", "ts": "2024-01-01T00:00:00Z"}
     many = tmp_path / "many.json"

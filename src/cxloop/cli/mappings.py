@@ -6,18 +6,16 @@ mapping file, the key and the problem) and exits 1.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 import pandas as pd
 import typer
 
 from cxloop.cli.render import Format, emit_json, make_console, table
 from cxloop.errors import InputError
 from cxloop.ingest.mapfile.engine import FileMapping
-from cxloop.library.edges import resolve_mapping
+from cxloop.library.edges import preview_mapping, resolve_mapping
 from cxloop.settings import Settings
 
 mappings_app = typer.Typer(
@@ -101,7 +99,7 @@ def check(
         "events": [e.name for e in mapping.spec.events],
     }
     if sample is not None:
-        result |= _try(mapping, sample)
+        result |= preview_mapping(mapping, sample, Settings.from_env())
     if fmt is Format.JSON:
         emit_json(out, result)
         return
@@ -112,9 +110,12 @@ def check(
     )
     if sample is None:
         return
+    repeated = int(str(result["events_duplicate"]))
     out.print(
-        f"{sample}: {result['rows_read']:,} rows read, {result['events']} events "
-        f"({result['by_type']}), {result['rows_quarantined']:,} row(s) would be quarantined.",
+        f"{sample}: {result['rows_read']:,} rows read, {result['events']:,} events "
+        f"({result['by_type']})"
+        + (f", {repeated:,} repeated in the file (loaded once)" if repeated else "")
+        + f", {result['rows_quarantined']:,} row(s) would be quarantined.",
         highlight=False,
     )
     for warning in result["warnings"]:  # type: ignore[attr-defined]
@@ -123,38 +124,3 @@ def check(
     assert isinstance(problems, list)
     if problems:
         table(out, "Rows that would be quarantined", pd.DataFrame(problems[:SHOWN_PROBLEMS]))
-
-
-def _try(mapping: FileMapping, sample: Path) -> dict[str, object]:
-    """Map ``sample`` in a scratch DuckDB (nothing is loaded)."""
-    from cxloop.ingest.vocabulary import Vocabulary
-
-    settings = Settings.from_env()
-    if not sample.exists():
-        raise InputError(f"{sample}: no such file or directory")
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        Vocabulary(
-            settings.departments,
-            settings.unknown_departments,
-            settings.channels,
-            settings.unknown_channels,
-        ).apply(con)
-        staged = mapping.stage(con, sample.resolve(), "_staged")
-        types = Counter(
-            dict(con.execute("SELECT event_type, count(*) FROM _staged GROUP BY 1").fetchall())
-        )
-    finally:
-        con.close()
-    problems = [p.__dict__ for p in staged.problems]
-    return {
-        "rows_read": staged.rows_read,
-        "events": sum(types.values()),
-        "by_type": ", ".join(f"{t} {n:,}" for t, n in types.most_common()) or "none",
-        "rows_quarantined": len({(p["file"], p["row"]) for p in problems}),
-        "problems": [
-            {k: p[k] for k in ("file", "row", "field", "reason", "value")} for p in problems
-        ],
-        "warnings": staged.warnings,
-    }

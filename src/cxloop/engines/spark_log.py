@@ -28,6 +28,14 @@ from cxloop.store.files import fsync_dir, fsync_file, write_json_atomic
 #: the most rows one segment file written by a Spark append holds
 ROWS_PER_FILE = 4_000_000
 _NAMES = [c.name for c in LOG_COLUMNS]
+_CONFLICT_COLUMNS = (
+    "source_file",
+    "source_row",
+    "event_id",
+    "_log_ingest",
+    "_first_file",
+    "_first_row",
+)
 
 
 def _classified(spark: Any, log: EventLog, manifest: dict[str, Any], staged: Any) -> Any:
@@ -52,22 +60,29 @@ def _classified(spark: Any, log: EventLog, manifest: dict[str, Any], staged: Any
     repeated = F.broadcast(
         staged.groupBy("event_id").count().filter("count > 1").select("event_id")
     )
-    window = Window.partitionBy("event_id").orderBy("source_file", "source_row")
+    window = Window.partitionBy("event_id").orderBy("source_file", "source_row", "content_hash")
     numbered = (
         joined.join(repeated, "event_id")
         .withColumn("_k", F.row_number().over(window))
         .withColumn("_first", F.first("content_hash").over(window))
+        .withColumn("_first_file", F.first("source_file").over(window))
+        .withColumn("_first_row", F.first("source_row").over(window))
     )
     single = (
         joined.join(repeated, "event_id", "left_anti")
         .withColumn("_k", F.lit(1))
         .withColumn("_first", F.col("content_hash"))
+        .withColumn("_first_file", F.col("source_file"))
+        .withColumn("_first_row", F.col("source_row"))
     )
     return single.unionByName(numbered)
 
 
-def _settled(spark: Any, log: EventLog, manifest: dict[str, Any], done: Any) -> set[Any]:
-    """The (file, row) of hash mismatches that are the same event after all."""
+def _settled(
+    spark: Any, log: EventLog, manifest: dict[str, Any], done: Any
+) -> dict[tuple[str, int, str], list[str]]:
+    """Per (file, row, event_id) of a hash mismatch, the columns that differ (none: the
+    same event after all)."""
     from pyspark.sql import functions as F
 
     cols = sameevent.CONTENT_COLUMNS
@@ -80,7 +95,7 @@ def _settled(spark: Any, log: EventLog, manifest: dict[str, Any], done: Any) -> 
         theirs = [F.col(f"e.{c}").alias(f"b_{c}") for c in cols]
         pairs += (
             clash.join(logged, F.col("i.event_id") == F.col("e.event_id"))
-            .select("i.source_file", "i.source_row", *mine, *theirs)
+            .select("i.source_file", "i.source_row", "i.event_id", *mine, *theirs)
             .collect()
         )
     later = done.filter("_log_hash IS NULL AND _k > 1 AND content_hash <> _first").alias("i")
@@ -88,10 +103,10 @@ def _settled(spark: Any, log: EventLog, manifest: dict[str, Any], done: Any) -> 
     theirs = [F.col(f"f.{c}").alias(f"b_{c}") for c in cols]
     pairs += (
         later.join(first, F.col("i.event_id") == F.col("f.event_id"))
-        .select("i.source_file", "i.source_row", *mine, *theirs)
+        .select("i.source_file", "i.source_row", "i.event_id", *mine, *theirs)
         .collect()
     )
-    return sameevent.settled(tuple(p) for p in pairs)
+    return sameevent.differences(tuple(p) for p in pairs)
 
 
 def _write_new(done: Any, new: int, out: Path) -> list[Path]:
@@ -138,19 +153,24 @@ def append(
         conflicts = done.filter(
             "(_log_hash IS NOT NULL AND _log_hash <> content_hash)"
             " OR (_log_hash IS NULL AND _k > 1 AND content_hash <> _first)"
-        ).select("source_file", "source_row", "event_id", "_log_ingest")
+        ).select(*_CONFLICT_COLUMNS)
         found = sorted(tuple(r) for r in conflicts.collect())
-        same = _settled(spark, log, manifest, done) if found else set()
+        differs = _settled(spark, log, manifest, done) if found else {}
+        same = {key for key, names in differs.items() if not names}
         version = int(manifest["version"]) + (1 if new else 0)
         files = _write_new(done, new, work / "new") if new else []
         segments = _place(log, files, version, ingest_id, pq)
         result = AppendResult(
             new=new,
-            duplicates=int(totals["known"] or 0) + int(totals["repeats"] or 0) + len(same),
+            duplicates=int(totals["known"] or 0)
+            + int(totals["repeats"] or 0)
+            + sum((f, int(r), eid) in same for f, r, eid, *_ in found),
             conflicts=[
                 {"file": f, "row": int(r), "event_id": eid, "log_ingest": li}
-                for f, r, eid, li in found
-                if (f, int(r)) not in same
+                | {"differs": differs.get((f, int(r), eid), [])}
+                | ({} if li else {"first_file": ff, "first_row": int(fr)})
+                for f, r, eid, li, ff, fr in found
+                if (f, int(r), eid) not in same
             ],
             segment=segments[0]["file"] if segments else None,
             version=version,

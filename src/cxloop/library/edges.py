@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cxloop.services.brief.refresh import FIRST_PAGE, fingerprint, lookup, remember
     from cxloop.services.log.corrections import Operator
     from cxloop.services.log.ingest import resolve_mapping
+    from cxloop.services.log.preview import preview as preview_mapping
     from cxloop.services.recovery.policy import DEFAULT_POLICY_NAME, load_policy, policy_text
     from cxloop.workspace.migrations import current_revision
     from cxloop.workspace.migrations import migrate as migrate_state
@@ -56,6 +57,7 @@ _LAZY = {
     "remember": ("cxloop.services.brief.refresh", "remember"),
     "Operator": ("cxloop.services.log.corrections", "Operator"),
     "resolve_mapping": ("cxloop.services.log.ingest", "resolve_mapping"),
+    "preview_mapping": ("cxloop.services.log.preview", "preview"),
     "DEFAULT_POLICY_NAME": ("cxloop.services.recovery.policy", "DEFAULT_POLICY_NAME"),
     "load_policy": ("cxloop.services.recovery.policy", "load_policy"),
     "policy_text": ("cxloop.services.recovery.policy", "policy_text"),
@@ -101,6 +103,7 @@ __all__ = [
     "migration_where",
     "policy_text",
     "prepare",
+    "preview_mapping",
     "remember",
     "resolve_mapping",
     "revoke_key",

@@ -37,6 +37,9 @@ LOG_COLUMN_NAMES = [c.name for c in LOG_COLUMNS]
 RETIRED_GRACE = 3600.0  # seconds a compacted-away segment is kept for readers still on it
 #: The row order of every segment file (see the module docstring).
 SEGMENT_ORDER = "event_type, customer_id, ts, event_id"
+#: Which copy of an id repeated in a batch is the first (appended; the later ones are
+#: duplicates or conflicts). The hash breaks the tie of two events of one source row.
+FIRST_COPY = "source_file, source_row, content_hash"
 #: Rows a segment's Parquet row group holds (DuckDB's default), fewer when the
 #: connection's memory limit is small: the writer holds one row group in memory.
 ROW_GROUP_ROWS = 122_880
@@ -121,8 +124,10 @@ class EventLog:
         staged: str,
         ingest_id: str,
         before_commit: BeforeCommit | None = None,
+        write: bool = True,
     ) -> AppendResult:
         """Append the rows of relation ``staged`` (log columns); call under the write lock.
+        (``write`` false: nothing is written; the outcome is what an append would do.)
 
         Idempotent by ``event_id``: an id already in the log (or earlier in the
         batch) with the same content is a duplicate and is skipped (``attrs`` compared as
@@ -138,9 +143,12 @@ class EventLog:
             WHERE _log_hash <> content_hash
             UNION ALL
             SELECT source_file, source_row, event_id, NULL FROM _repeats WHERE _differs
-            ORDER BY 1, 2
+            ORDER BY 1, 2, 3
         """).fetchall()
-        same = self._settle(con, staged, manifest) if conflicts else set()
+        differs = self._settle(con, staged, manifest) if conflicts else {}
+        same = {key for key, names in differs.items() if not names}
+        settled = [c for c in conflicts if (c[0], int(c[1]), c[2]) in same]
+        firsts = self._firsts(con) if len(settled) < len(conflicts) else {}
         (rows,) = con.execute(f"SELECT count(*) FROM {staged}").fetchone() or (0,)
         (in_log, known_dupes) = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE _log_hash = content_hash) FROM _known"
@@ -150,7 +158,7 @@ class EventLog:
         ).fetchone() or (0,)
         new = int(rows) - int(in_log) - repeats
         version = int(manifest["version"]) + (1 if new else 0)
-        segment = f"seg-{version:06d}-{ingest_id}.parquet" if new else None
+        segment = f"seg-{version:06d}-{ingest_id}.parquet" if new and write else None
         if segment:
             self._write_segment(con, staged, ingest_id, segment, bool(known), bool(repeats))
         con.execute(
@@ -159,11 +167,13 @@ class EventLog:
         )
         result = AppendResult(
             new=new,
-            duplicates=int(known_dupes) + int(repeat_dupes) + len(same),
+            duplicates=int(known_dupes) + int(repeat_dupes) + len(settled),
             conflicts=[
                 {"file": f, "row": r, "event_id": eid, "log_ingest": li}
+                | {"differs": differs.get((f, int(r), eid), [])}
+                | ({} if li else firsts.get(eid, {}))
                 for f, r, eid, li in conflicts
-                if (f, r) not in same
+                if (f, int(r), eid) not in same
             ],
             segment=segment,
             version=version,
@@ -186,8 +196,8 @@ class EventLog:
         known: bool,
         repeats: bool,
     ) -> None:
-        """The new rows of ``staged`` (not in ``_known``, not a later copy in ``_repeats``)
-        as segment file ``segment`` in :data:`SEGMENT_ORDER`, fsynced with its directory
+        """The new rows of ``staged`` (id not in ``_known``; of an id in ``_repeats``, the
+        first copy) as segment file ``segment`` in :data:`SEGMENT_ORDER`, fsynced with its directory
         (not yet listed in the manifest). One streaming ``COPY``: DuckDB sorts within the
         connection's memory limit (spilling beyond it) and writes row group by row group."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -196,14 +206,17 @@ class EventLog:
             f"'{ingest_id}' AS ingest_id" if c == "ingest_id" else c for c in LOG_COLUMN_NAMES
         )
         keep = [
-            f"NOT EXISTS (SELECT 1 FROM {t} k WHERE k.source_file = s.source_file"
-            " AND k.source_row = s.source_row)"
+            f"NOT EXISTS (SELECT 1 FROM {t} k WHERE k.event_id = s.event_id)"
             for t, on in (("_known", known), ("_repeats", repeats))
             if on
         ]
         where = f"WHERE {' AND '.join(keep)}" if keep else ""
+        rows = f"SELECT {cols} FROM {staged} s {where}"
+        if repeats:  # of an id repeated in the batch, its first copy (one source row can
+            # make several events: the row alone does not name a copy)
+            rows += f" UNION ALL SELECT {cols} FROM ({_numbered(staged, '_repeats')}) WHERE _k = 1"
         con.execute(
-            f"COPY (SELECT {cols} FROM {staged} s {where} ORDER BY {SEGMENT_ORDER}) "
+            f"COPY ({rows} ORDER BY {SEGMENT_ORDER}) "
             f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group_rows(con)})"
         )
         fsync_file(tmp)
@@ -233,31 +246,34 @@ class EventLog:
 
     def _settle(
         self, con: duckdb.DuckDBPyConnection, staged: str, manifest: dict[str, Any]
-    ) -> set[Any]:
-        """The (file, row) of hash mismatches that are the same event after all (``attrs``
-        with other whitespace or key order): duplicates, not conflicts."""
+    ) -> dict[tuple[str, int, str], list[str]]:
+        """Per (file, row, event_id) of a hash mismatch, the columns that differ; none: the
+        same event after all (``attrs`` with other whitespace or key order), a duplicate,
+        not a conflict. Each event is named by its id too: one row can make several."""
         log = self.relation_sql(manifest)
-        con.execute(f"""
-            CREATE OR REPLACE TEMP VIEW _incoming AS
-            SELECT s.*, k._log_hash FROM {staged} s
-            LEFT JOIN _known k USING (source_file, source_row)
-        """)
         cols = ", ".join(sameevent.CONTENT_COLUMNS)
         pairs = con.execute(f"""
-            SELECT {sameevent.select_pair("i", "e")} FROM _incoming i
-            JOIN (SELECT event_id, {cols} FROM {log} WHERE event_id IN (
-                  SELECT event_id FROM _incoming WHERE _log_hash <> content_hash)) e
+            WITH rep AS ({_numbered(staged, "(SELECT * FROM _repeats WHERE _differs)")})
+            SELECT {sameevent.select_pair("i", "e")} FROM {staged} i
+            JOIN (SELECT event_id, content_hash AS _log_hash, {cols} FROM {log}
+                  WHERE event_id IN (SELECT event_id FROM _known
+                                     WHERE _log_hash <> content_hash)) e
               USING (event_id)
-            WHERE i._log_hash <> i.content_hash
+            WHERE i.content_hash <> e._log_hash
             UNION ALL
-            SELECT {sameevent.select_pair("i", "f")}
-            FROM _repeats r JOIN _incoming i USING (source_file, source_row)
-            JOIN (SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY event_id
-                    ORDER BY source_file, source_row) AS _n FROM _incoming
-                    WHERE _log_hash IS NULL) WHERE _n = 1) f ON f.event_id = r.event_id
-            WHERE r._differs
+            SELECT {sameevent.select_pair("i", "f")} FROM rep i
+            JOIN rep f ON f.event_id = i.event_id AND f._k = 1
+            WHERE i._k > 1 AND i.content_hash <> f.content_hash
         """).fetchall()
-        return sameevent.settled(pairs)
+        return sameevent.differences(pairs)
+
+    @staticmethod
+    def _firsts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+        """Where the batch's first copy of each id in ``_repeats`` with other content is."""
+        rows = con.execute(
+            "SELECT DISTINCT event_id, _first_file, _first_row FROM _repeats WHERE _differs"
+        ).fetchall()
+        return {eid: {"first_file": f, "first_row": int(r)} for eid, f, r in rows}
 
     def committed(self, ingest_id: str) -> bool:
         """Whether a segment of run ``ingest_id`` is in the log (or was compacted into it)."""
@@ -285,7 +301,8 @@ class EventLog:
     def _repeats_in_batch(con: duckdb.DuckDBPyConnection, staged: str, known: int) -> int:
         """Later copies of an id new to the log but repeated in the batch, into ``_repeats``.
 
-        The first copy (by file and row) is the one appended; ``_differs`` marks later copies
+        The first copy (by file, row and content hash: :data:`FIRST_COPY`) is the one
+        appended; ``_differs`` marks later copies
         whose content differs from it (conflicts). Returns how many later copies there are.
         Only the ids, rows and hashes are read. The ids are counted by their 64-bit hash
         (8 bytes a row to group, not the id's text): a collision only lets a few more rows
@@ -297,14 +314,17 @@ class EventLog:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _repeats AS
             WITH n AS ({new})
-            SELECT source_file, source_row, event_id, _k > 1 AND content_hash <> _first AS _differs
+            SELECT source_file, source_row, event_id, content_hash,
+                   _k > 1 AND content_hash <> _first AS _differs, _first_file, _first_row
             FROM (
               SELECT source_file, source_row, event_id, content_hash,
-                     row_number() OVER w AS _k, first_value(content_hash) OVER w AS _first
+                     row_number() OVER w AS _k, first_value(content_hash) OVER w AS _first,
+                     first_value(source_file) OVER w AS _first_file,
+                     first_value(source_row) OVER w AS _first_row
               FROM n
               WHERE hash(event_id) IN (
                 SELECT hash(event_id) FROM n GROUP BY 1 HAVING count(*) > 1)
-              WINDOW w AS (PARTITION BY event_id ORDER BY source_file, source_row))
+              WINDOW w AS (PARTITION BY event_id ORDER BY {FIRST_COPY}))
             WHERE _k > 1
         """)
         (n,) = con.execute("SELECT count(*) FROM _repeats").fetchone() or (0,)
@@ -361,3 +381,12 @@ class EventLog:
             else:
                 kept.append(r)
         return kept
+
+
+def _numbered(staged: str, ids: str) -> str:
+    """The rows of ``staged`` whose id is in relation ``ids``, numbered ``_k`` per id in
+    :data:`FIRST_COPY` order."""
+    return (
+        f"SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY {FIRST_COPY}) AS _k "
+        f"FROM {staged} WHERE event_id IN (SELECT event_id FROM {ids})"
+    )

@@ -70,7 +70,10 @@ def copy_in(pg: psycopg.Connection[Any], table: str, reader: pa.RecordBatchReade
 class Outcome:
     new: int  # rows appended
     duplicates: int  # in the log or earlier in the batch with the same content
-    conflicts: list[tuple[Any, ...]]  # (file, row, event_id, log_ingest): other content
+    #: (file, row, event_id, log_ingest, first_file, first_row): other content
+    conflicts: list[tuple[Any, ...]]
+    #: per (file, row, event_id) of a conflict, the content columns that differ
+    differs: dict[tuple[str, int, str], list[str]]
 
 
 def run(pg: psycopg.Connection[Any], reader: pa.RecordBatchReader) -> Outcome:
@@ -99,12 +102,14 @@ def run(pg: psycopg.Connection[Any], reader: pa.RecordBatchReader) -> Outcome:
     found = conflicts(pg)
     new, duplicates = counts(pg, copied)
     pairs = same_pairs(pg, table, sameevent.select_pair) if found else []
-    same = sameevent.settled(pairs)
+    differs = sameevent.differences(pairs)
+    same = {key for key, names in differs.items() if not names}
     if appended is None:
         appended = _finish(pg, direct, copied, dropped)
     if appended != new:
         raise StoreError(f"appended {appended} events for {new} new ones; rolled back")
-    return Outcome(new, duplicates + len(same), [c for c in found if (c[0], int(c[1])) not in same])
+    kept = [c for c in found if (c[0], int(c[1]), c[2]) not in same]
+    return Outcome(new, duplicates + len(found) - len(kept), kept, differs)
 
 
 def _finish(
@@ -145,9 +150,12 @@ def repeats(pg: psycopg.Connection[Any], table: str, empty: bool = False) -> Non
     pg.execute("DROP TABLE IF EXISTS _repeats")
     pg.execute(f"""
         CREATE TEMP TABLE _repeats ON COMMIT DROP AS
-        SELECT _at, source_file, source_row, event_id, content_hash, _k, _first FROM (
+        SELECT _at, source_file, source_row, event_id, content_hash, _k, _first,
+               _first_file, _first_row FROM (
           SELECT ctid AS _at, source_file, source_row, event_id, content_hash,
-                 row_number() OVER w AS _k, first_value(content_hash) OVER w AS _first
+                 row_number() OVER w AS _k, first_value(content_hash) OVER w AS _first,
+                 first_value(source_file) OVER w AS _first_file,
+                 first_value(source_row) OVER w AS _first_row
           FROM {table} t
           WHERE {"false AND" if empty else ""} event_id IN (
                 SELECT event_id FROM {table} GROUP BY event_id HAVING count(*) > 1)
@@ -157,13 +165,14 @@ def repeats(pg: psycopg.Connection[Any], table: str, empty: bool = False) -> Non
 
 
 def conflicts(pg: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
-    """(file, row, event_id, ingest that loaded the logged copy or None) of every copy
-    whose content hash differs from the logged one, or from the batch's first copy."""
+    """(file, row, event_id, ingest that loaded the logged copy or None, the batch's first
+    copy's file and row or None) of every copy whose content hash differs from the logged
+    one, or from the batch's first copy."""
     return pg.execute("""
-        SELECT source_file, source_row, event_id, _log_ingest FROM _known
+        SELECT source_file, source_row, event_id, _log_ingest, NULL, NULL FROM _known
         WHERE _log_hash <> content_hash
         UNION ALL
-        SELECT source_file, source_row, event_id, NULL FROM _repeats
+        SELECT source_file, source_row, event_id, NULL, _first_file, _first_row FROM _repeats
         WHERE _k > 1 AND content_hash <> _first
         ORDER BY 1, 2
     """).fetchall()

@@ -109,7 +109,9 @@ class PgEventLog:
                 duplicates=outcome.duplicates,
                 conflicts=[
                     {"file": f, "row": int(r), "event_id": eid, "log_ingest": li}
-                    for f, r, eid, li in outcome.conflicts
+                    | {"differs": outcome.differs.get((f, int(r), eid), [])}
+                    | ({} if ff is None else {"first_file": ff, "first_row": int(fr)})
+                    for f, r, eid, li, ff, fr in outcome.conflicts
                 ],
                 segment=None,
                 version=version,

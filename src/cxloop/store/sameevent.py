@@ -20,10 +20,11 @@ CONTENT_COLUMNS = [c.name for c in EVENT_COLUMNS if c.name != "event_id"]
 
 
 def select_pair(incoming: str, other: str) -> str:
-    """SQL select list: ``source_file, source_row``, then the content columns of both rows."""
+    """SQL select list: ``source_file, source_row, event_id``, then the content columns of
+    both rows."""
     mine = ", ".join(f"{incoming}.{c}" for c in CONTENT_COLUMNS)
     theirs = ", ".join(f"{other}.{c}" for c in CONTENT_COLUMNS)
-    return f"{incoming}.source_file, {incoming}.source_row, {mine}, {theirs}"
+    return f"{incoming}.source_file, {incoming}.source_row, {incoming}.event_id, {mine}, {theirs}"
 
 
 def _attrs(value: Any) -> Any:
@@ -37,16 +38,33 @@ def _attrs(value: Any) -> Any:
 
 def same(mine: Sequence[Any], theirs: Sequence[Any]) -> bool:
     """Content columns (in :data:`CONTENT_COLUMNS` order) of two rows, compared canonically."""
-    for name, a, b in zip(CONTENT_COLUMNS, mine, theirs, strict=True):
-        if name == "attrs":
-            if _attrs(a) != _attrs(b):
-                return False
-        elif a != b:
-            return False
-    return True
+    return all(
+        same_value(name, a, b) for name, a, b in zip(CONTENT_COLUMNS, mine, theirs, strict=True)
+    )
 
 
-def settled(pairs: Iterable[Sequence[Any]]) -> set[tuple[str, int]]:
-    """The (file, row) of each pair (as :func:`select_pair` selects) that is the same event."""
+def same_value(name: str, a: Any, b: Any) -> bool:
+    """Whether column ``name`` says the same in two rows (``attrs`` compared as JSON)."""
+    return _attrs(a) == _attrs(b) if name == "attrs" else bool(a == b)
+
+
+def settled(pairs: Iterable[Sequence[Any]]) -> set[tuple[str, int, str]]:
+    """The (file, row, event_id) of each pair (as :func:`select_pair` selects) that is the
+    same event (a source row can make several events: the row alone does not name one)."""
+    return {key for key, names in differences(pairs).items() if not names}
+
+
+def differences(pairs: Iterable[Sequence[Any]]) -> dict[tuple[str, int, str], list[str]]:
+    """Per (file, row, event_id) of the pairs (as :func:`select_pair` selects), the content
+    columns that differ (none: the same event), for the quarantine's reason."""
     n = len(CONTENT_COLUMNS)
-    return {(str(p[0]), int(p[1])) for p in pairs if same(p[2 : 2 + n], p[2 + n : 2 + 2 * n])}
+    out: dict[tuple[str, int, str], list[str]] = {}
+    for p in pairs:
+        mine, theirs = p[3 : 3 + n], p[3 + n : 3 + 2 * n]
+        names = [
+            name
+            for name, a, b in zip(CONTENT_COLUMNS, mine, theirs, strict=True)
+            if not same_value(name, a, b)
+        ]
+        out[(str(p[0]), int(p[1]), str(p[2]))] = names
+    return out

@@ -31,6 +31,11 @@ def text(sql: str) -> str:
     return f"nullif(trim({sql}), '')"
 
 
+#: The reference to the source row's number (the first data row is 1), e.g.
+#: ``event_id = "bitext:{_row}"`` for a file without an id column.
+ROW_REF = "_row"
+
+
 @dataclass
 class Scope:
     """What references can name for one event: its input's columns (``r.``), the nested
@@ -72,6 +77,8 @@ class Scope:
             for sep in (".", "["):
                 if ref.startswith(self.alias + sep):
                     return f"json_extract_string(r._el, {lit(_json_path(ref[len(self.alias) :]))})"
+        if ref == ROW_REF and ref not in self.columns:
+            return "CAST(r._row AS VARCHAR)"
         head, sep, rest = ref.partition(".")
         if sep and head in self.lookups:
             if head not in self.used_lookups:

@@ -85,20 +85,31 @@ def _now() -> str:
 
 def _conflicts(appended: AppendResult) -> list[Problem]:
     return [
-        Problem(
-            c["file"],
-            int(c["row"]),
-            "event_id",
-            f"event_id {c['event_id']} is already in the log with different content"
-            + (
-                f" (loaded by ingest {c['log_ingest']})"
-                if c["log_ingest"]
-                else " (repeated in this file)"
-            ),
-            c["event_id"],
-        )
+        Problem(c["file"], int(c["row"]), "event_id", conflict_reason(c), c["event_id"])
         for c in appended.conflicts
     ]
+
+
+def conflict_reason(c: dict[str, Any]) -> str:
+    """Why an event was refused: its id is in the log, or earlier in this load, with other
+    content (the columns that differ, and the first copy's file and row, where known)."""
+    eid = c["event_id"]
+    differs = c.get("differs") or []
+    content = "different content" + (f": {', '.join(differs)}" if differs else "")
+    if c.get("log_ingest"):
+        loaded = c["log_ingest"]
+        return f"event_id {eid} is already in the log with {content} (loaded by ingest {loaded})"
+    if c.get("first_row") is None:
+        return f"event_id {eid} appears more than once in this load with {content}"
+    if c.get("first_file") == c["file"]:
+        return (
+            f"event_id {eid} appears more than once in this file with {content} "
+            f"(first at row {c['first_row']})"
+        )
+    return (
+        f"event_id {eid} appears more than once in this load with {content} "
+        f"(first at row {c['first_row']} of {c['first_file']})"
+    )
 
 
 def _signature(source: str, hashes: dict[str, str]) -> str:
