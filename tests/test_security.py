@@ -221,3 +221,64 @@ def test_bare_name_and_city_are_personal_inside_a_record_only() -> None:
 def test_masking_is_total_and_idempotent(value: Any) -> None:
     once = mask({"attrs": value, "text": value})
     assert mask(once) == once
+
+
+REFUSED_TO_VIEWERS = [
+    "/api/v1/funnel?step=order_placed&step=contact_inbound&by=phone_number",
+    "/api/v1/funnel/dropped?dropped=2&step=order_placed&step=contact_inbound&by=customerCity",
+    "/api/v1/outcomes/retention?by=customerCity",
+    "/api/v1/outcomes/retention/customers?cohort=2026-11&by=contact&segment=Joana%20Prado",
+    "/api/v1/outcomes/lifecycle?by=name",
+    "/api/v1/outcomes/lifecycle/customers?at=2026-11&state=new&by=contact&segment=x",
+    "/api/v1/outcomes/repeat?by=customer_name",
+    # an equality oracle through a filter, on a personal key or a personal value
+    "/api/v1/funnel?step=order_placed%20where%20tel%3D0044%2020%207946%200958&step=contact_inbound",
+    "/api/v1/funnel/dropped?dropped=2&step=order_placed"
+    "&step=contact_inbound%20where%20contactEmail%3Djoana.prado%40mail.example",
+    "/api/v1/funnel?step=order_placed%20where%20ref%3Djoana.prado%40mail.example"
+    "&step=contact_inbound",
+    "/api/v1/funnel/next?dropped=2&step=order_placed"
+    "&step=contact_inbound&exclude=order_placed%20where%20cpf%3D123.456.789-09",
+    "/api/v1/paths/customers?after=order_placed%20where%20phone%3D%2B14155550134&rank=1",
+    "/api/v1/paths?before=contact_inbound%20where%20billing_address%3Dx%20within%2030d",
+]
+
+
+@pytest.mark.parametrize("path", REFUSED_TO_VIEWERS)
+def test_a_viewer_may_not_group_by_or_filter_on_personal_data(edge: Edge, path: str) -> None:
+    refused = edge.get(path, "viewer")
+    assert refused.status_code == 403, refused.text
+    assert "personal" in refused.json()["error"]["message"]
+    assert edge.get(path, "agent").status_code != 403  # the rule is the role's, not the query's
+
+
+def test_grouping_and_filtering_on_what_is_not_personal_stays_open_to_viewers(
+    edge: Edge,
+) -> None:
+    for path in (
+        "/api/v1/funnel?step=order_placed&step=contact_inbound&by=product_category",
+        "/api/v1/funnel?step=order_placed%20where%20product_category%3Dhousewares"
+        "&step=contact_inbound%20where%20channel%3Demail",
+        "/api/v1/outcomes/repeat?by=channel",
+    ):
+        assert edge.get(path, "viewer").status_code == 200, path
+
+
+def test_the_dashboard_refuses_a_personal_filter_to_viewers(edge: Edge) -> None:
+    from cxloop.api.deps import COOKIE
+    from cxloop.services.access.permissions import sign_in
+
+    home = edge.client.app.state.runtime.settings.home  # type: ignore[attr-defined]
+    ws = Workspace.open(home)
+    try:
+        opened = sign_in(ws, edge.keys["viewer"], 1.0)
+        assert opened is not None
+    finally:
+        ws.close()
+    edge.client.cookies.set(COOKIE, opened[0])
+    page = edge.client.get(
+        "/funnel?step=order_placed%20where%20contactEmail%3Djoana.prado%40mail.example"
+        "&step=contact_inbound"
+    )
+    edge.client.cookies.clear()
+    assert page.status_code == 403 and "personal" in page.text

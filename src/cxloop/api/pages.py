@@ -34,7 +34,7 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cxloop.api import dashboard
-from cxloop.api.deps import COOKIE, Rt, Ws, same_origin
+from cxloop.api.deps import COOKIE, Rt, Ws, refuse_personal_query, same_origin
 from cxloop.api.errors import ApiError, from_cxloop
 from cxloop.errors import CxloopError
 from cxloop.library.edges import Principal, mask, session_principal, sign_in, sign_out
@@ -218,6 +218,7 @@ def signed_in(request: Request, ws: Ws) -> Principal:
     session, who = found
     request.state.session = session
     request.state.sees_personal = who.can("personal_data")
+    refuse_personal_query(request, who)
     return who
 
 
