@@ -41,6 +41,10 @@ PERSONAL_WORDS = frozenset(
         "msisdn",
         "contact",
         "recipient",
+        "callback",
+        "telefone",
+        "celular",
+        "contato",
         # addresses and places
         "address",
         "addresses",
@@ -59,6 +63,10 @@ PERSONAL_WORDS = frozenset(
         "lng",
         "lon",
         "gps",
+        "endereco",
+        "logradouro",
+        "rua",
+        "bairro",
         # identity
         "firstname",
         "lastname",
@@ -75,6 +83,7 @@ PERSONAL_WORDS = frozenset(
         "birth",
         "birthday",
         "birthdate",
+        "nascimento",
         # national, tax and travel ids
         "ssn",
         "sin",
@@ -94,6 +103,7 @@ PERSONAL_WORDS = frozenset(
         "iban",
         "card",
         "ccn",
+        "pan",
         "ip",
         "ipv4",
         "ipv6",
@@ -125,6 +135,9 @@ PERSON_WORDS = frozenset(
         "display",
         "legal",
         "maiden",
+        "cliente",
+        "comprador",
+        "destinatario",
     }
 )
 #: a word saying the value is about the data, not the data (``email_verified``)
@@ -150,14 +163,8 @@ ABOUT_WORDS = frozenset(
         "status",
         "method",
         "preference",
-        "preferred",
-        "known",
         "missing",
         "present",
-        "at",
-        "ts",
-        "time",
-        "date",
         "attempts",
         "rate",
         "share",
@@ -173,6 +180,8 @@ ABOUT_WORDS = frozenset(
         "days",
     }
 )
+#: words about the data only as a key's last word (``email_sent_at``, not ``phone_at_signup``)
+TIME_WORDS = frozenset({"at", "ts", "time", "date", "on"})
 #: words personal whatever goes with them (``date_of_birth``)
 STRONG_WORDS = frozenset({"dob", "birth", "birthday", "birthdate", "ssn", "cpf", "cnpj", "iban"})
 #: whole keys personal as they stand (``to`` alone is an address; ``days_to_ship`` is not)
@@ -190,9 +199,38 @@ ID_PHRASES = (
     "personid",
     "voterid",
     "healthid",
+    "ccnumber",
+    "cardnumber",
+    "creditcard",
+    "shipto",
+    "billto",
+    "soldto",
+    "deliverto",
+    "deliveryto",
+    "receivedby",
+    "signedby",
+    "collectedby",
 )
 #: ambiguous words, personal only inside what a customer record carries
-RECORD_WORDS = frozenset({"name", "city"})
+RECORD_WORDS = frozenset({"name", "city", "nome", "cidade"})
+#: whole keys that, inside a customer record, hold a person (``customer``: "Jane Doe")
+RECORD_KEYS = frozenset(
+    {
+        "customer",
+        "client",
+        "cliente",
+        "buyer",
+        "comprador",
+        "caller",
+        "shopper",
+        "payer",
+        "receiver",
+        "consignee",
+        "addressee",
+        "sender",
+        "requester",
+    }
+)
 #: keys whose values are a customer record (event attrs, a quarantined row, a notice's data)
 RECORDS = frozenset({"attrs", "record", "data"})
 #: words of keys that hold free text
@@ -258,13 +296,23 @@ def personal_key(key: str, in_record: bool = False) -> bool:
         return True
     if any(p in joined for p in ID_PHRASES):
         return True
-    if not ws or any(w in ABOUT_WORDS for w in ws):
+    if not ws or _about(ws):
         return False
     if any(w in PERSONAL_WORDS for w in ws) or joined in PERSONAL_WORDS:
         return True
     if any(w in RECORD_WORDS for w in ws) and any(w in PERSON_WORDS for w in ws):
-        return True  # first_name, customerName, customer_city
-    return in_record and joined in RECORD_WORDS
+        return True  # first_name, customerName, customer_city, nome_cliente
+    return in_record and (joined in RECORD_WORDS or joined in RECORD_KEYS)
+
+
+def _about(ws: list[str]) -> bool:
+    """Whether a word after the key's last personal word says the value is about the
+    data (``email_verified``, ``phone_type``; not ``preferred_phone``), or the key ends in
+    a time word (``email_sent_at``; not ``phone_at_signup``)."""
+    if ws[-1] in TIME_WORDS:
+        return True
+    last = max((i for i, w in enumerate(ws) if w in PERSONAL_WORDS), default=-1)
+    return any(w in ABOUT_WORDS for w in ws[last + 1 :])
 
 
 def text_key(key: str) -> bool:
@@ -293,14 +341,21 @@ def _iban(match: re.Match[str]) -> str:
     return MASK if int(number) % 97 == 1 else match.group()
 
 
-def mask_text(text: str, free: bool) -> str:
-    """E-mails, national ids and IPs anywhere; in free text also phones, cards, IBANs,
-    handles and named people."""
+def _card_value(match: re.Match[str]) -> str:
+    """A card number outside free text: 13-19 digits, an issuer's first digit (2-6), and
+    Luhn-valid (a 13-digit epoch in milliseconds starts with 1)."""
+    digits = re.sub(r"\D", "", match.group())
+    return MASK if digits[0] in "23456" and _luhn(digits) else match.group()
+
+
+def mask_text(text: str, free: bool, cards: bool = True) -> str:
+    """E-mails, national ids, IPs and (unless ``cards`` is false: an identifier's value)
+    card numbers anywhere; in free text also phones, IBANs, handles and named people."""
     text = EMAIL.sub(MASK + "@" + MASK, text)
     text = NATIONAL.sub(MASK, text)
     text = IPV4.sub(MASK, text)
     if not free:
-        return text
+        return CARD.sub(_card_value, text) if cards else text
     text = CARD.sub(_card, text)
     text = IBAN.sub(_iban, text)
     text = PHONE.sub(MASK, text)
@@ -308,16 +363,34 @@ def mask_text(text: str, free: bool) -> str:
     return NAMED.sub(lambda m: m.group().split()[0] + " " + MASK, text)
 
 
-def mask(value: Any, key: str = "", in_record: bool = False) -> Any:
-    """``value`` with personal data masked (a new object; ``value`` is not changed)."""
+#: how deep masking looks into nested values; everything below is masked whole (ingest
+#: refuses attributes nested deeper than this, so only older data can reach it)
+MAX_DEPTH = 64
+#: words of identifier keys, whose values are never taken for card numbers
+ID_WORDS = frozenset({"id", "ids", "ref", "refs", "uuid"})
+
+
+def mask(value: Any, key: str = "", in_record: bool = False, depth: int = 0) -> Any:
+    """``value`` with personal data masked (a new object; ``value`` is not changed).
+    Containers nested deeper than :data:`MAX_DEPTH` are masked whole."""
+    if isinstance(value, dict | list | tuple) and depth >= MAX_DEPTH:
+        return MASK
     if isinstance(value, dict):
         inner = in_record or key in RECORDS
-        return {k: mask(v, str(k), inner) for k, v in value.items()}
+        return {k: mask(v, str(k), inner, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [mask(v, key, in_record) for v in value]
-    if personal_key(key, in_record) and value not in (None, ""):
+        return [mask(v, key, in_record, depth + 1) for v in value]
+    if isinstance(value, bool) or value in (None, ""):
+        return value  # a flag or nothing says nothing about the person
+    if personal_key(key, in_record):
         return MASK
     if isinstance(value, str):
         free = text_key(key) or (" " in value.strip() and len(value) >= 12)
-        return mask_text(value, free)
+        return mask_text(value, free, cards=not _id_key(key))
+    if isinstance(value, int) and not _id_key(key):
+        return value if CARD.sub(_card_value, str(value)) == str(value) else MASK
     return value
+
+
+def _id_key(key: str) -> bool:
+    return bool(ID_WORDS.intersection(words(key)))
