@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -372,3 +373,24 @@ def test_attrs_nested_past_the_limit_are_quarantined_and_never_crash_a_reader(
     # what an older store may hold: masking stops at the limit, masking what lies below
     masked = json.dumps(mask({"attrs": _nested(5000)}), ensure_ascii=False)
     assert masked.count("{") == 100 and masked.endswith(f'"{MASK}"' + "}" * 100)
+
+
+def test_viewers_see_a_loaded_file_by_name_admins_by_path(edge: Edge) -> None:
+    bad = {"event_id": "q1", "customer_id": "C-Q", "event_type": "nope", "ts": "2026-11-05"}
+    sent = edge.client.post(
+        "/api/v1/events", json={"events": [bad]}, headers={"X-API-Key": edge.keys["admin"]}
+    )
+    assert sent.status_code == 200 and sent.json()["rows_quarantined"] == 1
+    name = sent.json()["file"]
+    home = Path(edge.client.app.state.runtime.settings.home).resolve()  # type: ignore[attr-defined]
+    full = {q["file"] for q in edge.get("/api/v1/quarantine", "admin").json()["items"]}
+    runs = {r["path"] for r in edge.get("/api/v1/ingests", "admin").json()["items"]}
+    assert str(home / "inbox" / name) in full & runs
+    for role in ("viewer", "agent"):
+        files = {q["file"] for q in edge.get("/api/v1/quarantine", role).json()["items"]}
+        paths = {r["path"] for r in edge.get("/api/v1/ingests", role).json()["items"]}
+        assert f"inbox/{name}" in files & paths  # inside the store: relative to it
+        assert "events.jsonl" in paths  # loaded from elsewhere: the name only
+        assert not any(str(home) in f or f.startswith("/") for f in files | paths)
+        picked = edge.get("/api/v1/quarantine", role, params={"file": name}).json()
+        assert picked["total"] == 1
