@@ -98,6 +98,13 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
             "channel": "email",
             "attrs": json.dumps({"text": TEXT}),
         },
+        {  # a customer known by a phone number, an order known by an e-mail address
+            "event_id": "e3",
+            "customer_id": "+14155550134",
+            "event_type": "order_placed",
+            "ts": "2026-11-02T11:00:00Z",
+            "ref": "jane.doe@example.com",
+        },
     ]
     (root / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
     home = root / "store"
@@ -136,24 +143,40 @@ def test_viewer_sees_no_personal_data_under_names_never_listed(edge: Edge) -> No
     assert all(str(s) in full for s in (SECRETS | SLIPPED).values())
 
 
-def test_the_dashboard_masks_for_viewers_too(edge: Edge) -> None:
+def _page(edge: Edge, role: str, path: str) -> Any:
     from cxloop.api.deps import COOKIE
     from cxloop.services.access.permissions import sign_in
 
     home = edge.client.app.state.runtime.settings.home  # type: ignore[attr-defined]
     ws = Workspace.open(home)
     try:
-        opened = sign_in(ws, edge.keys["viewer"], 1.0)
+        opened = sign_in(ws, edge.keys[role], 1.0)
         assert opened is not None
     finally:
         ws.close()
     edge.client.cookies.set(COOKIE, opened[0])
-    page = edge.client.get("/customers/C-1")
-    edge.client.cookies.clear()
+    try:
+        return edge.client.get(path)
+    finally:
+        edge.client.cookies.clear()
+
+
+def test_the_dashboard_masks_for_viewers_too(edge: Edge) -> None:
+    page = _page(edge, "viewer", "/customers/C-1")
     assert page.status_code == 200
     for secret in (SECRETS | SLIPPED).values():
         assert str(secret) not in page.text
     assert "98765" not in page.text and "mail.example" not in page.text
+
+
+def test_the_charts_a_viewer_sees_are_masked_too(edge: Edge) -> None:
+    page = _page(edge, "viewer", "/customers/%2B14155550134")
+    assert page.status_code == 200, page.text
+    svg = page.text[page.text.index("<svg") : page.text.index("</svg>")]
+    assert "order_placed" in svg and "jane.doe" not in page.text  # the mark's tooltip
+    assert "Timeline of +14155550134" not in svg  # the chart's aria-label and title
+    full = _page(edge, "agent", "/customers/%2B14155550134").text
+    assert "order_placed jane.doe@example.com</title>" in full
 
 
 def test_a_control_character_in_a_path_or_query_is_refused_not_a_500(edge: Edge) -> None:
@@ -317,22 +340,12 @@ def test_grouping_and_filtering_on_what_is_not_personal_stays_open_to_viewers(
 
 
 def test_the_dashboard_refuses_a_personal_filter_to_viewers(edge: Edge) -> None:
-    from cxloop.api.deps import COOKIE
-    from cxloop.services.access.permissions import sign_in
-
-    home = edge.client.app.state.runtime.settings.home  # type: ignore[attr-defined]
-    ws = Workspace.open(home)
-    try:
-        opened = sign_in(ws, edge.keys["viewer"], 1.0)
-        assert opened is not None
-    finally:
-        ws.close()
-    edge.client.cookies.set(COOKIE, opened[0])
-    page = edge.client.get(
+    page = _page(
+        edge,
+        "viewer",
         "/funnel?step=order_placed%20where%20contactEmail%3Djoana.prado%40mail.example"
-        "&step=contact_inbound"
+        "&step=contact_inbound",
     )
-    edge.client.cookies.clear()
     assert page.status_code == 403 and "personal" in page.text
 
 

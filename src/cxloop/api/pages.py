@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cxloop.api import dashboard
 from cxloop.api.deps import COOKIE, Rt, Ws, refuse_personal_query, same_origin
 from cxloop.api.errors import ApiError, from_cxloop
+from cxloop.api.markup import mask_markup
 from cxloop.errors import CxloopError
 from cxloop.library.edges import Principal, mask, session_principal, sign_in, sign_out
 
@@ -114,7 +115,7 @@ def render(
     """A page. For anyone who may not see personal data, everything it shows is masked
     here, so no page can forget it."""
     if who is None or not who.can("personal_data"):
-        context = {k: v if isinstance(v, Markup) else _masked(v) for k, v in context.items()}
+        context = {k: _masked(v) for k, v in context.items()}
     session = getattr(request.state, "session", None)
     with request.app.state.runtime.checkout() as ws:
         as_of = ws.clock.describe()  # the store's now: what every figure on the page is as of
@@ -135,10 +136,14 @@ def render(
 
 
 def _masked(value: Any) -> Any:
-    """``mask`` over a page's context, leaving its prepared markup (charts) as it is."""
+    """``mask`` over a page's context; its prepared markup (charts) is masked as markup."""
     if isinstance(value, dict):
-        return {k: v if isinstance(v, Markup) else mask(v, str(k)) for k, v in value.items()}
-    return mask(value)
+        return {k: _masked_one(v, str(k)) for k, v in value.items()}
+    return _masked_one(value, "")
+
+
+def _masked_one(value: Any, key: str) -> Any:
+    return mask_markup(value) if isinstance(value, Markup) else mask(value, key)
 
 
 def _safe(svgs: dict[str, str]) -> dict[str, Markup]:
