@@ -54,6 +54,8 @@ SLIPPED = {
     "nome_cliente": "Maria Quitéria",
     "endereco": "Rua das Flores 12",
 }
+#: personal by the store's own setting personal_words, not by the built-in words
+CONFIGURED = {"matricula_aluno": "MAT-99812"}
 SHOWN = {
     "product_category": "housewares",
     "hold_seconds": 95,
@@ -87,7 +89,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
             "ref": "O-1",
             "amount": 52.99,
             "due_at": "2026-11-09T10:00:00Z",
-            "attrs": json.dumps(SECRETS | SLIPPED | SHOWN),
+            "attrs": json.dumps(SECRETS | SLIPPED | CONFIGURED | SHOWN),
         },
         {
             "event_id": "e2",
@@ -117,7 +119,9 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
         keys = {r: create_key(ws, f"{r}-sec", r, policy)[0] for r in ("viewer", "agent", "admin")}
     finally:
         ws.close()
-    settings = Settings.from_env({}, home=str(home), max_body_mb="1")
+    settings = Settings.from_env(
+        {}, home=str(home), max_body_mb="1", personal_words="Matrícula, apelido"
+    )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield Edge(client, keys)
 
@@ -134,13 +138,13 @@ def test_viewer_sees_no_personal_data_under_names_never_listed(edge: Edge) -> No
         assert str(secret) not in body, f"{key} shown to a viewer"
     for word in ("98765", "99876", "4111 1111", "joana_p", "Almeida", "mail.example"):
         assert word not in body
-    for key, secret in SLIPPED.items():
+    for key, secret in (SLIPPED | CONFIGURED).items():
         assert str(secret) not in body, f"{key} shown to a viewer"
     assert "housewares" in body and "95" in body  # what is not personal stays
     assert '"loyalty_id": "5105105105105100"' in body  # an identifier is no card
     assert "charged twice" in body  # the text is kept, only its personal bits masked
     full = _strings(edge.get("/api/v1/customers/C-1/timeline", "agent").json())
-    assert all(str(s) in full for s in (SECRETS | SLIPPED).values())
+    assert all(str(s) in full for s in (SECRETS | SLIPPED | CONFIGURED).values())
 
 
 def _page(edge: Edge, role: str, path: str) -> Any:
@@ -257,6 +261,7 @@ def test_405_says_what_is_allowed_and_answers_carry_security_headers(edge: Edge)
         ("last_known_address", True),
         ("nome_cliente", True),
         ("endereco", True),
+        ("endereço_entrega", True),
         ("preferred_contact_method", False),
         ("email_sent_at", False),
         ("order_ref", False),
@@ -306,6 +311,7 @@ REFUSED_TO_VIEWERS = [
     "/api/v1/outcomes/lifecycle?by=name",
     "/api/v1/outcomes/lifecycle/customers?at=2026-11&state=new&by=contact&segment=x",
     "/api/v1/outcomes/repeat?by=customer_name",
+    "/api/v1/outcomes/repeat?by=matricula_aluno",  # personal by the setting
     # an equality oracle through a filter, on a personal key or a personal value
     "/api/v1/funnel?step=order_placed%20where%20tel%3D0044%2020%207946%200958&step=contact_inbound",
     "/api/v1/funnel/dropped?dropped=2&step=order_placed"
@@ -407,3 +413,10 @@ def test_viewers_see_a_loaded_file_by_name_admins_by_path(edge: Edge) -> None:
         assert not any(str(home) in f or f.startswith("/") for f in files | paths)
         picked = edge.get("/api/v1/quarantine", role, params={"file": name}).json()
         assert picked["total"] == 1
+
+
+def test_the_personal_words_setting_is_read_as_words_of_a_name() -> None:
+    words = Settings.from_env({"CXLOOP_PERSONAL_WORDS": " Endereço Comercial,apelido,,"})
+    assert words.personal_words == ("enderecocomercial", "apelido")
+    assert personal_key("apelidoCliente", extra=frozenset(words.personal_words))
+    assert not personal_key("apelidoCliente")

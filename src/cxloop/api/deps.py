@@ -88,7 +88,8 @@ def refuse_personal_query(request: Request, who: Principal) -> None:
     route's query, checked once here: see ``cxloop.services.access.queries``)."""
     if who.can("personal_data"):
         return
-    why = query_refusal(request.query_params.multi_items())
+    words = frozenset(request.app.state.runtime.settings.personal_words)
+    why = query_refusal(request.query_params.multi_items(), words)
     if why is not None:
         raise ApiError(403, "forbidden", why)
 

@@ -115,7 +115,8 @@ def render(
     """A page. For anyone who may not see personal data, everything it shows is masked
     here, so no page can forget it."""
     if who is None or not who.can("personal_data"):
-        context = {k: _masked(v) for k, v in context.items()}
+        words = frozenset(request.app.state.runtime.settings.personal_words)
+        context = {k: _masked(v, words) for k, v in context.items()}
     session = getattr(request.state, "session", None)
     with request.app.state.runtime.checkout() as ws:
         as_of = ws.clock.describe()  # the store's now: what every figure on the page is as of
@@ -135,15 +136,17 @@ def render(
     return HTMLResponse(page, status, headers=HEADERS)
 
 
-def _masked(value: Any) -> Any:
+def _masked(value: Any, words: frozenset[str]) -> Any:
     """``mask`` over a page's context; its prepared markup (charts) is masked as markup."""
     if isinstance(value, dict):
-        return {k: _masked_one(v, str(k)) for k, v in value.items()}
-    return _masked_one(value, "")
+        return {k: _masked_one(v, str(k), words) for k, v in value.items()}
+    return _masked_one(value, "", words)
 
 
-def _masked_one(value: Any, key: str) -> Any:
-    return mask_markup(value) if isinstance(value, Markup) else mask(value, key)
+def _masked_one(value: Any, key: str, words: frozenset[str]) -> Any:
+    if isinstance(value, Markup):
+        return mask_markup(value)
+    return mask(value, key, extra=words)
 
 
 def _safe(svgs: dict[str, str]) -> dict[str, Markup]:

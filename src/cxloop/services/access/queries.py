@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from cxloop.services.access.masking import mask, personal_key
+from cxloop.services.access.masking import NO_WORDS, Words, mask, personal_key
 
 #: parameters whose value names an attribute to group by
 BY_PARAMS = frozenset({"by", "group_by", "breakdown", "dimension"})
@@ -47,10 +47,11 @@ def _hidden(value: str) -> bool:
     return bool(value) and mask(value) != value
 
 
-def refusal(params: Iterable[tuple[str, str]]) -> str | None:
-    """Why a query may not run for a caller without access to personal data, or None."""
+def refusal(params: Iterable[tuple[str, str]], extra: Words = NO_WORDS) -> str | None:
+    """Why a query may not run for a caller without access to personal data, or None
+    (``extra``: more personal words, as :func:`~cxloop.services.access.masking.mask`)."""
     for name, value in params:
-        if name in BY_PARAMS and personal_key(value, in_record=True):
+        if name in BY_PARAMS and personal_key(value, True, extra):
             return (
                 f"{name}={value}: grouping by a personal attribute needs a role that may "
                 "see personal data (agent or above)"
@@ -61,7 +62,7 @@ def refusal(params: Iterable[tuple[str, str]]) -> str | None:
                 "personal data (agent or above)"
             )
         for key, given in _conditions(value):
-            if personal_key(key, in_record=True):
+            if personal_key(key, True, extra):
                 return (
                     f"{name}: a filter on the personal attribute {key!r} needs a role that "
                     "may see personal data (agent or above)"
