@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -426,6 +427,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Steps below normal CPU priority (0-19) of the refresh an ingest starts in the "
         "background, so a server's requests come first while it runs (0: normal priority).",
     ),
+    SettingSpec(
+        "personal_words",
+        "CXLOOP_PERSONAL_WORDS",
+        "",
+        "More words that make an attribute name personal for masking (comma-separated; "
+        "compared as the words of a name, in lower case without separators), beside the "
+        "built-in ones (docs/security.md).",
+    ),
 )
 VOCABULARY_MODES = ("accept", "refuse")
 UNKNOWN_VALUES = ("accept", "refuse")
@@ -495,6 +504,7 @@ class Settings:
     embedding_precision: str = "auto"
     inline_read_groups: int = 4
     refresh_nice: int = 10
+    personal_words: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -569,6 +579,7 @@ class Settings:
             embedding_precision=_precision(values),
             inline_read_groups=_whole(values, "inline_read_groups"),
             refresh_nice=_nice(values),
+            personal_words=_word_list(values["personal_words"]),
         )
 
 
@@ -818,3 +829,11 @@ def _whole(values: Mapping[str, object], name: str) -> int:
     if not text.isdigit():
         raise _problem(name, "a whole number, 0 or more", values[name])
     return int(text)
+
+
+def _word_list(value: object) -> tuple[str, ...]:
+    """``personal_words``: comma-separated, each in lower case without separators
+    (``Endereço Comercial`` -> ``enderecocomercial``, as masking compares the words of a name)."""
+    plain = unicodedata.normalize("NFKD", str(value or "")).encode("ascii", "ignore").decode()
+    found = (re.sub(r"[^0-9a-z]", "", w.lower()) for w in plain.split(","))
+    return tuple(dict.fromkeys(w for w in found if w))

@@ -81,7 +81,11 @@ def create_app(
     )
     app.state.runtime = runtime
     errors.install(app)
-    app.add_middleware(Guard, max_body_bytes=int(chosen.max_body_mb * 1024 * 1024))
+    app.add_middleware(
+        Guard,
+        max_body_bytes=int(chosen.max_body_mb * 1024 * 1024),
+        personal_words=frozenset(chosen.personal_words),
+    )
     app.include_router(routes_data.router)
     app.include_router(routes_cases.router)
     app.include_router(routes_insight.router)

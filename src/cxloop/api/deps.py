@@ -18,7 +18,13 @@ from cxloop.api.models import PageOut
 from cxloop.api.runtime import Runtime
 from cxloop.client import Cxloop
 from cxloop.library.data import records
-from cxloop.library.edges import Principal, Workspace, authenticate, session_principal
+from cxloop.library.edges import (
+    Principal,
+    Workspace,
+    authenticate,
+    query_refusal,
+    session_principal,
+)
 from cxloop.serialize import clean
 
 __all__ = ["Cx", "Page", "PageOut", "Rt", "Who", "Ws", "out", "page", "rows", "sent_page"]
@@ -73,7 +79,19 @@ def principal(
             401, "unauthorized", "an API key is needed: Authorization: Bearer <key> (or X-API-Key)"
         )
     request.state.sees_personal = found.can("personal_data")
+    refuse_personal_query(request, found)
     return found
+
+
+def refuse_personal_query(request: Request, who: Principal) -> None:
+    """A caller who may not see personal data may not group by it or filter on it (every
+    route's query, checked once here: see ``cxloop.services.access.queries``)."""
+    if who.can("personal_data"):
+        return
+    words = frozenset(request.app.state.runtime.settings.personal_words)
+    why = query_refusal(request.query_params.multi_items(), words)
+    if why is not None:
+        raise ApiError(403, "forbidden", why)
 
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -58,9 +58,12 @@ def _error(status: int, code: str, message: str) -> tuple[int, bytes]:
 class Guard:
     """ASGI middleware: see the module docstring."""
 
-    def __init__(self, app: App, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: App, max_body_bytes: int, personal_words: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.max_body = max_body_bytes
+        self.personal_words = personal_words
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,7 +75,9 @@ class Guard:
             return
         state = scope.setdefault("state", {})
         state[SEES_PERSONAL] = False
-        masked = _Masking(send, state, scope.get("path", "").startswith(MASKED_PREFIX))
+        masked = _Masking(
+            send, state, scope.get("path", "").startswith(MASKED_PREFIX), self.personal_words
+        )
         try:
             await self.app(scope, self._limited(receive), masked.send)
         except TooLarge:
@@ -133,7 +138,10 @@ class _Masking:
     """Adds the security headers; buffers a JSON answer to a caller who may not see
     personal data and sends it masked."""
 
-    def __init__(self, send: Send, state: MutableMapping[str, Any], data: bool) -> None:
+    def __init__(
+        self, send: Send, state: MutableMapping[str, Any], data: bool, words: frozenset[str]
+    ) -> None:
+        self._words = words
         self._send = send
         self._state = state
         self._data = data
@@ -169,7 +177,9 @@ class _Masking:
         start, self._start = self._start, None
         raw = b"".join(self._chunks)
         try:
-            payload = json.dumps(mask(json.loads(raw)), ensure_ascii=False).encode()
+            payload = json.dumps(
+                mask(json.loads(raw), extra=self._words), ensure_ascii=False
+            ).encode()
         except ValueError:
             payload = raw
         start["headers"] = [(k, v) for k, v in start["headers"] if k != b"content-length"] + [

@@ -34,8 +34,9 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cxloop.api import dashboard
-from cxloop.api.deps import COOKIE, Rt, Ws, same_origin
+from cxloop.api.deps import COOKIE, Rt, Ws, refuse_personal_query, same_origin
 from cxloop.api.errors import ApiError, from_cxloop
+from cxloop.api.markup import mask_markup
 from cxloop.errors import CxloopError
 from cxloop.library.edges import Principal, mask, session_principal, sign_in, sign_out
 
@@ -114,7 +115,8 @@ def render(
     """A page. For anyone who may not see personal data, everything it shows is masked
     here, so no page can forget it."""
     if who is None or not who.can("personal_data"):
-        context = {k: v if isinstance(v, Markup) else _masked(v) for k, v in context.items()}
+        words = frozenset(request.app.state.runtime.settings.personal_words)
+        context = {k: _masked(v, words) for k, v in context.items()}
     session = getattr(request.state, "session", None)
     with request.app.state.runtime.checkout() as ws:
         as_of = ws.clock.describe()  # the store's now: what every figure on the page is as of
@@ -134,11 +136,17 @@ def render(
     return HTMLResponse(page, status, headers=HEADERS)
 
 
-def _masked(value: Any) -> Any:
-    """``mask`` over a page's context, leaving its prepared markup (charts) as it is."""
+def _masked(value: Any, words: frozenset[str]) -> Any:
+    """``mask`` over a page's context; its prepared markup (charts) is masked as markup."""
     if isinstance(value, dict):
-        return {k: v if isinstance(v, Markup) else mask(v, str(k)) for k, v in value.items()}
-    return mask(value)
+        return {k: _masked_one(v, str(k), words) for k, v in value.items()}
+    return _masked_one(value, "", words)
+
+
+def _masked_one(value: Any, key: str, words: frozenset[str]) -> Any:
+    if isinstance(value, Markup):
+        return mask_markup(value)
+    return mask(value, key, extra=words)
 
 
 def _safe(svgs: dict[str, str]) -> dict[str, Markup]:
@@ -218,6 +226,7 @@ def signed_in(request: Request, ws: Ws) -> Principal:
     session, who = found
     request.state.session = session
     request.state.sees_personal = who.can("personal_data")
+    refuse_personal_query(request, who)
     return who
 
 

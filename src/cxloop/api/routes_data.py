@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -96,21 +97,41 @@ def ingest_events(batch: EventBatch, who: Who, rt: Rt, cx: Cx) -> dict[str, Any]
 
 
 @router.get("/ingests", response_model=PageOut[IngestRun], tags=["events"])
-def ingests(who: Who, cx: Cx, p: Page) -> dict[str, Any]:
-    """Ingest runs, newest first."""
-    return page(who, cx.ingest_runs(), p)
+def ingests(who: Who, rt: Rt, cx: Cx, p: Page) -> dict[str, Any]:
+    """Ingest runs, newest first. (``path``: the full path for an admin; for other roles
+    the path inside the store, or the file's name: the server's layout is no one's data.)"""
+    runs = cx.ingest_runs()
+    if not who.can("ingest"):
+        runs = [r.model_copy(update={"path": shown_path(r.path, rt)}) for r in runs]
+    return page(who, runs, p)
 
 
 @router.get("/quarantine", response_model=PageOut[Quarantined], tags=["events"])
 def quarantine(
     who: Who,
+    rt: Rt,
     cx: Cx,
     p: Page,
     all_loads: Annotated[bool, Query(alias="all")] = False,
     file: str | None = None,
 ) -> dict[str, Any]:
-    """Quarantined rows: file, row, field, reason and the raw record."""
-    return page(who, cx.quarantined(all_loads=all_loads, file=file), p)
+    """Quarantined rows: file, row, field, reason and the raw record. ``file`` is the full
+    path for an admin; for other roles the path inside the store (``inbox/…``), or the
+    file's name. The ``file`` filter takes either."""
+    found = cx.quarantined(all_loads=all_loads, file=file)
+    if not who.can("ingest"):
+        found = [q.model_copy(update={"file": shown_path(q.file, rt)}) for q in found]
+    return page(who, found, p)
+
+
+def shown_path(path: str, rt: Rt) -> str:
+    """A loaded file's path as a caller who may not ingest sees it: inside the store,
+    relative to it; elsewhere, the file's name only."""
+    where = Path(path)
+    try:
+        return where.relative_to(Path(rt.settings.home).resolve()).as_posix()
+    except ValueError:
+        return where.name
 
 
 @router.get(

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import duckdb
 
 from cxloop.domain.events import EVENT_COLUMNS, EVENT_TYPES
+from cxloop.ingest.depth import FUNCTION as DEPTH_FUNCTION
+from cxloop.ingest.depth import MAX_ATTRS_DEPTH, too_deep
 from cxloop.store.state import Problem
 
 ISO_HINT = "expected ISO 8601, e.g. 2026-05-01T14:30:00Z"
@@ -148,6 +150,13 @@ def canonical_checks() -> list[Check]:
             " ELSE true END",
             "CASE WHEN json_valid(attrs) THEN 'not a JSON object: ' ELSE 'invalid JSON: ' END"
             " || left(attrs, 80)",
+            "left(attrs, 200)",
+        ),
+        Check(
+            "attrs",
+            f"attrs IS NOT NULL AND {too_deep('attrs')}",
+            f"'nested ' || CAST({DEPTH_FUNCTION}(attrs) AS VARCHAR) || ' levels deep (at most "
+            f"{MAX_ATTRS_DEPTH})'",
             "left(attrs, 200)",
         ),
     ]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         sign_in,
         sign_out,
     )
+    from cxloop.services.access.queries import refusal as query_refusal
     from cxloop.services.brief.refresh import FIRST_PAGE, fingerprint, lookup, remember
     from cxloop.services.log.corrections import Operator
     from cxloop.services.log.ingest import resolve_mapping
@@ -40,6 +41,7 @@ _LAZY = {
     "acting": ("cxloop.services.access.identity", "acting"),
     "cli_principal": ("cxloop.services.access.identity", "cli_principal"),
     "mask": ("cxloop.services.access.masking", "mask"),
+    "query_refusal": ("cxloop.services.access.queries", "refusal"),
     "ROLES": ("cxloop.services.access.permissions", "ROLES"),
     "Forbidden": ("cxloop.services.access.permissions", "Forbidden"),
     "Principal": ("cxloop.services.access.permissions", "Principal"),
@@ -104,6 +106,7 @@ __all__ = [
     "policy_text",
     "prepare",
     "preview_mapping",
+    "query_refusal",
     "remember",
     "resolve_mapping",
     "revoke_key",

@@ -13,7 +13,7 @@ import duckdb
 
 from cxloop.domain.events import DEFAULT_DEPARTMENT, EVENT_COLUMNS
 from cxloop.errors import MappingError
-from cxloop.ingest import readers
+from cxloop.ingest import depth, readers
 from cxloop.ingest.documents import SUFFIX_FORMATS, read_any
 from cxloop.ingest.mappings.base import Staged
 from cxloop.ingest.readers import RawTable, release
@@ -66,6 +66,7 @@ class GenericMapping:
         parts: list[str] = []
         problems = []
         rows = 0
+        depth.register(con)  # the attrs nesting check's measurement
         for i, file in enumerate(self.inputs(path)):
             parsed = self._read(con, file, f"_parsed{i}")
             rows += parsed.rows

@@ -18,9 +18,12 @@ salutation or "my name is". Masking is idempotent: masked output masks to itself
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
-MASK = "•••"
+from cxloop.services.access.values import CARD, MASK, card_value, mask_text
+
+__all__ = ["MASK", "mask", "mask_text", "personal_key"]
 
 #: a word that makes a key personal on its own
 PERSONAL_WORDS = frozenset(
@@ -41,6 +44,10 @@ PERSONAL_WORDS = frozenset(
         "msisdn",
         "contact",
         "recipient",
+        "callback",
+        "telefone",
+        "celular",
+        "contato",
         # addresses and places
         "address",
         "addresses",
@@ -59,6 +66,10 @@ PERSONAL_WORDS = frozenset(
         "lng",
         "lon",
         "gps",
+        "endereco",
+        "logradouro",
+        "rua",
+        "bairro",
         # identity
         "firstname",
         "lastname",
@@ -75,6 +86,7 @@ PERSONAL_WORDS = frozenset(
         "birth",
         "birthday",
         "birthdate",
+        "nascimento",
         # national, tax and travel ids
         "ssn",
         "sin",
@@ -94,6 +106,7 @@ PERSONAL_WORDS = frozenset(
         "iban",
         "card",
         "ccn",
+        "pan",
         "ip",
         "ipv4",
         "ipv6",
@@ -125,6 +138,9 @@ PERSON_WORDS = frozenset(
         "display",
         "legal",
         "maiden",
+        "cliente",
+        "comprador",
+        "destinatario",
     }
 )
 #: a word saying the value is about the data, not the data (``email_verified``)
@@ -150,14 +166,8 @@ ABOUT_WORDS = frozenset(
         "status",
         "method",
         "preference",
-        "preferred",
-        "known",
         "missing",
         "present",
-        "at",
-        "ts",
-        "time",
-        "date",
         "attempts",
         "rate",
         "share",
@@ -173,6 +183,8 @@ ABOUT_WORDS = frozenset(
         "days",
     }
 )
+#: words about the data only as a key's last word (``email_sent_at``, not ``phone_at_signup``)
+TIME_WORDS = frozenset({"at", "ts", "time", "date", "on"})
 #: words personal whatever goes with them (``date_of_birth``)
 STRONG_WORDS = frozenset({"dob", "birth", "birthday", "birthdate", "ssn", "cpf", "cnpj", "iban"})
 #: whole keys personal as they stand (``to`` alone is an address; ``days_to_ship`` is not)
@@ -190,9 +202,38 @@ ID_PHRASES = (
     "personid",
     "voterid",
     "healthid",
+    "ccnumber",
+    "cardnumber",
+    "creditcard",
+    "shipto",
+    "billto",
+    "soldto",
+    "deliverto",
+    "deliveryto",
+    "receivedby",
+    "signedby",
+    "collectedby",
 )
 #: ambiguous words, personal only inside what a customer record carries
-RECORD_WORDS = frozenset({"name", "city"})
+RECORD_WORDS = frozenset({"name", "city", "nome", "cidade"})
+#: whole keys that, inside a customer record, hold a person (``customer``: "Jane Doe")
+RECORD_KEYS = frozenset(
+    {
+        "customer",
+        "client",
+        "cliente",
+        "buyer",
+        "comprador",
+        "caller",
+        "shopper",
+        "payer",
+        "receiver",
+        "consignee",
+        "addressee",
+        "sender",
+        "requester",
+    }
+)
 #: keys whose values are a customer record (event attrs, a quarantined row, a notice's data)
 RECORDS = frozenset({"attrs", "record", "data"})
 #: words of keys that hold free text
@@ -223,101 +264,83 @@ TEXT_WORDS = frozenset(
     }
 )
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-NATIONAL = re.compile(
-    r"(?<!\d)(?:\d{3}\.\d{3}\.\d{3}-\d{2}"  # CPF
-    r"|\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}"  # CNPJ
-    r"|\d{3}-\d{2}-\d{4})(?!\d)"  # US SSN
-)
-IPV4 = re.compile(
-    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
-)
-PHONE = re.compile(r"(?<![\w-])\+?\d(?:[\s().-]?\d){8,14}(?![\w-])")
-CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
-HANDLE = re.compile(r"(?<![\w@.])@\w{2,30}\b")
-NAMED = re.compile(
-    r"\b(?:(?:Mr|Mrs|Ms|Miss|Dr|Sr|Sra|Srta|Dona|Dom|Herr|Frau|Mme|Mlle|M)\.?"
-    r"|(?i:my name is|meu nome é|me chamo|mi nombre es|je m'appelle|ich heiße))"
-    r"\s+(?:[A-ZÀ-Ý][\w'À-ÿ-]+)(?:\s+[A-ZÀ-Ý][\w'À-ÿ-]+)?"
-)
+Words = frozenset[str]
+NO_WORDS: Words = frozenset()
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SPLIT = re.compile(r"[^a-z0-9]+")
 
 
 def words(key: str) -> list[str]:
-    """The words of a key: ``customerZipCode_prefix`` -> customer, zip, code, prefix."""
-    return [w for w in _SPLIT.split(_CAMEL.sub(" ", key).lower()) if w]
+    """The words of a key: ``customerZipCode_prefix`` -> customer, zip, code, prefix
+    (accents dropped: ``endereço`` -> endereco)."""
+    plain = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode()
+    return [w for w in _SPLIT.split(_CAMEL.sub(" ", plain).lower()) if w]
 
 
-def personal_key(key: str, in_record: bool = False) -> bool:
-    """Whether a value under ``key`` is a person's data (see the module's rules)."""
+def personal_key(key: str, in_record: bool = False, extra: Words = NO_WORDS) -> bool:
+    """Whether a value under ``key`` is a person's data (see the module's rules);
+    ``extra``: more personal words (setting ``personal_words``: lower case, no separators)."""
     ws = words(key)
     joined = "".join(ws)
     if joined in WHOLE_KEYS or any(w in STRONG_WORDS for w in ws):
         return True
     if any(p in joined for p in ID_PHRASES):
         return True
-    if not ws or any(w in ABOUT_WORDS for w in ws):
+    if not ws or _about(ws, extra):
         return False
-    if any(w in PERSONAL_WORDS for w in ws) or joined in PERSONAL_WORDS:
+    if any(w in PERSONAL_WORDS or w in extra for w in ws) or joined in PERSONAL_WORDS | extra:
         return True
     if any(w in RECORD_WORDS for w in ws) and any(w in PERSON_WORDS for w in ws):
-        return True  # first_name, customerName, customer_city
-    return in_record and joined in RECORD_WORDS
+        return True  # first_name, customerName, customer_city, nome_cliente
+    return in_record and (joined in RECORD_WORDS or joined in RECORD_KEYS)
+
+
+def _about(ws: list[str], extra: Words) -> bool:
+    """Whether a word after the key's last personal word says the value is about the
+    data (``email_verified``, ``phone_type``; not ``preferred_phone``), or the key ends in
+    a time word (``email_sent_at``; not ``phone_at_signup``)."""
+    if ws[-1] in TIME_WORDS:
+        return True
+    last = max((i for i, w in enumerate(ws) if w in PERSONAL_WORDS or w in extra), default=-1)
+    return any(w in ABOUT_WORDS for w in ws[last + 1 :])
 
 
 def text_key(key: str) -> bool:
     return any(w in TEXT_WORDS for w in words(key))
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch)
-        if i % 2:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
+#: how deep masking looks into nested values; everything below is masked whole (ingest
+#: quarantines attrs nested deeper than 64 levels, which an answer wraps in a few more, so
+#: only data loaded before that check can reach it)
+MAX_DEPTH = 100
+#: words of identifier keys, whose values are never taken for card numbers
+ID_WORDS = frozenset({"id", "ids", "ref", "refs", "uuid"})
 
 
-def _card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group())
-    return MASK if _luhn(digits) else match.group()
-
-
-def _iban(match: re.Match[str]) -> str:
-    raw = match.group().replace(" ", "")
-    moved = raw[4:] + raw[:4]
-    number = "".join(str(int(c, 36)) for c in moved)
-    return MASK if int(number) % 97 == 1 else match.group()
-
-
-def mask_text(text: str, free: bool) -> str:
-    """E-mails, national ids and IPs anywhere; in free text also phones, cards, IBANs,
-    handles and named people."""
-    text = EMAIL.sub(MASK + "@" + MASK, text)
-    text = NATIONAL.sub(MASK, text)
-    text = IPV4.sub(MASK, text)
-    if not free:
-        return text
-    text = CARD.sub(_card, text)
-    text = IBAN.sub(_iban, text)
-    text = PHONE.sub(MASK, text)
-    text = HANDLE.sub("@" + MASK, text)
-    return NAMED.sub(lambda m: m.group().split()[0] + " " + MASK, text)
-
-
-def mask(value: Any, key: str = "", in_record: bool = False) -> Any:
-    """``value`` with personal data masked (a new object; ``value`` is not changed)."""
+def mask(
+    value: Any, key: str = "", in_record: bool = False, depth: int = 0, extra: Words = NO_WORDS
+) -> Any:
+    """``value`` with personal data masked (a new object; ``value`` is not changed).
+    Containers nested deeper than :data:`MAX_DEPTH` are masked whole; ``extra``: more
+    personal words (as in :func:`personal_key`)."""
+    if isinstance(value, dict | list | tuple) and depth >= MAX_DEPTH:
+        return MASK
     if isinstance(value, dict):
         inner = in_record or key in RECORDS
-        return {k: mask(v, str(k), inner) for k, v in value.items()}
+        return {k: mask(v, str(k), inner, depth + 1, extra) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [mask(v, key, in_record) for v in value]
-    if personal_key(key, in_record) and value not in (None, ""):
+        return [mask(v, key, in_record, depth + 1, extra) for v in value]
+    if isinstance(value, bool) or value in (None, ""):
+        return value  # a flag or nothing says nothing about the person
+    if personal_key(key, in_record, extra):
         return MASK
     if isinstance(value, str):
         free = text_key(key) or (" " in value.strip() and len(value) >= 12)
-        return mask_text(value, free)
+        return mask_text(value, free, cards=not _id_key(key))
+    if isinstance(value, int) and not _id_key(key):
+        return value if CARD.sub(card_value, str(value)) == str(value) else MASK
     return value
+
+
+def _id_key(key: str) -> bool:
+    return bool(ID_WORDS.intersection(words(key)))
