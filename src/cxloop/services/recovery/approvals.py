@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cxloop.domain.events import EventType
+from cxloop.domain.money import check_amount
 from cxloop.domain.policy import Decision, GrantRequest, Policy, decide
 from cxloop.domain.recovery import CaseFacts
 from cxloop.domain.remedies import MONETARY, Remedy
@@ -124,6 +125,8 @@ def _request_of(
     to and the case's standing for this actor. Call under :func:`grant_lock`."""
     if amount < 0 or amount != amount:
         raise PolicyError(f"amount must be a number >= 0, got {amount}")
+    if remedy in MONETARY:
+        check_amount(amount, policy.currency)  # never record 0.001 or -0
     case, facts = case_facts(ws, case_id)
     totals = running_totals(ws, case, remedy, policy, now_utc(ws), before_approval)
     closed, others = standing(case, actor.name)
