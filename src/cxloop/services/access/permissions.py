@@ -7,7 +7,7 @@ Four roles, a ladder (each may do what the ones below it may):
 - ``agent``: work cases (start, assign, resolve, follow up), grant remedies within the
   empowerment policy, request approval beyond it; sees personal data;
 - ``lead``: decide approvals, raise cases from signals, detect incidents and send
-  outreach, record actions on brief items;
+  outreach, record actions on brief items, score customer health again;
 - ``admin``: ingest events, rebuild the ledger.
 
 A key's ``grant_as`` is the role the empowerment policy judges its grants and approvals
@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, str] = {
     "act_on_brief": "lead",
     "ingest": "admin",
     "build_ledger": "admin",
+    "score_health": "lead",
 }
 
 
