@@ -22,7 +22,12 @@ from cxloop.errors import ConflictError, NotFoundError, PolicyError
 from cxloop.services.log.internal import event_row, record_events
 from cxloop.services.recovery.advice import case_facts
 from cxloop.services.recovery.cases import Actor, audit_entry, now_utc
-from cxloop.services.recovery.limits import grant_lock, running_totals, same_person, standing
+from cxloop.services.recovery.limits import (
+    grant_lock,
+    may_be_same_person,
+    running_totals,
+    standing,
+)
 from cxloop.store.cases import CaseStore
 from cxloop.store.db import Connection
 from cxloop.workspace.workspace import Workspace
@@ -324,7 +329,7 @@ def decide_approval(
     others get :class:`ConflictError`."""
     with grant_lock(ws):
         row = _pending(CaseStore(ws.state), approval_id)
-        if approve and same_person(row["requested_by"], actor.name):
+        if approve and may_be_same_person(row["requested_by"], actor.name):
             raise PolicyError(
                 f"four eyes: {row['requested_by']} asked for approval {approval_id} and may not "
                 f"approve it, under any key; another {row['needs_role']} or above must decide (the "
