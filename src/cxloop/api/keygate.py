@@ -17,12 +17,12 @@ the cookie's same-origin and CSRF rules).
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import cookie_parser
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from cxloop.api.guard import App, Guard, Receive, Scope, Send, _error
 from cxloop.api.runtime import Runtime
@@ -121,11 +121,15 @@ class KeyGate:
 
     @staticmethod
     def _action(scope: Scope) -> str | None:
-        """What the matched write route needs (None: a read, or no route matches)."""
-        app: Any = scope.get("app")
-        routes = getattr(getattr(app, "router", None), "routes", [])
-        for route in routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return REQUIRES.get((scope.get("method", ""), getattr(route, "path", "")))
+        """What the write route this request is for needs (None: a read, or no such route)."""
+        method, path = scope.get("method", ""), scope.get("path", "")
+        for (verb, _), (pattern, action) in _COMPILED.items():
+            if verb == method and pattern.match(path):
+                return action
         return None
+
+
+#: the route paths of :data:`REQUIRES` as the router matches them
+_COMPILED: dict[tuple[str, str], tuple[re.Pattern[str], str]] = {
+    key: (compile_path(key[1])[0], action) for key, action in REQUIRES.items()
+}
