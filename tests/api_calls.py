@@ -120,7 +120,7 @@ def _journeys(call: Callable[..., Any]) -> None:
 def _outcomes(call: Callable[..., Any]) -> None:
     v1 = "/api/v1/outcomes"
     call("GET", f"{v1}/retention")
-    call("GET", f"{v1}/retention/customers?offset=1")
+    call("GET", f"{v1}/retention/customers?periods_after=1")
     call("GET", f"{v1}/repeat")
     cycle = call("GET", f"{v1}/lifecycle")["rows"]
     call("GET", f"{v1}/lifecycle/customers?at={cycle[1]['period']}&state=returning")

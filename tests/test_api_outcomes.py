@@ -35,9 +35,34 @@ def test_retention_and_lifecycle_endpoints(api: Api) -> None:
     listed = api.get(
         "/api/v1/outcomes/retention/customers",
         "viewer",
-        params={"offset": 1, "by": "promise", "segment": "broken"},
+        params={"periods_after": 1, "by": "promise", "segment": "broken"},
     ).json()
     assert listed["total"] == row["customers"]
+    # `offset` pages (it once was also the retention offset: paging changed the list)
+    pages = [
+        api.get(
+            "/api/v1/outcomes/retention/customers",
+            "viewer",
+            params={
+                "periods_after": 1,
+                "by": "promise",
+                "segment": "broken",
+                "offset": o,
+                "limit": 3,
+            },
+        ).json()
+        for o in (0, 3)
+    ]
+    assert [p["total"] for p in pages] == [row["customers"]] * 2
+    assert pages[0]["next_offset"] == 3 and pages[1]["offset"] == 3
+    ids = [i["customer_id"] for p in pages for i in p["items"]]
+    assert ids == [i["customer_id"] for i in listed["items"][:6]]
+    spec = api.client.get("/openapi.json").json()
+    names = [
+        q["name"]
+        for q in spec["paths"]["/api/v1/outcomes/retention/customers"]["get"]["parameters"]
+    ]
+    assert len(names) == len(set(names)) and {"offset", "periods_after"} <= set(names)
     life = api.get("/api/v1/outcomes/lifecycle", "viewer").json()["rows"][2]
     who = api.get(
         "/api/v1/outcomes/lifecycle/customers",
@@ -47,6 +72,12 @@ def test_retention_and_lifecycle_endpoints(api: Api) -> None:
     assert who["total"] == life["resurrecting"] > 0
     bad = api.get("/api/v1/outcomes/lifecycle", "viewer", params={"period": "year"})
     assert bad.status_code in (400, 422)
+    for at in ("2026-13", "2026-00", "0000-00", "2026-1", "2026-02-30", "20261-01"):
+        no = api.get(
+            "/api/v1/outcomes/lifecycle/customers", "viewer", params={"at": at, "state": "new"}
+        )
+        assert no.status_code == 400, (at, no.text)
+        assert "expected YYYY-MM" in no.json()["error"]["message"]
 
 
 def test_repeat_and_promise_value_endpoints(api: Api) -> None:

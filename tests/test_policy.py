@@ -39,9 +39,22 @@ from tests.conftest import REPO
 
 ROLE_NAMES = ["agent", "lead", "manager", "director", "vp"]
 KNOWN_REMEDIES = "apology, expedite, credit, refund, replacement, keep_item, callback"
+#: amounts as the policy takes them: whole cents (USD), sent as floats
 money = st.one_of(
-    st.integers(0, 400).map(float), st.floats(0, 400), st.sampled_from([0.0, 25.0, 30.0])
+    st.integers(0, 400).map(float),
+    st.integers(0, 40_000).map(lambda c: c / 100),
+    st.sampled_from([0.0, 25.0, 30.0, 8.99, 16.01]),
 )
+
+
+def cents_down(x: float) -> int:
+    """Independent of cxloop.domain.money: a limit in whole cents, float noise below a
+    millionth dropped, then rounded down."""
+    return math.floor(round(x * 1_000_000) / 10_000)
+
+
+def cents_up(x: float) -> int:
+    return math.ceil(round(x * 1_000_000) / 10_000)
 
 
 @st.composite
@@ -129,7 +142,8 @@ def oracle_limits(policy: Policy, req: GrantRequest, role: str) -> dict[int, flo
         )
         if req.remedy in REFUND_LIKE and req.order_amount is not None:
             caps.append(req.order_amount - req.totals.order_refunded + used)  # never past paid
-        limits[i] = min(caps, default=math.inf) - used
+        cap = min(caps, default=math.inf)
+        limits[i] = math.inf if math.isinf(cap) else cents_down(cap) - cents_up(used)
     return limits
 
 
@@ -145,7 +159,9 @@ def test_grants_exactly_what_a_line_allows(case: tuple[Policy, GrantRequest]) ->
     policy, req = case
     decision = decide(policy, req)
     covering = {
-        i for i, limit in oracle_limits(policy, req, req.role).items() if limit >= req.amount
+        i
+        for i, limit in oracle_limits(policy, req, req.role).items()
+        if limit >= cents_up(req.amount)
     }
     assert decision.allowed == bool(covering)
     if decision.allowed:
@@ -160,7 +176,8 @@ def test_monotonic_in_amount_and_role(case: tuple[Policy, GrantRequest], fractio
     if not decide(policy, req).allowed:
         return
     if req.remedy in MONETARY:
-        assert decide(policy, replace(req, amount=req.amount * fraction)).allowed
+        less = math.floor(req.amount * fraction * 100) / 100
+        assert decide(policy, replace(req, amount=less)).allowed
     higher = policy.roles[policy.roles.index(req.role) :]
     assert all(allowed_as(policy, req, r) for r in higher)
 
@@ -203,7 +220,7 @@ def test_can_grant_at_most_agrees_with_decide(case: tuple[Policy, GrantRequest])
     if most is None:
         assert decide(policy, replace(req, amount=1e12)).allowed
         return
-    assert not decide(policy, replace(req, amount=math.nextafter(most, math.inf))).allowed
+    assert not decide(policy, replace(req, amount=round(most + 0.01, 2))).allowed
     if most > 0:
         assert decide(policy, replace(req, amount=most)).allowed
     assert decide(policy, req).allowed <= (req.amount <= most)
@@ -233,7 +250,7 @@ def test_entitlements_table_agrees_with_can_grant_at_most(
     if best is None:
         assert most == 0.0
     elif req.remedy in MONETARY and not math.isinf(best):
-        assert most == best
+        assert most is not None and round(most * 100) == cents_down(best)
     else:
         assert most is None
 
@@ -635,3 +652,73 @@ def test_docs_list_every_key_and_the_default_table() -> None:
         assert line in doc, line
     for command in ("check", "show", "decide"):
         assert f"`cxloop policy {command}" in doc, command
+
+
+# --- money: whole cents, whatever the float sums say ---------------------------------------
+
+SEQUENCE_POLICY = {
+    "version": "seq",
+    "currency": "USD",
+    "roles": ["agent", "lead"],
+    "grants": [{"remedy": "credit", "role": "agent", "max_amount": 25, "per": ["case"]}],
+}
+
+
+@given(st.lists(st.integers(1, 2_500).map(lambda c: c / 100), min_size=1, max_size=12))
+def test_no_sequence_of_grants_passes_the_limit_and_the_exact_rest_is_allowed(
+    amounts: list[float],
+) -> None:
+    """Grants of whole cents in any order: what was granted never passes the limit (in
+    exact cents), and a request for exactly what is left is always allowed (8.99 after
+    8.00 + 8.01, though 25 - 16.01 is 8.989999999999998 in floats)."""
+    policy = policy_from_dict(SEQUENCE_POLICY)
+    granted_cents, granted = 0, 0.0  # the store's SUM is a float sum
+    for amount in amounts:
+        d = decide(policy, GrantRequest(Remedy.CREDIT, "agent", amount, totals=Totals(granted)))
+        assert d.remaining is not None and round(d.remaining * 100) == 2_500 - granted_cents
+        assert d.allowed == (granted_cents + round(amount * 100) <= 2_500)
+        if d.allowed:
+            granted_cents += round(amount * 100)
+            granted += amount
+        assert granted_cents <= 2_500
+    rest = (2_500 - granted_cents) / 100
+    if rest > 0:
+        last = decide(policy, GrantRequest(Remedy.CREDIT, "agent", rest, totals=Totals(granted)))
+        assert last.allowed, last.reason
+    over = decide(policy, GrantRequest(Remedy.CREDIT, "agent", rest + 0.01, totals=Totals(granted)))
+    assert not over.allowed
+
+
+def test_the_probe_sequence_8_00_8_01_then_8_99() -> None:
+    policy = policy_from_dict(SEQUENCE_POLICY)
+    d = decide(policy, GrantRequest(Remedy.CREDIT, "agent", 8.99, totals=Totals(8.0 + 8.01)))
+    assert d.allowed, d.reason
+    assert d.remaining == 8.99
+    assert "8.99 left" in d.reason
+    tiny = decide(policy, GrantRequest(Remedy.CREDIT, "agent", 0.001, totals=Totals(25.0)))
+    assert not tiny.allowed  # a sub-cent request counts as a whole cent
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "ok"),
+    [
+        ("USD", 8.99, True),
+        ("USD", 0.001, False),
+        ("USD", 10.0, True),
+        ("JPY", 100.0, True),
+        ("JPY", 100.5, False),
+        ("KWD", 1.234, True),
+        ("KWD", 1.2345, False),
+        ("USD", -0.0, False),
+    ],
+)
+def test_amounts_are_whole_minor_units_of_the_currency(
+    currency: str, amount: float, ok: bool
+) -> None:
+    from cxloop.domain.money import AmountError, check_amount
+
+    if ok:
+        check_amount(amount, currency)
+        return
+    with pytest.raises(AmountError, match="amount"):
+        check_amount(amount, currency)

@@ -60,6 +60,7 @@ def create_app(
         routes_remedies,
     )
     from cxloop.api.guard import Guard
+    from cxloop.api.keygate import KeyGate
 
     chosen = settings or Settings.from_env(None, home=home)
     runtime = Runtime(chosen, ttl=cache_ttl)
@@ -81,6 +82,7 @@ def create_app(
     )
     app.state.runtime = runtime
     errors.install(app)
+    app.add_middleware(KeyGate, runtime=runtime)  # inside the Guard: the key before the body
     app.add_middleware(
         Guard,
         max_body_bytes=int(chosen.max_body_mb * 1024 * 1024),

@@ -68,8 +68,9 @@ def principal(
     cookie: Annotated[str | None, Security(cookie_key)],
 ) -> Principal:
     token = (cred.credentials if cred else None) or key
+    gate = getattr(request.state, "principal", None)  # (key, caller): the key gate's check
     if token:
-        found = authenticate(ws, token)
+        found = gate[1] if gate and gate[0] == token else authenticate(ws, token)
         if found is None:
             raise ApiError(401, "unauthorized", "unknown or revoked API key")
     elif cookie:

@@ -40,6 +40,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cxloop.domain.money import AmountError
 from cxloop.errors import (
     Busy,
     ConfigError,
@@ -93,6 +94,13 @@ def body(code: str, message: str, details: list[dict[str, Any]] | None = None) -
 
 def from_cxloop(exc: CxloopError) -> ApiError:
     message = str(exc)
+    if isinstance(exc, AmountError):
+        return ApiError(
+            422,
+            "invalid_request",
+            message,
+            [{"field": "body.amount", "reason": message, "type": "amount"}],
+        )
     if isinstance(exc, Forbidden):
         return ApiError(403, "forbidden", message)
     if isinstance(exc, NotFoundError):
@@ -132,7 +140,7 @@ def install(app: FastAPI) -> None:
             }
             for e in exc.errors()
         ]
-        where = ", ".join(d["field"] for d in details[:5])
+        where = "; ".join(f"{d['field']}: {d['reason']}" for d in details[:3])
         return _json(ApiError(422, "invalid_request", f"invalid request: {where}", details))
 
     @app.exception_handler(StarletteHTTPException)

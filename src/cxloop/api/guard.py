@@ -123,13 +123,15 @@ class Guard:
         return counted
 
     @staticmethod
-    async def _answer(send: Send, status: int, payload: bytes) -> None:
+    async def _answer(send: Send, status: int, payload: bytes, www_auth: bool = False) -> None:
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(payload)).encode()),
             (b"cache-control", b"no-store"),
             *SECURITY_HEADERS,
         ]
+        if www_auth:  # a 401 says how to authenticate (as the app's own 401s do)
+            headers.append((b"www-authenticate", b"Bearer"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from cxloop import Actor
 from cxloop.api.deps import Cx, Page, PageOut, Rt, Who, page
 from cxloop.api.errors import ERROR_RESPONSES, ApiError
+from cxloop.api.inputs import Amount, Ident, NonEmptyNote, Note
 from cxloop.domain.remedies import Remedy
 from cxloop.errors import PolicyError
 from cxloop.library.edges import Principal
@@ -29,28 +30,28 @@ from cxloop.results.cases import (
 )
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
-Text = Annotated[str, Field(max_length=2000)]
+Text = Note
 #: an approval's number: a 64-bit row id (a larger one overflowed SQLite's integer: a 500)
 ApprovalId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class AssignIn(BaseModel):
-    owner: Annotated[str, Field(min_length=1, max_length=200)]
-    department: Annotated[str | None, Field(max_length=100)] = None
+    owner: Annotated[Ident, Field(min_length=1, max_length=200)]
+    department: Annotated[Ident, Field(max_length=100)] | None = None
 
 
 class ResolveIn(BaseModel):
-    note: Annotated[str, Field(min_length=1, max_length=2000)]
+    note: NonEmptyNote
     follow_up_days: Annotated[float, Field(gt=0, le=365)] = 3.0
 
 
 class NoteIn(BaseModel):
-    note: Annotated[str, Field(min_length=1, max_length=2000)]
+    note: NonEmptyNote
 
 
 class RemedyIn(BaseModel):
     remedy: Remedy
-    amount: Annotated[float, Field(ge=0, le=1e9)] = 0.0
+    amount: Amount = 0.0
     note: Text = ""
 
 

@@ -29,7 +29,7 @@ def health(who: Who, cx: Cx) -> HealthReport:
 @router.post("/health", response_model=HealthReport, tags=["outcomes"])
 def score(who: Who, rt: Rt, cx: Cx) -> HealthReport:
     """Score every customer again as of the store's clock and keep the result."""
-    who.require("detect_incidents")
+    who.require("score_health")
     found = cx.score_health()
     rt.wrote()
     return found.report()

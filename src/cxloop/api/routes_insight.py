@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from cxloop.api.deps import Cx, Page, PageOut, Rt, Who, Ws, out, page, rows
 from cxloop.api.errors import ERROR_RESPONSES, ApiError
+from cxloop.api.inputs import Ident, NonEmptyNote
 from cxloop.api.library import Workspace, of
 from cxloop.api.models_insight import Me
 from cxloop.library.voice import SCORE_BY
@@ -39,8 +40,8 @@ class SendIn(BaseModel):
 
 
 class ActIn(BaseModel):
-    key: Annotated[str, Field(min_length=1, max_length=300)]
-    note: Annotated[str, Field(min_length=1, max_length=2000)]
+    key: Annotated[Ident, Field(min_length=1, max_length=300)]
+    note: NonEmptyNote
 
 
 @router.get("/me", response_model=Me, tags=["access"])

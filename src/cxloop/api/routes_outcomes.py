@@ -52,14 +52,22 @@ def retention_customers(
     who: Who,
     cx: Cx,
     p: Page,
-    offset: Annotated[int, Query(ge=0, le=10_000)],
+    periods_after: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=10_000,
+            description="Periods after the first purchase: the figure's `offset` "
+            "(`offset` here pages, as everywhere)",
+        ),
+    ],
     period: Period = "month",
     by: ByQ = None,
     cohort: Annotated[str | None, Query(max_length=20)] = None,
     segment: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """The customers active ``offset`` periods after their first purchase."""
-    df = cx.retention_customers(offset, period, by, cohort, segment)
+    """The customers active ``periods_after`` periods after their first purchase."""
+    df = cx.retention_customers(periods_after, period, by, cohort, segment)
     return page(who, _records(df), p)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cxloop.domain.money import minor_down, minor_up
 from cxloop.domain.remedies import Remedy
 from cxloop.errors import ConfigError
 
@@ -27,7 +28,6 @@ DEFAULT_PER: frozenset[str] = frozenset({"case", "customer"})
 #: Remedies that give money back for an order: together never more than was paid.
 REFUND_LIKE: frozenset[Remedy] = frozenset({Remedy.REFUND, Remedy.KEEP_ITEM})
 CASE_RULE_KEYS = ("others", "closed")
-EPS = 1e-9  # float sums of money: 0.1 + 0.2 is within 0.3
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,14 @@ def case_rule_rank(
     return rank, why if rank > 0 else []
 
 
-def refund_room(remedy: Remedy, order_amount: float | None, totals: Totals) -> float | None:
-    """How much more may go back on the order (None: not a refund, or no order known)."""
+def refund_room(
+    remedy: Remedy, order_amount: float | None, totals: Totals, digits: int
+) -> int | None:
+    """How much more may go back on the order, in minor units (None: not a refund, or no
+    order known): what was paid counted down, what went back counted up."""
     if remedy not in REFUND_LIKE or order_amount is None:
         return None
-    return order_amount - totals.order_refunded
+    return minor_down(order_amount, digits) - minor_up(totals.order_refunded, digits)
 
 
 def refund_text(order_amount: float, totals: Totals, amount: float) -> str:
@@ -134,11 +137,12 @@ def describe_per(per: frozenset[str], period_days: int | None) -> str:
     return " and ".join(parts)
 
 
-def used_text(used: float, scope: str, limit: float, period_days: int | None) -> str:
+def used_text(used: float, scope: str, left: float, period_days: int | None) -> str:
+    """``left``: what is left of the limit (exact, in minor units made money again)."""
     where = {"case": "on this case", "customer": "to this customer"}.get(scope, "")
     if scope == "customer" and period_days:
         where += f" in {period_days} days"
-    return f"{used:.2f} already granted or waiting {where}, {max(limit - used, 0.0):.2f} left"
+    return f"{used:.2f} already granted or waiting {where}, {max(left, 0.0):.2f} left"
 
 
 # --- the policy file ----------------------------------------------------------------------

@@ -35,6 +35,7 @@ from cxloop.domain.limits import (
     refund_text,
     used_text,
 )
+from cxloop.domain.money import major, minor_digits, minor_down, minor_up
 from cxloop.domain.remedies import MONETARY, CustomerTier, Remedy, Severity
 from cxloop.errors import ConfigError, PolicyError
 
@@ -135,6 +136,12 @@ class Policy:
         """The customer-total periods the lines of ``remedy`` need (None: ever)."""
         return {g.period_days for g in self.grants if g.remedy == remedy and "customer" in g.per}
 
+    @property
+    def digits(self) -> int:
+        """Decimals of the currency's minor unit: amounts are compared in whole units of
+        it (:mod:`cxloop.domain.money`)."""
+        return minor_digits(self.currency)
+
     def rank(self, role: str) -> int:
         """The role's place on the ladder (0 = lowest); PolicyError for an unknown role."""
         try:
@@ -192,7 +199,9 @@ class Decision:
 
 @dataclass(frozen=True)
 class _Authority:
-    """What one role may do for one remedy in one situation."""
+    """What one role may do for one remedy in one situation. Money is compared in whole
+    minor units (:mod:`cxloop.domain.money`): the limit counted down, the running total
+    and the request counted up."""
 
     best: int | None  # the applying line with the most room left (first on ties)
     limit: float  # its effective limit (inf: none); -1 when nothing applies
@@ -200,13 +209,22 @@ class _Authority:
     unmatched: tuple[str, ...]  # conditions of the lines that do not match
     used: float = 0.0  # the running total the best line caps
     scope: str = "request"  # which total that is
+    digits: int = 2  # decimals of the currency's minor unit
+
+    @property
+    def room_minor(self) -> float:
+        """What is left, in minor units (inf: no limit)."""
+        if math.isinf(self.limit):
+            return math.inf
+        return minor_down(self.limit, self.digits) - minor_up(self.used, self.digits)
 
     @property
     def room(self) -> float:
-        return self.limit - self.used
+        left = self.room_minor
+        return left if math.isinf(left) else major(int(left), self.digits)
 
     def allows(self, amount: float) -> bool:
-        return self.best is not None and amount <= self.room
+        return self.best is not None and minor_up(amount, self.digits) <= self.room_minor
 
 
 def _authority(
@@ -236,10 +254,13 @@ def _authority(
             if remedy not in MONETARY
             else totals.used(grant.per, grant.period_days)
         )
-        if best is None or limit - used > best.room:
-            best = _Authority(i, limit, False, (), used, scope)
+        found = _Authority(i, limit, False, (), used, scope, policy.digits)
+        if best is None or found.room_minor > best.room_minor:
+            best = found
     if best is None:
-        return _Authority(None, -1.0, needs_order, tuple(dict.fromkeys(unmatched)))
+        return _Authority(
+            None, -1.0, needs_order, tuple(dict.fromkeys(unmatched)), digits=policy.digits
+        )
     return replace(best, needs_order=needs_order, unmatched=tuple(dict.fromkeys(unmatched)))
 
 
@@ -267,8 +288,8 @@ def decide(policy: Policy, request: GrantRequest) -> Decision:
     case_rank, case_why = case_rule_rank(
         policy.roles, policy.cases, request.closed_case, request.others_case
     )
-    room = refund_room(request.remedy, request.order_amount, request.totals)
-    within = room is None or request.amount <= room
+    room = refund_room(request.remedy, request.order_amount, request.totals, policy.digits)
+    within = room is None or minor_up(request.amount, policy.digits) <= room
 
     def able(r: int) -> bool:
         return within and r >= case_rank and ladder[r].allows(request.amount)
@@ -327,9 +348,9 @@ def can_grant_at_most(
         return 0.0
     if remedy not in MONETARY:
         return None
-    room = refund_room(remedy, order_amount, totals)
-    most = own.room if room is None else min(own.room, room)
-    return None if math.isinf(most) else max(most, 0.0)
+    room = refund_room(remedy, order_amount, totals, policy.digits)
+    most = own.room_minor if room is None else min(own.room_minor, room)
+    return None if math.isinf(most) else major(max(int(most), 0), policy.digits)
 
 
 def _checked_request(request: GrantRequest) -> Remedy:
@@ -387,7 +408,7 @@ def _authority_text(policy: Policy, request: GrantRequest, own: _Authority) -> s
         text += f" when {conditions}"
     if request.remedy in MONETARY and own.used > 0 and not math.isinf(own.limit):
         per = describe_per(grant.per, grant.period_days)
-        left = used_text(own.used, own.scope, own.limit, grant.period_days)
+        left = used_text(own.used, own.scope, own.room, grant.period_days)
         text += f", {per} ({left})"
     return text
 

@@ -7,7 +7,7 @@ Four roles, a ladder (each may do what the ones below it may):
 - ``agent``: work cases (start, assign, resolve, follow up), grant remedies within the
   empowerment policy, request approval beyond it; sees personal data;
 - ``lead``: decide approvals, raise cases from signals, detect incidents and send
-  outreach, record actions on brief items;
+  outreach, record actions on brief items, score customer health again;
 - ``admin``: ingest events, rebuild the ledger.
 
 A key's ``grant_as`` is the role the empowerment policy judges its grants and approvals
@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cxloop.domain.names import check_name, identity, skeleton
 from cxloop.domain.policy import Policy
 from cxloop.errors import ConfigError, NotFoundError, PolicyError
 from cxloop.services.access.masking import MASK, mask
@@ -45,6 +46,7 @@ PERMISSIONS: dict[str, str] = {
     "act_on_brief": "lead",
     "ingest": "admin",
     "build_ledger": "admin",
+    "score_health": "lead",
 }
 
 
@@ -120,7 +122,8 @@ def create_key(
 ) -> tuple[str, dict[str, Any]]:
     """A new key; returns (plain key, its row). ``grant_as`` must be a policy role."""
     check_role(role)
-    if not name.strip():
+    name = check_name(name)
+    if not name:
         raise ConfigError("a key needs a name (who or what uses it)")
     if grant_as is not None and role == "viewer":
         raise ConfigError("a viewer key cannot grant remedies: leave out --grant-as")
@@ -136,8 +139,22 @@ def create_key(
             f"grants as with --grant-as ({', '.join(policy.roles)})"
         )
     keys = ApiKeys(ws.state)
-    token = keys.create(name.strip(), role, chosen, created_by)
+    _refuse_look_alike(keys, name)
+    token = keys.create(name, role, chosen, created_by)
     return token, keys.get(token.split("_")[1])
+
+
+def _refuse_look_alike(keys: ApiKeys, name: str) -> None:
+    """One person may hold several keys under one name; another person's name may not look
+    like it (four eyes compares names: :mod:`cxloop.domain.names`)."""
+    for row in keys.list(include_revoked=True):
+        other = row["name"]
+        if identity(other) != identity(name) and skeleton(other) == skeleton(name):
+            raise ConfigError(
+                f"the name {name!r} looks like the name {other!r} of key {row['key_id']}: "
+                "give one person one name across their keys, and different people names "
+                "that do not look alike"
+            )
 
 
 def authenticate(ws: Workspace, token: str) -> Principal | None:

@@ -75,6 +75,10 @@ def period_from_label(label: str, period: str) -> int:
     try:
         if period == "month":
             year, month = label.split("-")
+            if not (len(year) == 4 and year.isdigit() and len(month) == 2 and month.isdigit()):
+                raise ValueError(label)
+            if not 1 <= int(month) <= 12:  # 2026-13 is no month (it was 2027-01)
+                raise ValueError(label)
             return int(year) * 12 + int(month) - 1
         return period_of(datetime.fromisoformat(label), period)
     except ValueError:

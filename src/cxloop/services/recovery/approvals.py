@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cxloop.domain.events import EventType
+from cxloop.domain.money import check_amount
 from cxloop.domain.policy import Decision, GrantRequest, Policy, decide
 from cxloop.domain.recovery import CaseFacts
 from cxloop.domain.remedies import MONETARY, Remedy
@@ -21,7 +22,12 @@ from cxloop.errors import ConflictError, NotFoundError, PolicyError
 from cxloop.services.log.internal import event_row, record_events
 from cxloop.services.recovery.advice import case_facts
 from cxloop.services.recovery.cases import Actor, audit_entry, now_utc
-from cxloop.services.recovery.limits import grant_lock, running_totals, same_person, standing
+from cxloop.services.recovery.limits import (
+    grant_lock,
+    may_be_same_person,
+    running_totals,
+    standing,
+)
 from cxloop.store.cases import CaseStore
 from cxloop.store.db import Connection
 from cxloop.workspace.workspace import Workspace
@@ -124,6 +130,8 @@ def _request_of(
     to and the case's standing for this actor. Call under :func:`grant_lock`."""
     if amount < 0 or amount != amount:
         raise PolicyError(f"amount must be a number >= 0, got {amount}")
+    if remedy in MONETARY:
+        check_amount(amount, policy.currency)  # never record 0.001 or -0
     case, facts = case_facts(ws, case_id)
     totals = running_totals(ws, case, remedy, policy, now_utc(ws), before_approval)
     closed, others = standing(case, actor.name)
@@ -321,7 +329,7 @@ def decide_approval(
     others get :class:`ConflictError`."""
     with grant_lock(ws):
         row = _pending(CaseStore(ws.state), approval_id)
-        if approve and same_person(row["requested_by"], actor.name):
+        if approve and may_be_same_person(row["requested_by"], actor.name):
             raise PolicyError(
                 f"four eyes: {row['requested_by']} asked for approval {approval_id} and may not "
                 f"approve it, under any key; another {row['needs_role']} or above must decide (the "

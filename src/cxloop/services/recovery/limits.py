@@ -14,13 +14,13 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
 from cxloop.domain.cases import ACTIVE_STATES, CaseState
 from cxloop.domain.events import EventType
 from cxloop.domain.limits import REFUND_LIKE, Totals
+from cxloop.domain.names import identity, skeleton
 from cxloop.domain.policy import Policy
 from cxloop.domain.remedies import MONETARY, Remedy
 from cxloop.errors import PolicyError
@@ -36,14 +36,15 @@ def grant_lock(ws: Workspace) -> WriteLock:
     return WriteLock(ws.home / ".grants.lock", ws.settings.lock_timeout)
 
 
-def identity(name: str) -> str:
-    """Who a name stands for: Unicode-normalised, case-folded, spaces collapsed
-    ("Alice  Smith" and "alice smith" are one person)."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
-
-
 def same_person(a: str | None, b: str | None) -> bool:
+    """Whether two names stand for one person (:func:`cxloop.domain.names.identity`)."""
     return a is not None and b is not None and identity(a) == identity(b)
+
+
+def may_be_same_person(a: str | None, b: str | None) -> bool:
+    """Four eyes: one person, or names that look alike (``pаgent`` with a Cyrillic ``а``
+    beside ``pagent``: :func:`cxloop.domain.names.skeleton`)."""
+    return same_person(a, b) or (a is not None and b is not None and skeleton(a) == skeleton(b))
 
 
 def standing(case: dict[str, Any], actor_name: str) -> tuple[bool, bool]:
