@@ -179,3 +179,124 @@ def test_rules_show_prints_the_rules_in_effect(tmp_path: Path) -> None:
     assert rows[0]["risk_needs"].startswith("payment_received")
     names = {r["name"] for r in tomllib.loads(shown.output)["rules"]}  # the TOML as written
     assert {"delivery", "callback", "refund"} <= names
+
+
+# NPS answers (respondent, submitted, score); the latest order (o08, 2018-09-24) sets the clock
+ANSWERS = [
+    ("c01", "2018-08-01T10:00:00+02:00", 10),  # before the 5 weeks
+    ("c02", "2018-08-25T10:00:00+02:00", 9),
+    ("c03", "2018-08-30T10:00:00+02:00", 3),
+    ("c04", "2018-09-05T10:00:00+02:00", 7),
+    ("c05", "2018-09-13T12:09:11+02:00", 10),  # the last answer
+]
+SURVEY = """[input]
+format = "jsonl"
+[[events]]
+customer_id = "{respondent}"
+event_type = "survey_response"
+ts = { column = "submitted" }
+channel = "email"
+[events.attrs]
+metric = "nps"
+score = { column = "nps", type = "integer" }
+"""
+#: billing complaints: four long before the brief's 90 days (a subject needs 5 texts for a
+#: verdict), one within them from c02, naming no order
+CONTACTS = "customer,when,message\n" + "".join(
+    f'{c},{when},"{text}"\n'
+    for c, when, text in [
+        ("c01", "2018-02-20 10:00", "I was overcharged on my invoice, this is wrong"),
+        ("c03", "2018-05-21 10:00", "Charged twice for one order, terrible billing"),
+        ("c04", "2018-06-06 10:00", "The invoice is wrong, I was billed the wrong amount"),
+        ("c01", "2018-03-01 10:00", "Still overcharged, the invoice is wrong again, awful"),
+        ("c02", "2018-08-19 16:27", "I cancelled the order but was charged twice, awful"),
+    ]
+)
+CONTACT = """[input]
+format = "csv"
+[[events]]
+customer_id = "{customer}"
+event_type = "contact_inbound"
+ts = { column = "when", format = "%Y-%m-%d %H:%M", zone = "Europe/Paris" }
+channel = "phone"
+[events.attrs]
+text = "{message}"
+"""
+
+
+@pytest.fixture(scope="module")
+def eu_brief(eu_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    import json
+    import shutil
+
+    folder = tmp_path_factory.mktemp("probe_eu_brief")
+    home = folder / "store"
+    shutil.copytree(eu_store, home)
+    survey = folder / "survey.jsonl"
+    survey.write_text(
+        "".join(
+            json.dumps({"respondent": c, "submitted": t, "nps": s}) + "\n" for c, t, s in ANSWERS
+        ),
+        encoding="utf-8",
+    )
+    (folder / "survey.toml").write_text(SURVEY, encoding="utf-8")
+    contacts = folder / "contacts.csv"
+    contacts.write_text(CONTACTS, encoding="utf-8")
+    (folder / "contacts.toml").write_text(CONTACT, encoding="utf-8")
+    with cxloop.open(home) as cx:
+        cx.ingest(survey, mapping=folder / "survey.toml", refresh=False)
+        cx.ingest(contacts, mapping=folder / "contacts.toml", refresh=False)
+        return dict(cx.brief())
+
+
+def test_brief_keeps_the_answers_of_the_longer_window(eu_brief: dict) -> None:
+    end = pd.Timestamp(eu_brief["as_of"])
+    raw = _raw()
+    assert end == raw.placed.max()  # the clock: the latest event, a late order
+    answers = pd.DataFrame(ANSWERS, columns=["customer_id", "ts", "score"])
+    answers["ts"] = pd.to_datetime(answers.ts, utc=True).dt.tz_localize(None)
+    window = answers[(answers.ts >= end - timedelta(days=35)) & (answers.ts <= end)]
+    nps = 100 * ((window.score >= 9).mean() - (window.score <= 6).mean())
+    assert answers[answers.ts >= end - timedelta(days=7)].empty  # none in the latest week
+    (row,) = eu_brief["customers"]["scores"]
+    assert row["metric"] == "nps" and row["n"] == 0 and row["value"] is None
+    assert row["last_5_weeks_n"] == len(window) == 4
+    assert row["last_5_weeks"] == pytest.approx(nps)
+    assert row["last_answer"][:16] == answers.ts.max().isoformat()[:16]
+
+
+def test_brief_one_thing_counts_the_customers_orders(eu_brief: dict) -> None:
+    one = eu_brief["one_thing"]
+    assert one["key"] == "subject:billing_accuracy"
+    raw = _raw()
+    # the complaint names no order: the customer's latest order placed before it counts
+    want = raw[raw.customer_id == "c02"].sort_values("placed").amount.iloc[-1]
+    assert one["customer_ids"] == ["c02"] and one["customers"] == 1
+    assert one["revenue"] == pytest.approx(want) == 532.50
+
+
+def test_cli_brief_and_timeline_speak_plainly(eu_store: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cxloop.cli.main import app
+
+    got = CliRunner().invoke(
+        app, ["timeline", "c01", "--home", str(eu_store)], env={"COLUMNS": "200"}
+    )
+    assert got.exit_code == 0, got.output
+    assert "1,044.01" in got.output  # the currency's minor digits, not "1,044.0"
+    with cxloop.open(eu_store) as cx:
+        amount = float(cx.timeline("c01").amount.dropna().iloc[0])
+    assert amount == _raw().set_index("ref").amount["o01"]
+
+
+def test_brief_page_says_one_customer(eu_brief: dict) -> None:
+    from cxloop.cli.brief import _scores, render_html
+    from cxloop.cli.render import clean
+
+    b = clean(eu_brief)
+    page = render_html(b)
+    assert "1 customer, 532.50" in page and "1 customers" not in page
+    shown = _scores(b["customers"]["scores"])
+    assert list(shown["this week"]) == ["no answers (last 2018-09-13)"]
+    assert shown["last 5 weeks"].iloc[0].endswith("n 4")

@@ -17,6 +17,8 @@ class WindowScore(Record):
     ci_low: float | None
     ci_high: float | None
     last_5_weeks: float | None
+    last_answer: str | None = None  # the latest answer up to the brief's date
+    last_5_weeks_n: int | None = None  # answers in the longer window
 
 
 class BriefTopic(Record):

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,40 +52,78 @@ METHOD = (
 )
 
 
-def _order_values(ws: Workspace) -> pd.Series:
+def _orders(ws: Workspace) -> pd.DataFrame:
     e = ws.events()
     orders = (
         e.filter(e.event_type == EventType.ORDER_PLACED.value)
-        .select("ref", "amount")
+        .select("customer_id", "ref", "ts", "amount")
         .execute()
-        .dropna()
+        .dropna(subset=["ref", "amount"])
     )
-    return orders.groupby("ref")["amount"].sum()
+    return orders.assign(ts=pd.to_datetime(orders["ts"]).astype("datetime64[ns]"))
+
+
+def _text_orders(said: pd.DataFrame, orders: pd.DataFrame) -> pd.Series:
+    """Each text's order: the ref it names, else (a contact that names none) the customer's
+    latest order placed at or before it: the revenue behind a complaint is that of the
+    customer's orders, not nothing."""
+    named = said["ref"].reset_index(drop=True)  # positions: a text may sit under two subjects
+    if not named.isna().any() or orders.empty:
+        return said["ref"]
+    left = pd.DataFrame(
+        {
+            "row": range(len(said)),
+            "customer_id": said["customer_id"].to_numpy(),
+            "ts": pd.to_datetime(said["ts"]).astype("datetime64[ns]").to_numpy(),
+        }
+    )
+    right = orders[["customer_id", "ts", "ref"]].rename(columns={"ref": "order"})
+    found = pd.merge_asof(
+        left.sort_values("ts"), right.sort_values("ts"), on="ts", by="customer_id"
+    ).set_index("row")["order"]
+    return pd.Series(named.fillna(found.sort_index()).to_numpy(), index=said.index)
 
 
 def _scores_window(
     v: Voice, who: str, end: pd.Timestamp, window: timedelta = WEEK
 ) -> list[dict[str, Any]]:
     """Scores of the ``window`` up to ``end``, each beside the same window plus the four
-    weeks before it (customers: a week; employees, who answer a monthly pulse: four weeks)."""
+    weeks before it (customers: a week; employees, who answer a monthly pulse: four weeks).
+    A metric answered in the longer window but not in the latest one keeps its row (n 0, no
+    value) with the date of its last answer: the windows end at the store's clock, which a
+    single late event of any kind moves past the last answer."""
     until = end.to_pydatetime()
     recent = v.scores(voice=who, since=(end - window).to_pydatetime(), until=until)
     before = v.scores(voice=who, since=(end - window - BASELINE).to_pydatetime(), until=until)
-    rows = []
-    for r in recent.itertuples():
-        b = before[before["metric"] == r.metric]
+    rows: list[dict[str, Any]] = []
+    if before.empty:
+        return rows
+    for b in before.itertuples():
+        r = recent[recent["metric"] == b.metric] if len(recent) else recent
+        now = r.iloc[0] if len(r) else None
         rows.append(
             {
-                "metric": r.metric,
-                "headline": r.headline,
-                "n": int(r.n),
-                "value": float(r.value),
-                "ci_low": float(r.ci_low),
-                "ci_high": float(r.ci_high),
-                "last_5_weeks": float(b["value"].iloc[0]) if len(b) else math.nan,
+                "metric": b.metric,
+                "headline": b.headline,
+                "n": int(now["n"]) if now is not None else 0,
+                "value": float(now["value"]) if now is not None else None,
+                "ci_low": float(now["ci_low"]) if now is not None else None,
+                "ci_high": float(now["ci_high"]) if now is not None else None,
+                "last_5_weeks": float(b.value),
+                "last_5_weeks_n": int(b.n),
+                "last_answer": _last_answer(v, who, str(b.metric), end),
             }
         )
     return rows
+
+
+def _last_answer(v: Voice, who: str, metric: str, end: pd.Timestamp) -> str | None:
+    f = v.frame
+    ts = f.loc[
+        (f["voice"] == who) & (f["metric"] == metric) & f["score"].notna() & (f["ts"] <= end),
+        "ts",
+    ]
+    return None if ts.empty else pd.Timestamp(ts.max()).isoformat(timespec="minutes")
 
 
 def _subject_items(v: Voice, values: pd.Series, sides: pd.DataFrame) -> list[Item]:
@@ -172,7 +209,9 @@ def _emerging_items(
     return items
 
 
-def _with_refs(v: Voice, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+def _with_refs(
+    v: Voice, since: pd.Timestamp, until: pd.Timestamp, orders: pd.DataFrame
+) -> pd.DataFrame:
     """``voice compare``'s rows, with the customers (and their orders) who said something
     negative about each subject between ``since`` and ``until``."""
     subjects, texts = subject_texts(v)
@@ -183,6 +222,7 @@ def _with_refs(v: Voice, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFra
         & (texts["ts"] > since)
         & (texts["ts"] <= until)
     ]
+    said = said.assign(ref=_text_orders(said, orders))
     by = said.groupby("subject")
     refs = [
         by.get_group(s)["ref"].dropna().unique().tolist() if s in by.groups else []
@@ -286,10 +326,11 @@ def brief(
     the built-in one."""
     v = v or Voice(ws)
     end = brief_date(ws, as_of)
-    values = _order_values(ws)
+    orders = _orders(ws)
+    values = orders.groupby("ref")["amount"].sum()
     aov = float(values.mean()) if len(values) else 1.0
     top, found = _topics(v, end)
-    sides = _with_refs(v, end - RECENT, end)
+    sides = _with_refs(v, end - RECENT, end, orders)
     heard = v.frame[(v.frame["voice"] == "employee") & v.frame["text"].notna()]
     staff = heard[heard["ts"] <= end]
     failures, left_out = incident_items(ws, values, end.to_pydatetime(), detectors)
