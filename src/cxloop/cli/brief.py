@@ -84,6 +84,8 @@ def brief(
         )
     for r in c["emerging"]:
         con.print(f"emerging: {r['label']} ({r['kind']}, {r['lift']:.1f}x, q {r['q']:.3f})")
+    if (c.get("sentiment") or {}).get("why"):
+        con.print(f"Sentiment: {c['sentiment']['why']}", highlight=False)
     employees = _scores(e["scores"], "last 4 weeks", "last 8 weeks")
     table(con, "2. What employees are saying: the last 4 weeks (last 8 weeks)", employees)
     if e["subjects"]:

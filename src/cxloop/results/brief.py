@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cxloop.results.base import Json
 from cxloop.results.record import Record
 
@@ -39,6 +41,8 @@ class CustomersSay(Record):
     scores: list[WindowScore]
     topics: list[BriefTopic]
     emerging: list[BriefEmerging]
+    sentiment: dict[str, Any] | None = None
+    """Which sentiment model scored the texts, and why (``voice sentiment``'s choice)."""
 
 
 class Subject(Record):

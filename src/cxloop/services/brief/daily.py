@@ -117,6 +117,16 @@ def _scores_window(
     return rows
 
 
+def _sentiment_used(v: Voice) -> dict[str, Any]:
+    """Which sentiment model scored the texts (negative shares, complaints) and why."""
+    if v.customer_texts.empty and v.frame["text"].notna().sum() == 0:
+        return {"used": "none", "why": "no texts"}
+    v.sentiment  # noqa: B018 (computed once: it decides the choice)
+    if v.sentiment_choice:
+        return dict(v.sentiment_choice)
+    return {"used": v.sentiment_mode, "why": f"{v.sentiment_mode}: chosen (--sentiment)"}
+
+
 def _last_answer(v: Voice, who: str, metric: str, end: pd.Timestamp) -> str | None:
     f = v.frame
     ts = f.loc[
@@ -357,6 +367,7 @@ def brief(
             ]
             if "emerging" in found
             else [],
+            "sentiment": _sentiment_used(v),
         },
         "employees": {
             "scores": _scores_window(v, "employee", end, BASELINE),
