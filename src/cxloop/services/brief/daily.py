@@ -23,10 +23,10 @@ from typing import Any
 import pandas as pd
 
 from cxloop.domain.brief import Item, rank
-from cxloop.domain.events import EventType
 from cxloop.errors import ConfigError, NotFoundError
 from cxloop.services.brief.at_risk import at_risk
 from cxloop.services.brief.incidents import MAX_IDS, incident_items
+from cxloop.services.brief.orders import orders_of, text_orders
 from cxloop.services.voice.analysis import Voice
 from cxloop.services.voice.insights import emerging, side_by_side, subject_texts
 from cxloop.store.brief import BriefActions
@@ -50,38 +50,6 @@ METHOD = (
     "below the others until its figures change. A subject counts the customers who said "
     "something negative about it in the last 90 days."
 )
-
-
-def _orders(ws: Workspace) -> pd.DataFrame:
-    e = ws.events()
-    orders = (
-        e.filter(e.event_type == EventType.ORDER_PLACED.value)
-        .select("customer_id", "ref", "ts", "amount")
-        .execute()
-        .dropna(subset=["ref", "amount"])
-    )
-    return orders.assign(ts=pd.to_datetime(orders["ts"]).astype("datetime64[ns]"))
-
-
-def _text_orders(said: pd.DataFrame, orders: pd.DataFrame) -> pd.Series:
-    """Each text's order: the ref it names, else (a contact that names none) the customer's
-    latest order placed at or before it: the revenue behind a complaint is that of the
-    customer's orders, not nothing."""
-    named = said["ref"].reset_index(drop=True)  # positions: a text may sit under two subjects
-    if not named.isna().any() or orders.empty:
-        return said["ref"]
-    left = pd.DataFrame(
-        {
-            "row": range(len(said)),
-            "customer_id": said["customer_id"].to_numpy(),
-            "ts": pd.to_datetime(said["ts"]).astype("datetime64[ns]").to_numpy(),
-        }
-    )
-    right = orders[["customer_id", "ts", "ref"]].rename(columns={"ref": "order"})
-    found = pd.merge_asof(
-        left.sort_values("ts"), right.sort_values("ts"), on="ts", by="customer_id"
-    ).set_index("row")["order"]
-    return pd.Series(named.fillna(found.sort_index()).to_numpy(), index=said.index)
 
 
 def _scores_window(
@@ -232,7 +200,7 @@ def _with_refs(
         & (texts["ts"] > since)
         & (texts["ts"] <= until)
     ]
-    said = said.assign(ref=_text_orders(said, orders))
+    said = said.assign(ref=text_orders(said, orders))
     by = said.groupby("subject")
     refs = [
         by.get_group(s)["ref"].dropna().unique().tolist() if s in by.groups else []
@@ -336,7 +304,7 @@ def brief(
     the built-in one."""
     v = v or Voice(ws)
     end = brief_date(ws, as_of)
-    orders = _orders(ws)
+    orders = orders_of(ws)
     values = orders.groupby("ref")["amount"].sum()
     aov = float(values.mean()) if len(values) else 1.0
     top, found = _topics(v, end)
