@@ -215,6 +215,11 @@ def test_learned_sentiment_is_reported_on_held_out_texts(olist_voice: Voice) -> 
     assert check["folds"] == FOLDS and check["rated_texts"] == len(s)
     assert 0.6 < check["held_out_accuracy"] < 0.95
     assert s["model"].str.contains("held out").all()
+    # auto chose it: it beats the lexicon and the prior held out (docs/voice.md)
+    choice = olist_voice.sentiment_choice
+    print("olist sentiment choice:", choice)
+    assert choice["used"] == "learned" and choice["languages"] == ["pt"]
+    assert choice["held_out_macro_f1"] >= choice["lexicon_macro_f1"] + choice["margin"]
     # in-sample the model would mostly repeat the stars; held out it does not
     labels = stars_to_label(s["score"])
     in_sample = StarSentiment().fit(s["text"].tolist(), labels.tolist())

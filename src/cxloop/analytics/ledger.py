@@ -59,8 +59,11 @@ LEDGER_SCHEMA = ibis.schema(
     }
 )
 LEDGER_COLUMNS = tuple(LEDGER_SCHEMA.names)
-#: Changes with the columns: a ledger built with other columns is rebuilt before it is read.
-LEDGER_LAYOUT = hashlib.sha256(",".join(LEDGER_COLUMNS).encode()).hexdigest()[:12]
+#: Changes with the columns (and the semantics tag): a ledger built with other columns, or
+#: before milestone risks needed their milestone in the log, is rebuilt before it is read.
+LEDGER_LAYOUT = hashlib.sha256(
+    (",".join(LEDGER_COLUMNS) + ";milestone-risks-need-the-milestone").encode()
+).hexdigest()[:12]
 
 _HOUR = 3600.0
 BROKEN = PromiseState.BROKEN.value
@@ -127,7 +130,18 @@ def _rule_expr(sources: LedgerSources, rule: PromiseRule, as_of: datetime) -> ir
     for name in ("voided_at", "milestone_at"):
         if name not in wanted:
             t = t.mutate(**{name: ibis.null("timestamp")})
-    return _classified(t, rule, as_of_lit)
+    return _classified(_with_milestone_seen(t, events, milestones), rule, as_of_lit)
+
+
+def _with_milestone_seen(t: ir.Table, events: ir.Table, milestones: list[str]) -> ir.Table:
+    """Whether the log (as of the as-of time) holds the milestone's event type at all: a log
+    that never records it (no hand-off to the carrier in the export) cannot show one missed,
+    so the milestone risks stay silent there (docs/promises.md)."""
+    if not milestones:
+        return t.mutate(milestone_seen=ibis.literal(False))
+    marks = events.filter(events.event_type.isin(milestones))
+    seen = marks.aggregate(milestone_seen=marks.count() > 0)
+    return t.cross_join(seen)
 
 
 def _classified(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar) -> ir.Table:
@@ -165,10 +179,10 @@ def _classified(t: ir.Table, rule: PromiseRule, as_of: ir.TimestampScalar) -> ir
             if risk.deadline_attr:
                 attr = attr_time(t.open_attrs, risk.deadline_attr)
                 at = _secs(attr).fill_null(at) if risk.within else _secs(attr)
-            hit = t.m_s.isnull() | (t.m_s > at)
+            hit = t.milestone_seen & (t.m_s.isnull() | (t.m_s > at))
         elif risk.kind is RiskKind.MILESTONE_SLOWER_THAN_USUAL:
             at = slower(t.milestone_baseline_h)
-            hit = t.m_s.isnull() | (t.m_s > at)
+            hit = t.milestone_seen & (t.m_s.isnull() | (t.m_s > at))
         elif risk.kind is RiskKind.SLOWER_THAN_USUAL:
             at = slower(t.baseline_hours)
             hit = t.f_s.isnull() | (t.f_s > at)

@@ -84,6 +84,8 @@ def brief(
         )
     for r in c["emerging"]:
         con.print(f"emerging: {r['label']} ({r['kind']}, {r['lift']:.1f}x, q {r['q']:.3f})")
+    if (c.get("sentiment") or {}).get("why"):
+        con.print(f"Sentiment: {c['sentiment']['why']}", highlight=False)
     employees = _scores(e["scores"], "last 4 weeks", "last 8 weeks")
     table(con, "2. What employees are saying: the last 4 weeks (last 8 weeks)", employees)
     if e["subjects"]:
@@ -102,7 +104,7 @@ def brief(
         return
     con.print(
         f"\n[bold]3. The one thing to do today:[/] {one['action']}\n   {one['title']} — "
-        f"{one['customers']:,} customers, {one['revenue']:,.2f} {b.get('currency', '')} in orders"
+        f"{_customers(one['customers'])}, {one['revenue']:,.2f} {b.get('currency', '')} in orders"
         + (f"; cases {', '.join(one['case_ids'][:10])}" if one["case_ids"] else "")
         + f"; customers {', '.join(one['customer_ids'][:10])}…",
         highlight=False,
@@ -196,6 +198,10 @@ def _actions(rows: list[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
+def _customers(n: int) -> str:
+    return f"{n:,} customer" + ("" if n == 1 else "s")
+
+
 def _scores(
     rows: list[dict[str, Any]], now: str = "this week", then: str = "last 5 weeks"
 ) -> pd.DataFrame:
@@ -203,9 +209,19 @@ def _scores(
     if df.empty:
         return pd.DataFrame({"headline": ["no answers in these windows"]})
     df[now] = [
-        f"{r.value:.1f} ({r.ci_low:.1f} to {r.ci_high:.1f}), n {r.n}" for r in df.itertuples()
+        f"{r.value:.1f} ({r.ci_low:.1f} to {r.ci_high:.1f}), n {r.n}"
+        if r.n
+        else f"no answers (last {str(getattr(r, 'last_answer', '') or '?')[:10]})"
+        for r in df.itertuples()
     ]
-    df[then] = df["last_5_weeks"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
+    df[then] = [
+        ""
+        if pd.isna(r.last_5_weeks)
+        else f"{r.last_5_weeks:.1f}, n {r.last_5_weeks_n}"
+        if "last_5_weeks_n" in df and not pd.isna(r.last_5_weeks_n)
+        else f"{r.last_5_weeks:.1f}"
+        for r in df.itertuples()
+    ]
     return df[["headline", now, then]]
 
 
@@ -264,7 +280,7 @@ def render_html(b: dict[str, Any]) -> str:
         ids = ", ".join(one["case_ids"][:20] or one["customer_ids"][:20])
         parts.append(
             f"<div class='one'><strong>The one thing to do today:</strong> "
-            f"{esc(one['action'])}<br>{esc(one['title'])} — {one['customers']:,} customers, "
+            f"{esc(one['action'])}<br>{esc(one['title'])} — {_customers(one['customers'])}, "
             f"{one['revenue']:,.2f} {esc(b.get('currency', ''))} in orders."
             f"<div class='ids'>{esc(ids)}</div></div>"
         )

@@ -23,6 +23,7 @@ from cxloop.cli.render import (
     records,
     table,
 )
+from cxloop.domain.money import minor_digits
 from cxloop.errors import ConfigError
 from cxloop.library.edges import load_rules
 
@@ -149,6 +150,7 @@ def timeline(cx: client.Cxloop, customer_id: str, fmt: ReportFormat, dest: Path 
         f"Timeline of {customer_id}: {len(df)} event(s)",
         df,
         ["ts", "department", "event_type", "channel", "ref", "amount", "due_at", "details"],
+        money={"amount": minor_digits(cx.workspace.settings.currency)},
     )
     promises = cx.promises(customer_id)
     if not promises.empty:

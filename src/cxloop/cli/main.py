@@ -31,6 +31,8 @@ from cxloop.cli.outreach import outreach_app
 from cxloop.cli.policy import policy_app
 from cxloop.cli.refresh import refresh  # no cold starts (docs/refresh.md)
 from cxloop.cli.render import Format, make_console
+from cxloop.cli.rules_show import ShowFormat
+from cxloop.cli.rules_show import rules_show as show_rules
 from cxloop.cli.serve import keys_app, serve
 from cxloop.cli.voice import voice_app
 from cxloop.errors import CxloopError
@@ -280,6 +282,17 @@ def rules_check(
 ) -> None:
     """Validate a promise rules file and list its rules."""
     commands.rules_check(file, fmt)
+
+
+@rules_app.command("show")
+def rules_show(
+    rules: RulesOpt = None,
+    fmt: Annotated[
+        ShowFormat, typer.Option("--format", "-f", help="toml (the file), table or json.")
+    ] = ShowFormat.TOML,
+) -> None:
+    """Print the promise rules in effect (--rules / CXLOOP_RULES, else the built-in ones)."""
+    show_rules(rules, fmt)
 
 
 @app.command("export")

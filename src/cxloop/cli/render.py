@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -111,9 +111,12 @@ def table(
     df: pd.DataFrame,
     columns: Sequence[str] | None = None,
     percent: Iterable[str] = (),
+    money: Mapping[str, int] | None = None,
 ) -> None:
+    """``money``: columns of amounts, each with its minor digits (domain.money)."""
     cols = list(columns or df.columns)
     pct = set(percent)
+    minor = dict(money or {})
     t = Table(title=title, title_justify="left", header_style="bold")
     for c in cols:
         numeric = c in df and pd.api.types.is_numeric_dtype(df[c])
@@ -126,6 +129,8 @@ def table(
                     if c in pct and v is not None and not pd.isna(v)
                     else str(v)
                     if c in PLAIN_NUMBERS
+                    else f"{v:,.{minor[c]}f}"
+                    if c in minor and isinstance(v, int | float) and not pd.isna(v)
                     else fmt(v)
                 )
                 for c, v in zip(cols, row, strict=True)

@@ -141,6 +141,7 @@ def sentiment(
     with _voice(home, sentiment=model) as (_cx, v):
         rows = v.frame.join(v.sentiment, how="inner")
         check = v.sentiment_check
+        choice = v.sentiment_choice
     if rows.empty:
         empty: dict[str, list[Any]] = {"summary": [], "most_negative": []}
         if not export(make_console(), fmt, dest, pd.DataFrame(), empty):
@@ -157,7 +158,12 @@ def sentiment(
     worst = client.Cxloop.voice_most_negative(rows)[
         ["ts", "voice", "event_type", "customer_id", "polarity", "text"]
     ]
-    payload = {"summary": records(summary), "held_out": check, "most_negative": records(worst)}
+    payload = {
+        "summary": records(summary),
+        "held_out": check,
+        "choice": choice,
+        "most_negative": records(worst),
+    }
     if export(make_console(), fmt, dest, summary, payload):
         return
     out = make_console()
@@ -175,6 +181,8 @@ def sentiment(
             f"{check['held_out_macro_f1']:.3f} on {check['rated_texts']:,} rated texts",
             highlight=False,
         )
+    if choice:
+        out.print(f"Model (--sentiment auto): {choice['why']}", highlight=False)
     table(out, "Most negative in the last 30 days", worst)
 
 

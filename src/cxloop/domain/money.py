@@ -14,7 +14,8 @@ currency's minor unit first, through :class:`decimal.Decimal` of the number as w
 
 A request whose amount has more decimals than the currency's minor unit (0.001 USD) is
 refused before anything is recorded (:func:`check_amount`). The minor unit comes from
-the policy's currency (ISO 4217: 2 digits unless :data:`MINOR_DIGITS` says otherwise).
+the policy's currency (ISO 4217: 2 digits unless :data:`MINOR_DIGITS` says otherwise);
+the CLI's tables show amounts with as many digits.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, Invali
 
 from cxloop.errors import CxloopError
 
-#: ISO 4217 currencies whose minor unit is not the cent (2 digits): 0 or 3 digits.
+#: ISO 4217 currencies whose minor unit is not the cent (2 digits): 0, 3 or 4 digits.
 MINOR_DIGITS: dict[str, int] = {
     **dict.fromkeys(
         ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI"),
@@ -32,6 +33,7 @@ MINOR_DIGITS: dict[str, int] = {
     ),
     **dict.fromkeys(("VND", "VUV", "XAF", "XOF", "XPF"), 0),
     **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
 }
 #: Below this a float's digits are noise (0.1 + 0.2 is 0.30000000000000004).
 NOISE = Decimal("0.000001")

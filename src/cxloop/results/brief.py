@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cxloop.results.base import Json
 from cxloop.results.record import Record
 
@@ -17,6 +19,8 @@ class WindowScore(Record):
     ci_low: float | None
     ci_high: float | None
     last_5_weeks: float | None
+    last_answer: str | None = None  # the latest answer up to the brief's date
+    last_5_weeks_n: int | None = None  # answers in the longer window
 
 
 class BriefTopic(Record):
@@ -37,6 +41,8 @@ class CustomersSay(Record):
     scores: list[WindowScore]
     topics: list[BriefTopic]
     emerging: list[BriefEmerging]
+    sentiment: dict[str, Any] | None = None
+    """Which sentiment model scored the texts, and why (``voice sentiment``'s choice)."""
 
 
 class Subject(Record):

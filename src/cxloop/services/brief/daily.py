@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,10 +23,10 @@ from typing import Any
 import pandas as pd
 
 from cxloop.domain.brief import Item, rank
-from cxloop.domain.events import EventType
 from cxloop.errors import ConfigError, NotFoundError
 from cxloop.services.brief.at_risk import at_risk
 from cxloop.services.brief.incidents import MAX_IDS, incident_items
+from cxloop.services.brief.orders import orders_of, text_orders
 from cxloop.services.voice.analysis import Voice
 from cxloop.services.voice.insights import emerging, side_by_side, subject_texts
 from cxloop.store.brief import BriefActions
@@ -53,40 +52,56 @@ METHOD = (
 )
 
 
-def _order_values(ws: Workspace) -> pd.Series:
-    e = ws.events()
-    orders = (
-        e.filter(e.event_type == EventType.ORDER_PLACED.value)
-        .select("ref", "amount")
-        .execute()
-        .dropna()
-    )
-    return orders.groupby("ref")["amount"].sum()
-
-
 def _scores_window(
     v: Voice, who: str, end: pd.Timestamp, window: timedelta = WEEK
 ) -> list[dict[str, Any]]:
     """Scores of the ``window`` up to ``end``, each beside the same window plus the four
-    weeks before it (customers: a week; employees, who answer a monthly pulse: four weeks)."""
+    weeks before it (customers: a week; employees, who answer a monthly pulse: four weeks).
+    A metric answered in the longer window but not in the latest one keeps its row (n 0, no
+    value) with the date of its last answer: the windows end at the store's clock, which a
+    single late event of any kind moves past the last answer."""
     until = end.to_pydatetime()
     recent = v.scores(voice=who, since=(end - window).to_pydatetime(), until=until)
     before = v.scores(voice=who, since=(end - window - BASELINE).to_pydatetime(), until=until)
-    rows = []
-    for r in recent.itertuples():
-        b = before[before["metric"] == r.metric]
+    rows: list[dict[str, Any]] = []
+    if before.empty:
+        return rows
+    for b in before.itertuples():
+        r = recent[recent["metric"] == b.metric] if len(recent) else recent
+        now = r.iloc[0] if len(r) else None
         rows.append(
             {
-                "metric": r.metric,
-                "headline": r.headline,
-                "n": int(r.n),
-                "value": float(r.value),
-                "ci_low": float(r.ci_low),
-                "ci_high": float(r.ci_high),
-                "last_5_weeks": float(b["value"].iloc[0]) if len(b) else math.nan,
+                "metric": b.metric,
+                "headline": b.headline,
+                "n": int(now["n"]) if now is not None else 0,
+                "value": float(now["value"]) if now is not None else None,
+                "ci_low": float(now["ci_low"]) if now is not None else None,
+                "ci_high": float(now["ci_high"]) if now is not None else None,
+                "last_5_weeks": float(b.value),
+                "last_5_weeks_n": int(b.n),
+                "last_answer": _last_answer(v, who, str(b.metric), end),
             }
         )
     return rows
+
+
+def _sentiment_used(v: Voice) -> dict[str, Any]:
+    """Which sentiment model scored the texts (negative shares, complaints) and why."""
+    if v.customer_texts.empty and v.frame["text"].notna().sum() == 0:
+        return {"used": "none", "why": "no texts"}
+    v.sentiment  # noqa: B018 (computed once: it decides the choice)
+    if v.sentiment_choice:
+        return dict(v.sentiment_choice)
+    return {"used": v.sentiment_mode, "why": f"{v.sentiment_mode}: chosen (--sentiment)"}
+
+
+def _last_answer(v: Voice, who: str, metric: str, end: pd.Timestamp) -> str | None:
+    f = v.frame
+    ts = f.loc[
+        (f["voice"] == who) & (f["metric"] == metric) & f["score"].notna() & (f["ts"] <= end),
+        "ts",
+    ]
+    return None if ts.empty else pd.Timestamp(ts.max()).isoformat(timespec="minutes")
 
 
 def _subject_items(v: Voice, values: pd.Series, sides: pd.DataFrame) -> list[Item]:
@@ -172,7 +187,9 @@ def _emerging_items(
     return items
 
 
-def _with_refs(v: Voice, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+def _with_refs(
+    v: Voice, since: pd.Timestamp, until: pd.Timestamp, orders: pd.DataFrame
+) -> pd.DataFrame:
     """``voice compare``'s rows, with the customers (and their orders) who said something
     negative about each subject between ``since`` and ``until``."""
     subjects, texts = subject_texts(v)
@@ -183,6 +200,7 @@ def _with_refs(v: Voice, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFra
         & (texts["ts"] > since)
         & (texts["ts"] <= until)
     ]
+    said = said.assign(ref=text_orders(said, orders))
     by = said.groupby("subject")
     refs = [
         by.get_group(s)["ref"].dropna().unique().tolist() if s in by.groups else []
@@ -286,10 +304,11 @@ def brief(
     the built-in one."""
     v = v or Voice(ws)
     end = brief_date(ws, as_of)
-    values = _order_values(ws)
+    orders = orders_of(ws)
+    values = orders.groupby("ref")["amount"].sum()
     aov = float(values.mean()) if len(values) else 1.0
     top, found = _topics(v, end)
-    sides = _with_refs(v, end - RECENT, end)
+    sides = _with_refs(v, end - RECENT, end, orders)
     heard = v.frame[(v.frame["voice"] == "employee") & v.frame["text"].notna()]
     staff = heard[heard["ts"] <= end]
     failures, left_out = incident_items(ws, values, end.to_pydatetime(), detectors)
@@ -316,6 +335,7 @@ def brief(
             ]
             if "emerging" in found
             else [],
+            "sentiment": _sentiment_used(v),
         },
         "employees": {
             "scores": _scores_window(v, "employee", end, BASELINE),

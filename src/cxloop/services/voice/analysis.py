@@ -25,6 +25,7 @@ from cxloop.domain.promises import PromiseState
 from cxloop.domain.scores import change_p, estimate
 from cxloop.errors import ConfigError, NotFoundError
 from cxloop.services.promises.ledger import promises_table
+from cxloop.services.voice.sentiment_choice import auto_learned
 from cxloop.store.artifacts import Artifacts
 from cxloop.text.keywords import language_code
 from cxloop.text.sentiment import (
@@ -89,6 +90,8 @@ class Voice:
         self._vectors: dict[str, Any] | None = None  # the embeddings cache, once read
         #: held-out accuracy / macro-F1 of the learned sentiment (empty: lexicon only)
         self.sentiment_check: dict[str, float | int] = {}
+        #: ``auto``: which model it used and why (sentiment_choice.Choice.as_dict)
+        self.sentiment_choice: dict[str, Any] = {}
 
     @cached_property
     def threads(self) -> int:
@@ -261,7 +264,9 @@ class Voice:
         and ``model``. ``auto``: the model learned from the organization's own ratings for
         rated kinds of text (surveys, reviews) and for any non-English text; the lexicon for
         English texts of other kinds (contacts, employee comments), which the ratings do not
-        describe. ``learned`` / ``lexicon`` force one model for every text. A rated text is
+        describe; the lexicon everywhere when the learned model does not beat the lexicon
+        and the prior held out (:meth:`_auto_learned`, :attr:`sentiment_choice`).
+        ``learned`` / ``lexicon`` force one model for every text. A rated text is
         scored by a model not trained on it (cross-fitted, :data:`FOLDS` folds);
         :attr:`sentiment_check` says how often that agreed with the rating."""
         df = self.frame
@@ -272,15 +277,10 @@ class Voice:
             raise ConfigError(
                 f"cannot learn sentiment from {len(rated)} rated texts (need at least 20)"
             )
-        if mode == "auto" and len(rated) < MIN_LEARN:
-            mode = "lexicon"
-        english = texts["lang"].fillna("en").str.lower().str.startswith("en")
-        if mode == "lexicon":
-            use_learned = pd.Series(False, index=texts.index)
-        elif mode == "learned":
-            use_learned = pd.Series(True, index=texts.index)
+        if mode == "auto":
+            use_learned = self._auto_learned(texts, rated)
         else:
-            use_learned = texts["event_type"].isin(["survey_response", "review"]) | ~english
+            use_learned = pd.Series(mode == "learned", index=texts.index)
         out = pd.DataFrame(index=texts.index, columns=["polarity", "sentiment", "model"])
         lexicon = texts[~use_learned]
         if len(lexicon):
@@ -293,6 +293,10 @@ class Voice:
             self._score_learned(out, texts[use_learned], rated)
         out["polarity"] = out["polarity"].astype(float)
         return out
+
+    def _auto_learned(self, texts: pd.DataFrame, rated: pd.DataFrame) -> pd.Series:
+        """``auto``: which texts the learned model scores (:func:`auto_learned`)."""
+        return auto_learned(self, texts, rated, MIN_LEARN)
 
     def _score_learned(self, out: pd.DataFrame, part: pd.DataFrame, rated: pd.DataFrame) -> None:
         unrated = part[~part.index.isin(rated.index)]
