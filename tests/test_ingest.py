@@ -296,3 +296,27 @@ def test_unchanged_files_are_not_read_again(cx: cxloop.Cxloop, tmp_path: Path) -
     write_csv(f, [*GOOD, GOOD[0].replace("e1,", "e11,")])
     changed = cx.ingest(f)
     assert not changed.unchanged and changed.events_new == 1
+
+
+def test_a_cut_off_json_line_says_its_string_never_closes(tmp_path: Path) -> None:
+    """A JSON Lines export cut in the middle of a string: the reason says what is wrong
+    (Python's own message reads "Invalid control character at" before our "at column")."""
+    import duckdb
+
+    from cxloop.ingest.readers import read_file
+
+    f = tmp_path / "messages.jsonl"
+    good = '{"customer_id": "c1", "event_type": "contact_inbound", "ts": "2026-01-01T00:00:00Z"}'
+    f.write_text(good + '\n{"customer_id": "c2", "text": "never clo\n{"a": "b\n')
+    con = duckdb.connect()
+    try:
+        raw = read_file(con, f)
+    finally:
+        con.close()
+    reasons = {p.row: p.reason for p in raw.problems}
+    assert reasons[2] == (
+        "invalid JSON: a string is still open when the line ends (its closing quote is "
+        "missing) at column 41"
+    )
+    assert reasons[3].startswith("invalid JSON: a string is still open")
+    assert all(" at at " not in r for r in reasons.values())

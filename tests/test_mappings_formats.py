@@ -208,3 +208,26 @@ def test_a_day_first_file_read_month_first_warns(tmp_path: Path, cx: cxloop.Cxlo
     _, problems, _ = stage(mapping(tmp_path, SWAP.replace("FMT", "%m/%d/%Y %H:%M")), slip)
     assert [p.row for p in problems] == [31]
     assert cx.ingest(slip, mapping=own).warnings == []
+
+
+def test_excel_serial_days_written_with_a_decimal_comma(tmp_path: Path) -> None:
+    """A spreadsheet in a comma locale writes 42617,88542 (a semicolon file, as Excel in
+    Brazil or Germany saves it): ``decimal = ","`` on the time reads it, without it the row
+    is quarantined naming the value."""
+    f = tmp_path / "pagamentos.csv"
+    f.write_text("id;cust;at\n1;c1;42617,88542\n2;c2;45474,5\n3;c3;45474.5\n")
+    zone = 'zone = "America/Sao_Paulo"'
+    spec = EXCEL.replace(f"{zone} }}", f'{zone}, decimal = "," }}')
+    spec = '[input]\nformat = "csv"\ndelimiter = ";"\n' + spec.split("due_at =")[0]
+    loaded, problems, read = stage(mapping(tmp_path, spec), f)
+    assert read == 3 and problems == []
+    got = {r["event_id"]: r["ts"] for r in loaded}
+    assert got == {
+        "r:1": excel_utc(42617.88542, "America/Sao_Paulo"),
+        "r:2": excel_utc(45474.5, "America/Sao_Paulo"),
+        "r:3": excel_utc(45474.5, "America/Sao_Paulo"),
+    }
+    plain = spec.replace(', decimal = ","', "")
+    loaded, problems, _ = stage(mapping(tmp_path, plain), f)
+    assert [(p.row, p.field) for p in problems] == [(1, "at"), (2, "at")]
+    assert problems[0].reason.startswith("unparsable time 42617,88542")

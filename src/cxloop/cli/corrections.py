@@ -101,9 +101,11 @@ def ingest_revert(
     )
     if done["reload_with_force"]:
         out.print(
-            "Later runs also held some of these events (counted as duplicates then): "
+            "Later runs found events already in the log and may have held some of these "
+            "(which ids a run found already loaded is not kept): "
             + ", ".join(done["reload_with_force"])
-            + "; load their files again with --force to keep those events.",
+            + "; load their files again with --force to keep any they held (a load adds "
+            "only what is missing).",
             highlight=False,
         )
 

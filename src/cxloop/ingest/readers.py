@@ -169,6 +169,17 @@ def _encodable(obj: dict[str, object]) -> bool:
     return True
 
 
+def _json_reason(exc: json.JSONDecodeError, line: str) -> str:
+    """Why a line is not JSON, where (Python's messages end in "at": dropped before ours).
+    A string still open when the line ends (a cut-off export) says so."""
+    what = exc.msg.removesuffix(" at")
+    if what == "Invalid control character" and exc.pos >= len(line.rstrip("\r\n")):
+        what = "a string is still open when the line ends (its closing quote is missing)"
+    elif what.startswith("Unterminated string"):
+        what = "a string never closes (its closing quote is missing)"
+    return f"invalid JSON: {what} at column {exc.colno}"
+
+
 def _parse_line(data: bytes, lineno: int) -> tuple[dict[str, object] | None, str, str]:
     """One JSON Lines line as an object, or (None, field, reason)."""
     if len(data) > MAX_ROW_BYTES:
@@ -183,7 +194,7 @@ def _parse_line(data: bytes, lineno: int) -> tuple[dict[str, object] | None, str
     try:
         obj = json.loads(line, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
-        return None, "(line)", f"invalid JSON: {exc.msg} at column {exc.colno}"
+        return None, "(line)", _json_reason(exc, line)
     except _DuplicateKey as exc:
         return None, str(exc), f"key {str(exc)!r} appears twice in the object"
     except RecursionError:

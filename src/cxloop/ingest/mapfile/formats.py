@@ -41,8 +41,11 @@ def not_before(v: Value) -> str | None:
 
 
 def numeric_time_sql(v: Value, raw: str, floor: bool = True) -> str:
-    """A naive TIMESTAMP (NULL out of range) for ``epoch``, ``epoch_ms`` or ``excel``."""
-    x = f"try_cast({raw} AS DOUBLE)"
+    """A naive TIMESTAMP (NULL out of range) for ``epoch``, ``epoch_ms`` or ``excel``;
+    with ``decimal = ","`` the fraction follows a comma (42617,88542: how a spreadsheet
+    in such a locale writes a serial day number)."""
+    num = f"replace({raw}, ',', '.')" if v.decimal == "," else raw
+    x = f"try_cast({num} AS DOUBLE)"
     first = date.fromisoformat(not_before(v) or DEFAULT_NOT_BEFORE)
     if v.format == "excel":
         low = max(EXCEL_FIRST, (first - EXCEL_EPOCH).days) if floor else EXCEL_FIRST
