@@ -265,6 +265,21 @@ def test_405_says_what_is_allowed_and_answers_carry_security_headers(edge: Edge)
         ("preferred_contact_method", False),
         ("email_sent_at", False),
         ("order_ref", False),
+        # the second probe's names
+        ("cardholder_name", True),
+        ("caller_name", True),
+        ("guest_name", True),
+        ("sms", True),
+        ("landline", True),
+        ("cvv", True),
+        ("account_number", True),
+        ("routing_number", True),
+        ("documento", True),
+        ("vat_number", True),
+        ("twitter", True),
+        ("apellido", True),
+        ("account_type", False),
+        ("brand_name", False),
     ],
 )
 def test_keys_are_personal_by_meaning(key: str, personal: bool) -> None:
@@ -322,6 +337,10 @@ REFUSED_TO_VIEWERS = [
     "&step=contact_inbound&exclude=order_placed%20where%20cpf%3D123.456.789-09",
     "/api/v1/paths/customers?after=order_placed%20where%20phone%3D%2B14155550134&rank=1",
     "/api/v1/paths?before=contact_inbound%20where%20billing_address%3Dx%20within%2030d",
+    # the step parser takes "between" in a step as a value: it must not hide a condition
+    "/api/v1/funnel?step=order_placed%20where%20region%21%3D%20between%20and%20phone%3D%2B5511900000001"
+    "&step=contact_inbound",
+    "/api/v1/paths/customers?after=order_placed%20where%20x%3Dbetween%20and%20tel%3E%3D55119&rank=1",
 ]
 
 
@@ -420,3 +439,15 @@ def test_the_personal_words_setting_is_read_as_words_of_a_name() -> None:
     assert words.personal_words == ("enderecocomercial", "apelido")
     assert personal_key("apelidoCliente", extra=frozenset(words.personal_words))
     assert not personal_key("apelidoCliente")
+
+
+def test_a_long_parameter_is_refused_unread_and_a_long_step_is_a_400(edge: Edge) -> None:
+    """A parameter of 60,000 spaces took a backtracking pattern two minutes (every other
+    request waited): a viewer's over 1,000 characters is refused before any pattern runs,
+    and a step over 1,000 characters is a 400 for every role, before the step's own
+    patterns run."""
+    long_step = "order_placed where x=1" + " " * 5_000 + "b"
+    viewer = edge.get(f"/api/v1/me?step={long_step}", "viewer")
+    assert viewer.status_code == 403 and "5,023 characters" in viewer.text
+    agent = edge.get(f"/api/v1/funnel?step={long_step}&step=order_delivered", "agent")
+    assert agent.status_code == 400 and "at most 1,000" in agent.text

@@ -118,13 +118,27 @@ class FunnelSpec:
 
 
 _COND = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*(!=|<=|>=|=|<|>)\s*(.*?)\s*$")
+#: The longest step, exclusion or filter text read (a step is a few dozen characters): the
+#: patterns below backtrack, so a longer text is refused before any of them runs.
+MAX_STEP_CHARS = 1000
+
+
+def _short(text: str, where: str) -> str:
+    if len(text) > MAX_STEP_CHARS:
+        raise ConfigError(
+            f"{where}: {len(text):,} characters, at most {MAX_STEP_CHARS:,} (a step reads "
+            "EVENT [where KEY OP VALUE ...] [within DURATION] [optional])"
+        )
+    return text
+
+
 _NAME = re.compile(r"^\s*([\w .-]+?)\s*:\s*(?=\S)")
 
 
 def parse_conditions(text: str, where: str) -> tuple[Condition, ...]:
     """``"region=SP and score>=4"`` as conditions; errors name ``where``."""
     out = []
-    for part in re.split(r"\s+and\s+", text.strip()):
+    for part in re.split(r"\s+and\s+", _short(text, where).strip()):
         m = _COND.match(part)
         if m is None or not m.group(3):
             raise ConfigError(
@@ -165,7 +179,7 @@ def duration_field(value: object, where: str, name: str) -> timedelta:
 def parse_step(text: str, number: int) -> Step:
     """One ``--step`` (``number`` is 1-based, for the messages)."""
     where = f"step {number}"
-    rest = text.strip()
+    rest = _short(text, where).strip()
     name = ""
     m = _NAME.match(rest)
     if m is not None:
@@ -188,7 +202,7 @@ def parse_step(text: str, number: int) -> Step:
 def parse_exclusion(text: str, steps: tuple[Step, ...], number: int) -> Exclusion:
     """One ``--exclude``: ``EVENT [where ...] [between STEP and STEP]``."""
     where = f"exclusion {number}"
-    rest, start, end = text.strip(), 0, len(steps) - 1
+    rest, start, end = _short(text, where).strip(), 0, len(steps) - 1
     m = re.search(r"\s+between\s+(.+?)\s+and\s+(.+?)\s*$", rest)
     if m is not None:
         start = step_index(m.group(1), steps, where, "between")

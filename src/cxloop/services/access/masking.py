@@ -48,6 +48,12 @@ PERSONAL_WORDS = frozenset(
         "telefone",
         "celular",
         "contato",
+        "sms",
+        "landline",
+        "twitter",
+        "instagram",
+        "facebook",
+        "linkedin",
         # addresses and places
         "address",
         "addresses",
@@ -87,6 +93,10 @@ PERSONAL_WORDS = frozenset(
         "birthday",
         "birthdate",
         "nascimento",
+        "apellido",
+        "apellidos",
+        "sobrenome",
+        "documento",
         # national, tax and travel ids
         "ssn",
         "sin",
@@ -107,6 +117,8 @@ PERSONAL_WORDS = frozenset(
         "card",
         "ccn",
         "pan",
+        "cvv",
+        "cvc",
         "ip",
         "ipv4",
         "ipv6",
@@ -141,6 +153,17 @@ PERSON_WORDS = frozenset(
         "cliente",
         "comprador",
         "destinatario",
+        "cardholder",
+        "caller",
+        "receiver",
+        "shopper",
+        "guest",
+        "passenger",
+        "consignee",
+        "sender",
+        "payer",
+        "requester",
+        "addressee",
     }
 )
 #: a word saying the value is about the data, not the data (``email_verified``)
@@ -213,9 +236,14 @@ ID_PHRASES = (
     "receivedby",
     "signedby",
     "collectedby",
+    "accountnumber",
+    "routingnumber",
+    "sortcode",
+    "vatnumber",
+    "vatid",
 )
 #: ambiguous words, personal only inside what a customer record carries
-RECORD_WORDS = frozenset({"name", "city", "nome", "cidade"})
+RECORD_WORDS = frozenset({"name", "city", "nome", "nombre", "cidade", "ciudad"})
 #: whole keys that, inside a customer record, hold a person (``customer``: "Jane Doe")
 RECORD_KEYS = frozenset(
     {
@@ -232,6 +260,9 @@ RECORD_KEYS = frozenset(
         "addressee",
         "sender",
         "requester",
+        "passenger",
+        "guest",
+        "cardholder",
     }
 )
 #: keys whose values are a customer record (event attrs, a quarantined row, a notice's data)

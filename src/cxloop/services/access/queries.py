@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 
 from cxloop.services.access.masking import NO_WORDS, Words, mask, personal_key
 
@@ -23,22 +24,30 @@ from cxloop.services.access.masking import NO_WORDS, Words, mask, personal_key
 BY_PARAMS = frozenset({"by", "group_by", "breakdown", "dimension"})
 #: parameters whose value is one group of a breakdown
 GROUP_PARAMS = frozenset({"segment", "value", "group"})
-_WHERE = re.compile(r"(?:^|\s)where\s+(.*)$", re.IGNORECASE | re.DOTALL)
-_COND = re.compile(r"([A-Za-z_][\w.-]*)\s*(?:!=|<=|>=|=|<|>)\s*(.*)")
-_TAIL = re.compile(r"\s+(?:within\s+\S+|optional|between\s+.+)\s*$", re.IGNORECASE)
+#: the longest parameter value this check reads (a step is a few dozen characters); a
+#: longer one from a caller without personal-data access is refused unread
+MAX_PARAM_CHARS = 1000
+_WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+_OPERATOR = re.compile(r"!=|<=|>=|=|<|>")
 
 
 def _conditions(text: str) -> list[tuple[str, str]]:
-    """The (key, value) pairs of the ``where`` clause in a parameter, if it has one."""
+    """Every (key, value) a ``where`` clause in a parameter could filter on.
+
+    Read more widely than any parser of steps reads it, so that no wording a parser
+    accepts (a ``between``, ``within`` or ``and`` where this check does not expect it)
+    hides a condition: everything after the first ``where`` counts; each comparison
+    operator's key is the word before it and its value the word after it. Linear in the
+    text (no backtracking pattern): a long parameter costs no more than reading it."""
     found = _WHERE.search(text)
     if found is None:
         return []
-    clause = _TAIL.sub("", found.group(1))
+    parts = _OPERATOR.split(text[found.end() :])
     pairs = []
-    for part in re.split(r"\s+and\s+", clause.strip(), flags=re.IGNORECASE):
-        m = _COND.match(part.strip())
-        if m is not None:
-            pairs.append((m.group(1), m.group(2).strip().strip("'\"")))
+    for before, after in pairwise(parts):
+        words, values = before.split(), after.split()
+        if words:
+            pairs.append((words[-1], values[0].strip("'\"") if values else ""))
     return pairs
 
 
@@ -51,6 +60,11 @@ def refusal(params: Iterable[tuple[str, str]], extra: Words = NO_WORDS) -> str |
     """Why a query may not run for a caller without access to personal data, or None
     (``extra``: more personal words, as :func:`~cxloop.services.access.masking.mask`)."""
     for name, value in params:
+        if len(value) > MAX_PARAM_CHARS:
+            return (
+                f"{name}: a value of {len(value):,} characters (at most {MAX_PARAM_CHARS:,} "
+                "for a role that may not see personal data)"
+            )
         if name in BY_PARAMS and personal_key(value, True, extra):
             return (
                 f"{name}={value}: grouping by a personal attribute needs a role that may "
@@ -61,7 +75,13 @@ def refusal(params: Iterable[tuple[str, str]], extra: Words = NO_WORDS) -> str |
                 f"{name}: a group given by personal data needs a role that may see "
                 "personal data (agent or above)"
             )
-        for key, given in _conditions(value):
+        conditions = _conditions(value)
+        if conditions and _hidden(value):
+            return (
+                f"{name}: a filter by personal data needs a role that may see personal "
+                "data (agent or above)"
+            )
+        for key, given in conditions:
             if personal_key(key, True, extra):
                 return (
                     f"{name}: a filter on the personal attribute {key!r} needs a role that "
