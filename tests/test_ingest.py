@@ -119,6 +119,13 @@ def test_a_changed_value_of_a_row_making_two_events_is_a_conflict(
     )
     assert cx.events().count().execute() == 3
     assert list(cx.timeline("c1").amount.dropna()) == [12.5]  # not silently replaced
+    # the quarantine keeps the refused event as mapped: the corrected value is there to see
+    record = json.loads(problem.record or "{}")
+    assert (record["event_id"], record["amount"], record["customer_id"]) == ("t:A1", 99.5, "c1")
+    assert record["ts"].endswith("Z")
+    kept = cx.quarantine()
+    kept = kept[kept.reason.str.startswith("event_id t:A1")]
+    assert [r["amount"] for r in kept.record] == [99.5]  # parsed from the stored JSON
     # the same id twice in one file: the later copy is named with the first copy's row
     rows.append("A1;c1;01/01/2025 10:00;13,00;05/01/2025 10:00")
     f.write_text("\n".join(rows) + "\n")
@@ -127,6 +134,7 @@ def test_a_changed_value_of_a_row_making_two_events_is_a_conflict(
     assert (report.events_new, report.events_duplicate, report.rows_quarantined) == (3, 1, 1)
     [problem] = report.problems
     assert (problem.row, problem.value) == (3, "t:A1")
+    assert json.loads(problem.record or "{}")["amount"] == 13.0
     assert problem.reason == (
         "event_id t:A1 appears more than once in this file with different content: amount "
         "(first at row 1)"

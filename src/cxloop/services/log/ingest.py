@@ -83,11 +83,59 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _conflicts(appended: AppendResult) -> list[Problem]:
+def _conflicts(
+    appended: AppendResult, records: dict[tuple[str, int, str], str] | None = None
+) -> list[Problem]:
+    found = records or {}
     return [
-        Problem(c["file"], int(c["row"]), "event_id", conflict_reason(c), c["event_id"])
+        Problem(
+            c["file"],
+            int(c["row"]),
+            "event_id",
+            conflict_reason(c),
+            c["event_id"],
+            found.get((c["file"], int(c["row"]), c["event_id"])),
+        )
         for c in appended.conflicts
     ]
+
+
+#: what a refused event's quarantine record shows: the event as mapped (a row that passed
+#: every check keeps no raw record), times in ISO 8601 UTC, attrs as the object it is
+_RECORD_SQL = (
+    "json_object('event_id', s.event_id, 'customer_id', s.customer_id, 'event_type', "
+    "s.event_type, 'ts', strftime(s.ts, '%Y-%m-%dT%H:%M:%SZ'), 'department', s.department, "
+    "'channel', s.channel, 'ref', s.ref, 'amount', s.amount, 'due_at', "
+    "strftime(s.due_at, '%Y-%m-%dT%H:%M:%SZ'), 'attrs', json(s.attrs))"
+)
+
+
+def conflict_records(
+    con: duckdb.DuckDBPyConnection, staged: str, conflicts: list[dict[str, Any]]
+) -> dict[tuple[str, int, str], str]:
+    """The refused events as mapped, as JSON, by (file, row, event id): the corrected value
+    is there to see in the quarantine (a scan of the staged rows, only when some conflict)."""
+    if not conflicts:
+        return {}
+    import pyarrow as pa
+
+    keys = pa.table(
+        {
+            "f": [str(c["file"]) for c in conflicts],
+            "r": pa.array([int(c["row"]) for c in conflicts], pa.int64()),
+            "e": [str(c["event_id"]) for c in conflicts],
+        }
+    )
+    con.register("_conflict_keys", keys)
+    try:
+        rows = con.execute(f"""
+            SELECT s.source_file, s.source_row, s.event_id, CAST({_RECORD_SQL} AS VARCHAR)
+            FROM {staged} s JOIN _conflict_keys k
+              ON s.source_file = k.f AND s.source_row = k.r AND s.event_id = k.e
+        """).fetchall()
+    finally:
+        con.unregister("_conflict_keys")
+    return {(f, int(r), e): rec for f, r, e, rec in rows}
 
 
 def conflict_reason(c: dict[str, Any]) -> str:
@@ -249,8 +297,10 @@ def ingest_path(
             entry: dict[str, Any] = {}
 
             def before_commit(appended: AppendResult) -> None:
+                records = conflict_records(con, staged.table, appended.conflicts)
                 problems = sorted(
-                    staged.problems + _conflicts(appended), key=lambda p: (p.file, p.row, p.field)
+                    staged.problems + _conflicts(appended, records),
+                    key=lambda p: (p.file, p.row, p.field),
                 )
                 counts = {
                     "rows_read": staged.rows_read,
